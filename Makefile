@@ -1,0 +1,50 @@
+# Every target sets itself up: on a fresh clone `make test` or `make report` creates the venv and
+# installs the project first. Re-running is cheap: pip only runs again when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+FRAMES ?= 14
+RES    ?= 240x432
+
+# Run each recipe in one bash with -e -u -o pipefail: any failing command fails the target.
+SHELL       := bash
+.SHELLFLAGS := -euo pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+
+.PHONY: help setup report test lint clean
+
+help:
+	@echo "make setup   create $(VENV) and install the project with its dev extra"
+	@echo "make report  profile DSTT at $(FRAMES) frames, $(RES) (HTML report under reports/)"
+	@echo "make test    ruff, mypy and pytest"
+	@echo "make lint    ruff and mypy only"
+	@echo "make clean   remove generated reports and caches"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $@
+
+setup: $(STAMP)
+
+report: setup
+	$(BIN)/dstt-profile --frames $(FRAMES) --res $(RES)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	find reports -mindepth 1 -maxdepth 1 ! -name README.md ! -name .gitkeep -exec rm -rf {} +
+	rm -rf benchmarks/out build .mypy_cache .ruff_cache .pytest_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . -path ./$(VENV) -prune -o -name '*.egg-info' -type d -prune -exec rm -rf {} +

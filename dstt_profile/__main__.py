@@ -1,0 +1,9 @@
+"""`python -m dstt_profile` is the `dstt-profile` command."""
+
+from __future__ import annotations
+
+import sys
+
+from dstt_profile.cli import main
+
+sys.exit(main())

@@ -1,0 +1,206 @@
+"""The Python API, for notebooks and scripts: `profile(...)` and `sweep(...)`.
+
+    >>> import dstt_profile
+    >>> p = dstt_profile.profile(frames=14, res="240x432")
+    >>> p.stages            # pandas DataFrame, one row per stage
+    >>> df = dstt_profile.sweep(frames=range(1, 65))   # one row per t x stage
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from dstt_profile.errors import UsageError
+from dstt_profile.records import Result, RunRecord
+from dstt_profile.runconfig import RunConfig, parse_frames, parse_res
+from dstt_profile.summarize import summarize
+from dstt_profile.trace import trace
+from dstt_profile.units import fmt_bytes, fmt_count
+
+
+def run_config(frames: int = 14, res: str | tuple[int, int] = "240x432", **options: Any) -> RunConfig:
+    """A validated RunConfig from API-style arguments (`res` as "HxW" or (H, W))."""
+    height, width = parse_res(res) if isinstance(res, str) else res
+    try:
+        return RunConfig(frames=frames, height=height, width=width, **options)
+    except TypeError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def profile_run(run: RunConfig, keep_ops: bool = True, fvcore: bool = False) -> RunRecord:
+    """Trace and summarise one run; with `fvcore=True` also run fvcore's counters on real tensors."""
+    record = summarize(trace(run), keep_ops=keep_ops)
+    if fvcore:
+        from dataclasses import replace
+
+        from dstt_profile.fvcore_check import run_fvcore
+
+        record = replace(record, fvcore=run_fvcore(run))
+    return record
+
+
+def _frames_of(frames: int | str | Iterable[int]) -> tuple[int, ...]:
+    if isinstance(frames, int):
+        return (frames,)
+    if isinstance(frames, str):
+        return parse_frames(frames)
+    return tuple(int(f) for f in frames)
+
+
+def profile_many(
+    runs: Iterable[RunConfig],
+    keep_ops: bool = True,
+    fvcore: bool = False,
+    progress: Callable[[int, int, RunConfig], None] | None = None,
+) -> Result:
+    runs = list(runs)
+    records = []
+    for i, run in enumerate(runs):
+        if progress is not None:
+            progress(i, len(runs), run)
+        records.append(profile_run(run, keep_ops=keep_ops, fvcore=fvcore))
+    if progress is not None and runs:
+        progress(len(runs), len(runs), runs[-1])
+    return Result(tuple(records))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A result with pandas views. Holds records only; renders without the model."""
+
+    result: Result
+
+    @property
+    def run(self) -> RunRecord:
+        return self.result.runs[0]
+
+    @property
+    def stages(self) -> pd.DataFrame:
+        return stages_frame(self.result)
+
+    @property
+    def modules(self) -> pd.DataFrame:
+        rows = [
+            {
+                "t": r.frames,
+                "module": m.name or "<root>",
+                "type": m.type,
+                "stage": m.stage,
+                "depth": m.depth,
+                "params": m.params,
+                "output_shape": tuple(m.outputs[0].shape) if m.outputs else (),
+                "flops": m.flops,
+                "other_flops": m.other_flops,
+                "alloc_bytes": m.alloc_bytes,
+            }
+            for r in self.result.runs
+            for m in r.modules
+        ]
+        return pd.DataFrame(rows)
+
+    @property
+    def ops(self) -> pd.DataFrame:
+        rows = [
+            {
+                "t": r.frames,
+                "index": o.index,
+                "op": o.op,
+                "module": o.module,
+                "stage": o.stage,
+                "shape": tuple(o.outputs[0].shape) if o.outputs else (),
+                "alloc_bytes": o.alloc_bytes,
+                "freed_bytes": o.freed_bytes,
+                "live_bytes": o.live_bytes,
+                "flops": o.flops,
+                "other_flops": o.other_flops,
+            }
+            for r in self.result.runs
+            for o in r.ops
+        ]
+        return pd.DataFrame(rows)
+
+    @property
+    def timeline(self) -> pd.DataFrame:
+        """Live bytes after each op: the memory timeline of the pass."""
+        ops = self.ops
+        return ops[["t", "index", "op", "stage", "live_bytes"]] if len(ops) else ops
+
+    @property
+    def checks(self) -> pd.DataFrame:
+        rows = [
+            {
+                "t": r.frames,
+                "check": c.name,
+                "formula": c.formula,
+                "substituted": c.formula_substituted,
+                "expected": c.expected,
+                "measured": c.measured,
+                "unit": c.unit,
+                "pass": c.passed,
+            }
+            for r in self.result.runs
+            for c in r.checks
+        ]
+        return pd.DataFrame(rows)
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return self.result.to_json(indent=indent)
+
+    def _repr_html_(self) -> str:
+        run = self.run
+        cfg = run.config
+        head = (
+            f"<p><b>DSTT</b> t={cfg['frames']} {cfg['height']}x{cfg['width']} {cfg['dtype']} "
+            f"({cfg['attention']}, {cfg['mode']}): {run.params:,} parameters, "
+            f"{fmt_count(run.flops.total, 'FLOP')} (2 per multiply-add), "
+            f"peak {fmt_bytes(run.peak.bytes)} in {run.peak.stage} ({run.peak.op})</p>"
+        )
+        table = self.stages.drop(columns=["t"]).to_html(index=False)
+        return head + table
+
+
+def stages_frame(result: Result) -> pd.DataFrame:
+    """Tidy: one row per run x stage."""
+    rows = []
+    for r in result.runs:
+        for s in r.stages.values():
+            rows.append(
+                {
+                    "t": r.frames,
+                    "res": f"{r.config['height']}x{r.config['width']}",
+                    "dtype": r.config["dtype"],
+                    "attention": r.config["attention"],
+                    "stage": s.name,
+                    "shape": tuple(s.shape),
+                    "elements": s.elements,
+                    "bytes": s.bytes,
+                    "flops": s.flops,
+                    "other_flops": s.other_flops,
+                    "instances": s.instances,
+                    "share": s.share,
+                    "formula": s.formula_substituted,
+                    "formula_elements": s.formula_elements,
+                    "match": s.match,
+                    "peak_bytes": r.peak.bytes,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def profile(frames: int = 14, res: str | tuple[int, int] = "240x432", fvcore: bool = False, **options: Any) -> Profile:
+    """Profile one configuration (fake tensors unless `real=True`). Options: the fields of RunConfig."""
+    return Profile(Result((profile_run(run_config(frames, res, **options), fvcore=fvcore),)))
+
+
+def sweep(
+    frames: int | str | Iterable[int] = range(1, 65),
+    res: str | tuple[int, int] = "240x432",
+    **options: Any,
+) -> pd.DataFrame:
+    """Profile every t in `frames`; returns a tidy DataFrame, one row per t x stage."""
+    runs = [run_config(t, res, **options) for t in _frames_of(frames)]
+    return stages_frame(profile_many(runs, keep_ops=False))

@@ -1,0 +1,11 @@
+"""Errors the toolkit raises on purpose. The command line turns `UsageError` into one line and exit 2."""
+
+from __future__ import annotations
+
+
+class UsageError(ValueError):
+    """Bad input from the user: a malformed option, an impossible size, an unreadable file."""
+
+
+class TraceError(RuntimeError):
+    """The model failed while being traced; the message names the module that was running."""

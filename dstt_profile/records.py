@@ -1,0 +1,186 @@
+"""Records: what a run found, as plain frozen data with a JSON round trip (`schema: dstt-profile/1`).
+
+Renderers and analyses read these and never the model, so a saved JSON re-renders anywhere.
+Units: bytes are bytes at the run's dtype (see `RunRecord.config["dtype"]`); FLOPs count 2 per
+multiply-add (torch's FlopCounterMode convention); fvcore's figures are multiply-adds and say so.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dstt_profile.codec import from_jsonable, to_jsonable
+
+SCHEMA = "dstt-profile/1"
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    shape: tuple[int, ...]
+    dtype: str
+
+    @property
+    def elements(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+@dataclass(frozen=True)
+class OpRecord:
+    """One aten op of the traced pass, in execution order."""
+
+    index: int
+    op: str  # torch's name, aten.<name>
+    module: str  # innermost module running it, "" the root
+    stage: str
+    outputs: tuple[TensorInfo, ...]
+    alloc_bytes: int  # bytes of new storage this op's outputs hold (views and in-place ops: 0)
+    freed_bytes: int  # bytes released since the previous op
+    live_bytes: int  # bytes held by tensors allocated during the pass, right after this op
+    flops: int  # conv / linear / matmul / attention FLOPs, torch's formulas (2 per multiply-add)
+    other_flops: int  # elementwise, softmax, norm: this toolkit's stated costs (costs.py)
+
+
+@dataclass(frozen=True)
+class ModuleRecord:
+    """One module's first call. FLOPs and allocations include its submodules."""
+
+    name: str  # fully qualified, "" the root
+    type: str
+    stage: str
+    depth: int
+    order: int  # position in call order
+    calls: int
+    params: int
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    flops: int
+    other_flops: int
+    alloc_bytes: int
+    first_op: int
+    last_op: int
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """A stage: its headline tensor (per instance), FLOPs (all instances) and its formula check."""
+
+    name: str
+    shape: tuple[int, ...]
+    elements: int
+    bytes: int
+    flops: int
+    other_flops: int
+    instances: int
+    share: float  # of total FLOPs
+    alloc_bytes: int  # all storage allocated by the stage's ops, all instances
+    peak_bytes: int  # highest live bytes while the stage ran
+    headline: str  # what the headline tensor is
+    module: str  # where it was read (first instance)
+    materialised: bool  # False where a fused kernel never builds the usual headline tensor
+    formula: str  # general, in dstt.md's symbols
+    formula_substituted: str  # the run's constants substituted
+    formula_elements: int
+    match: bool
+
+
+@dataclass(frozen=True)
+class PeakRecord:
+    bytes: int
+    stage: str
+    op: str
+    op_index: int
+    module: str
+
+
+@dataclass(frozen=True)
+class FlopsRecord:
+    total: int
+    by_op: dict[str, int]
+    other_total: int
+    other_by_op: dict[str, int]
+    unsupported: dict[str, int]  # ops with no cost function: name -> calls
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """A measured figure against its analytic formula, exactly (integers)."""
+
+    name: str
+    formula: str
+    formula_substituted: str
+    expected: int
+    measured: int
+    unit: str
+
+    @property
+    def passed(self) -> bool:
+        return self.expected == self.measured
+
+
+@dataclass(frozen=True)
+class FvcoreRecord:
+    """fvcore's independent count on real tensors. Its unit is multiply-adds."""
+
+    macs_total: int
+    macs_by_op: dict[str, int]
+    macs_by_module: dict[str, int]
+    activations_total: int
+    unsupported: dict[str, int]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    config: dict[str, Any]
+    params: int
+    flops: FlopsRecord
+    peak: PeakRecord
+    stages: dict[str, StageRecord]
+    checks: tuple[CheckRecord, ...] = ()
+    modules: tuple[ModuleRecord, ...] = ()
+    ops: tuple[OpRecord, ...] = ()
+    kernels: dict[str, str] = field(default_factory=dict)  # attention stage -> aten op that ran it
+    fvcore: FvcoreRecord | None = None
+    input_bytes: int = 0
+    param_bytes: int = 0
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def frames(self) -> int:
+        return int(self.config["frames"])
+
+
+@dataclass(frozen=True)
+class Result:
+    runs: tuple[RunRecord, ...]
+    schema: str = SCHEMA
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, "meta": to_jsonable(self.meta), "runs": to_jsonable(self.runs)}
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+            raise ValueError(f"not a {SCHEMA} result (schema: {found!r})")
+        runs = tuple(from_jsonable(RunRecord, r) for r in data.get("runs", []))
+        return cls(runs=runs, schema=SCHEMA, meta=dict(data.get("meta", {})))
+
+    @classmethod
+    def from_json(cls, text: str) -> Result:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Result:
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))

@@ -1,0 +1,1 @@
+"""Renderers: records in, text out. None of them sees the model."""

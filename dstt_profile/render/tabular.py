@@ -1,0 +1,36 @@
+"""JSON and CSV outputs of a result."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from dstt_profile.records import Result
+
+STAGE_COLUMNS = (
+    "t", "height", "width", "batch", "dtype", "attention", "mode", "stage", "shape", "elements", "bytes",
+    "flops", "other_flops", "instances", "share", "formula", "formula_elements", "match", "peak_bytes",
+)
+
+
+def render_json(result: Result) -> str:
+    return result.to_json(indent=1)
+
+
+def render_csv(result: Result) -> str:
+    """The stage table of every run: one row per t x stage."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(STAGE_COLUMNS)
+    for r in result.runs:
+        c = r.config
+        for s in r.stages.values():
+            writer.writerow(
+                [
+                    c["frames"], c["height"], c["width"], c["batch"], c["dtype"], c["attention"], c["mode"],
+                    s.name, "x".join(map(str, s.shape)), s.elements, s.bytes, s.flops, s.other_flops,
+                    s.instances, f"{s.share:.6f}", s.formula_substituted, s.formula_elements, s.match,
+                    r.peak.bytes,
+                ]
+            )
+    return out.getvalue()

@@ -1,0 +1,91 @@
+"""The terminal summary: the stage table of one run, or one line per t for a sweep."""
+
+from __future__ import annotations
+
+from dstt_profile.records import Result, RunRecord
+from dstt_profile.units import fmt_bytes, fmt_count
+
+
+def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
+
+
+def describe(run: RunRecord) -> str:
+    c = run.config
+    tensors = "real tensors" if c.get("real") else "fake tensors"
+    return (
+        f"DSTT t={c['frames']} {c['height']}x{c['width']} batch {c['batch']} {c['dtype']} "
+        f"({c['attention']} attention, {c['mode']}, {c['device']}, {tensors})"
+    )
+
+
+def render_run(run: RunRecord) -> str:
+    dtype = run.config["dtype"]
+    rows = []
+    for s in run.stages.values():
+        shape = "x".join(map(str, s.shape)) if s.shape else "-"
+        if not s.materialised:
+            shape += " *"
+        rows.append(
+            [
+                s.name,
+                shape,
+                f"{s.elements:,}",
+                fmt_bytes(s.bytes),
+                fmt_count(s.flops, "FLOP") if s.flops else "0",
+                f"{100 * s.share:.1f}%",
+                "ok" if s.match else "MISMATCH",
+            ]
+        )
+    header = ["stage", "headline shape", "elements", f"bytes ({dtype})", "FLOPs", "share", "formula"]
+    lines = [describe(run), "", *_table(header, rows, {2, 3, 4, 5})]
+    if any(not s.materialised for s in run.stages.values()):
+        lines.append("* attention matrix not materialised (fused kernel): largest tensor of the stage shown")
+    peak = run.peak
+    failed = [c for c in run.checks if not c.passed]
+    lines += [
+        "",
+        f"parameters   {run.params:,} ({fmt_bytes(run.param_bytes)} at {dtype})",
+        f"FLOPs        {run.flops.total:,} = {fmt_count(run.flops.total, 'FLOP')} "
+        f"(conv/linear/matmul, 2 per multiply-add); other arithmetic {fmt_count(run.flops.other_total, 'FLOP')}",
+        f"peak         {fmt_bytes(peak.bytes)} ({peak.bytes:,} B) of activations, in {peak.stage} "
+        f"at op #{peak.op_index} {peak.op} ({peak.module or '<root>'})",
+        f"checks       {len(run.checks) - len(failed)}/{len(run.checks)} formulas match",
+    ]
+    for c in failed:
+        lines.append(f"  FAIL {c.name}: {c.formula_substituted} = {c.expected:,} but measured {c.measured:,}")
+    if run.flops.unsupported:
+        ops = ", ".join(f"{k} x{v}" for k, v in sorted(run.flops.unsupported.items()))
+        lines.append(f"no cost function: {ops}")
+    return "\n".join(lines)
+
+
+def render_sweep(result: Result) -> str:
+    first = result.runs[0]
+    dtype = first.config["dtype"]
+    header = ["t", "temporal attention", f"bytes ({dtype})", "FLOPs", "peak", "peak stage", "checks"]
+    rows = []
+    for r in result.runs:
+        ta = r.stages["temporal_attention"]
+        passed = sum(c.passed for c in r.checks)
+        rows.append(
+            [
+                str(r.frames),
+                f"{ta.elements:,}",
+                fmt_bytes(ta.bytes),
+                fmt_count(r.flops.total, "FLOP"),
+                fmt_bytes(r.peak.bytes),
+                r.peak.stage,
+                f"{passed}/{len(r.checks)}",
+            ]
+        )
+    return "\n".join([describe(first).replace(f"t={first.frames}", "sweep"), "", *_table(header, rows, {0, 1, 2, 3, 4})])
+
+
+def render(result: Result) -> str:
+    return render_run(result.runs[0]) if len(result.runs) == 1 else render_sweep(result)

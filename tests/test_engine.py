@@ -1,0 +1,146 @@
+"""The engine's figures at the released configuration, exactly, with the arithmetic beside them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from dstt_profile.api import profile_run
+from dstt_profile.records import RunRecord
+from dstt_profile.runconfig import RunConfig
+from dstt_profile.trace import _fake_session, build
+
+MIB = 2**20
+
+
+@pytest.fixture(scope="module")
+def t14() -> RunRecord:
+    return profile_run(RunConfig(frames=14))
+
+
+def test_stage_headlines_at_t14(t14: RunRecord) -> None:
+    s = t14.stages
+    assert s["temporal_attention"].shape == (1, 4, 4, 2520, 2520)  # (b, s^2, k, t*n/s^2, t*n/s^2), 14*720/4 = 2520
+    assert s["temporal_attention"].elements == 101_606_400  # 14^2*720*720
+    assert s["spatial_attention"].shape == (1, 14, 4, 720, 720)
+    assert s["spatial_attention"].elements == 29_030_400  # 14*4*720*720
+    assert s["ffn"].elements == 20_643_840  # 14*720*2048
+    assert s["vec2patch"].elements == 63_221_760  # 14*720*6272
+    assert s["he_output"].shape == (14, 512, 20, 36)
+    assert s["he_output"].elements == 5_160_960  # 14*720*512
+
+
+def test_bytes_are_elements_times_dtype_size(t14: RunRecord) -> None:
+    assert t14.stages["temporal_attention"].bytes == 406_425_600  # 101,606,400 * 4 B (float32)
+    assert t14.stages["vec2patch"].bytes == 252_887_040  # 63,221,760 * 4
+
+
+def test_instances(t14: RunRecord) -> None:
+    assert t14.stages["temporal_attention"].instances == 4  # blocks 0, 2, 4, 6
+    assert t14.stages["spatial_attention"].instances == 4  # blocks 1, 3, 5, 7
+    assert t14.stages["ffn"].instances == 8  # one per block
+    assert t14.stages["he_output"].instances == 1
+
+
+def test_every_formula_check_passes(t14: RunRecord) -> None:
+    failed = [(c.name, c.expected, c.measured) for c in t14.checks if not c.passed]
+    assert failed == []
+    assert len(t14.checks) == 15  # 9 stage headlines + the Fold output + 5 stage FLOP formulas
+
+
+def test_peak_at_t14(t14: RunRecord) -> None:
+    # At the second attention product (p_attn @ v) of block 2 (temporal) these are alive:
+    #   scores / sqrt(d/k) and softmax(scores): 2 * 406,425,600   (t^2*720*720 * 4 B each)
+    #   hier_enc output, kept for the add after Vec2Patch: 46,448,640 (14*128*60*108 * 4 B)
+    #   7 token tensors of 14*720*512 * 4 B = 20,643,840: patch2vec output, the block's input,
+    #   norm1 output, zoned q, k, v, and the product being written
+    # 2*406,425,600 + 46,448,640 + 7*20,643,840 = 1,003,806,720
+    assert t14.peak.bytes == 1_003_806_720
+    assert t14.peak.stage == "temporal_attention"
+    assert t14.peak.op == "aten.bmm"
+    assert t14.peak.module == "transformer.2.attention.attention"  # block 2: the second temporal block
+
+
+def test_totals(t14: RunRecord) -> None:
+    assert t14.params == 34_529_155
+    assert sum(s.flops for s in t14.stages.values()) == t14.flops.total  # stage rows sum to the total
+    assert t14.flops.unsupported == {}
+    assert t14.kernels == {"temporal_attention": "aten.bmm on cpu", "spatial_attention": "aten.bmm on cpu"}
+
+
+def _flop_counter(run: RunConfig) -> dict[str, int]:
+    with _fake_session().mode:
+        model, frames = build(run)
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            model(frames)
+    return {str(k): int(v) for k, v in counter.get_flop_counts()["Global"].items()}
+
+
+@pytest.mark.parametrize("t", [1, 2, 5, 14])
+def test_flops_equal_flop_counter_mode(t: int) -> None:
+    run = RunConfig(frames=t)
+    ours = profile_run(run, keep_ops=False).flops.by_op
+    theirs = _flop_counter(run)
+    assert set(theirs) == {"aten.convolution", "aten.addmm", "aten.bmm"}
+    for op, value in theirs.items():
+        assert ours[op] == value, op
+
+
+def test_temporal_flops_formula_at_t14(t14: RunRecord) -> None:
+    # 4 blocks * (8*t*n*d^2 + 4*t^2*n^2*d/s^2) = 4 * (8*14*720*512^2 + 4*196*720^2*512/4)
+    #   = 4 * (21,139,292,160 + 52,022,476,800) = 292,647,075,840
+    assert t14.stages["temporal_attention"].flops == 292_647_075_840
+
+
+def test_int8_what_if_counts_one_byte_per_element() -> None:
+    rec = profile_run(RunConfig(frames=14, dtype="int8"), keep_ops=False)
+    assert rec.stages["temporal_attention"].bytes == 101_606_400  # 14^2*720*720 * 1 B
+    assert rec.peak.bytes == 1_003_806_720 // 4  # every live tensor is floating: a quarter of float32's
+
+
+def test_bfloat16_halves_bytes() -> None:
+    rec = profile_run(RunConfig(frames=14, dtype="bfloat16"), keep_ops=False)
+    assert rec.stages["temporal_attention"].bytes == 203_212_800  # 101,606,400 * 2 B
+    assert rec.peak.bytes == 1_003_806_720 // 2
+
+
+def test_t1024_runs_on_fake_tensors() -> None:
+    rec = profile_run(RunConfig(frames=1024), keep_ops=False)
+    assert rec.stages["temporal_attention"].elements == 543_581_798_400  # 1024^2*720*720
+    assert rec.stages["temporal_attention"].bytes == 2_174_327_193_600  # * 4 B: 2.2 TB, never allocated
+
+
+def test_480x864_and_a_variant() -> None:
+    big = profile_run(RunConfig(frames=14, height=480, width=864), keep_ops=False)
+    assert big.stages["temporal_attention"].elements == 1_625_702_400  # 14^2*2880*2880
+    assert big.stages["temporal_attention"].formula_substituted == "t^2*2880*2880"
+    assert big.stages["spatial_attention"].elements == 464_486_400  # 14*4*2880*2880
+    var = profile_run(RunConfig(frames=14, height=480, width=864, heads=8, zones=4), keep_ops=False)
+    ta = var.stages["temporal_attention"]
+    assert ta.shape == (1, 16, 8, 2520, 2520)  # s^2 = 16 zones, k = 8, 14*2880/16 = 2520 tokens a zone
+    assert ta.elements == 812_851_200  # k*t^2*n^2/s^2 = 8*196*2880^2/16
+    assert ta.formula_substituted == "t^2*2880*2880/2"
+    assert var.stages["spatial_attention"].elements == 928_972_800  # 14*8*2880*2880
+    assert all(c.passed for c in big.checks + var.checks)
+
+
+def test_batch_scales_everything() -> None:
+    rec = profile_run(RunConfig(frames=14, batch=2), keep_ops=False)
+    assert rec.stages["temporal_attention"].elements == 203_212_800  # 2*14^2*720*720
+    assert rec.stages["temporal_attention"].formula_substituted == "2*t^2*720*720"
+    assert rec.peak.bytes == 2 * 1_003_806_720
+
+
+def test_sdpa_never_materialises_the_matrix() -> None:
+    rec = profile_run(RunConfig(frames=14, attention="sdpa"), keep_ops=False)
+    ta = rec.stages["temporal_attention"]
+    assert not ta.materialised
+    assert ta.elements == 5_160_960  # largest tensor is a token tensor: t*n*d = 14*720*512
+    assert ta.formula == "t*n*d"
+    assert ta.match
+    assert rec.kernels["temporal_attention"] == "aten._scaled_dot_product_flash_attention_for_cpu on cpu"
+    assert rec.stages["temporal_attention"].flops == 292_647_075_840  # the same products, fused
+    assert rec.peak.stage == "decoder"
+    assert rec.peak.bytes < 1_003_806_720
