@@ -79,7 +79,7 @@ def runs_from_args(args: argparse.Namespace) -> list[RunConfig]:
         zones=_int("zones", args.zones),
         real=args.measure,
     )
-    return [RunConfig(frames=t, **common) for t in frames]  # type: ignore[arg-type]
+    return [RunConfig(frames=t, **common) for t in frames]
 
 
 def result_stem(result: Result) -> str:
@@ -164,7 +164,7 @@ def _load(target: str) -> Callable[..., Any] | None:
         if exc.name == module_name:
             return None
         raise
-    return getattr(module, attr, None)  # type: ignore[no-any-return]
+    return getattr(module, attr, None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

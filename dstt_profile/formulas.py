@@ -8,9 +8,9 @@ every instance of the stage (2 FLOPs per multiply-add).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable
 
 from dstt_profile.runconfig import RunConfig
 

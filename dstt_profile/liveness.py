@@ -9,6 +9,7 @@ Floating storages can be counted at another element size (the int8 storage what-
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -37,13 +38,16 @@ class Liveness:
             self.live -= entry[1]
             self.freed += entry[1]
 
+    def _releaser(self, key: int) -> Callable[[weakref.ref[Any]], None]:
+        return lambda _ref: self._release(key)
+
     def _watch(self, tensor: torch.Tensor, counted: bool) -> int:
         storage = tensor.untyped_storage()
         key = id(storage)
         if key in self._known:
             return 0
         nbytes = self._bytes(tensor, storage) if counted else 0
-        ref = weakref.ref(storage, lambda _r, key=key: self._release(key))
+        ref = weakref.ref(storage, self._releaser(key))
         self._known[key] = (ref, nbytes)
         self.live += nbytes
         return nbytes

@@ -8,8 +8,8 @@ adds); those ops belong to the stage that was running, so the add after an atten
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 # Network order; the first five after `hier_enc` are dstt.md's operation-analysis stages.
 STAGES: tuple[str, ...] = (

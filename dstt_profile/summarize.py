@@ -21,6 +21,7 @@ from dstt_profile.records import (
 from dstt_profile.stages import ATTENTION_MODULE, ATTENTION_STAGES, EXTRA_TENSORS, HEADLINES, STAGES, stage_of
 from dstt_profile.trace import Trace
 
+
 def _instances(trace: Trace, pattern: str, stage: str | None) -> list[ModuleCall]:
     regex = re.compile(pattern)
     block_kind = trace.run.model_config().block_kind
@@ -115,9 +116,9 @@ def _kernels(trace: Trace) -> dict[str, str]:
     """Which op computed each attention stage, on which device."""
     found: dict[str, str] = {}
     for op in trace.ops:
-        if op.stage in ATTENTION_STAGES and op.stage not in found and op.flops:
-            if "attention" in op.op or op.op == "aten.bmm":
-                found[op.stage] = f"{op.op} on {trace.run.device}"
+        computes = "attention" in op.op or op.op == "aten.bmm"
+        if op.stage in ATTENTION_STAGES and op.stage not in found and op.flops and computes:
+            found[op.stage] = f"{op.op} on {trace.run.device}"
     return found
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -20,8 +20,8 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from dstt_profile.errors import TraceError, UsageError
 from dstt_profile.hooks import ModuleCall, ModuleTracker
 from dstt_profile.liveness import Liveness
-from dstt_profile.records import OpRecord
 from dstt_profile.recorder import OpRecorder
+from dstt_profile.records import OpRecord
 from dstt_profile.runconfig import RunConfig
 from dstt_profile.stages import BACKWARD, STAGES
 from model import InpaintGenerator

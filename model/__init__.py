@@ -11,6 +11,8 @@ from model.dstt import (
     InpaintGenerator,
     MultiHeadedAttention,
     TransformerBlock,
+    TransformerStack,
+    UpsampleConv,
     Vec2Patch,
     load_checkpoint,
 )
@@ -24,6 +26,8 @@ __all__ = [
     "InpaintGenerator",
     "MultiHeadedAttention",
     "TransformerBlock",
+    "TransformerStack",
+    "UpsampleConv",
     "Vec2Patch",
     "load_checkpoint",
 ]

@@ -22,6 +22,7 @@ from model.config import HIER_GROUPS, DSTTConfig
 
 __all__ = [
     "Attention",
+    "CheckpointError",
     "DSTTConfig",
     "FeedForward",
     "HierarchyEncoder",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from dstt_profile.api import profile_run
+from dstt_profile.errors import UsageError
 from dstt_profile.formulas import ELEMENTS, FLOPS, Symbols
 from dstt_profile.records import Result
 from dstt_profile.runconfig import RunConfig
 from dstt_profile.units import parse_bytes, parse_flops
-from dstt_profile.errors import UsageError
 
 
 def test_json_round_trip() -> None:
