@@ -127,6 +127,7 @@ def trace(run: RunConfig) -> Trace:
     started = time.perf_counter()
     with _tensor_mode(run):
         model, frames = build(run)
+        model.zero_grad(set_to_none=True)  # a cached fake model must not carry gradients between runs
         params = sum(p.numel() for p in model.parameters())
         liveness = Liveness(run.element_bytes if run.dtype == "int8" else None)
         param_bytes = liveness.mark_external(list(model.parameters()) + list(model.buffers()))
@@ -148,6 +149,7 @@ def trace(run: RunConfig) -> Trace:
             raise TraceError(f"forward failed in module {where!r}: {type(exc).__name__}: {exc}") from exc
         finally:
             liveness.close()
+            model.zero_grad(set_to_none=True)
     return Trace(
         run=run,
         ops=tuple(recorder.ops),

@@ -1,0 +1,204 @@
+"""Training memory: the train-mode peak split into what holds it, plus Adam's state as an addition.
+
+The engine's train run (forward + `output.float().mean().backward()`) gives the peak of bytes
+allocated during the step (weights and input excluded). This module traces the same step with the
+engine's own building blocks, and at every new peak classifies the live storages:
+
+- gradients: the `.grad` storages of parameters accumulated so far;
+- saved for backward: storages autograd packed for backward (`saved_tensors_hooks`), not yet released;
+- temporaries: everything else live (the output, gradients of activations, workspaces).
+
+These three sum to the peak exactly. (Autograd packs an op's saved outputs after the op returns, so
+at a peak set inside the forward pass, that op's own output still counts as a temporary.) Parameters (resident, outside the engine's peak) and Adam's
+state (exp_avg and exp_avg_sq: 2 x parameter bytes, allocated by the first `optimizer.step()`) are
+stated beside it, and the whole step's footprint is their sum.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from dstt_profile.errors import UsageError
+from dstt_profile.hooks import ModuleTracker
+from dstt_profile.liveness import Liveness
+from dstt_profile.recorder import OpRecorder
+from dstt_profile.runconfig import RunConfig
+from dstt_profile.stages import BACKWARD, STAGES
+from dstt_profile.trace import _check_device, _fake_session, build
+from dstt_profile.units import fmt_bytes
+
+ADAM_STATES = 2  # exp_avg, exp_avg_sq
+
+
+@dataclass(frozen=True)
+class TrainingSplit:
+    """Bytes at the train-mode peak, by what holds them; `gradients + saved + temporaries == peak_bytes`."""
+
+    peak_bytes: int
+    peak_stage: str
+    peak_op: str
+    peak_index: int
+    parameters: int  # resident weights (outside peak_bytes)
+    gradients: int
+    saved: int  # activations saved for backward
+    temporaries: int
+    saved_total: int  # bytes saved for backward when the forward pass ends
+
+    @property
+    def adam_state(self) -> int:
+        return ADAM_STATES * self.parameters
+
+    @property
+    def footprint(self) -> int:
+        """Parameters + the step's peak + Adam state: what a training step needs resident."""
+        return self.parameters + self.peak_bytes + self.adam_state
+
+
+class _SavedStorages:
+    """Storages autograd packs for backward (new storages only; weights and input are external)."""
+
+    def __init__(self) -> None:
+        self.refs: dict[int, weakref.ref[Any]] = {}
+
+    def pack(self, tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        self.refs.setdefault(id(storage), weakref.ref(storage))
+        return tensor
+
+    @staticmethod
+    def unpack(tensor: torch.Tensor) -> torch.Tensor:
+        return tensor
+
+    def holds(self, key: int, storage: Any) -> bool:
+        ref = self.refs.get(key)
+        return ref is not None and ref() is storage
+
+
+class _SplitRecorder(OpRecorder):
+    """The engine's recorder, classifying live storages each time the peak rises."""
+
+    def __init__(self, *args: Any, model: nn.Module, saved: _SavedStorages, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.model = model
+        self.saved = saved
+        self.split: tuple[int, int, int] = (0, 0, 0)  # gradients, saved, temporaries
+
+    def __torch_dispatch__(
+        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None
+    ) -> Any:
+        before = self.peak_index
+        out = super().__torch_dispatch__(func, types, args, kwargs)
+        if self.peak_index != before:
+            self.split = self._classify()
+        return out
+
+    def _grad_storages(self) -> set[int]:
+        return {id(p.grad.untyped_storage()) for p in self.model.parameters() if p.grad is not None}
+
+    def _classify(self) -> tuple[int, int, int]:
+        grads = self._grad_storages()
+        split = [0, 0, 0]
+        for key, (ref, nbytes) in list(self.liveness._known.items()):
+            storage = ref()
+            if storage is None or nbytes == 0:
+                continue
+            if key in grads:
+                split[0] += nbytes
+            elif self.saved.holds(key, storage):
+                split[1] += nbytes
+            else:
+                split[2] += nbytes
+        return split[0], split[1], split[2]
+
+
+def _clear_grads(model: nn.Module) -> None:
+    for p in model.parameters():
+        p.grad = None
+
+
+def training_split(run: RunConfig) -> TrainingSplit:
+    """Trace one training step of `run` (fake tensors) and split its peak."""
+    if run.mode != "train":
+        raise UsageError(f"training_split needs mode 'train', got {run.mode!r}")
+    if run.real:
+        raise UsageError("training_split traces fake tensors only")
+    _check_device(run)
+    with _fake_session().mode:
+        model, frames = build(run)
+        _clear_grads(model)
+        try:
+            return _traced_split(run, model, frames)
+        finally:
+            _clear_grads(model)
+
+
+def _traced_split(run: RunConfig, model: nn.Module, frames: torch.Tensor) -> TrainingSplit:
+    liveness = Liveness(run.element_bytes if run.dtype == "int8" else None)
+    param_bytes = liveness.mark_external(list(model.parameters()) + list(model.buffers()))
+    liveness.mark_external(frames)
+    tracker = ModuleTracker(model, train=True)
+    saved = _SavedStorages()
+    recorder = _SplitRecorder(
+        tracker, liveness, run.model_config().block_kind, first_stage=STAGES[0], model=model, saved=saved
+    )
+    hooks = torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack)
+    try:
+        with tracker, torch.enable_grad(), recorder:
+            with hooks:
+                output = model(frames)
+            saved_total = recorder._classify()[1]
+            recorder.fixed_stage = BACKWARD
+            output.float().mean().backward()
+            del output
+    finally:
+        liveness.close()
+    peak = recorder.ops[recorder.peak_index]
+    grads, kept, temps = recorder.split
+    return TrainingSplit(
+        peak_bytes=recorder.peak_bytes,
+        peak_stage=peak.stage,
+        peak_op=peak.op,
+        peak_index=recorder.peak_index,
+        parameters=param_bytes - _buffer_bytes(model, run),
+        gradients=grads,
+        saved=kept,
+        temporaries=temps,
+        saved_total=saved_total,
+    )
+
+
+def _buffer_bytes(model: nn.Module, run: RunConfig) -> int:
+    size = run.element_bytes if run.dtype == "int8" else None
+    total = 0
+    for b in model.buffers():
+        per = size if size is not None and b.dtype.is_floating_point else b.element_size()
+        total += b.numel() * per
+    return total
+
+
+def render(split: TrainingSplit, run: RunConfig) -> str:
+    def row(name: str, n: int) -> str:
+        return f"  {name:<34s} {fmt_bytes(n):>10s}  {n:>16,} B"
+
+    head = (
+        f"Training step at {run.res}, t = {run.frames}, batch {run.batch}, {run.dtype}: peak in "
+        f"{split.peak_stage} ({split.peak_op}, op {split.peak_index})"
+    )
+    return "\n".join(
+        [
+            head,
+            row("gradients (parameter .grad)", split.gradients),
+            row("activations saved for backward", split.saved),
+            row("temporaries", split.temporaries),
+            row("= peak (allocated during the step)", split.peak_bytes),
+            row("parameters (resident)", split.parameters),
+            row("Adam state (2 x parameters, added)", split.adam_state),
+            row("= footprint", split.footprint),
+            row("saved for backward, end of forward", split.saved_total),
+        ]
+    )
