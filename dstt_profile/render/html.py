@@ -1,0 +1,216 @@
+"""The HTML report: one self-contained file (inline CSS and SVG, nothing fetched) rendered with jinja2
+from a Result's records, plus the layer graph as GraphML and DOT beside it.
+
+`write_report` is the main job's extra writer; `report_command` re-renders a saved JSON without
+running the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import jinja2
+from markupsafe import Markup
+
+from dstt_profile.errors import UsageError
+from dstt_profile.fileio import ensure_dir, write_atomic
+from dstt_profile.records import Result, RunRecord, StageRecord
+from dstt_profile.render import graph, plots
+from dstt_profile.render.terminal import describe
+from dstt_profile.units import fmt_bytes, fmt_count
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """The runs the scaling plots are drawn from, and where they came from (said in the report)."""
+
+    runs: tuple[RunRecord, ...]
+    note: str
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("dstt_profile", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def scaling_runs(result: Result, allow_sweep: bool) -> Scaling:
+    """A sweep's own runs; for one run a default sweep around its t (main job) or the run alone (saved JSON)."""
+    if len(result.runs) > 1:
+        return Scaling(result.runs, f"from this sweep's {len(result.runs)} runs")
+    run = result.runs[0]
+    if allow_sweep:
+        sweep = plots.default_sweep(run)
+        frames = ", ".join(str(r.frames) for r in sweep.runs)
+        return Scaling(sweep.runs, f"from a default sweep around t={run.frames} (t = {frames}, fake tensors)")
+    return Scaling(
+        result.runs,
+        f"this saved result holds one run (t={run.frames}) and `report` does not run the model: one point per "
+        f"stage, no fitted curve. Run `dstt-profile --frames 1:{2 * run.frames}` for the scaling curves.",
+    )
+
+
+def stage_rows(run: RunRecord) -> list[dict[str, str]]:
+    """The stage table as text cells, in the run's stage order."""
+    return [_stage_row(run, s) for s in run.stages.values()]
+
+
+def _stage_row(run: RunRecord, s: StageRecord) -> dict[str, str]:
+    shape = "x".join(map(str, s.shape)) if s.shape else "-"
+    return {
+        "stage": s.name,
+        "shape": shape + ("" if s.materialised else " *"),
+        "elements": f"{s.elements:,}",
+        "bytes": fmt_bytes(s.bytes),
+        "flops": fmt_count(s.flops, "FLOP") if s.flops else "0",
+        "instances": str(s.instances),
+        "share": f"{100 * s.share:.1f}%",
+        "formula": s.formula,
+        "substituted": f"{s.formula_substituted} = {s.formula_elements:,}",
+        "check": "pass" if s.match else "FAIL",
+        "headline": s.headline,
+    }
+
+
+def summary(run: RunRecord) -> dict[str, str]:
+    c = run.config
+    peak = run.peak
+    return {
+        "config": describe(run),
+        "params": f"{run.params:,} ({fmt_bytes(run.param_bytes)} at {c['dtype']})",
+        "flops": f"{run.flops.total:,} FLOPs = {fmt_count(run.flops.total, 'FLOP')}",
+        "macs": f"{run.flops.total // 2:,} multiply-adds = {fmt_count(run.flops.total // 2, 'MAC')}",
+        "other": fmt_count(run.flops.other_total, "FLOP"),
+        "peak": f"{fmt_bytes(peak.bytes)} ({peak.bytes:,} B)",
+        "peak_where": f"{peak.stage}, op #{peak.op_index} {peak.op} in {peak.module or '<root>'}",
+        "dtype": str(c["dtype"]),
+        "input": fmt_bytes(run.input_bytes),
+        "checks": f"{sum(ch.passed for ch in run.checks)}/{len(run.checks)} pass",
+    }
+
+
+def fvcore_rows(run: RunRecord) -> list[dict[str, str]]:
+    from dstt_profile.fvcore_check import reconcile
+
+    return [
+        {
+            "family": r.family,
+            "ours": f"{r.ours_flops:,}",
+            "fvcore": f"{r.fvcore_macs:,}",
+            "twice": f"{2 * r.fvcore_macs:,}",
+            "match": "pass" if r.match else "FAIL",
+        }
+        for r in reconcile(run)
+    ]
+
+
+def _detail_run(result: Result) -> RunRecord:
+    """The run the timeline and the layer graph show: the largest t that kept its per-op records."""
+    with_ops = [r for r in result.runs if r.ops] or list(result.runs)
+    return max(with_ops, key=lambda r: r.frames)
+
+
+def context(result: Result, scaling: Scaling) -> dict[str, Any]:
+    main = _detail_run(result)
+    runs = sorted(result.runs, key=lambda r: r.frames)
+    svg = Markup  # our own SVG (matplotlib's, or graph.py's with every text escaped)
+    return {
+        "title": describe(main) if len(runs) == 1 else describe(main).replace(f"t={main.frames}", "sweep t=" + _frames(runs)),
+        "sweep": len(runs) > 1,
+        "main": main,
+        "summary": summary(main),
+        "tables": [{"t": r.frames, "rows": stage_rows(r), "fused": any(not s.materialised for s in r.stages.values())}
+                   for r in runs],
+        "scaling_note": scaling.note,
+        "scaling_rows": plots.scaling_table(scaling.runs),
+        "bytes_svg": svg(plots.scaling_svg(scaling.runs, "bytes", f"bytes per instance ({main.config['dtype']})")),
+        "flops_svg": svg(plots.scaling_svg(scaling.runs, "flops", "FLOPs, all instances (2 per multiply-add)")),
+        "timeline_svg": _maybe(plots.timeline_svg(main)),
+        "graph_svgs": {k: svg(v) for k, v in graph.graph_svgs(main).items()},
+        "fvcore": main.fvcore,
+        "fvcore_rows": fvcore_rows(main),
+        "unsupported": sorted(main.flops.unsupported.items()),
+        "fvcore_unsupported": sorted(main.fvcore.unsupported.items()) if main.fvcore else [],
+        "checks": main.checks,
+        "sweep_checks": [(r.frames, sum(c.passed for c in r.checks), len(r.checks)) for r in runs],
+        "stage_colors": plots.STAGE_COLORS,
+    }
+
+
+def _frames(runs: Sequence[RunRecord]) -> str:
+    return f"{runs[0].frames}..{runs[-1].frames}"
+
+
+def _maybe(text: str | None) -> Markup | None:
+    return Markup(text) if text is not None else None
+
+
+def render_html(result: Result, allow_sweep: bool = False) -> str:
+    if not result.runs:
+        raise UsageError("the result holds no runs: nothing to report")
+    scaling = scaling_runs(result, allow_sweep)
+    return _env().get_template("report.html.j2").render(**context(result, scaling))
+
+
+def write_files(result: Result, out: Path, allow_sweep: bool) -> list[Path]:
+    from dstt_profile.cli import result_stem
+
+    ensure_dir(out)
+    stem = result_stem(result)
+    main = _detail_run(result)
+    return [
+        write_atomic(out / f"{stem}.html", render_html(result, allow_sweep)),
+        write_atomic(out / f"{stem}.graphml", graph.graphml_text(main)),
+        write_atomic(out / f"{stem}.dot", graph.dot_text(main)),
+    ]
+
+
+def write_report(result: Result, out: Path) -> list[Path]:
+    """The main job's writer: HTML (with a default sweep for a single t), GraphML and DOT."""
+    return write_files(result, out, allow_sweep=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"report: {message}")
+
+
+def load_result(path: Path) -> Result:
+    """A saved result, or UsageError with one line saying what is wrong with the file."""
+    try:
+        return Result.load(path)
+    except FileNotFoundError:
+        raise UsageError(f"report: no such file {str(path)!r}") from None
+    except IsADirectoryError:
+        raise UsageError(f"report: {str(path)!r} is a directory, not a result JSON") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"report: cannot read {str(path)!r}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"report: {str(path)!r} is not JSON ({exc.msg} at line {exc.lineno})") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UsageError(f"report: {str(path)!r} is not a dstt-profile result: {exc}") from None
+
+
+def report_command(argv: Sequence[str]) -> int:
+    """`dstt-profile report RESULT.json [--out DIR]`: re-render a saved result, never running the model."""
+    p = _Parser(prog="dstt-profile report", description="Re-render a saved result JSON as the HTML report.")
+    p.add_argument("result", help="a result JSON written by dstt-profile")
+    p.add_argument("--out", default=None, help="directory for the files (default: the JSON's directory)")
+    args = p.parse_args(list(argv))
+    path = Path(args.result)
+    result = load_result(path)
+    if not result.runs:
+        raise UsageError(f"report: {str(path)!r} holds no runs")
+    out = Path(args.out) if args.out else path.parent
+    for written in write_files(result, out, allow_sweep=False):
+        print(f"wrote {written}")
+    return 0

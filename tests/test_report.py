@@ -1,0 +1,158 @@
+"""The HTML report: golden stage table, offline (no external URLs), every section from a saved JSON
+alone, GraphML that parses back, and `report` on a missing file exiting 2."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from dstt_profile.api import profile_many, run_config
+from dstt_profile.cli import main, result_stem
+from dstt_profile.records import Result
+from dstt_profile.render.html import render_html, report_command, write_report
+from dstt_profile.render.plots import default_sweep_frames
+
+GOLDEN = Path(__file__).parent / "golden" / "stage_table_t14.txt"
+SECTIONS = ("summary", "stages", "scaling", "timeline", "graph", "fvcore", "checks")
+
+
+class _TableText(HTMLParser):
+    """The text of the first <table> with class `cls`: one line per row, cells joined by ' | '."""
+
+    def __init__(self, cls: str) -> None:
+        super().__init__()
+        self.cls, self.depth, self.done = cls, 0, False
+        self.rows: list[list[str]] = []
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table" and not self.done and self.cls in (dict(attrs).get("class") or "").split():
+            self.depth = 1
+        elif self.depth and tag == "tr":
+            self.rows.append([])
+        elif self.depth and tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.depth and tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append(" ".join("".join(self.cell).split()))
+            self.cell = None
+        elif self.depth and tag == "table":
+            self.depth, self.done = 0, True
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def table_text(html: str, cls: str = "stage-table") -> str:
+    parser = _TableText(cls)
+    parser.feed(html)
+    return "\n".join(" | ".join(row) for row in parser.rows) + "\n"
+
+
+@pytest.fixture(scope="module")
+def result_t14() -> Result:
+    return profile_many([run_config(14)])
+
+
+@pytest.fixture(scope="module")
+def html_t14(result_t14: Result) -> str:
+    return render_html(result_t14, allow_sweep=False)
+
+
+def test_stage_table_matches_golden(html_t14: str) -> None:
+    text = table_text(html_t14)
+    assert text.count("\n") == 10  # header + 9 stages
+    assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+def _external_urls(html: str) -> list[str]:
+    """http(s) URLs outside SVG namespace declarations (xmlns="http://www.w3.org/..." is a name, not a fetch)."""
+    cleaned = re.sub(r'xmlns(:\w+)?="http://www\.w3\.org/[^"]*"', "", html)
+    return re.findall(r"https?://[^\s\"'<>)]+", cleaned)
+
+
+def test_html_has_no_external_urls(html_t14: str) -> None:
+    assert _external_urls(html_t14) == []
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html_t14)
+    assert "<script" not in html_t14  # nothing to fetch, nothing to run
+    assert "@import" not in html_t14 and "url(http" not in html_t14
+
+
+def test_url_check_catches_an_external_url() -> None:
+    assert _external_urls('<svg xmlns="http://www.w3.org/2000/svg"></svg>') == []
+    assert _external_urls('<img src="https://cdn.example.org/x.png">') == ["https://cdn.example.org/x.png"]
+
+
+def test_html_states_conventions_and_sections(html_t14: str) -> None:
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in html_t14
+    assert "2 per multiply-add" in html_t14
+    assert "836,568,391,680 multiply-adds" in html_t14  # 1,673,136,783,360 FLOPs / 2
+    assert "--fvcore" in html_t14  # no fvcore count: says how to get one
+    assert html_t14.count("<svg") >= 6  # 2 scaling figures, timeline, 3 graph views
+
+
+def test_report_from_saved_json_alone(tmp_path: Path) -> None:
+    """Crash test: write a JSON at t=2 through the CLI, then re-render every section from it alone."""
+    assert main(["--frames", "2", "--res", "64x64", "--format", "json", "--out", str(tmp_path), "--quiet"]) in (0, 1)
+    saved = next(tmp_path.glob("*.json"))
+    for p in tmp_path.glob("*.html"):
+        p.unlink()
+    out = tmp_path / "again"
+    assert report_command([str(saved), "--out", str(out)]) == 0
+    html = (out / f"{saved.stem}.html").read_text(encoding="utf-8")
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in html
+    assert "does not run the model" in html
+    assert (out / f"{saved.stem}.dot").read_text().startswith("digraph dstt {")
+
+
+def test_sweep_renders_one_report(tmp_path: Path) -> None:
+    result = profile_many([run_config(t, "64x64") for t in (1, 2, 3)])
+    paths = write_report(result, tmp_path)
+    assert [p.suffix for p in paths] == [".html", ".graphml", ".dot"]
+    assert paths[0].name == f"{result_stem(result)}.html" == "dstt_t1-3_64x64_float32.html"
+    html = paths[0].read_text(encoding="utf-8")
+    assert html.count('class="stage-table"') == 3
+    assert "from this sweep&#39;s 3 runs" in html  # autoescaped apostrophe
+
+
+def test_graphml_parses_back(tmp_path: Path, result_t14: Result) -> None:
+    from dstt_profile.render.graph import graphml_text
+
+    path = tmp_path / "g.graphml"
+    path.write_text(graphml_text(result_t14.runs[0]), encoding="utf-8")
+    g = nx.read_graphml(path)
+    assert "transformer.7" in g and "encoder" in g
+    assert g.has_edge("transformer.0", "transformer.1")
+    assert sum(int(a["peak"]) for _, a in g.nodes(data=True) if a["view"] == "overview") == 1
+    assert g.nodes["transformer.2"]["peak"] == 1  # the peak is in transformer.2's attention
+
+
+def test_report_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(tmp_path / "nope.json")]) == 2
+    err = capsys.readouterr().err
+    assert "no such file" in err and "Traceback" not in err
+
+
+def test_report_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    assert main(["report", str(bad)]) == 2
+    other = tmp_path / "other.json"
+    other.write_text('{"schema": "something/9"}', encoding="utf-8")
+    assert main(["report", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "is not JSON" in err and "not a dstt-profile result" in err
+
+
+def test_default_sweep_frames() -> None:
+    assert default_sweep_frames(14) == [1, 7, 28]  # 1, 14/2, 2*14; t=14 itself is reused
+    assert default_sweep_frames(1) == [2, 4]  # at least up to 4, so a fit has 3 distinct points
+    assert default_sweep_frames(2) == [1, 4]
