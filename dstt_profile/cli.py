@@ -21,13 +21,15 @@ PROG = "dstt-profile"
 FORMATS = ("json", "csv")
 
 
-class _Parser(argparse.ArgumentParser):
+class UsageParser(argparse.ArgumentParser):
+    """argparse whose errors are UsageError: one line and exit 2, like every other bad input."""
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
 
 def _main_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = UsageParser(
         prog=PROG,
         description="Shapes, FLOPs, activation bytes and the peak of every DSTT stage, for any clip length t.",
         epilog="Subcommands: report RESULT.json (re-render a saved result). Exit codes: 0 ok, 1 a check "
@@ -50,7 +52,7 @@ def _main_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _int(name: str, text: str) -> int:
+def positive_int(name: str, text: str) -> int:
     if not text.strip().isdigit():
         raise UsageError(f"--{name} {text!r} is not a positive whole number")
     return int(text)
@@ -70,13 +72,13 @@ def runs_from_args(args: argparse.Namespace) -> list[RunConfig]:
     common = dict(
         height=height,
         width=width,
-        batch=_int("batch", args.batch),
+        batch=positive_int("batch", args.batch),
         dtype=args.dtype,
         device=args.device,
         attention=args.attention,
         mode=args.mode,
-        heads=_int("heads", args.heads),
-        zones=_int("zones", args.zones),
+        heads=positive_int("heads", args.heads),
+        zones=positive_int("zones", args.zones),
         real=args.measure,
     )
     return [RunConfig(frames=t, **common) for t in frames]

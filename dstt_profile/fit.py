@@ -11,8 +11,9 @@ import argparse
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
+from dstt_profile.cli import UsageParser, positive_int
 from dstt_profile.errors import UsageError
 from dstt_profile.records import RunRecord
 from dstt_profile.runconfig import MAX_FRAMES, RunConfig, parse_res
@@ -88,13 +89,8 @@ def max_frames(budget_bytes: int | str, res: str | tuple[int, int] = "240x432", 
     return solve(run_config(1, res, **options), parse_bytes(budget_bytes)).max_frames
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="dstt-profile fit", description="Largest t whose peak stays within a memory budget.")
+    p = UsageParser(prog="dstt-profile fit", description="Largest t whose peak stays within a memory budget.")
     p.add_argument("--budget", required=True, help="memory budget: 16GiB, 16GB, 512MiB, 500MB or bytes")
     p.add_argument("--res", default="240x432", help="frame size HEIGHTxWIDTH (default 240x432)")
     p.add_argument("--dtype", default="float32", help="float32, float16, bfloat16 or int8")
@@ -107,8 +103,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _base(args: argparse.Namespace) -> RunConfig:
-    if not args.batch.strip().isdigit():
-        raise UsageError(f"--batch {args.batch!r} is not a positive whole number")
     if args.format not in ("text", "json"):
         raise UsageError(f"--format {args.format!r}: choose text or json")
     height, width = parse_res(args.res)
@@ -116,7 +110,7 @@ def _base(args: argparse.Namespace) -> RunConfig:
         frames=1,
         height=height,
         width=width,
-        batch=int(args.batch),
+        batch=positive_int("batch", args.batch),
         dtype=args.dtype,
         attention=args.attention,
         mode=args.mode,
