@@ -9,16 +9,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 
 from dstt_profile.errors import UsageError
+from dstt_profile.polytrace import BASE_FRAMES, DIRECT_BELOW, TRACED, TraceFamily, traces_for, worth_deriving
 from dstt_profile.records import Result, RunRecord
 from dstt_profile.runconfig import RunConfig, parse_frames, parse_res
 from dstt_profile.summarize import summarize
-from dstt_profile.trace import trace
+from dstt_profile.trace import Trace, trace
 from dstt_profile.units import fmt_bytes, fmt_count
 
 
@@ -33,10 +34,13 @@ def run_config(frames: int = 14, res: str | tuple[int, int] = "240x432", **optio
 
 def profile_run(run: RunConfig, keep_ops: bool = True, fvcore: bool = False) -> RunRecord:
     """Trace and summarise one run; with `fvcore=True` also run fvcore's counters on real tensors."""
-    record = summarize(trace(run), keep_ops=keep_ops)
-    if fvcore:
-        from dataclasses import replace
+    return _finish(summarize(trace(run), keep_ops=keep_ops), run, fvcore, TRACED)
 
+
+def _finish(record: RunRecord, run: RunConfig, fvcore: bool, source: str) -> RunRecord:
+    """The record with how it was obtained, and fvcore's count beside it when asked for."""
+    record = replace(record, extra={**record.extra, "source": source})
+    if fvcore:
         from dstt_profile.fvcore_check import run_fvcore
 
         record = replace(record, fvcore=run_fvcore(run))
@@ -56,16 +60,71 @@ def profile_many(
     keep_ops: bool = True,
     fvcore: bool = False,
     progress: Callable[[int, int, RunConfig], None] | None = None,
+    derive: bool = True,
 ) -> Result:
+    """Profile every run, in order. Fake-tensor runs that differ only in t are derived from a few
+    traces where that is cheaper (polytrace.py; each record's `extra["source"]` says how), unless
+    `derive=False`; real runs are always run."""
     runs = list(runs)
+    groups: dict[RunConfig, list[int]] = {}
+    for run in runs:
+        if derive and not run.real:
+            groups.setdefault(run.replace(frames=1), []).append(run.frames)
+    planned: dict[RunConfig, tuple[Trace, str]] = {}
     records = []
     for i, run in enumerate(runs):
         if progress is not None:
             progress(i, len(runs), run)
-        records.append(profile_run(run, keep_ops=keep_ops, fvcore=fvcore))
+        family = run.replace(frames=1)
+        if derive and not run.real and family in groups and worth_deriving(groups[family]):
+            for t, found in traces_for(family, groups.pop(family)).items():
+                planned[family.replace(frames=t)] = found
+        if run in planned:
+            tr, source = planned[run]
+            records.append(_finish(summarize(tr, keep_ops=keep_ops), run, fvcore, source))
+        else:
+            records.append(profile_run(run, keep_ops=keep_ops, fvcore=fvcore))
     if progress is not None and runs:
         progress(len(runs), len(runs), runs[-1])
     return Result(tuple(records))
+
+
+def _comparable(record: RunRecord) -> RunRecord:
+    return replace(record, seconds=0.0, extra={}, fvcore=None)
+
+
+def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]:
+    """`run`'s configuration at every t from 2 to `upto`, derived from three fake traces, for the plots.
+
+    The derivation is checked against `run` itself where it was traced at t >= 2 (every op, module
+    and figure equal), else against a fresh trace at `upto`; where the check fails, each t is traced.
+    Returns the runs (with `run` in its place) and a sentence saying how they were obtained.
+    """
+    base = RunConfig(**run.config).replace(real=False)
+    frames = [t for t in range(DIRECT_BELOW, max(upto, DIRECT_BELOW) + 1) if t != run.frames]
+    family = TraceFamily(base)
+    derived_main = family.derive(run.frames) if not run.config.get("real") else None
+    if derived_main is not None:
+        checked = _comparable(summarize(derived_main, keep_ops=bool(run.ops))) == _comparable(run)
+        against = f"this run (t={run.frames})"
+    else:
+        checked = family.agrees(trace(base.replace(frames=frames[-1])))
+        against = f"a trace at t={frames[-1]}"
+    if not checked:
+        traced = profile_many([base.replace(frames=t) for t in frames], keep_ops=False, derive=False)
+        runs = tuple(sorted((run, *traced.runs), key=lambda r: r.frames))
+        return runs, f"t = {frames[0]}..{frames[-1]}, each traced (the derivation did not match {against})"
+    records = []
+    for t in frames:
+        tr = family.derive(t)
+        record = summarize(tr, keep_ops=False) if tr is not None else profile_run(base.replace(frames=t), keep_ops=False)
+        records.append(record)
+    runs = tuple(sorted((run, *records), key=lambda r: r.frames))
+    note = (
+        f"t = {runs[0].frames}..{runs[-1].frames}, every t exact: derived from fake traces at "
+        f"t={','.join(map(str, BASE_FRAMES))} and checked op by op against {against}"
+    )
+    return runs, note
 
 
 @dataclass(frozen=True)

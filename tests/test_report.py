@@ -14,7 +14,7 @@ from dstt_profile.api import profile_many, run_config
 from dstt_profile.cli import main, result_stem
 from dstt_profile.records import Result
 from dstt_profile.render.html import render_html, report_command, write_report
-from dstt_profile.render.plots import default_sweep_frames
+from dstt_profile.render.plots import crossover, default_upto, stage_series
 
 GOLDEN = Path(__file__).parent / "golden" / "stage_table_t14.txt"
 SECTIONS = ("summary", "stages", "scaling", "timeline", "graph", "fvcore", "checks")
@@ -152,7 +152,22 @@ def test_report_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "is not JSON" in err and "not a dstt-profile result" in err
 
 
-def test_default_sweep_frames() -> None:
-    assert default_sweep_frames(14) == [1, 7, 28]  # 1, 14/2, 2*14; t=14 itself is reused
-    assert default_sweep_frames(1) == [2, 4]  # at least up to 4, so a fit has 3 distinct points
-    assert default_sweep_frames(2) == [1, 4]
+def test_default_upto() -> None:
+    assert default_upto(14) == 28  # 2*14
+    assert default_upto(3) == 16  # at least 16, so the t=9 crossover is on the plot
+
+
+def test_main_job_scaling_plots_are_exact_and_checked(tmp_path: Path) -> None:
+    from dstt_profile.api import profile_run, run_config, scaling_runs
+
+    run = profile_run(run_config(14))
+    runs, note = scaling_runs(run, 28)
+    assert [r.frames for r in runs] == list(range(2, 29))  # every t from 2 to 2*14
+    assert runs[12] is run  # t=14 is the run itself, not a copy
+    assert "checked op by op against this run (t=14)" in note
+    # temporal matrix t^2*720*720*4 B per instance, exact at every derived t: at t=28 = 1,625,702,400 B
+    assert runs[-1].stages["temporal_attention"].bytes == 28 * 28 * 720 * 720 * 4
+    # the exact crossover read from whole-t points: temporal attention is the largest headline from t=9
+    assert crossover(stage_series(runs, "bytes")) == 9
+
+

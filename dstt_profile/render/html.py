@@ -49,9 +49,10 @@ def scaling_runs(result: Result, allow_sweep: bool) -> Scaling:
         return Scaling(result.runs, f"from this sweep's {len(result.runs)} runs")
     run = result.runs[0]
     if allow_sweep:
-        sweep = plots.default_sweep(run)
-        frames = ", ".join(str(r.frames) for r in sweep.runs)
-        return Scaling(sweep.runs, f"from a default sweep around t={run.frames} (t = {frames}, fake tensors)")
+        from dstt_profile.api import scaling_runs as derive_runs
+
+        runs, how = derive_runs(run, plots.default_upto(run.frames))
+        return Scaling(runs, f"from a default sweep around t={run.frames}: {how}")
     return Scaling(
         result.runs,
         f"this saved result holds one run (t={run.frames}) and `report` does not run the model: one point per "

@@ -1,7 +1,6 @@
 """Plots for the HTML report, drawn with matplotlib (Agg) and returned as inline SVG strings.
 
-Every function takes records, never the model. `default_sweep` is the one exception: the main job
-calls it to profile a few clip lengths around a single requested t so the scaling plots have points.
+Every function takes records, never the model.
 """
 
 from __future__ import annotations
@@ -10,6 +9,7 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import matplotlib
@@ -18,7 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dstt_profile.records import Result, RunRecord  # noqa: E402
+from dstt_profile.records import RunRecord  # noqa: E402
+from dstt_profile.scaling import Poly, fit_points  # noqa: E402
 from dstt_profile.stages import STAGES  # noqa: E402
 from dstt_profile.units import fmt_bytes, fmt_count  # noqa: E402
 
@@ -43,27 +44,13 @@ def stage_color(stage: str) -> str:
     return STAGE_COLORS.get(stage, OTHER_COLOR)
 
 
-def default_sweep_frames(t: int) -> list[int]:
-    """Clip lengths to profile beside t: 1, about t/2 and 2t (at least 4), t itself left out.
+def default_upto(t: int) -> int:
+    """The largest t the main job's scaling plots reach: twice the requested t, at least 16.
 
-    14 -> [1, 7, 28]: with t that is four points for a degree-2 fit, at about 0.3 s per extra trace.
+    14 -> 28. Every t up to it is derived exactly from three traces (polytrace.py), so the curves are
+    drawn through every whole t and cost the same whatever this is.
     """
-    values = {1, max(2, round(t / 2)), max(2 * t, 4)}
-    return sorted(values - {t})
-
-
-def default_sweep(run: RunRecord) -> Result:
-    """The run plus its configuration profiled at a few other t (fake tensors, no per-op records).
-
-    Each extra t costs one fake-tensor trace (about 0.3 s), so the sweep stays small.
-    """
-    from dstt_profile.api import profile_many
-    from dstt_profile.runconfig import RunConfig
-
-    base = RunConfig(**run.config)
-    configs = [base.replace(frames=t, real=False) for t in default_sweep_frames(run.frames)]
-    extra = profile_many(configs, keep_ops=False).runs
-    return Result(tuple(sorted((run, *extra), key=lambda r: r.frames)))
+    return max(2 * t, 16)
 
 
 def _svg(fig: Any) -> str:
@@ -94,39 +81,59 @@ def stage_series(runs: Sequence[RunRecord], field: str) -> list[Series]:
     return out
 
 
-def fit(series: Series) -> np.ndarray | None:
-    """Degree-2 polynomial coefficients (highest first), or None with fewer than 3 distinct t."""
-    if len(set(series.t)) < 3:
+def fit(series: Series) -> Poly | None:
+    """The exact polynomial through every point (scaling.py: lowest degree that reproduces all of them,
+    with a point to spare), or None where there is none of degree <= 4."""
+    if len(set(series.t)) < 2:
         return None
-    return np.polyfit(np.array(series.t, float), np.array(series.values, float), 2)
+    return fit_points(series.stage, list(zip(series.t, series.values, strict=True))).poly
 
 
 def crossover(series: Sequence[Series]) -> int | None:
-    """Smallest whole t in the swept range from which temporal attention's fitted bytes stay the largest."""
-    fits = {s.stage: fit(s) for s in series}
-    if fits.get(TEMPORAL) is None or any(f is None for f in fits.values()):
+    """Smallest t in the swept range from which temporal attention's bytes are the largest of all stages.
+
+    Read from the points themselves where every whole t was swept; otherwise from the exact fits."""
+    by_stage = {s.stage: s for s in series}
+    if TEMPORAL not in by_stage:
         return None
     t_max = max(max(s.t) for s in series)
-    grid = np.arange(1, t_max + 1, dtype=float)
-    values = {k: np.polyval(f, grid) for k, f in fits.items() if f is not None}
-    others = np.max([v for k, v in values.items() if k != TEMPORAL], axis=0)
-    leads = values[TEMPORAL] >= others
-    if not leads[-1]:
+    t_min = min(min(s.t) for s in series)
+    grid = range(t_min, t_max + 1)
+
+    def values(s: Series) -> dict[int, float] | None:
+        known = dict(zip(s.t, s.values, strict=True))
+        if all(t in known for t in grid):
+            return {t: float(known[t]) for t in grid}
+        poly = fit(s)
+        return None if poly is None else {t: float(poly(t)) for t in grid}
+
+    table = {name: values(s) for name, s in by_stage.items()}
+    mine = table[TEMPORAL]
+    if mine is None or any(v is None for v in table.values()):
         return None
-    start = len(leads)
-    while start > 0 and leads[start - 1]:
-        start -= 1
-    return int(grid[start])
+    others = [v for name, v in table.items() if name != TEMPORAL and v is not None]
+    answer = None
+    for t in reversed(grid):
+        if all(mine[t] >= o[t] for o in others):
+            answer = t
+        else:
+            break
+    return answer
 
 
 def _plot_series(ax: Any, series: Sequence[Series], log: bool) -> None:
     for s in series:
         color = stage_color(s.stage)
-        ax.plot(s.t, [max(v, 1) if log else v for v in s.values], "o", ms=3, color=color, label=s.stage)
-        coef = fit(s)
-        if coef is not None:
+        dense = sorted(s.t) == list(range(min(s.t), max(s.t) + 1))
+        shown = [max(v, 1) if log else v for v in s.values]
+        if dense:  # every whole t is known exactly: the curve is the points
+            ax.plot(s.t, shown, "-", lw=1.2, color=color, label=s.stage)
+            continue
+        ax.plot(s.t, shown, "o", ms=3, color=color, label=s.stage)
+        poly = fit(s)
+        if poly is not None:
             grid = np.linspace(min(s.t), max(s.t), 100)
-            curve = np.polyval(coef, grid)
+            curve = np.array([float(poly(Fraction(x).limit_denominator(1000))) for x in grid])
             ax.plot(grid, np.clip(curve, 1, None) if log else curve, "-", lw=1, color=color)
     if log:
         ax.set_xscale("log")

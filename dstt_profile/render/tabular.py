@@ -14,7 +14,9 @@ STAGE_COLUMNS = (
 
 
 def render_json(result: Result) -> str:
-    return result.to_json(indent=1)
+    """One run indented for reading; a sweep compact (json's C encoder only runs without indent,
+    and a 64-run sweep with per-op records is about 20 MB)."""
+    return result.to_json(indent=1 if len(result.runs) == 1 else None)
 
 
 def render_csv(result: Result) -> str:

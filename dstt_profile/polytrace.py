@@ -1,0 +1,219 @@
+"""Traces as polynomials in t: a sweep over many clip lengths from a handful of traces.
+
+DSTT's forward has no branch on the clip length t, so for t >= 2 every trace runs the same ops on the
+same modules in the same order, and holds the same integers in the same places: each dimension of
+each shape is affine in t, and the bytes allocated, freed and live after each op and the FLOPs of
+each op are polynomials of degree at most 2 in t (the temporal attention matrix is (t*n)^2).
+
+So three traces fix every integer of a trace at every t, exactly (Lagrange interpolation in integer
+arithmetic). `TraceFamily` builds them and checks the result against a fourth, independent trace
+(the largest t asked for): same structure, every integer equal. Where any of that fails, the caller
+traces every t instead. The peak and where it falls are recomputed from the derived live bytes, so
+they stay exact where the peak moves from one op to another as t grows.
+
+t = 1 is always traced: size-1 dimensions change strides, and with them which ops copy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from dstt_profile.runconfig import RunConfig
+from dstt_profile.trace import Trace, trace
+
+BASE_FRAMES: tuple[int, int, int] = (2, 3, 4)  # the traces every derived t is interpolated from
+DIRECT_BELOW = BASE_FRAMES[0]  # clip lengths under this are always traced
+TRACED = "traced"
+
+
+class _Slot:
+    """Where an integer sat in a flattened trace."""
+
+    def __repr__(self) -> str:
+        return "<int>"
+
+
+_SLOT = _Slot()
+
+
+def _split(value: Any, ints: list[int]) -> Any:
+    """The structure of `value` with every int replaced by `_SLOT`; the ints are appended in order."""
+    kind = type(value)
+    if kind is int:
+        ints.append(value)
+        return _SLOT
+    if value is None or kind in (str, float, bool):
+        return value
+    if isinstance(value, (tuple, list)):
+        return (kind, tuple(_split(v, ints) for v in value))
+    if isinstance(value, dict):
+        return (kind, tuple((k, _split(v, ints)) for k, v in value.items()))
+    if dataclasses.is_dataclass(value):
+        return (kind, tuple((f.name, _split(getattr(value, f.name), ints)) for f in dataclasses.fields(value)))
+    raise TypeError(f"cannot flatten a {kind.__name__}")
+
+
+def _join(skeleton: Any, ints: Iterator[int]) -> Any:
+    """The inverse of `_split`: rebuild the value, taking its ints from `ints` in order."""
+    if skeleton is _SLOT:
+        return next(ints)
+    if not isinstance(skeleton, tuple):
+        return skeleton
+    kind, items = skeleton
+    if issubclass(kind, (tuple, list)):
+        return kind(_join(s, ints) for s in items)
+    if issubclass(kind, dict):
+        return kind((k, _join(s, ints)) for k, s in items)
+    return kind(**{name: _join(s, ints) for name, s in items})
+
+
+def _flatten(tr: Trace) -> tuple[Any, list[int]]:
+    """A trace's structure and integers, leaving out its run config, peak (recomputed) and timing."""
+    ints: list[int] = []
+    skeleton = _split((tr.ops, tr.calls, tr.unsupported, tr.params, tr.param_bytes, tr.input_bytes), ints)
+    return skeleton, ints
+
+
+def _first_max(ops: Iterable[Any]) -> tuple[int, int]:
+    """(peak live bytes, index of the first op that reaches it), as the recorder finds them."""
+    peak, where = 0, -1
+    for op in ops:
+        if op.live_bytes > peak:
+            peak, where = op.live_bytes, op.index
+    return peak, where
+
+
+class _Polynomial:
+    """Integer-valued polynomials through three points, evaluated exactly in integer arithmetic.
+
+    p(t) = sum_i v_i * prod_{j != i} (t - t_j) / d_i with d_i = prod_{j != i} (t_i - t_j); every term is
+    scaled to the common denominator D = lcm(|d_i|) so the sum is an integer before one exact division.
+    """
+
+    def __init__(self, frames: tuple[int, int, int], values: tuple[list[int], list[int], list[int]]) -> None:
+        self.frames = frames
+        self.values = values
+        dens = [_prod(ti - tj for tj in frames if tj != ti) for ti in frames]
+        self.common = _lcm(*(abs(d) for d in dens))
+        self.scale = [self.common // d for d in dens]
+
+    def at(self, t: int) -> list[int] | None:
+        """Every value at t, or None where one is not an integer (so not a polynomial through the points)."""
+        weights = [
+            s * _prod(t - tj for tj in self.frames if tj != ti)
+            for ti, s in zip(self.frames, self.scale, strict=True)
+        ]
+        out = []
+        w0, w1, w2 = weights
+        v0, v1, v2 = self.values
+        for a, b, c in zip(v0, v1, v2, strict=True):
+            num = a * w0 + b * w1 + c * w2
+            value, rest = divmod(num, self.common)
+            if rest:
+                return None
+            out.append(value)
+        return out
+
+
+def _prod(values: Iterable[int]) -> int:
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
+def _lcm(*values: int) -> int:
+    from math import lcm
+
+    return lcm(*values)
+
+
+class TraceFamily:
+    """Every trace of one configuration across t, derived from the traces at `BASE_FRAMES`."""
+
+    def __init__(self, base: RunConfig) -> None:
+        self.base = base
+        started = time.perf_counter()
+        self.traces = {t: trace(base.replace(frames=t)) for t in BASE_FRAMES}
+        flat = [_flatten(self.traces[t]) for t in BASE_FRAMES]
+        skeletons = [s for s, _ in flat]
+        self.consistent = skeletons[0] == skeletons[1] == skeletons[2]
+        self.skeleton = skeletons[0]
+        self.poly = _Polynomial(BASE_FRAMES, (flat[0][1], flat[1][1], flat[2][1]))
+        self.seconds = time.perf_counter() - started
+
+    def derive(self, t: int) -> Trace | None:
+        """The trace at t, derived; None where it cannot be (t below `DIRECT_BELOW`, or no exact fit)."""
+        if t in self.traces:
+            return self.traces[t]
+        if t < DIRECT_BELOW or not self.consistent:
+            return None
+        started = time.perf_counter()
+        ints = self.poly.at(t)
+        if ints is None:
+            return None
+        ops, calls, unsupported, params, param_bytes, input_bytes = _join(self.skeleton, iter(ints))
+        peak, where = _first_max(ops)
+        return Trace(
+            run=self.base.replace(frames=t),
+            ops=ops,
+            calls=calls,
+            unsupported=unsupported,
+            peak_bytes=peak,
+            peak_index=where,
+            params=params,
+            param_bytes=param_bytes,
+            input_bytes=input_bytes,
+            seconds=time.perf_counter() - started,
+        )
+
+    def agrees(self, traced: Trace) -> bool:
+        """True when the trace derived at `traced`'s t equals it in structure and every integer."""
+        derived = self.derive(traced.run.frames)
+        if derived is None:
+            return False
+        return _flatten(derived) == _flatten(traced) and (derived.peak_bytes, derived.peak_index) == (
+            traced.peak_bytes,
+            traced.peak_index,
+        )
+
+
+def worth_deriving(frames: Iterable[int]) -> bool:
+    """True when deriving costs fewer traces than tracing every t (three bases, t = 1, one check)."""
+    wanted = set(frames)
+    derived_cost = len(set(BASE_FRAMES) | {t for t in wanted if t < DIRECT_BELOW} | {max(wanted, default=0)})
+    return derived_cost < len(wanted)
+
+
+def traces_for(base: RunConfig, frames: Iterable[int]) -> dict[int, tuple[Trace, str]]:
+    """The trace of `base` at every t in `frames`, with how it was obtained (said in its record).
+
+    Derived from three traces and checked against a traced fourth when that is cheaper; every t
+    traced directly otherwise, or when the check fails.
+    """
+    wanted = sorted(set(frames))
+
+    def traced(t: int) -> tuple[Trace, str]:
+        return trace(base.replace(frames=t)), TRACED
+
+    if not worth_deriving(wanted):
+        return {t: traced(t) for t in wanted}
+    family = TraceFamily(base)
+    check_t = wanted[-1]
+    check = trace(base.replace(frames=check_t))
+    if not family.agrees(check):
+        return {t: (check, TRACED) if t == check_t else traced(t) for t in wanted}
+    how = f"derived from the traces at t={','.join(map(str, BASE_FRAMES))}; checked exactly against the trace at t={check_t}"
+    out: dict[int, tuple[Trace, str]] = {}
+    for t in wanted:
+        if t == check_t:
+            out[t] = (check, TRACED)
+        elif t in family.traces:
+            out[t] = (family.traces[t], TRACED)
+        else:
+            derived = family.derive(t)
+            out[t] = (derived, how) if derived is not None else traced(t)
+    return out

@@ -1,0 +1,89 @@
+"""Traces derived as polynomials in t equal the traces themselves, integer for integer."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from dstt_profile import polytrace
+from dstt_profile.api import profile_many
+from dstt_profile.polytrace import TRACED, TraceFamily, _flatten, traces_for, worth_deriving
+from dstt_profile.records import RunRecord
+from dstt_profile.runconfig import RunConfig
+from dstt_profile.trace import trace
+
+
+@pytest.fixture(scope="module")
+def family() -> TraceFamily:
+    return TraceFamily(RunConfig(frames=2))
+
+
+@pytest.mark.parametrize("t", [5, 13, 64])
+def test_derived_trace_equals_the_trace(family: TraceFamily, t: int) -> None:
+    traced = trace(RunConfig(frames=t))
+    derived = family.derive(t)
+    assert derived is not None
+    assert _flatten(derived) == _flatten(traced)  # every op, module, shape and byte count
+    assert (derived.peak_bytes, derived.peak_index) == (traced.peak_bytes, traced.peak_index)
+    assert family.agrees(traced)
+
+
+def test_derived_peak_moves_between_ops_exactly(family: TraceFamily) -> None:
+    t12, t13 = family.derive(12), family.derive(13)
+    assert t12 is not None and t13 is not None
+    assert t12.peak_bytes == 774_144_000  # decoder: 64,512,000*12
+    assert t12.ops[t12.peak_index].stage == "decoder"
+    assert t13.peak_bytes == 878_192_640  # temporal block: 4,147,200*13^2 + 13,639,680*13 = 700,876,800 + 177,315,840
+    assert t13.ops[t13.peak_index].stage == "temporal_attention"
+
+
+def test_t1_is_not_on_the_polynomial(family: TraceFamily) -> None:
+    # size-1 dimensions change which ops copy, so t=1 has another structure and is always traced
+    assert _flatten(trace(RunConfig(frames=1)))[0] != family.skeleton
+    assert family.derive(1) is None
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"attention": "sdpa"}, {"mode": "train", "batch": 2}, {"dtype": "int8"}, {"height": 480, "width": 864}],
+)
+def test_other_configurations_derive_exactly(options: dict[str, object]) -> None:
+    fam = TraceFamily(RunConfig(frames=2, **options))  # type: ignore[arg-type]
+    assert fam.consistent
+    assert fam.agrees(trace(RunConfig(frames=7, **options)))  # type: ignore[arg-type]
+
+
+def test_worth_deriving() -> None:
+    assert worth_deriving(range(1, 65))  # 5 traces (1, 2, 3, 4, 64) instead of 64
+    assert not worth_deriving([1, 2, 4, 8])  # 5 traces (1, 2, 3, 4, 8) would not save any
+    assert worth_deriving([2, 4, 8, 16, 32, 64])  # 4 traces (2, 3, 4, 64) instead of 6
+
+
+def test_failed_check_falls_back_to_tracing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(polytrace.TraceFamily, "agrees", lambda self, traced: False)
+    found = traces_for(RunConfig(frames=1), range(1, 8))
+    assert sorted(found) == list(range(1, 8))
+    assert {how for _, how in found.values()} == {TRACED}
+    assert all(tr.run.frames == t for t, (tr, _) in found.items())
+
+
+def _comparable(record: RunRecord) -> RunRecord:
+    return replace(record, seconds=0.0, extra={})
+
+
+def test_sweep_records_equal_traced_records() -> None:
+    runs = [RunConfig(frames=t) for t in range(1, 11)]
+    derived = profile_many(runs, keep_ops=True)
+    sources = [r.extra["source"] for r in derived.runs]
+    assert sources[:4] == [TRACED] * 4 and sources[-1] == TRACED  # t=1, the bases 2,3,4, and the check at 10
+    assert all(s.startswith("derived from the traces at t=2,3,4") for s in sources[4:-1])
+    direct = profile_many([runs[4], runs[8]], keep_ops=True, derive=False)  # t=5 and t=9, each traced
+    assert _comparable(derived.runs[4]) == _comparable(direct.runs[0])
+    assert _comparable(derived.runs[8]) == _comparable(direct.runs[1])
+
+
+def test_real_runs_are_never_derived() -> None:
+    runs = [RunConfig(frames=t, height=16, width=16, real=True) for t in range(1, 7)]
+    result = profile_many(runs, keep_ops=False)
+    assert {r.extra["source"] for r in result.runs} == {TRACED}
