@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import statistics
@@ -20,6 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -105,6 +107,39 @@ def peer_sweep(script: str, budget_s: float, stop_at: int = 64) -> tuple[int, fl
     return last, spent, f"reached t={stop_at}"
 
 
+def measured_case(t: int, attention: str, repeat: int, out: str) -> dict[str, Any]:
+    """`dstt-profile --measure` in a fresh process; the measured figures from its JSON."""
+    target = Path(out) / f"measure_{attention}_{t}"
+    cmd = [PY, "-m", "dstt_profile", "--frames", str(t), "--attention", attention, "--measure",
+           "--repeats", str(repeat), "--format", "json", "--out", str(target), "--quiet"]
+    m = _run(cmd)
+    if not m.ok:
+        return {"t": t, "attention": attention, "ok": False}
+    data = json.loads(next(target.glob("*.json")).read_text(encoding="utf-8"))
+    run = data["runs"][0]
+    return {"t": t, "attention": attention, "ok": True, "process_seconds": m.seconds, "process_rss": m.rss_bytes,
+            **run["measured"]}
+
+
+def measured_table(cases: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| t | attention | measured peak (B) | predicted allocator peak (B) | error | tensor peak alone (B) | error "
+        "| workspace at the peak | forward, median | process peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in cases:
+        if not c["ok"]:
+            lines.append(f"| {c['t']} | {c['attention']} | failed | | | | | | | |")
+            continue
+        lines.append(
+            f"| {c['t']} | {c['attention']} | {c['measured_peak_bytes']:,} | {c['predicted_allocator_peak_bytes']:,} "
+            f"| {c['peak_error_pct']:+.3f}% | {c['predicted_peak_bytes']:,} | {c['tensor_peak_error_pct']:+.2f}% "
+            f"| {int(c['workspace_at_peak_bytes']) / 2**20:.1f} MiB ({c['allocator_peak_op']} in {c['allocator_peak_module']}) "
+            f"| {c['forward_seconds']:.2f} s | {int(c['rss_peak_bytes']) / 2**30:.2f} GiB |"
+        )
+    return lines
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -114,7 +149,7 @@ def machine() -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="skip the peer sweeps")
+    ap.add_argument("--quick", action="store_true", help="skip the peer sweeps and the measured runs")
     ap.add_argument("--write", type=Path, default=None, help="write the table as Markdown here")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as out:
@@ -133,6 +168,9 @@ def main() -> int:
         for t in (14, 256, 1024):
             m = rss_at(t, out)
             rows.append((f"peak RSS of dstt-profile at t={t}", f"{m.rss_bytes / 2**20:.0f} MiB", f"{m.seconds:.2f} s"))
+        cases = [] if args.quick else [
+            measured_case(t, attention, args.repeat, out) for attention in ("matmul", "sdpa") for t in (1, 2, 4, 8)
+        ]
     table = ["| measurement | figure | note |", "|---|---|---|", *(f"| {a} | {b} | {c} |" for a, b, c in rows)]
     header = [
         "# Benchmarks",
@@ -141,6 +179,17 @@ def main() -> int:
         "Medians over fresh processes; peak RSS from the kernel's accounting of each child.",
         "",
     ]
+    if cases:
+        table += [
+            "",
+            "## Predicted against measured (CPU, 240x432, float32)",
+            "",
+            "`dstt-profile --measure` per case, each in a fresh process: the allocator's net peak during the forward pass "
+            "(torch.profiler memory events) against the prediction (fake tensors plus each convolution's workspace, "
+            f"probed alone); forward time the median of {args.repeat} passes after a warm-up.",
+            "",
+            *measured_table(cases),
+        ]
     text = "\n".join(header + table) + "\n"
     print(text)
     if args.write:

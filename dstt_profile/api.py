@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from dstt_profile.errors import UsageError
 from dstt_profile.polytrace import BASE_FRAMES, DIRECT_BELOW, TRACED, TraceFamily, traces_for, worth_deriving
@@ -21,6 +19,9 @@ from dstt_profile.runconfig import RunConfig, parse_frames, parse_res
 from dstt_profile.summarize import summarize
 from dstt_profile.trace import Trace, trace
 from dstt_profile.units import fmt_bytes, fmt_count
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def run_config(frames: int = 14, res: str | tuple[int, int] = "240x432", **options: Any) -> RunConfig:
@@ -90,7 +91,7 @@ def profile_many(
 
 
 def _comparable(record: RunRecord) -> RunRecord:
-    return replace(record, seconds=0.0, extra={}, fvcore=None)
+    return replace(record, seconds=0.0, extra={}, fvcore=None, measured=None)
 
 
 def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]:
@@ -159,7 +160,7 @@ class Profile:
             for r in self.result.runs
             for m in r.modules
         ]
-        return pd.DataFrame(rows)
+        return _frame(rows)
 
     @property
     def ops(self) -> pd.DataFrame:
@@ -180,7 +181,7 @@ class Profile:
             for r in self.result.runs
             for o in r.ops
         ]
-        return pd.DataFrame(rows)
+        return _frame(rows)
 
     @property
     def timeline(self) -> pd.DataFrame:
@@ -204,7 +205,7 @@ class Profile:
             for r in self.result.runs
             for c in r.checks
         ]
-        return pd.DataFrame(rows)
+        return _frame(rows)
 
     def to_json(self, indent: int | None = 1) -> str:
         return self.result.to_json(indent=indent)
@@ -220,6 +221,13 @@ class Profile:
         )
         table = self.stages.drop(columns=["t"]).to_html(index=False)
         return head + table
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """A DataFrame of `rows`; pandas is imported on first use (the command line never needs it)."""
+    import pandas as pd
+
+    return pd.DataFrame(rows)
 
 
 def stages_frame(result: Result) -> pd.DataFrame:
@@ -247,7 +255,7 @@ def stages_frame(result: Result) -> pd.DataFrame:
                     "peak_bytes": r.peak.bytes,
                 }
             )
-    return pd.DataFrame(rows)
+    return _frame(rows)
 
 
 def profile(frames: int = 14, res: str | tuple[int, int] = "240x432", fvcore: bool = False, **options: Any) -> Profile:

@@ -44,7 +44,13 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="inference", help=f"one of {', '.join(MODES)}")
     p.add_argument("--heads", default="4", help="attention heads k (default 4)")
     p.add_argument("--zones", default="2", help="zones per side s in temporal blocks (default 2)")
-    p.add_argument("--measure", action="store_true", help="run real tensors instead of fake ones")
+    p.add_argument(
+        "--measure",
+        action="store_true",
+        help="also run the model for real (on --device): measured peak beside the prediction, its error, "
+        "wall time per stage, RSS",
+    )
+    p.add_argument("--repeats", default="3", help="timed real passes per run with --measure (median; default 3)")
     p.add_argument("--fvcore", action="store_true", help="also count with fvcore on real tensors (small t)")
     p.add_argument("--format", default="json,csv", help="files to write: json, csv (comma-separated)")
     p.add_argument("--out", default="reports", help="directory for the files (default reports/)")
@@ -79,7 +85,6 @@ def runs_from_args(args: argparse.Namespace) -> list[RunConfig]:
         mode=args.mode,
         heads=positive_int("heads", args.heads),
         zones=positive_int("zones", args.zones),
-        real=args.measure,
     )
     return [RunConfig(frames=t, **common) for t in frames]
 
@@ -119,6 +124,33 @@ def write_outputs(result: Result, out: Path, formats: Sequence[str]) -> list[Pat
     return written
 
 
+def _measured(
+    runs: Sequence[RunConfig], repeats: int, fvcore: bool, progress: Callable[[int, int, RunConfig], None] | None
+) -> Result:
+    """Each run predicted and measured (measure.py); real memory and time, so t stays small."""
+    from dataclasses import replace
+
+    from dstt_profile.measure import measure
+
+    if any(r.mode != "inference" for r in runs):
+        raise UsageError("--measure runs the forward pass: use --mode inference")
+    if repeats < 1:
+        raise UsageError("--repeats must be at least 1")
+    records = []
+    for i, run in enumerate(runs):
+        if progress is not None:
+            progress(i, len(runs), run)
+        record = measure(run, repeats=repeats)
+        if fvcore:
+            from dstt_profile.fvcore_check import run_fvcore
+
+            record = replace(record, fvcore=run_fvcore(run))
+        records.append(record)
+    if progress is not None:
+        progress(len(runs), len(runs), runs[-1])
+    return Result(tuple(records))
+
+
 def main_job(argv: Sequence[str]) -> int:
     args = _main_parser().parse_args(argv)
     runs = runs_from_args(args)
@@ -131,7 +163,10 @@ def main_job(argv: Sequence[str]) -> int:
     from dstt_profile.render.terminal import render
 
     progress = _progress(sys.stderr) if len(runs) > 1 and not args.quiet and sys.stderr.isatty() else None
-    result = profile_many(runs, keep_ops=True, fvcore=args.fvcore, progress=progress)
+    if args.measure:
+        result = _measured(runs, positive_int("repeats", args.repeats), args.fvcore, progress)
+    else:
+        result = profile_many(runs, keep_ops=True, fvcore=args.fvcore, progress=progress)
     written = write_outputs(result, out, formats)
     for target in REPORT_WRITERS:
         writer = _load(target)

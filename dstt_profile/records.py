@@ -136,6 +136,39 @@ class FvcoreRecord:
 
 
 @dataclass(frozen=True)
+class MeasuredRecord:
+    """A real run beside the fake-tensor prediction of the same configuration (`--measure`).
+
+    Two peaks are predicted. The tensor peak (`RunRecord.peak`) counts the bytes tensors hold between
+    ops. The allocator peak adds the workspaces kernels allocate and free inside one op (oneDNN's
+    reorders of a convolution's input, weight or output on CPU), measured per convolution at batch
+    1-3 and extrapolated exactly (workspace.py). The measured peak is the allocator's net allocation
+    peak during the forward pass. Errors are (predicted - measured) / measured, in %.
+    """
+
+    device: str
+    method: str  # how the measured peak was read
+    measured_peak_bytes: int
+    predicted_peak_bytes: int  # tensor peak, fake tensors
+    predicted_allocator_peak_bytes: int  # tensor peak + kernel workspaces
+    allocator_peak_op: str
+    allocator_peak_module: str
+    allocator_peak_stage: str
+    workspace_at_peak_bytes: int
+    peak_error_pct: float  # allocator prediction vs measured
+    tensor_peak_error_pct: float  # tensor peak vs measured
+    real_tensor_peak_bytes: int  # the op recorder's tensor peak on the real run (equals the prediction)
+    headline_elements: dict[str, int]  # measured on the real run, per stage
+    headline_error_pct: dict[str, float]
+    workspaces: dict[str, int]  # convolution module -> workspace bytes at this run's batch
+    forward_seconds: float  # median over `repeats` timed runs after a warm-up
+    stage_seconds: dict[str, float]  # median per stage (time inside the stage's modules)
+    repeats: int
+    rss_before_bytes: int  # process RSS before the real runs
+    rss_peak_bytes: int  # the process's peak RSS after them
+
+
+@dataclass(frozen=True)
 class RunRecord:
     config: dict[str, Any]
     params: int
@@ -147,6 +180,7 @@ class RunRecord:
     ops: tuple[OpRecord, ...] = ()
     kernels: dict[str, str] = field(default_factory=dict)  # attention stage -> aten op that ran it
     fvcore: FvcoreRecord | None = None
+    measured: MeasuredRecord | None = None
     input_bytes: int = 0
     param_bytes: int = 0
     seconds: float = 0.0

@@ -137,6 +137,9 @@ def context(result: Result, scaling: Scaling) -> dict[str, Any]:
         "flops_svg": svg(plots.scaling_svg(scaling.runs, "flops", "FLOPs, all instances (2 per multiply-add)")),
         "timeline_svg": _maybe(plots.timeline_svg(main)),
         "graph_svgs": {k: svg(v) for k, v in graph.graph_svgs(main).items()},
+        "measured_rows": measured_rows(runs),
+        "measured_method": next((r.measured.method for r in runs if r.measured), ""),
+        "measured_stages": list(dict.fromkeys(s for r in runs if r.measured for s in r.measured.stage_seconds)),
         "fvcore": main.fvcore,
         "fvcore_rows": fvcore_rows(main),
         "unsupported": sorted(main.flops.unsupported.items()),
@@ -145,6 +148,32 @@ def context(result: Result, scaling: Scaling) -> dict[str, Any]:
         "sweep_checks": [(r.frames, sum(c.passed for c in r.checks), len(r.checks)) for r in runs],
         "stage_colors": plots.STAGE_COLORS,
     }
+
+
+def measured_rows(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
+    """One row per measured run: the peaks, their errors, where, and wall times (ms per stage)."""
+    rows = []
+    for r in runs:
+        m = r.measured
+        if m is None:
+            continue
+        rows.append(
+            {
+                "t": r.frames,
+                "device": m.device,
+                "measured": f"{m.measured_peak_bytes:,}",
+                "allocator": f"{m.predicted_allocator_peak_bytes:,}",
+                "allocator_error": f"{m.peak_error_pct:+.3f}%",
+                "tensor": f"{m.predicted_peak_bytes:,}",
+                "tensor_error": f"{m.tensor_peak_error_pct:+.3f}%",
+                "where": f"{m.allocator_peak_op} in {m.allocator_peak_module or '<root>'} "
+                f"(+{fmt_bytes(m.workspace_at_peak_bytes)} workspace)",
+                "forward": f"{m.forward_seconds:.3f} s",
+                "rss": fmt_bytes(m.rss_peak_bytes),
+                "stage_ms": {s: f"{v * 1000:.1f}" for s, v in m.stage_seconds.items()},
+            }
+        )
+    return rows
 
 
 def _frames(runs: Sequence[RunRecord]) -> str:

@@ -62,7 +62,39 @@ def render_run(run: RunRecord) -> str:
     if run.flops.unsupported:
         ops = ", ".join(f"{k} x{v}" for k, v in sorted(run.flops.unsupported.items()))
         lines.append(f"no cost function: {ops}")
+    if run.measured is not None:
+        lines += ["", *render_measured(run)]
     return "\n".join(lines)
+
+
+def render_measured(run: RunRecord) -> list[str]:
+    """Predicted beside measured: the peaks with their errors, then wall time per stage."""
+    m = run.measured
+    if m is None:
+        return []
+    lines = [
+        f"measured on {m.device} ({m.method})",
+        f"  measured peak            {m.measured_peak_bytes:>15,} B  {fmt_bytes(m.measured_peak_bytes)}",
+        f"  predicted allocator peak {m.predicted_allocator_peak_bytes:>15,} B  error {m.peak_error_pct:+.3f}%  "
+        f"(tensors + {fmt_bytes(m.workspace_at_peak_bytes)} workspace of {m.allocator_peak_op} in "
+        f"{m.allocator_peak_module or '<root>'})",
+        f"  predicted tensor peak    {m.predicted_peak_bytes:>15,} B  error {m.tensor_peak_error_pct:+.3f}%  "
+        f"(real run's tensors: {m.real_tensor_peak_bytes:,} B)",
+        f"  headline tensors         {_headline_summary(m.headline_error_pct)}",
+        f"  forward pass             {m.forward_seconds:.3f} s (median of {m.repeats}); process RSS "
+        f"{fmt_bytes(m.rss_before_bytes)} before, peak {fmt_bytes(m.rss_peak_bytes)}",
+    ]
+    rows = [
+        [stage, f"{seconds * 1000:.1f}", f"{100 * seconds / m.forward_seconds:.1f}%" if m.forward_seconds else "-"]
+        for stage, seconds in m.stage_seconds.items()
+    ]
+    lines += ["", *_table(["stage", "wall ms (median)", "share"], rows, {1, 2})]
+    return lines
+
+
+def _headline_summary(errors: dict[str, float]) -> str:
+    worst = max(errors.values(), key=abs, default=0.0)
+    return f"{len(errors)} stages, largest error {worst:+.3f}%"
 
 
 def render_sweep(result: Result) -> str:

@@ -1,0 +1,170 @@
+"""Measured mode: the model run for real beside the fake-tensor prediction of the same configuration.
+
+For one configuration, in this order:
+1. the prediction: the fake-tensor trace (tensor peak, stage headlines, per-op live bytes);
+2. kernel workspaces, probed per convolution at batch 1-3 (workspace.py), giving the allocator peak;
+3. a real run under the same hooks and op recorder (real headline tensors, the real tensor peak);
+4. the allocator's measured peak for one more forward pass (meters.py: profiler events on CPU,
+   `max_memory_allocated` on CUDA);
+5. wall time per stage: `repeats` timed passes after a warm-up, medians;
+6. process RSS before and the process's peak after.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+import torch
+from torch import nn
+
+from dstt_profile.api import profile_run
+from dstt_profile.meters import PeakMeter, meter_for, synchronize
+from dstt_profile.records import MeasuredRecord, RunRecord
+from dstt_profile.runconfig import RunConfig
+from dstt_profile.stages import BlockKind, stage_of
+from dstt_profile.trace import _check_device, build
+from dstt_profile.workspace import allocator_peak, conv_workspaces
+
+GLUE = "glue"  # time outside every stage's modules (the root's reshapes, residual adds)
+
+
+def error_pct(predicted: int, measured: int) -> float:
+    """(predicted - measured) / measured in %; 0 where both are 0."""
+    if measured == 0:
+        return 0.0 if predicted == 0 else float("inf")
+    return 100.0 * (predicted - measured) / measured
+
+
+def current_rss() -> int:
+    """Resident set size of this process now, in bytes (Linux /proc)."""
+    with open("/proc/self/statm", encoding="ascii") as f:
+        pages = int(f.read().split()[1])
+    return pages * resource.getpagesize()
+
+
+def peak_rss() -> int:
+    """The highest resident set size this process has had, in bytes (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def stage_roots(model: nn.Module, block_kind: BlockKind) -> dict[str, str]:
+    """Module name -> stage, for the outermost module of each stage (its parent is in another stage)."""
+    roots = {}
+    for name, _ in model.named_modules():
+        stage = stage_of(name, block_kind) if name else None
+        parent = name.rpartition(".")[0]
+        if stage is not None and stage_of(parent, block_kind) != stage:
+            roots[name] = stage
+    return roots
+
+
+class StageTimer:
+    """Wall time spent inside each stage's outermost modules, summed per stage, for one pass at a time."""
+
+    def __init__(self, model: nn.Module, roots: dict[str, str], device: str) -> None:
+        self.device = device
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._started: dict[str, float] = {}
+        self._handles = []
+        for name, module in model.named_modules():
+            if name in roots:
+                self._handles.append(module.register_forward_pre_hook(self._enter(name)))
+                self._handles.append(module.register_forward_hook(self._leave(name, roots[name])))
+
+    def _enter(self, name: str) -> Any:
+        def hook(_module: nn.Module, _args: Any) -> None:
+            synchronize(self.device)
+            self._started[name] = time.perf_counter()
+
+        return hook
+
+    def _leave(self, name: str, stage: str) -> Any:
+        def hook(_module: nn.Module, _args: Any, _out: Any) -> None:
+            synchronize(self.device)
+            self.seconds[stage] += time.perf_counter() - self._started.pop(name)
+
+        return hook
+
+    def take(self) -> dict[str, float]:
+        out, self.seconds = dict(self.seconds), defaultdict(float)
+        return out
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+
+def _timed_passes(model: nn.Module, frames: torch.Tensor, run: RunConfig, repeats: int) -> tuple[float, dict[str, float]]:
+    """Median forward time and median time per stage over `repeats` passes (after one warm-up)."""
+    timer = StageTimer(model, stage_roots(model, run.model_config().block_kind), run.device)
+    totals: list[float] = []
+    per_stage: dict[str, list[float]] = defaultdict(list)
+    try:
+        with torch.no_grad():
+            model(frames)
+            timer.take()
+            for _ in range(repeats):
+                synchronize(run.device)
+                started = time.perf_counter()
+                model(frames)
+                synchronize(run.device)
+                totals.append(time.perf_counter() - started)
+                stages = timer.take()
+                stages[GLUE] = totals[-1] - sum(stages.values())
+                for stage, seconds in stages.items():
+                    per_stage[stage].append(seconds)
+    finally:
+        timer.remove()
+    return statistics.median(totals), {s: statistics.median(v) for s, v in per_stage.items()}
+
+
+def measure(run: RunConfig, repeats: int = 3, meter: PeakMeter | None = None) -> RunRecord:
+    """The prediction for `run` (fake tensors) with a real run beside it in `record.measured`."""
+    if run.mode != "inference":
+        raise ValueError("measured mode runs the forward pass: use mode 'inference'")
+    _check_device(run.replace(real=True))
+    meter = meter or meter_for(run.device)
+    record = profile_run(run.replace(real=False), keep_ops=True)
+    rss_before = current_rss()
+    workspaces = conv_workspaces(record, meter)
+    alloc = allocator_peak(record, workspaces)
+    real = profile_run(run.replace(real=True), keep_ops=False)
+    model, frames = build(run.replace(real=True))
+    model.eval()
+    with torch.no_grad():
+        model(frames)  # warm-up: library caches and thread pools, as in every later pass
+        measured, out = meter.peak(partial(model, frames))
+        del out
+    forward_seconds, stage_seconds = _timed_passes(model, frames, run, repeats)
+    del model, frames
+    measured_record = MeasuredRecord(
+        device=run.device,
+        method=meter.method,
+        measured_peak_bytes=measured,
+        predicted_peak_bytes=record.peak.bytes,
+        predicted_allocator_peak_bytes=alloc.bytes,
+        allocator_peak_op=alloc.op.op,
+        allocator_peak_module=alloc.op.module,
+        allocator_peak_stage=alloc.op.stage,
+        workspace_at_peak_bytes=alloc.workspace,
+        peak_error_pct=error_pct(alloc.bytes, measured),
+        tensor_peak_error_pct=error_pct(record.peak.bytes, measured),
+        real_tensor_peak_bytes=real.peak.bytes,
+        headline_elements={name: s.elements for name, s in real.stages.items()},
+        headline_error_pct={
+            name: error_pct(s.elements, real.stages[name].elements) for name, s in record.stages.items() if name in real.stages
+        },
+        workspaces=workspaces,
+        forward_seconds=forward_seconds,
+        stage_seconds=stage_seconds,
+        repeats=repeats,
+        rss_before_bytes=rss_before,
+        rss_peak_bytes=peak_rss(),
+    )
+    return replace(record, measured=measured_record)
