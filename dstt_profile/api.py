@@ -94,15 +94,28 @@ def _comparable(record: RunRecord) -> RunRecord:
     return replace(record, seconds=0.0, extra={}, fvcore=None, measured=None)
 
 
+SCALING_POINTS = 64  # most clip lengths the main job's scaling plots derive
+
+
+def plot_frames(upto: int, points: int = SCALING_POINTS) -> list[int]:
+    """Clip lengths from 2 to `upto`: every one while there are at most `points`, else an even step.
+
+    28 -> 2, 3, ..., 28 (27 points); 2048 -> 2, 35, 68, ..., 2015, 2048 (63 points, step 33)."""
+    if upto - DIRECT_BELOW + 1 <= points:
+        return list(range(DIRECT_BELOW, upto + 1))
+    step = -(-(upto - DIRECT_BELOW) // (points - 1))
+    return sorted({*range(DIRECT_BELOW, upto, step), upto})
+
+
 def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]:
-    """`run`'s configuration at every t from 2 to `upto`, derived from three fake traces, for the plots.
+    """`run`'s configuration from t=2 to `upto` (`plot_frames`), derived from three fake traces, for the plots.
 
     The derivation is checked against `run` itself where it was traced at t >= 2 (every op, module
     and figure equal), else against a fresh trace at `upto`; where the check fails, each t is traced.
     Returns the runs (with `run` in its place) and a sentence saying how they were obtained.
     """
     base = RunConfig(**run.config).replace(real=False)
-    frames = [t for t in range(DIRECT_BELOW, max(upto, DIRECT_BELOW) + 1) if t != run.frames]
+    frames = [t for t in plot_frames(max(upto, DIRECT_BELOW)) if t != run.frames]
     family = TraceFamily(base)
     derived_main = family.derive(run.frames) if not run.config.get("real") else None
     if derived_main is not None:
@@ -122,7 +135,7 @@ def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]
         records.append(record)
     runs = tuple(sorted((run, *records), key=lambda r: r.frames))
     note = (
-        f"t = {runs[0].frames}..{runs[-1].frames}, every t exact: derived from fake traces at "
+        f"t = {runs[0].frames}..{runs[-1].frames} ({len(runs)} points, each exact): derived from fake traces at "
         f"t={','.join(map(str, BASE_FRAMES))} and checked op by op against {against}"
     )
     return runs, note

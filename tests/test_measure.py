@@ -159,3 +159,27 @@ def test_cli_measure_bad_input_exits_2(
     assert main(["--frames", "1", "--res", "48x96", "--out", str(tmp_path), *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_cuda_meter_reads_the_peak_above_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No GPU here: the CUDA calls are replaced by a recording stand-in, to check the order and arithmetic.
+    from dstt_profile.meters import CudaMeter, meter_for
+
+    calls: list[str] = []
+    state = {"allocated": 1000, "max": 1000}
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append("sync"))
+    monkeypatch.setattr(
+        torch.cuda, "reset_peak_memory_stats", lambda device=None: (calls.append("reset"), state.update(max=state["allocated"]))
+    )
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: state["allocated"])
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: state["max"])
+
+    def forward() -> str:
+        calls.append("forward")
+        state["max"] = state["allocated"] + 5000  # 5,000 B above the start at the highest point
+        return "out"
+
+    peak, out = CudaMeter(torch.device("cuda")).peak(forward)
+    assert (peak, out) == (5000, "out")  # max_memory_allocated 6,000 - 1,000 allocated before
+    assert calls == ["sync", "reset", "forward", "sync"]
+    assert isinstance(meter_for("cuda"), CudaMeter) and isinstance(meter_for("cpu"), CpuProfilerMeter)

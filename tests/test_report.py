@@ -157,6 +157,14 @@ def test_default_upto() -> None:
     assert default_upto(3) == 16  # at least 16, so the t=9 crossover is on the plot
 
 
+def test_plot_frames_stay_few() -> None:
+    from dstt_profile.api import plot_frames
+
+    assert plot_frames(28) == list(range(2, 29))  # every t while there are at most 64
+    wide = plot_frames(2048)  # t=1024's plots: step ceil(2046/63) = 33
+    assert len(wide) == 63 and wide[:3] == [2, 35, 68] and wide[-2:] == [2015, 2048]
+
+
 def test_main_job_scaling_plots_are_exact_and_checked(tmp_path: Path) -> None:
     from dstt_profile.api import profile_run, run_config, scaling_runs
 
