@@ -35,10 +35,10 @@ def run_config(frames: int = 14, res: str | tuple[int, int] = "240x432", **optio
 
 def profile_run(run: RunConfig, keep_ops: bool = True, fvcore: bool = False) -> RunRecord:
     """Trace and summarise one run; with `fvcore=True` also run fvcore's counters on real tensors."""
-    return _finish(summarize(trace(run), keep_ops=keep_ops), run, fvcore, TRACED)
+    return finish_record(summarize(trace(run), keep_ops=keep_ops), run, fvcore, TRACED)
 
 
-def _finish(record: RunRecord, run: RunConfig, fvcore: bool, source: str) -> RunRecord:
+def finish_record(record: RunRecord, run: RunConfig, fvcore: bool, source: str) -> RunRecord:
     """The record with how it was obtained, and fvcore's count beside it when asked for."""
     record = replace(record, extra={**record.extra, "source": source})
     if fvcore:
@@ -82,7 +82,7 @@ def profile_many(
                 planned[family.replace(frames=t)] = found
         if run in planned:
             tr, source = planned[run]
-            records.append(_finish(summarize(tr, keep_ops=keep_ops), run, fvcore, source))
+            records.append(finish_record(summarize(tr, keep_ops=keep_ops), run, fvcore, source))
         else:
             records.append(profile_run(run, keep_ops=keep_ops, fvcore=fvcore))
     if progress is not None and runs:
@@ -117,12 +117,12 @@ def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]
     base = RunConfig(**run.config).replace(real=False)
     frames = [t for t in plot_frames(max(upto, DIRECT_BELOW)) if t != run.frames]
     family = TraceFamily(base)
-    derived_main = family.derive(run.frames) if not run.config.get("real") else None
+    derived_main = family.derive(run.frames) if family.consistent and not run.config.get("real") else None
     if derived_main is not None:
         checked = _comparable(summarize(derived_main, keep_ops=bool(run.ops))) == _comparable(run)
         against = f"this run (t={run.frames})"
     else:
-        checked = family.agrees(trace(base.replace(frames=frames[-1])))
+        checked = family.consistent and family.agrees(trace(base.replace(frames=frames[-1])))
         against = f"a trace at t={frames[-1]}"
     if not checked:
         traced = profile_many([base.replace(frames=t) for t in frames], keep_ops=False, derive=False)

@@ -128,9 +128,9 @@ def _measured(
     runs: Sequence[RunConfig], repeats: int, fvcore: bool, progress: Callable[[int, int, RunConfig], None] | None
 ) -> Result:
     """Each run predicted and measured (measure.py); real memory and time, so t stays small."""
-    from dataclasses import replace
-
+    from dstt_profile.api import finish_record
     from dstt_profile.measure import measure
+    from dstt_profile.polytrace import TRACED
 
     if any(r.mode != "inference" for r in runs):
         raise UsageError("--measure runs the forward pass: use --mode inference")
@@ -140,12 +140,7 @@ def _measured(
     for i, run in enumerate(runs):
         if progress is not None:
             progress(i, len(runs), run)
-        record = measure(run, repeats=repeats)
-        if fvcore:
-            from dstt_profile.fvcore_check import run_fvcore
-
-            record = replace(record, fvcore=run_fvcore(run))
-        records.append(record)
+        records.append(finish_record(measure(run, repeats=repeats), run, fvcore, TRACED))
     if progress is not None:
         progress(len(runs), len(runs), runs[-1])
     return Result(tuple(records))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterable, Iterator
+from math import lcm, prod
 from typing import Any
 
 from dstt_profile.runconfig import RunConfig
@@ -96,14 +97,14 @@ class _Polynomial:
     def __init__(self, frames: tuple[int, int, int], values: tuple[list[int], list[int], list[int]]) -> None:
         self.frames = frames
         self.values = values
-        dens = [_prod(ti - tj for tj in frames if tj != ti) for ti in frames]
-        self.common = _lcm(*(abs(d) for d in dens))
+        dens = [prod(ti - tj for tj in frames if tj != ti) for ti in frames]
+        self.common = lcm(*(abs(d) for d in dens))
         self.scale = [self.common // d for d in dens]
 
     def at(self, t: int) -> list[int] | None:
         """Every value at t, or None where one is not an integer (so not a polynomial through the points)."""
         weights = [
-            s * _prod(t - tj for tj in self.frames if tj != ti)
+            s * prod(t - tj for tj in self.frames if tj != ti)
             for ti, s in zip(self.frames, self.scale, strict=True)
         ]
         out = []
@@ -118,32 +119,17 @@ class _Polynomial:
         return out
 
 
-def _prod(values: Iterable[int]) -> int:
-    out = 1
-    for v in values:
-        out *= v
-    return out
-
-
-def _lcm(*values: int) -> int:
-    from math import lcm
-
-    return lcm(*values)
-
-
 class TraceFamily:
     """Every trace of one configuration across t, derived from the traces at `BASE_FRAMES`."""
 
     def __init__(self, base: RunConfig) -> None:
         self.base = base
-        started = time.perf_counter()
         self.traces = {t: trace(base.replace(frames=t)) for t in BASE_FRAMES}
         flat = [_flatten(self.traces[t]) for t in BASE_FRAMES]
         skeletons = [s for s, _ in flat]
         self.consistent = skeletons[0] == skeletons[1] == skeletons[2]
         self.skeleton = skeletons[0]
         self.poly = _Polynomial(BASE_FRAMES, (flat[0][1], flat[1][1], flat[2][1]))
-        self.seconds = time.perf_counter() - started
 
     def derive(self, t: int) -> Trace | None:
         """The trace at t, derived; None where it cannot be (t below `DIRECT_BELOW`, or no exact fit)."""
