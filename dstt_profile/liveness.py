@@ -1,8 +1,16 @@
-"""Liveness: which storages allocated during the pass are alive, op by op.
+"""Liveness: which storages allocated during the pass are alive, op by op, in two views.
 
 Storage-aware: a tensor whose storage is already known (a view, an in-place result, a weight, the
 input) allocates nothing. A new storage is counted when an op returns it and released when its last
 reference goes (a weak reference's callback), exactly as Python and the allocator see it.
+
+Each storage is counted twice:
+* the **tensor view** (`live`): the bytes its tensor needs (shape, strides and offset; a fake tensor's
+  storage is exactly that);
+* the **allocator view** (`held`): the bytes the device's allocator really gives it. On a real run that
+  is the storage's own size; on fake tensors it is what a device rule says (devicerules.py), else the
+  tensor's size.
+
 Floating storages can be counted at another element size (the int8 storage what-if).
 """
 
@@ -15,19 +23,30 @@ from typing import Any
 import torch
 from torch.utils._pytree import tree_leaves
 
+HeldBytes = Callable[[torch.Tensor], int | None]  # real storage bytes of a new output, None: its own size
+
+
+def needed_bytes(tensor: torch.Tensor) -> int:
+    """Bytes of storage the tensor's shape, strides and offset reach (what a fake tensor's storage holds)."""
+    if tensor.numel() == 0:
+        return 0
+    span = 1 + sum((int(size) - 1) * abs(int(stride)) for size, stride in zip(tensor.shape, tensor.stride()))
+    return (int(tensor.storage_offset()) + span) * tensor.element_size()
+
 
 class Liveness:
     """Live bytes of storages created while it watches; weights and inputs marked external count 0."""
 
     def __init__(self, element_bytes: int | None = None) -> None:
         self.element_bytes = element_bytes
-        self.live = 0
-        self.freed = 0  # released since the last `take_freed`
+        self.live = 0  # tensor view
+        self.held = 0  # allocator view
+        self.freed = 0  # tensor view, released since the last `take_freed`
         self.closed = False
-        self._known: dict[int, tuple[weakref.ref[Any], int]] = {}
+        self._known: dict[int, tuple[weakref.ref[Any], int, int]] = {}
 
-    def _bytes(self, tensor: torch.Tensor, storage: Any) -> int:
-        nbytes = int(storage.nbytes())
+    def scaled(self, tensor: torch.Tensor, nbytes: int) -> int:
+        """`nbytes` of `tensor`'s dtype at the what-if element size (unchanged when there is none)."""
         if self.element_bytes is not None and tensor.dtype.is_floating_point:
             return nbytes * self.element_bytes // tensor.element_size()
         return nbytes
@@ -36,21 +55,28 @@ class Liveness:
         entry = self._known.pop(key, None)
         if entry is not None and not self.closed:
             self.live -= entry[1]
+            self.held -= entry[2]
             self.freed += entry[1]
 
     def _releaser(self, key: int) -> Callable[[weakref.ref[Any]], None]:
         return lambda _ref: self._release(key)
 
-    def _watch(self, tensor: torch.Tensor, counted: bool) -> int:
+    def _watch(self, tensor: torch.Tensor, counted: bool, held_bytes: HeldBytes | None = None) -> tuple[int, int]:
         storage = tensor.untyped_storage()
         key = id(storage)
         if key in self._known:
-            return 0
-        nbytes = self._bytes(tensor, storage) if counted else 0
+            return 0, 0
+        tensor_bytes = held = 0
+        if counted:
+            own = int(storage.nbytes())
+            tensor_bytes = self.scaled(tensor, min(own, needed_bytes(tensor)))
+            rule = held_bytes(tensor) if held_bytes is not None else None
+            held = self.scaled(tensor, own if rule is None else rule)
         ref = weakref.ref(storage, self._releaser(key))
-        self._known[key] = (ref, nbytes)
-        self.live += nbytes
-        return nbytes
+        self._known[key] = (ref, tensor_bytes, held)
+        self.live += tensor_bytes
+        self.held += held
+        return tensor_bytes, held
 
     def mark_external(self, values: Any) -> int:
         """Storages that exist before the pass (weights, input): known, never counted. Returns their bytes."""
@@ -58,12 +84,18 @@ class Liveness:
         for t in tree_leaves(values):
             if isinstance(t, torch.Tensor) and id(t.untyped_storage()) not in self._known:
                 self._watch(t, counted=False)
-                total += self._bytes(t, t.untyped_storage())
+                total += self.scaled(t, int(t.untyped_storage().nbytes()))
         return total
 
-    def observe(self, values: Any) -> int:
-        """Count the new storages among an op's outputs; returns the bytes they hold."""
-        return sum(self._watch(t, counted=True) for t in tree_leaves(values) if isinstance(t, torch.Tensor))
+    def observe(self, values: Any, held_bytes: HeldBytes | None = None) -> int:
+        """Count the new storages among an op's outputs; returns the bytes they hold (tensor view).
+
+        `held_bytes` gives a new storage's real size where it differs from the tensor's (a device rule)."""
+        return sum(
+            self._watch(t, counted=True, held_bytes=held_bytes)[0]
+            for t in tree_leaves(values)
+            if isinstance(t, torch.Tensor)
+        )
 
     def take_freed(self) -> int:
         freed, self.freed = self.freed, 0

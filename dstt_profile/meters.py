@@ -14,6 +14,8 @@ from typing import Protocol, TypeVar
 
 import torch
 
+from dstt_profile.allocations import net_peak, record_allocations
+
 R = TypeVar("R")
 
 
@@ -29,32 +31,8 @@ class CpuProfilerMeter:
     method = "torch.profiler memory events (profile_memory=True): net allocation peak"
 
     def peak(self, call: Callable[[], R]) -> tuple[int, R]:
-        from torch.profiler import ProfilerActivity, profile
-
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-            result = call()
-        return net_peak(memory_events(prof)), result
-
-
-def memory_events(prof: torch.profiler.profile) -> list[tuple[int, int]]:
-    """(time in ns, signed bytes) of every allocator event the profiler saw, in time order.
-
-    Read from the raw kineto events: `prof.events()` folds allocations made inside an op into that
-    op's totals, which loses their order against the releases."""
-    results = prof.profiler.kineto_results if prof.profiler is not None else None
-    if results is None:
-        return []
-    found = [(e.start_ns(), int(e.nbytes())) for e in results.events() if e.name() == "[memory]"]  # type: ignore[attr-defined]
-    return sorted(found, key=lambda pair: pair[0])
-
-
-def net_peak(events: list[tuple[int, int]]) -> int:
-    """The highest running sum of signed allocation sizes (0 when nothing was allocated)."""
-    live = peak = 0
-    for _, nbytes in events:
-        live += nbytes
-        peak = max(peak, live)
-    return peak
+        log, result = record_allocations(call)
+        return net_peak(log.events), result
 
 
 class CudaMeter:

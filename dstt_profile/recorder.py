@@ -1,23 +1,32 @@
 """The op recorder: a TorchDispatchMode that sees every aten op of the pass.
 
 For each op it records the owning module (from the `ModuleTracker`), the stage (from the stage map),
-output shapes, the bytes its new storages hold, and its costs; liveness gives live bytes after it.
-It works the same on fake tensors (FakeTensorMode sits below it) and on real ones.
+output shapes, the bytes its new storages hold in both memory views (liveness.py; on fake tensors the
+allocator view applies the device's rules, devicerules.py), the temporaries its kernel holds inside it,
+and its costs; liveness gives live bytes after it. Convolution calls are noted with their signature, for
+their workspaces (workspace.py). It works the same on fake tensors (FakeTensorMode sits below it) and on
+real ones, where `annotate` marks every op as a profiler range so the allocator's own events can be
+matched to it (devicecheck.py).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import nullcontext
 from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 
+from dstt_profile.allocations import annotate
 from dstt_profile.costs import Costs, op_name
+from dstt_profile.devicerules import SCALAR_RULE, WRAPPED_NUMBER, DeviceRules
 from dstt_profile.hooks import ModuleTracker, tensor_infos
 from dstt_profile.liveness import Liveness
 from dstt_profile.records import OpRecord
 from dstt_profile.stages import BlockKind, stage_of
+from dstt_profile.workspace import CONVOLUTION, ConvSignature, signature_of
 
 aten = torch.ops.aten
 
@@ -38,17 +47,34 @@ _METADATA = {
 }
 
 
-class OpRecorder(TorchDispatchMode):
-    """Records ops while active. Read `ops`, `unsupported`, `peak_*` after the pass."""
+def _first_tensor(value: Any) -> torch.Tensor | None:
+    return next((t for t in tree_leaves(value) if isinstance(t, torch.Tensor)), None)
 
-    def __init__(self, tracker: ModuleTracker, liveness: Liveness, block_kind: BlockKind, first_stage: str) -> None:
+
+class OpRecorder(TorchDispatchMode):
+    """Records ops while active. Read `ops`, `unsupported`, `convolutions`, `peak_*` after the pass."""
+
+    def __init__(
+        self,
+        tracker: ModuleTracker,
+        liveness: Liveness,
+        block_kind: BlockKind,
+        first_stage: str,
+        rules: DeviceRules | None = None,
+        real: bool = False,
+        annotate_prefix: str = "",
+    ) -> None:
         super().__init__()
         self.tracker = tracker
         self.liveness = liveness
         self.block_kind = block_kind
+        self.rules = rules if rules is not None else DeviceRules("cpu")
+        self.real = real
+        self.annotate_prefix = annotate_prefix
         self.costs = Costs()
         self.ops: list[OpRecord] = []
         self.unsupported: Counter[str] = Counter()
+        self.convolutions: dict[int, tuple[ConvSignature, int]] = {}  # op index -> (signature, batch)
         self.stage = first_stage
         self.peak_bytes = 0
         self.peak_index = -1
@@ -65,9 +91,44 @@ class OpRecorder(TorchDispatchMode):
             self.stage = stage
         return self.stage
 
+    def _allocator_view(self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> tuple[int, int, str]:
+        """(bytes held around the op and released right after it, temporaries inside the op, names of
+        the rules applied). New storages are counted in the liveness, at their real size."""
+        applied: list[str] = []
+        storage = None if self.real else self.rules.storage_rule(name)
+        held_before = self.liveness.held
+        if storage is not None:
+            rule = storage
+
+            def held(t: torch.Tensor) -> int:
+                return rule.bytes(args, kwargs, t)
+
+            self.liveness.observe(out, held)
+        else:
+            self.liveness.observe(out)
+        new_held = self.liveness.held - held_before
+        if storage is not None and new_held:
+            applied.append(storage.name)
+        transient = lingering = 0
+        first = _first_tensor(out)
+        temporary = self.rules.temporary_rule(name)
+        if temporary is not None:
+            raw = temporary.bytes(args, kwargs, out)
+            transient = self.liveness.scaled(first, raw) if first is not None else raw
+            if transient:
+                applied.append(temporary.name)
+        lingering, converted = self.rules.scalar_operands(func._schema, args, first.element_size() if first is not None else 8)
+        if lingering:
+            transient += converted
+            count = lingering // WRAPPED_NUMBER
+            applied.append(SCALAR_RULE if count == 1 else f"{SCALAR_RULE}*{count}")
+        return lingering, transient, ",".join(applied)
+
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
+        index = len(self.ops)
+        with annotate(f"{self.annotate_prefix}{index}") if self.annotate_prefix else nullcontext():
+            out = func(*args, **kwargs)
         if func in _METADATA:
             return out
         name = op_name(func)
@@ -75,14 +136,33 @@ class OpRecorder(TorchDispatchMode):
         if not supported:
             self.unsupported[name] += 1
         freed = self.liveness.take_freed()
-        alloc = self.liveness.observe(out)
+        live_before = self.liveness.live
+        lingering, transient, rules = self._allocator_view(func, name, args, kwargs, out)
+        alloc = self.liveness.live - live_before
         live = self.liveness.live
-        index = len(self.ops)
+        if name == CONVOLUTION:
+            self.convolutions[index] = signature_of(args, kwargs)
         module = self.tracker.current
         stage = self._stage_for(module)
         if live > self.peak_bytes:
             self.peak_bytes, self.peak_index = live, index
-        self.ops.append(OpRecord(index, name, module, stage, tensor_infos(out), alloc, freed, live, flops, other))
+        self.ops.append(
+            OpRecord(
+                index,
+                name,
+                module,
+                stage,
+                tensor_infos(out),
+                alloc,
+                freed,
+                live,
+                flops,
+                other,
+                held_bytes=self.liveness.held + lingering,
+                transient_bytes=transient,
+                rules=rules,
+            )
+        )
         for frame in self.tracker.stack:
             call = self.tracker.calls[frame]
             call.flops += flops

@@ -44,6 +44,17 @@ class OpRecord:
     live_bytes: int  # bytes held by tensors allocated during the pass, right after this op
     flops: int  # conv / linear / matmul / attention FLOPs, torch's formulas (2 per multiply-add)
     other_flops: int  # elementwise, softmax, norm: this toolkit's stated costs (costs.py)
+    # The allocator view (see docs/memory.md): bytes the allocator holds for storages allocated during
+    # the pass right after this op, at their real sizes; and what the op holds inside itself on top of
+    # that at its highest point (convolution workspaces, temporaries), released before it returns.
+    held_bytes: int = 0
+    transient_bytes: int = 0
+    rules: str = ""  # the device rules and calibrations that changed this op's figures, comma-separated
+
+    @property
+    def allocator_bytes(self) -> int:
+        """The most the allocator holds while this op runs (held + transient)."""
+        return self.held_bytes + self.transient_bytes
 
 
 @dataclass(frozen=True)
@@ -91,11 +102,30 @@ class StageRecord:
 
 @dataclass(frozen=True)
 class PeakRecord:
+    """The peak of the pass, in the allocator view (`bytes`, the headline) and the tensor view.
+
+    Allocator view: the most the device's allocator holds during the pass above what it held before
+    (weights and input excluded): storages at their real sizes plus what the running op holds inside
+    itself (workspaces, temporaries). Tensor view: bytes the live tensors need, nothing else."""
+
     bytes: int
     stage: str
     op: str
     op_index: int
     module: str
+    tensor_bytes: int = 0
+    tensor_stage: str = ""
+    tensor_op: str = ""
+    tensor_op_index: int = -1
+    tensor_module: str = ""
+    transient_bytes: int = 0  # held inside the peak op (workspace, temporaries), part of `bytes`
+    basis: str = ""  # what the allocator view includes for this run's device, in words
+
+    def view(self, memory: str) -> tuple[int, str, str, int, str]:
+        """(bytes, stage, op, op index, module) of the peak in the view `memory` (allocator | tensors)."""
+        if memory == "tensors":
+            return self.tensor_bytes, self.tensor_stage, self.tensor_op, self.tensor_op_index, self.tensor_module
+        return self.bytes, self.stage, self.op, self.op_index, self.module
 
 
 @dataclass(frozen=True)

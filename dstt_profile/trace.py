@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensorMode
 
+from dstt_profile.devicerules import DeviceRules
 from dstt_profile.errors import TraceError, UsageError
 from dstt_profile.hooks import ModuleCall, ModuleTracker
 from dstt_profile.liveness import Liveness
@@ -24,12 +25,15 @@ from dstt_profile.recorder import OpRecorder
 from dstt_profile.records import OpRecord
 from dstt_profile.runconfig import RunConfig
 from dstt_profile.stages import BACKWARD, STAGES
+from dstt_profile.workspace import ConvSignature, WorkspaceCache
 from model import InpaintGenerator
 
 
 @dataclass(frozen=True)
 class Trace:
-    """What one traced pass saw, before it is summarised into records."""
+    """What one traced pass saw, before it is summarised into records.
+
+    `peak_*` is the tensor view; `allocator_peak_*` the allocator view (docs/memory.md)."""
 
     run: RunConfig
     ops: tuple[OpRecord, ...]
@@ -41,6 +45,27 @@ class Trace:
     param_bytes: int
     input_bytes: int
     seconds: float
+    allocator_peak_bytes: int = 0
+    allocator_peak_index: int = -1
+    basis: str = ""
+
+
+def first_max(values: Iterable[int]) -> tuple[int, int]:
+    """(the highest value, the index of the first place it is reached); (0, -1) when none is above 0."""
+    peak, where = 0, -1
+    for i, value in enumerate(values):
+        if value > peak:
+            peak, where = value, i
+    return peak, where
+
+
+def with_peaks(tr: Trace) -> Trace:
+    """`tr` with both peaks found from its ops (tensor view: live bytes; allocator view: held + transient)."""
+    peak, where = first_max(op.live_bytes for op in tr.ops)
+    apeak, awhere = first_max(op.allocator_bytes for op in tr.ops)
+    return replace(
+        tr, peak_bytes=peak, peak_index=where, allocator_peak_bytes=apeak, allocator_peak_index=awhere
+    )
 
 
 class _FakeSession:
@@ -120,8 +145,11 @@ def build(run: RunConfig) -> tuple[InpaintGenerator, torch.Tensor]:
     return model, frames
 
 
-def trace(run: RunConfig) -> Trace:
-    """Run the forward pass (and backward, in train mode) of `run` under the recorder."""
+def trace(run: RunConfig, annotate_prefix: str = "", workspaces: WorkspaceCache | None = None) -> Trace:
+    """Run the forward pass (and backward, in train mode) of `run` under the recorder.
+
+    Convolution workspaces come from `workspaces` (by default this machine's calibration cache for
+    the run's device). `annotate_prefix` marks every op as a profiler range (real runs, devicecheck.py)."""
     _check_device(run)
     cfg = run.model_config()
     started = time.perf_counter()
@@ -133,7 +161,15 @@ def trace(run: RunConfig) -> Trace:
         param_bytes = liveness.mark_external(list(model.parameters()) + list(model.buffers()))
         input_bytes = liveness.mark_external(frames)
         tracker = ModuleTracker(model, train=run.mode == "train")
-        recorder = OpRecorder(tracker, liveness, cfg.block_kind, first_stage=STAGES[0])
+        recorder = OpRecorder(
+            tracker,
+            liveness,
+            cfg.block_kind,
+            first_stage=STAGES[0],
+            rules=DeviceRules(run.device),
+            real=run.real,
+            annotate_prefix=annotate_prefix,
+        )
         grad = torch.enable_grad() if run.mode == "train" else torch.no_grad()
         try:
             with tracker, grad, recorder:
@@ -150,15 +186,52 @@ def trace(run: RunConfig) -> Trace:
         finally:
             liveness.close()
             model.zero_grad(set_to_none=True)
-    return Trace(
-        run=run,
-        ops=tuple(recorder.ops),
-        calls=dict(tracker.calls),
-        unsupported=Counter(recorder.unsupported),
-        peak_bytes=recorder.peak_bytes,
-        peak_index=recorder.peak_index,
-        params=params,
-        param_bytes=param_bytes,
-        input_bytes=input_bytes,
-        seconds=time.perf_counter() - started,
+    ops, basis = _with_workspaces(run, recorder.ops, recorder.convolutions, workspaces)
+    return with_peaks(
+        Trace(
+            run=run,
+            ops=ops,
+            calls=dict(tracker.calls),
+            unsupported=Counter(recorder.unsupported),
+            peak_bytes=recorder.peak_bytes,
+            peak_index=recorder.peak_index,
+            params=params,
+            param_bytes=param_bytes,
+            input_bytes=input_bytes,
+            seconds=time.perf_counter() - started,
+            basis=basis,
+        )
+    )
+
+
+WORKSPACE_RULE = "workspace.convolution"
+
+
+def _with_workspaces(
+    run: RunConfig,
+    ops: list[OpRecord],
+    convolutions: dict[int, tuple[ConvSignature, int]],
+    workspaces: WorkspaceCache | None,
+) -> tuple[tuple[OpRecord, ...], str]:
+    """The ops with each convolution's workspace added to what it holds inside itself, and what the
+    allocator view of the run includes, in words."""
+    rules = ", ".join(DeviceRules(run.device).names()) or "none"
+    if not convolutions:
+        return tuple(ops), f"storages at their real sizes and op temporaries ({run.device} rules: {rules})"
+    if run.device == "cuda" and not torch.cuda.is_available():
+        return tuple(ops), (
+            f"storages at their real sizes and op temporaries ({run.device} rules: {rules}); convolution "
+            "workspaces not included: there is no CUDA device here to calibrate them on"
+        )
+    cache = workspaces if workspaces is not None else WorkspaceCache(run.device)
+    scale = run.element_bytes / torch.empty((), dtype=run.torch_dtype).element_size()
+    out = list(ops)
+    for index, (sig, batch) in convolutions.items():
+        extra = int(cache.workspace(sig).at(batch) * scale)
+        op = out[index]
+        names = ",".join(n for n in (op.rules, WORKSPACE_RULE) if n)
+        out[index] = replace(op, transient_bytes=op.transient_bytes + extra, rules=names)
+    cache.save()
+    return tuple(out), (
+        f"storages at their real sizes and op temporaries ({run.device} rules: {rules}); {cache.describe()}"
     )

@@ -103,7 +103,7 @@ class _SplitRecorder(OpRecorder):
     def _classify(self) -> tuple[int, int, int]:
         grads = self._grad_storages()
         split = [0, 0, 0]
-        for key, (ref, nbytes) in list(self.liveness._known.items()):
+        for key, (ref, nbytes, _held) in list(self.liveness._known.items()):
             storage = ref()
             if storage is None or nbytes == 0:
                 continue

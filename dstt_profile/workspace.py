@@ -1,118 +1,247 @@
-"""Kernel workspaces: memory a kernel allocates inside one op and releases before the op returns.
+"""Convolution workspaces: memory a convolution kernel holds inside the op, learned once per machine.
 
-No tensor ever holds it, so no trace sees it, yet the allocator does. On CPU it is oneDNN's
-convolution: depending on the layer's shape it copies the input and the weight into blocked layouts
-or computes into a blocked output and copies that back; which of these it does is the library's
-choice. So it is measured, not guessed: each convolution (its module's hyperparameters, its input
-shape, the dtype) is run for real, alone, under a `PeakMeter`, and its workspace is the meter's peak
-during the call minus the output the call returns. That needs one layer's input in real memory, never
-the whole pass. For inputs too large for that, the workspace is measured at batch 2, 3 and 4, where it
-is affine in the batch (checked exactly at the third point), and extrapolated.
+No tensor ever holds it, so no trace sees it, yet the allocator does. On CPU it is oneDNN's: depending
+on the layer's shape it copies the input and the weight into blocked layouts, or computes into a
+blocked output and copies that back (the decoder's 64-channel full-resolution convolution holds
+26,689,536 B per frame at 240x432). Which of these it does is the library's choice, so it is measured,
+never guessed, and never at the target size:
 
-The allocator peak is then the highest of (live tensor bytes after op i) + (workspace of op i).
+* a convolution is identified by its `ConvSignature` (everything but the batch: one sample's input
+  shape, the weight, stride, padding, dilation, groups, dtype, device, memory layout), read from the
+  op's own arguments, so any model's convolutions are covered;
+* it is run for real, alone, at batch 1 and 2 under a `PeakMeter`; its workspace is the meter's peak
+  during the call minus the output it returns. Workspace is affine in the batch; the fit is checked
+  exactly at batch 3 (and, where batch 1 is special, refitted on 2 and 3 and checked at 4);
+* the result is cached on disk (`cache_dir()`), keyed by everything that changes it: torch version,
+  oneDNN version and CPU instruction set (or GPU, CUDA and cuDNN versions) and the signature. A second
+  run costs nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+import platform
+import re
+from dataclasses import asdict, dataclass
 from functools import partial
+from pathlib import Path
+from typing import Any
 
 import torch
-from torch import nn
 
-from dstt_profile.meters import PeakMeter
-from dstt_profile.records import OpRecord, RunRecord
-from dstt_profile.runconfig import RunConfig
-from model import InpaintGenerator
+from dstt_profile.fileio import write_atomic
+from dstt_profile.meters import PeakMeter, meter_for
 
 CONVOLUTION = "aten.convolution"
-PROBE_BATCHES = (2, 3, 4)
-DIRECT_LIMIT = 1 << 30  # probe at the run's own batch while a layer's input is at most 1 GiB
+CACHE_SCHEMA = "dstt-profile-workspaces/1"
+CACHE_ENV = "DSTT_PROFILE_CACHE"
 
 
 class WorkspaceError(RuntimeError):
-    """A convolution's workspace is not affine in the batch, so it cannot be extrapolated."""
+    """A convolution's workspace could not be calibrated on this machine."""
 
 
 @dataclass(frozen=True)
-class AllocatorPeak:
-    bytes: int
-    op: OpRecord
-    workspace: int
+class ConvSignature:
+    """One convolution, all but its batch: what its workspace can depend on."""
+
+    sample: tuple[int, ...]  # input shape without the batch dimension
+    weight: tuple[int, ...]
+    bias: bool
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    transposed: bool
+    output_padding: tuple[int, ...]
+    groups: int
+    dtype: str
+    device: str
+    layout: str  # contiguous | channels_last | strided
+
+    def key(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
 
-def _conv_like(module: nn.Conv2d, device: str, dtype: torch.dtype) -> nn.Conv2d:
-    """A real convolution with `module`'s hyperparameters (weights random: the memory is the same)."""
-    conv = nn.Conv2d(
-        module.in_channels,
-        module.out_channels,
-        module.kernel_size,  # type: ignore[arg-type]
-        stride=module.stride,  # type: ignore[arg-type]
-        padding=module.padding,  # type: ignore[arg-type]
-        dilation=module.dilation,  # type: ignore[arg-type]
-        groups=module.groups,
-        bias=module.bias is not None,
-        padding_mode=module.padding_mode,
+def _ints(value: Any) -> tuple[int, ...]:
+    return tuple(int(v) for v in value)
+
+
+def _layout(x: torch.Tensor) -> str:
+    if x.is_contiguous():
+        return "contiguous"
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        return "channels_last"
+    return "strided"
+
+
+def signature_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[ConvSignature, int]:
+    """The signature and the batch of an `aten.convolution` call, from its arguments."""
+    names = ("input", "weight", "bias", "stride", "padding", "dilation", "transposed", "output_padding", "groups")
+    bound = dict(zip(names, args))
+    bound.update(kwargs)
+    x, w = bound["input"], bound["weight"]
+    sig = ConvSignature(
+        sample=_ints(x.shape[1:]),
+        weight=_ints(w.shape),
+        bias=bound.get("bias") is not None,
+        stride=_ints(bound["stride"]),
+        padding=_ints(bound["padding"]),
+        dilation=_ints(bound["dilation"]),
+        transposed=bool(bound["transposed"]),
+        output_padding=_ints(bound["output_padding"]),
+        groups=int(bound["groups"]),
+        dtype=str(x.dtype).removeprefix("torch."),
+        device=x.device.type,
+        layout=_layout(x),
     )
-    return conv.to(device=device, dtype=dtype).eval()
+    return sig, int(x.shape[0])
 
 
-def probe_at(conv: nn.Conv2d, sample: tuple[int, ...], batch: int, meter: PeakMeter, device: str, dtype: torch.dtype) -> int:
-    """Workspace bytes of one real call at `batch`: the meter's peak minus the output it returns."""
+@dataclass(frozen=True)
+class Workspace:
+    """Workspace bytes of one signature as a function of the batch n: `at_one` for n = 1, else
+    `constant + per_sample * n`; `checked` is the batch the fit was verified at (exact)."""
+
+    at_one: int
+    constant: int
+    per_sample: int
+    checked: int
+
+    def at(self, batch: int) -> int:
+        return self.at_one if batch == 1 else self.constant + self.per_sample * batch
+
+
+def machine_key(device: str) -> str:
+    """Everything about this machine's software and hardware that changes a workspace."""
+    parts = [f"torch {torch.__version__}"]
+    if device == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        parts += [props.name, f"cuda {torch.version.cuda}", f"cudnn {torch.backends.cudnn.version()}"]
+    else:
+        found = re.search(r"MKL-DNN v([\w.]+)", torch.__config__.show())
+        parts += [
+            f"onednn {found.group(1) if found else 'none'}",
+            f"isa {torch.backends.cpu.get_cpu_capability()}",
+            platform.machine(),
+        ]
+    return "; ".join(parts)
+
+
+def cache_dir() -> Path:
+    """$DSTT_PROFILE_CACHE, else $XDG_CACHE_HOME/dstt-profile, else ~/.cache/dstt-profile."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dstt-profile"
+
+
+def _probe_input(sig: ConvSignature, batch: int) -> torch.Tensor:
+    dtype = getattr(torch, sig.dtype)
+    x = torch.zeros(batch, *sig.sample, device=sig.device, dtype=dtype)
+    if sig.layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def probe(sig: ConvSignature, batch: int, meter: PeakMeter) -> int:
+    """Workspace bytes of one real call at `batch`: the meter's peak minus the output it returns.
+
+    No warm-up call is needed: oneDNN's first call at a shape allocates what later calls do."""
+    dtype = getattr(torch, sig.dtype)
+    weight = torch.zeros(sig.weight, device=sig.device, dtype=dtype)
+    channels = sig.weight[1] * sig.groups if sig.transposed else sig.weight[0]
+    bias = torch.zeros(channels, device=sig.device, dtype=dtype) if sig.bias else None
+    x = _probe_input(sig, batch)
+    conv = partial(
+        torch.ops.aten.convolution.default,
+        x,
+        weight,
+        bias,
+        list(sig.stride),
+        list(sig.padding),
+        list(sig.dilation),
+        sig.transposed,
+        list(sig.output_padding),
+        sig.groups,
+    )
     with torch.no_grad():
-        x = torch.randn(batch, *sample, device=device).to(dtype)
-        conv(x)  # the first call may set up caches that later calls reuse
-        peak, out = meter.peak(partial(conv, x))
-        return int(peak - out.numel() * out.element_size())
+        peak, out = meter.peak(conv)
+    return int(peak - out.untyped_storage().nbytes())
 
 
-def probe(conv: nn.Conv2d, sample: tuple[int, ...], meter: PeakMeter, device: str, dtype: torch.dtype) -> tuple[int, int]:
-    """(constant, per-sample) bytes of the workspace, from real calls at the batches of `PROBE_BATCHES`.
-
-    Batch 1 is left out: oneDNN may pick another algorithm for a single sample."""
-    found = [probe_at(conv, sample, n, meter, device, dtype) for n in PROBE_BATCHES]
-    (n0, n1, n2), (w0, w1, w2) = PROBE_BATCHES, found
-    per_sample, rest = divmod(w1 - w0, n1 - n0)
-    constant = w0 - per_sample * n0
-    if rest or w2 != constant + per_sample * n2:
-        raise WorkspaceError(f"workspace at batch {PROBE_BATCHES} is {found}: not affine in the batch")
-    return constant, per_sample
-
-
-def conv_workspaces(record: RunRecord, meter: PeakMeter, direct_limit: int = DIRECT_LIMIT) -> dict[str, int]:
-    """Workspace bytes of every convolution module of `record` at its batch, probed on its device.
-
-    Probed at the run's own batch where the layer's input then takes at most `direct_limit` bytes
-    (exact: the kernel's choice is made for that very shape); above that, extrapolated from batches
-    2, 3, 4 and checked (the clip itself need never fit)."""
-    run = RunConfig(**record.config).replace(real=True)
-    with torch.device("meta"):
-        skeleton = InpaintGenerator(run.model_config(), init_weights=False)
-    modules = dict(skeleton.named_modules())
-    out: dict[str, int] = {}
-    for m in record.modules:
-        module = modules.get(m.name)
-        if not isinstance(module, nn.Conv2d) or not m.inputs:
-            continue
-        conv = _conv_like(module, run.device, run.torch_dtype)
-        batch, sample = m.inputs[0].shape[0], tuple(m.inputs[0].shape[1:])
-        if m.inputs[0].elements * run.element_bytes <= direct_limit:
-            out[m.name] = probe_at(conv, sample, batch, meter, run.device, run.torch_dtype)
-        else:
-            constant, per_sample = probe(conv, sample, meter, run.device, run.torch_dtype)
-            out[m.name] = constant + per_sample * batch
-    return out
+def calibrate(sig: ConvSignature, meter: PeakMeter) -> Workspace:
+    """Probe `sig` at small batches and fit the workspace, checked exactly at a larger batch."""
+    w1, w2, w3 = (probe(sig, n, meter) for n in (1, 2, 3))
+    per = w2 - w1
+    if w3 == w1 + 2 * per:  # affine from batch 1 on
+        return Workspace(at_one=w1, constant=w1 - per, per_sample=per, checked=3)
+    per = w3 - w2
+    w4 = probe(sig, 4, meter)
+    if w4 == w3 + per:  # batch 1 is special; affine from 2 on
+        return Workspace(at_one=w1, constant=w2 - 2 * per, per_sample=per, checked=4)
+    raise WorkspaceError(
+        f"convolution workspace at batch 1..4 is {[w1, w2, w3, w4]} B: not affine in the batch, so it "
+        f"cannot be extrapolated (weight {sig.weight}, input {sig.sample})"
+    )
 
 
-def allocator_peak(record: RunRecord, workspaces: dict[str, int]) -> AllocatorPeak:
-    """The highest live bytes plus the workspace of the op running then (needs the record's ops)."""
-    if not record.ops:
-        raise ValueError("the allocator peak needs per-op records (keep_ops=True)")
-    best: AllocatorPeak | None = None
-    for op in record.ops:
-        extra = workspaces.get(op.module, 0) if op.op == CONVOLUTION else 0
-        total = op.live_bytes + extra
-        if best is None or total > best.bytes:
-            best = AllocatorPeak(total, op, extra)
-    assert best is not None
-    return best
+class WorkspaceCache:
+    """Workspaces by signature for this machine, read from and written back to `path`."""
+
+    def __init__(self, device: str, path: Path | None = None, meter: PeakMeter | None = None) -> None:
+        self.device = device
+        self.path = path if path is not None else cache_dir() / "workspaces.json"
+        self.meter = meter
+        self.machine = machine_key(device)
+        self.entries: dict[str, Workspace] = {}
+        self.calibrated = 0  # signatures probed by this cache object (0: everything came from disk)
+        self._dirty = False
+        self._load()
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) and data.get("schema") == CACHE_SCHEMA else {}
+
+    def _load(self) -> None:
+        machines = self._read().get("machines", {})
+        for key, raw in (machines.get(self.machine) or {}).items():
+            try:
+                self.entries[key] = Workspace(**{f: int(raw[f]) for f in ("at_one", "constant", "per_sample", "checked")})
+            except (KeyError, TypeError, ValueError):
+                continue
+
+    def _save(self) -> None:
+        data = self._read()
+        machines = data.get("machines", {}) if isinstance(data.get("machines"), dict) else {}
+        mine = machines.get(self.machine) if isinstance(machines.get(self.machine), dict) else {}
+        mine.update({k: asdict(v) for k, v in self.entries.items()})
+        machines[self.machine] = mine
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path, json.dumps({"schema": CACHE_SCHEMA, "machines": machines}, indent=1))
+        except OSError:
+            pass  # an unwritable cache only costs the next run a new calibration
+
+    def workspace(self, sig: ConvSignature) -> Workspace:
+        key = sig.key()
+        found = self.entries.get(key)
+        if found is None:
+            found = calibrate(sig, self.meter or meter_for(self.device))
+            self.entries[key] = found
+            self.calibrated += 1
+            self._dirty = True
+        return found
+
+    def save(self) -> None:
+        """Write what this object calibrated to the cache file (merged with what is there)."""
+        if self._dirty:
+            self._save()
+            self._dirty = False
+
+    def describe(self) -> str:
+        return f"convolution workspaces calibrated on this machine ({self.machine})"

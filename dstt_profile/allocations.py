@@ -1,0 +1,124 @@
+"""The allocator's own account of a call: every allocation and release, in time order, with the op running.
+
+Read from torch.profiler with `profile_memory=True`: the raw kineto events, where each `[memory]` event
+is one allocation (+bytes) or release (-bytes) of the device's allocator. Each event is attributed to
+the innermost `aten::` op running when it happened (`(none)` between ops, for example a Python local
+going out of scope) and to the innermost annotation (a `record_function` range whose name starts with
+a given prefix), which is how the op recorder marks its ops on a real run.
+
+`prof.events()` is not used: it folds the allocations made inside an op into that op's totals and so
+loses their order against the releases.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import torch
+
+R = TypeVar("R")
+
+BETWEEN_OPS = "(none)"
+
+
+@dataclass(frozen=True)
+class AllocEvent:
+    """One allocator event: the innermost aten op running, signed bytes, live bytes after it."""
+
+    op: str
+    bytes: int
+    live: int
+    annotation: str  # innermost annotation with the asked-for prefix, "" where none was open
+    time_ns: int = 0
+
+
+@dataclass(frozen=True)
+class Range:
+    """A profiler range (an op or an annotation): start and end in ns, its name."""
+
+    start: int
+    end: int
+    name: str
+
+
+_Range = Range
+
+
+def _innermost(ranges: list[_Range], starts: list[int], when: int) -> str:
+    """The name of the latest-starting range that contains `when` (ranges nest, so it is the innermost)."""
+    i = bisect.bisect_right(starts, when) - 1
+    while i >= 0:
+        r = ranges[i]
+        if r.end >= when:
+            return r.name
+        i -= 1
+    return ""
+
+
+class _Index:
+    """Ranges sorted by start, for innermost-range queries. Nested ranges make a linear scan back from
+    the last range that starts before a time stop at the first one that still contains it; ranges that
+    ended earlier are skipped, and there are few of those between two events in a nested trace."""
+
+    def __init__(self, ranges: list[_Range]) -> None:
+        self.ranges = sorted(ranges, key=lambda r: (r.start, -r.end))
+        self.starts = [r.start for r in self.ranges]
+
+    def at(self, when: int) -> str:
+        return _innermost(self.ranges, self.starts, when)
+
+
+def allocation_events(prof: Any, annotation_prefix: str = "") -> tuple[list[AllocEvent], list[Range]]:
+    """Every allocator event of a finished `torch.profiler.profile(profile_memory=True)`, in time order,
+    and the annotation ranges whose names start with `annotation_prefix`, in start order."""
+    results = prof.profiler.kineto_results if prof.profiler is not None else None
+    if results is None:
+        return [], []
+    memory: list[tuple[int, int]] = []
+    ops: list[Range] = []
+    notes: list[Range] = []
+    for e in results.events():
+        name = e.name()
+        if name == "[memory]":
+            memory.append((e.start_ns(), int(e.nbytes())))
+        elif name.startswith("aten::"):
+            ops.append(Range(e.start_ns(), e.start_ns() + e.duration_ns(), name))
+        elif annotation_prefix and name.startswith(annotation_prefix):
+            notes.append(Range(e.start_ns(), e.start_ns() + e.duration_ns(), name))
+    memory.sort(key=lambda pair: pair[0])
+    op_index, note_index = _Index(ops), _Index(notes)
+    out: list[AllocEvent] = []
+    live = 0
+    for when, nbytes in memory:
+        live += nbytes
+        out.append(AllocEvent(op_index.at(when) or BETWEEN_OPS, nbytes, live, note_index.at(when), when))
+    return out, note_index.ranges
+
+
+@dataclass(frozen=True)
+class AllocationLog:
+    events: list[AllocEvent]
+    ranges: list[Range]  # annotation ranges with the asked-for prefix
+
+
+def record_allocations(call: Callable[[], R], annotation_prefix: str = "") -> tuple[AllocationLog, R]:
+    """Run `call` under the CPU profiler's memory events; returns its allocator log and its result."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        result = call()
+    events, ranges = allocation_events(prof, annotation_prefix)
+    return AllocationLog(events, ranges), result
+
+
+def net_peak(events: list[AllocEvent]) -> int:
+    """The highest running sum of signed allocation sizes (0 when nothing was allocated)."""
+    return max(0, max((e.live for e in events), default=0))
+
+
+def annotate(name: str) -> torch.autograd.profiler.record_function:
+    """A profiler range named `name` (no cost when no profiler is running)."""
+    return torch.autograd.profiler.record_function(name)

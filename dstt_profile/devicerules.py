@@ -1,0 +1,202 @@
+"""Device rules: what the allocator really does for an op where fake tensors say otherwise.
+
+A fake tensor's storage is exactly the size its tensor needs, and a fake op allocates nothing but its
+outputs. Real kernels differ in two ways, per device, and each difference is a named rule here:
+
+* **storage**: an output's storage is larger than its tensor. CPU `col2im` (`nn.Fold`) allocates its
+  output like its *input* and resizes it smaller, so the storage keeps the input's size.
+* **temporary**: memory an op allocates and releases before it returns, on top of its outputs. CPU
+  `col2im` and `native_layer_norm` copy a non-contiguous input to a contiguous one; CPU bilinear
+  upsampling builds index and weight tables for the output rows and columns; the CPU flash-attention
+  kernel holds one block of scores per thread.
+* **scalar operands**: a Python number where an op takes a tensor (`scores / math.sqrt(d/k)`) is
+  wrapped in an 8-byte 0-dim tensor before the op and released right after it, and converted to the
+  op's dtype inside it.
+
+Convolution workspaces are temporaries too, but they are the library's choice per shape and are
+learned by calibration (workspace.py), not written down here.
+
+Each rule was found by comparing, op by op, a real small run with its fake trace (devicecheck.py); the
+test suite repeats that comparison for the whole model and fails on any difference no rule explains.
+The CUDA caching allocator rounds every block up to 512 bytes (`memory_allocated` counts the rounded
+size): a storage rule for every op on that device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+CUDA_ROUND = 512  # bytes: the CUDA caching allocator's smallest block and rounding step
+
+StorageFn = Callable[[tuple[Any, ...], dict[str, Any], torch.Tensor], int]
+TemporaryFn = Callable[[tuple[Any, ...], dict[str, Any], Any], int]
+
+
+@dataclass(frozen=True)
+class StorageRule:
+    """The real storage bytes of an op's new output storage (computed from its arguments and output)."""
+
+    name: str
+    device: str
+    op: str  # aten.<name>, or "*" for every op on the device
+    what: str
+    bytes: StorageFn
+
+
+@dataclass(frozen=True)
+class TemporaryRule:
+    """Bytes an op holds inside itself at its highest point, on top of its outputs, freed before it returns."""
+
+    name: str
+    device: str
+    op: str
+    what: str
+    bytes: TemporaryFn
+
+
+def _nbytes(t: torch.Tensor) -> int:
+    return int(t.numel()) * t.element_size()
+
+
+def _opmath_size(dtype: torch.dtype) -> int:
+    """Bytes of the type CPU kernels compute reduced-precision floats in (float for half and bfloat16)."""
+    return 8 if dtype == torch.float64 else 4
+
+
+def _col2im_storage(args: tuple[Any, ...], kwargs: dict[str, Any], out: torch.Tensor) -> int:
+    return _nbytes(args[0])
+
+
+def _col2im_copy(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    x = args[0]
+    return 0 if x.is_contiguous() else _nbytes(x)
+
+
+def _layer_norm_copy(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    x = args[0]
+    return 0 if x.is_contiguous() else _nbytes(x)
+
+
+def _flash_split(q_len: int, kv_len: int) -> tuple[int, int]:
+    """The CPU flash-attention kernel's block sizes for query and key/value rows."""
+    q_split = 256 if q_len >= 768 else 64 if q_len >= 192 else 32
+    return min(q_split, q_len), min(512, kv_len)
+
+
+def _flash_buffers(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    # Per thread, in the accumulation type (float): one block of scores, its row max and row sum, and
+    # an output block; reduced-precision inputs add one block of scores in their own type.
+    q, k = args[0], args[1]
+    q_split, kv_split = _flash_split(int(q.shape[-2]), int(k.shape[-2]))
+    head = int(q.shape[-1])
+    per_thread = q_split * kv_split + 2 * q_split + q_split * head
+    threads = torch.get_num_threads()
+    reduced = q.dtype in (torch.float16, torch.bfloat16)
+    extra = threads * q_split * kv_split * q.element_size() if reduced else 0
+    return threads * per_thread * _opmath_size(q.dtype) + extra
+
+
+def _upsample_tables(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    # Two int64 source indices and two weights (compute type) per output row and per output column.
+    ho, wo = out.shape[-2], out.shape[-1]
+    return 2 * (int(ho) + int(wo)) * (8 + _opmath_size(out.dtype))
+
+
+def _cuda_round(args: tuple[Any, ...], kwargs: dict[str, Any], out: torch.Tensor) -> int:
+    nbytes = int(out.untyped_storage().nbytes())
+    return -(-nbytes // CUDA_ROUND) * CUDA_ROUND
+
+
+STORAGE_RULES: tuple[StorageRule, ...] = (
+    StorageRule(
+        "cpu.col2im.input_sized_output",
+        "cpu",
+        "aten.col2im",
+        "the output is allocated like the input (c'*p^2 x n per frame) and resized smaller; the storage keeps that size",
+        _col2im_storage,
+    ),
+    StorageRule(
+        "cuda.caching_allocator.round_512",
+        "cuda",
+        "*",
+        "the caching allocator rounds each block up to a multiple of 512 bytes",
+        _cuda_round,
+    ),
+)
+
+TEMPORARY_RULES: tuple[TemporaryRule, ...] = (
+    TemporaryRule(
+        "cpu.col2im.contiguous_input",
+        "cpu",
+        "aten.col2im",
+        "a non-contiguous input (the transposed Vec2Patch embedding) is copied to a contiguous one",
+        _col2im_copy,
+    ),
+    TemporaryRule(
+        "cpu.native_layer_norm.contiguous_input",
+        "cpu",
+        "aten.native_layer_norm",
+        "a non-contiguous input (the first block's permuted tokens) is copied to a contiguous one",
+        _layer_norm_copy,
+    ),
+    TemporaryRule(
+        "cpu.flash_attention.thread_buffers",
+        "cpu",
+        "aten._scaled_dot_product_flash_attention_for_cpu",
+        "per thread (torch.get_num_threads()): a block of scores, row max and sum, and an output block, "
+        "in float: qs*kvs + 2*qs + qs*(d/k), qs = 32|64|256 by query length, kvs = min(512, length)",
+        _flash_buffers,
+    ),
+    TemporaryRule(
+        "cpu.upsample_bilinear2d.tables",
+        "cpu",
+        "aten.upsample_bilinear2d",
+        "source indices (int64) and weights for every output row and column, 2*(Ho+Wo)*(8+4) bytes",
+        _upsample_tables,
+    ),
+)
+
+
+WRAPPED_NUMBER = 8  # bytes: Python wraps a number passed as a tensor in a 0-dim float64/int64 tensor
+SCALAR_RULE = "cpu.scalar_operand"
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def scalar_operands(schema: Any, args: tuple[Any, ...]) -> int:
+    """How many Python numbers are passed where `schema` takes a tensor (`x / 2.0`)."""
+    return sum(1 for formal, value in zip(schema.arguments, args) if is_number(value) and str(formal.type) == "Tensor")
+
+
+class DeviceRules:
+    """The rules of one device type, looked up by op name."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.storage = {r.op: r for r in STORAGE_RULES if r.device == device}
+        self.temporary = {r.op: r for r in TEMPORARY_RULES if r.device == device}
+
+    def storage_rule(self, op: str) -> StorageRule | None:
+        return self.storage.get(op) or self.storage.get("*")
+
+    def temporary_rule(self, op: str) -> TemporaryRule | None:
+        return self.temporary.get(op)
+
+    def scalar_operands(self, schema: Any, args: tuple[Any, ...], dtype_size: int) -> tuple[int, int]:
+        """(held, temporary) bytes for the Python numbers an op takes as tensors, on CPU: each is
+        wrapped in a 0-dim tensor of `WRAPPED_NUMBER` bytes before the op and released right after
+        it, and converted inside the op to a 0-dim tensor of the op's dtype (`dtype_size` bytes)."""
+        if self.device != "cpu":
+            return 0, 0
+        n = scalar_operands(schema, args)
+        return n * WRAPPED_NUMBER, n * dtype_size
+
+    def names(self) -> tuple[str, ...]:
+        own = tuple(r.name for r in (*self.storage.values(), *self.temporary.values()))
+        return (*own, SCALAR_RULE) if self.device == "cpu" else own
