@@ -230,7 +230,7 @@ class Profile:
             f"<p><b>DSTT</b> t={cfg['frames']} {cfg['height']}x{cfg['width']} {cfg['dtype']} "
             f"({cfg['attention']}, {cfg['mode']}): {run.params:,} parameters, "
             f"{fmt_count(run.flops.total, 'FLOP')} (2 per multiply-add), "
-            f"peak {fmt_bytes(run.peak.bytes)} in {run.peak.stage} ({run.peak.op})</p>"
+            f"peak {fmt_bytes(run.peak_view.bytes)} in {run.peak_view.stage} ({run.peak_view.op})</p>"
         )
         table = self.stages.drop(columns=["t"]).to_html(index=False)
         return head + table
@@ -265,7 +265,7 @@ def stages_frame(result: Result) -> pd.DataFrame:
                     "formula": s.formula_substituted,
                     "formula_elements": s.formula_elements,
                     "match": s.match,
-                    "peak_bytes": r.peak.bytes,
+                    "peak_bytes": r.peak_view.bytes,
                 }
             )
     return _frame(rows)

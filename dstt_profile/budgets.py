@@ -110,7 +110,7 @@ class EntryResult:
 
 def actual_figures(record: RunRecord) -> dict[str, int]:
     """Every figure a budget or baseline can hold: peak, flops and each stage's headline bytes."""
-    figures = {"peak": record.peak.bytes, "flops": record.flops.total}
+    figures = {"peak": record.peak_view.bytes, "flops": record.flops.total}
     figures.update({f"stages.{name}": stage.bytes for name, stage in record.stages.items()})
     return figures
 

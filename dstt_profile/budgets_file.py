@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from dstt_profile.errors import UsageError
-from dstt_profile.runconfig import DTYPES, MODES, RunConfig
+from dstt_profile.runconfig import DTYPES, MEMORY_VIEWS, MODES, RunConfig
 from dstt_profile.stages import STAGES
 from dstt_profile.units import parse_bytes, parse_flops
 from model.config import ATTENTION_BACKENDS
 
 DEFAULT_GROWTH = "+2%"
 ENTRY_KEYS = frozenset(
-    {"name", "frames", "res", "dtype", "peak", "flops", "stages", "attention", "mode", "batch", "growth"}
+    {"name", "frames", "res", "dtype", "peak", "flops", "stages", "attention", "mode", "batch", "growth", "memory"}
 )
 _RES = re.compile(r"^(\d+)x(\d+)$")
 _GROWTH = re.compile(r"^\+?(\d+(?:\.\d+)?)\s*%$")
@@ -182,10 +182,18 @@ def _run(where: _Where, raw: dict[str, Any]) -> RunConfig:
     dtype = _choice(where, raw, "dtype", "float32", tuple(DTYPES))
     attention = _choice(where, raw, "attention", "matmul", ATTENTION_BACKENDS)
     mode = _choice(where, raw, "mode", "inference", MODES)
+    memory = _choice(where, raw, "memory", MEMORY_VIEWS[0], MEMORY_VIEWS)
     height, width = _res(where, raw)
     try:
         return RunConfig(
-            frames=frames, height=height, width=width, batch=batch, dtype=dtype, attention=attention, mode=mode
+            frames=frames,
+            height=height,
+            width=width,
+            batch=batch,
+            dtype=dtype,
+            attention=attention,
+            mode=mode,
+            memory=memory,
         )
     except UsageError as exc:
         # The fields were checked one by one above; what is left is the network's rules on the frame size.

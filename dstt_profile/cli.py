@@ -15,7 +15,7 @@ from typing import Any, NoReturn, TextIO
 
 from dstt_profile.errors import TraceError, UsageError
 from dstt_profile.records import Result
-from dstt_profile.runconfig import DEVICES, DTYPES, MODES, RunConfig, parse_frames, parse_res
+from dstt_profile.runconfig import DEVICES, DTYPES, MEMORY_VIEWS, MODES, RunConfig, parse_frames, parse_res
 
 PROG = "dstt-profile"
 FORMATS = ("json", "csv")
@@ -44,6 +44,12 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="inference", help=f"one of {', '.join(MODES)}")
     p.add_argument("--heads", default="4", help="attention heads k (default 4)")
     p.add_argument("--zones", default="2", help="zones per side s in temporal blocks (default 2)")
+    p.add_argument(
+        "--memory",
+        default=MEMORY_VIEWS[0],
+        help="which peak is the headline: allocator (default: what the device's allocator holds, with "
+        "workspaces and storages at real size) or tensors (live tensors only)",
+    )
     p.add_argument(
         "--measure",
         action="store_true",
@@ -85,6 +91,7 @@ def runs_from_args(args: argparse.Namespace) -> list[RunConfig]:
         mode=args.mode,
         heads=positive_int("heads", args.heads),
         zones=positive_int("zones", args.zones),
+        memory=args.memory,
     )
     return [RunConfig(frames=t, **common) for t in frames]
 

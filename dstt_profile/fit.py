@@ -69,15 +69,15 @@ def solve(base: RunConfig, budget: int, profile: Callable[[RunConfig], RunRecord
             seen[t] = run(base.replace(frames=t))
         return seen[t]
 
-    best = search_max(lambda t: record(t).peak.bytes, budget, MAX_FRAMES - 1)
+    best = search_max(lambda t: record(t).peak_view.bytes, budget, MAX_FRAMES - 1)
     at = record(best) if best else None
     return FitAnswer(
         max_frames=best,
-        peak_bytes=at.peak.bytes if at else 0,
-        next_peak_bytes=record(best + 1).peak.bytes,
+        peak_bytes=at.peak_view.bytes if at else 0,
+        next_peak_bytes=record(best + 1).peak_view.bytes,
         budget_bytes=budget,
         runs=len(seen),
-        peak_stage=at.peak.stage if at else "",
+        peak_stage=at.peak_view.stage if at else "",
     )
 
 
@@ -98,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="inference", help="inference or train")
     p.add_argument("--batch", default="1", help="clips per batch (default 1)")
     p.add_argument("--device", default="cpu", help="device type traced: cpu or cuda")
+    p.add_argument(
+        "--memory",
+        default="allocator",
+        help="peak to fit: allocator (default: storages at real size, op workspaces) or tensors (tensors only)",
+    )
     p.add_argument("--format", default="text", help="text or json")
     return p
 
@@ -115,11 +120,18 @@ def _base(args: argparse.Namespace) -> RunConfig:
         attention=args.attention,
         mode=args.mode,
         device=args.device,
+        memory=args.memory,
     )
 
 
+_VIEWS = {
+    "allocator": "allocator peak above weights and input: storages at real size, op workspaces included",
+    "tensors": "tensor peak: live tensors only, no workspaces; weights and input excluded",
+}
+
+
 def render_text(answer: FitAnswer, base: RunConfig) -> str:
-    what = f"{base.res} {base.dtype} {base.attention} {base.mode} batch {base.batch}"
+    what = f"{base.res} {base.dtype} {base.attention} {base.mode} batch {base.batch} ({_VIEWS[base.memory]})"
     budget = f"{fmt_bytes(answer.budget_bytes)} ({answer.budget_bytes:,} B)"
     nxt = f"{fmt_bytes(answer.next_peak_bytes)} ({answer.next_peak_bytes:,} B)"
     if answer.max_frames == 0:

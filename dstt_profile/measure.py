@@ -2,7 +2,8 @@
 
 For one configuration, in this order:
 1. the prediction: the fake-tensor trace (tensor peak, stage headlines, per-op live bytes);
-2. kernel workspaces, probed per convolution at batch 1-3 (workspace.py), giving the allocator peak;
+2. (part of the prediction) the allocator peak: storages at their real sizes, op temporaries and
+   convolution workspaces calibrated on this machine (devicerules.py, workspace.py);
 3. a real run under the same hooks and op recorder (real headline tensors, the real tensor peak);
 4. the allocator's measured peak for one more forward pass (meters.py: profiler events on CPU,
    `max_memory_allocated` on CUDA);
@@ -28,8 +29,7 @@ from dstt_profile.meters import PeakMeter, meter_for, synchronize
 from dstt_profile.records import MeasuredRecord, RunRecord
 from dstt_profile.runconfig import RunConfig
 from dstt_profile.stages import BlockKind, stage_of
-from dstt_profile.trace import _check_device, build
-from dstt_profile.workspace import allocator_peak, conv_workspaces
+from dstt_profile.trace import WORKSPACE_RULE, _check_device, build
 
 GLUE = "glue"  # time outside every stage's modules (the root's reshapes, residual adds)
 
@@ -132,8 +132,6 @@ def measure(run: RunConfig, repeats: int = 3, meter: PeakMeter | None = None) ->
     meter = meter or meter_for(run.device)
     record = profile_run(run.replace(real=False), keep_ops=True)
     rss_before = current_rss()
-    workspaces = conv_workspaces(record, meter)
-    alloc = allocator_peak(record, workspaces)
     real = profile_run(run.replace(real=True), keep_ops=False)
     model, frames = build(run.replace(real=True))
     model.eval()
@@ -143,24 +141,25 @@ def measure(run: RunConfig, repeats: int = 3, meter: PeakMeter | None = None) ->
         del out
     forward_seconds, stage_seconds = _timed_passes(model, frames, run, repeats)
     del model, frames
+    peak = record.peak
     measured_record = MeasuredRecord(
         device=run.device,
         method=meter.method,
         measured_peak_bytes=measured,
-        predicted_peak_bytes=record.peak.bytes,
-        predicted_allocator_peak_bytes=alloc.bytes,
-        allocator_peak_op=alloc.op.op,
-        allocator_peak_module=alloc.op.module,
-        allocator_peak_stage=alloc.op.stage,
-        workspace_at_peak_bytes=alloc.workspace,
-        peak_error_pct=error_pct(alloc.bytes, measured),
-        tensor_peak_error_pct=error_pct(record.peak.bytes, measured),
-        real_tensor_peak_bytes=real.peak.bytes,
+        predicted_peak_bytes=peak.tensor_bytes,
+        predicted_allocator_peak_bytes=peak.bytes,
+        allocator_peak_op=peak.op,
+        allocator_peak_module=peak.module,
+        allocator_peak_stage=peak.stage,
+        workspace_at_peak_bytes=peak.transient_bytes,
+        peak_error_pct=error_pct(peak.bytes, measured),
+        tensor_peak_error_pct=error_pct(peak.tensor_bytes, measured),
+        real_tensor_peak_bytes=real.peak.tensor_bytes,
         headline_elements={name: s.elements for name, s in real.stages.items()},
         headline_error_pct={
             name: error_pct(s.elements, real.stages[name].elements) for name, s in record.stages.items() if name in real.stages
         },
-        workspaces=workspaces,
+        workspaces=conv_workspaces(record),
         forward_seconds=forward_seconds,
         stage_seconds=stage_seconds,
         repeats=repeats,
@@ -168,3 +167,12 @@ def measure(run: RunConfig, repeats: int = 3, meter: PeakMeter | None = None) ->
         rss_peak_bytes=peak_rss(),
     )
     return replace(record, measured=measured_record)
+
+
+def conv_workspaces(record: RunRecord) -> dict[str, int]:
+    """Convolution module -> the workspace its op holds inside itself in this run (first call)."""
+    found: dict[str, int] = {}
+    for op in record.ops:
+        if WORKSPACE_RULE in op.rules.split(",") and op.module not in found:
+            found[op.module] = op.transient_bytes
+    return found

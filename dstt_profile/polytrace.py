@@ -23,7 +23,7 @@ from math import lcm, prod
 from typing import Any
 
 from dstt_profile.runconfig import RunConfig
-from dstt_profile.trace import Trace, trace
+from dstt_profile.trace import Trace, trace, with_peaks
 
 BASE_FRAMES: tuple[int, int, int] = (2, 3, 4)  # the traces every derived t is interpolated from
 DIRECT_BELOW = BASE_FRAMES[0]  # clip lengths under this are always traced
@@ -78,13 +78,8 @@ def _flatten(tr: Trace) -> tuple[Any, list[int]]:
     return skeleton, ints
 
 
-def _first_max(ops: Iterable[Any]) -> tuple[int, int]:
-    """(peak live bytes, index of the first op that reaches it), as the recorder finds them."""
-    peak, where = 0, -1
-    for op in ops:
-        if op.live_bytes > peak:
-            peak, where = op.live_bytes, op.index
-    return peak, where
+def _peaks(tr: Trace) -> tuple[int, int, int, int]:
+    return tr.peak_bytes, tr.peak_index, tr.allocator_peak_bytes, tr.allocator_peak_index
 
 
 class _Polynomial:
@@ -142,18 +137,21 @@ class TraceFamily:
         if ints is None:
             return None
         ops, calls, unsupported, params, param_bytes, input_bytes = _join(self.skeleton, iter(ints))
-        peak, where = _first_max(ops)
-        return Trace(
-            run=self.base.replace(frames=t),
-            ops=ops,
-            calls=calls,
-            unsupported=unsupported,
-            peak_bytes=peak,
-            peak_index=where,
-            params=params,
-            param_bytes=param_bytes,
-            input_bytes=input_bytes,
-            seconds=time.perf_counter() - started,
+        base = self.traces[BASE_FRAMES[0]]
+        return with_peaks(
+            Trace(
+                run=self.base.replace(frames=t),
+                ops=ops,
+                calls=calls,
+                unsupported=unsupported,
+                peak_bytes=0,
+                peak_index=-1,
+                params=params,
+                param_bytes=param_bytes,
+                input_bytes=input_bytes,
+                seconds=time.perf_counter() - started,
+                basis=base.basis,
+            )
         )
 
     def agrees(self, traced: Trace) -> bool:
@@ -161,10 +159,7 @@ class TraceFamily:
         derived = self.derive(traced.run.frames)
         if derived is None:
             return False
-        return _flatten(derived) == _flatten(traced) and (derived.peak_bytes, derived.peak_index) == (
-            traced.peak_bytes,
-            traced.peak_index,
-        )
+        return _flatten(derived) == _flatten(traced) and _peaks(derived) == _peaks(traced)
 
 
 def worth_deriving(frames: Iterable[int]) -> bool:

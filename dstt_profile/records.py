@@ -129,6 +129,22 @@ class PeakRecord:
 
 
 @dataclass(frozen=True)
+class PeakView:
+    """The peak in one memory view, with the view's name: what a figure shown to a user is."""
+
+    view: str  # allocator | tensors
+    bytes: int
+    stage: str
+    op: str
+    op_index: int
+    module: str
+
+    @property
+    def label(self) -> str:
+        return "allocator peak" if self.view == "allocator" else "tensor peak (tensors only: no workspaces, storages at tensor size)"
+
+
+@dataclass(frozen=True)
 class FlopsRecord:
     total: int
     by_op: dict[str, int]
@@ -169,18 +185,18 @@ class FvcoreRecord:
 class MeasuredRecord:
     """A real run beside the fake-tensor prediction of the same configuration (`--measure`).
 
-    Two peaks are predicted. The tensor peak (`RunRecord.peak`) counts the bytes tensors hold between
-    ops. The allocator peak adds the workspaces kernels allocate and free inside one op (oneDNN's
-    reorders of a convolution's input, weight or output on CPU), measured per convolution at batch
-    1-3 and extrapolated exactly (workspace.py). The measured peak is the allocator's net allocation
-    peak during the forward pass. Errors are (predicted - measured) / measured, in %.
+    Two peaks are predicted (both are in `RunRecord.peak`). The tensor peak counts the bytes live
+    tensors need. The allocator peak counts storages at their real sizes and what kernels allocate and
+    free inside one op (oneDNN's reorders of a convolution's input, weight or output on CPU, calibrated
+    per convolution on this machine). The measured peak is the allocator's net allocation peak during
+    the forward pass. Errors are (predicted - measured) / measured, in %.
     """
 
     device: str
     method: str  # how the measured peak was read
     measured_peak_bytes: int
     predicted_peak_bytes: int  # tensor peak, fake tensors
-    predicted_allocator_peak_bytes: int  # tensor peak + kernel workspaces
+    predicted_allocator_peak_bytes: int  # storages at real size + op temporaries + kernel workspaces
     allocator_peak_op: str
     allocator_peak_module: str
     allocator_peak_stage: str
@@ -219,6 +235,20 @@ class RunRecord:
     @property
     def frames(self) -> int:
         return int(self.config["frames"])
+
+    @property
+    def memory(self) -> str:
+        """The memory view this run's figures are shown and gated in: allocator (default) or tensors."""
+        return str(self.config.get("memory", "allocator"))
+
+    @property
+    def peak_view(self) -> PeakView:
+        """The peak in this run's memory view (`peak.bytes` is always the allocator's)."""
+        return PeakView(self.memory, *self.peak.view(self.memory))
+
+    def timeline_bytes(self, op: OpRecord) -> int:
+        """What one op's point on the memory timeline is, in this run's view."""
+        return op.live_bytes if self.memory == "tensors" else op.allocator_bytes
 
 
 @dataclass(frozen=True)

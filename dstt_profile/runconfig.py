@@ -23,6 +23,8 @@ DTYPES: dict[str, tuple[torch.dtype, int]] = {
 }
 DEVICES = ("cpu", "cuda")
 MODES = ("inference", "train")
+# Which peak is the headline: what the device's allocator holds (the default), or the tensors alone.
+MEMORY_VIEWS = ("allocator", "tensors")
 MAX_FRAMES = 1 << 20
 
 
@@ -48,6 +50,7 @@ class RunConfig:
     blocks: int = 8
     hidden: int = 512
     channel: int = 256
+    memory: str = "allocator"
 
     def __post_init__(self) -> None:
         for name in ("frames", "batch"):
@@ -64,6 +67,8 @@ class RunConfig:
             raise UsageError(f"attention {self.attention!r} is not one of {', '.join(ATTENTION_BACKENDS)}")
         if self.mode not in MODES:
             raise UsageError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.memory not in MEMORY_VIEWS:
+            raise UsageError(f"memory {self.memory!r} is not one of {', '.join(MEMORY_VIEWS)}")
         problem = first_problem(self._model_config_unchecked())
         if problem is not None:
             raise UsageError(problem)
@@ -115,6 +120,8 @@ class RunConfig:
             parts.append(self.mode)
         if self.device != "cpu":
             parts.append(self.device)
+        if self.memory != "allocator":
+            parts.append(self.memory)
         if self.real:
             parts.append("measured")
         return "_".join(parts)

@@ -160,14 +160,14 @@ def peak_segments(result: Result) -> list[PeakSegment]:
     """The peak fitted separately where its stage is constant (a segment needs 3+ points to be fitted)."""
     segments: list[list[RunRecord]] = []
     for run in _sorted_runs(result):
-        if segments and segments[-1][-1].peak.stage == run.peak.stage:
+        if segments and segments[-1][-1].peak_view.stage == run.peak_view.stage:
             segments[-1].append(run)
         else:
             segments.append([run])
     out = []
     for seg in segments:
-        stage = seg[0].peak.stage
-        fit = fit_points(f"peak ({stage})", _series(seg, lambda r: r.peak.bytes))
+        stage = seg[0].peak_view.stage
+        fit = fit_points(f"peak ({stage})", _series(seg, lambda r: r.peak_view.bytes))
         out.append(PeakSegment(stage, seg[0].frames, seg[-1].frames, fit))
     return out
 
@@ -191,7 +191,7 @@ def headline_crossover(
 
 
 def peak_in_temporal(run: RunRecord) -> bool:
-    return run.peak.stage == TEMPORAL
+    return run.peak_view.stage == TEMPORAL
 
 
 def search_first(predicate: Callable[[int], bool], limit: int = 1 << 16) -> int | None:

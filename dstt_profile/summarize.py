@@ -150,6 +150,27 @@ def _module_records(trace: Trace) -> tuple[ModuleRecord, ...]:
     return tuple(records)
 
 
+def _peak(trace: Trace) -> PeakRecord:
+    """Both views of the peak: the allocator's (the headline) and the tensors'."""
+    ops = trace.ops
+    top = ops[trace.allocator_peak_index] if trace.allocator_peak_index >= 0 else None
+    tensor_top = ops[trace.peak_index] if trace.peak_index >= 0 else None
+    return PeakRecord(
+        bytes=trace.allocator_peak_bytes,
+        stage=top.stage if top else "",
+        op=top.op if top else "",
+        op_index=trace.allocator_peak_index,
+        module=top.module if top else "",
+        tensor_bytes=trace.peak_bytes,
+        tensor_stage=tensor_top.stage if tensor_top else "",
+        tensor_op=tensor_top.op if tensor_top else "",
+        tensor_op_index=trace.peak_index,
+        tensor_module=tensor_top.module if tensor_top else "",
+        transient_bytes=top.transient_bytes if top else 0,
+        basis=trace.basis,
+    )
+
+
 def summarize(trace: Trace, keep_ops: bool = True) -> RunRecord:
     sym = Symbols.of(trace.run)
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
@@ -160,21 +181,14 @@ def summarize(trace: Trace, keep_ops: bool = True) -> RunRecord:
         row[0] += op.flops
         row[1] += op.other_flops
         row[2] += op.alloc_bytes
-        row[3] = max(row[3], op.live_bytes)
+        row[3] = max(row[3], op.allocator_bytes)
         if op.flops:
             by_op[op.op] += op.flops
         if op.other_flops:
             other_by_op[op.op] += op.other_flops
     total = sum(by_op.values())
     stages = {stage: _stage_record(trace, stage, sym, totals, total) for stage in STAGES}
-    peak_op = trace.ops[trace.peak_index] if trace.peak_index >= 0 else None
-    peak = PeakRecord(
-        bytes=trace.peak_bytes,
-        stage=peak_op.stage if peak_op else "",
-        op=peak_op.op if peak_op else "",
-        op_index=trace.peak_index,
-        module=peak_op.module if peak_op else "",
-    )
+    peak = _peak(trace)
     flops = FlopsRecord(
         total=total,
         by_op=dict(sorted(by_op.items(), key=lambda kv: -kv[1])),

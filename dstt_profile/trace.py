@@ -25,7 +25,7 @@ from dstt_profile.recorder import OpRecorder
 from dstt_profile.records import OpRecord
 from dstt_profile.runconfig import RunConfig
 from dstt_profile.stages import BACKWARD, STAGES
-from dstt_profile.workspace import ConvSignature, WorkspaceCache
+from dstt_profile.workspace import ConvSignature, WorkspaceCache, default_cache
 from model import InpaintGenerator
 
 
@@ -223,15 +223,16 @@ def _with_workspaces(
             f"storages at their real sizes and op temporaries ({run.device} rules: {rules}); convolution "
             "workspaces not included: there is no CUDA device here to calibrate them on"
         )
-    cache = workspaces if workspaces is not None else WorkspaceCache(run.device)
+    cache = workspaces if workspaces is not None else default_cache(run.device)
     scale = run.element_bytes / torch.empty((), dtype=run.torch_dtype).element_size()
     out = list(ops)
     for index, (sig, batch) in convolutions.items():
-        extra = int(cache.workspace(sig).at(batch) * scale)
+        extra = int(cache.bytes_at(sig, batch) * scale)
         op = out[index]
         names = ",".join(n for n in (op.rules, WORKSPACE_RULE) if n)
         out[index] = replace(op, transient_bytes=op.transient_bytes + extra, rules=names)
     cache.save()
-    return tuple(out), (
-        f"storages at their real sizes and op temporaries ({run.device} rules: {rules}); {cache.describe()}"
-    )
+    basis = f"storages at their real sizes and op temporaries ({run.device} rules: {rules}); {cache.describe()}"
+    if run.mode == "train":
+        basis += "; backward ops are counted without workspaces or temporaries (not calibrated)"
+    return tuple(out), basis

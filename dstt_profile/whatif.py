@@ -45,8 +45,8 @@ def side(record: RunRecord) -> Side:
     temporal = record.stages["temporal_attention"]
     return Side(
         attention=str(record.config["attention"]),
-        peak_bytes=record.peak.bytes,
-        peak_stage=record.peak.stage,
+        peak_bytes=record.peak_view.bytes,
+        peak_stage=record.peak_view.stage,
         kernels=dict(record.kernels),
         temporal_elements=temporal.elements,
         temporal_materialised=temporal.materialised,

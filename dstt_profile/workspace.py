@@ -36,6 +36,7 @@ from dstt_profile.meters import PeakMeter, meter_for
 CONVOLUTION = "aten.convolution"
 CACHE_SCHEMA = "dstt-profile-workspaces/1"
 CACHE_ENV = "DSTT_PROFILE_CACHE"
+DIRECT_LIMIT = 1 << 30  # bytes of input a convolution is probed with directly, at most
 
 
 class WorkspaceError(RuntimeError):
@@ -101,15 +102,27 @@ def signature_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[ConvSig
 @dataclass(frozen=True)
 class Workspace:
     """Workspace bytes of one signature as a function of the batch n: `at_one` for n = 1, else
-    `constant + per_sample * n`; `checked` is the batch the fit was verified at (exact)."""
+    `constant + per_sample * n`; `checked` is the batch the fit was verified at (exact). Where the
+    library's choice changes with the batch (`checked` = 0: not affine), only the batches in `exact`
+    are known, each probed directly."""
 
     at_one: int
     constant: int
     per_sample: int
     checked: int
+    exact: tuple[tuple[int, int], ...] = ()  # (batch, bytes) probed directly
 
-    def at(self, batch: int) -> int:
-        return self.at_one if batch == 1 else self.constant + self.per_sample * batch
+    @property
+    def affine(self) -> bool:
+        return self.checked > 0
+
+    def at(self, batch: int) -> int | None:
+        """Bytes at `batch`; None where the workspace is not affine and `batch` was not probed."""
+        if batch == 1:
+            return self.at_one
+        if self.affine:
+            return self.constant + self.per_sample * batch
+        return dict(self.exact).get(batch)
 
 
 def machine_key(device: str) -> str:
@@ -172,7 +185,10 @@ def probe(sig: ConvSignature, batch: int, meter: PeakMeter) -> int:
 
 
 def calibrate(sig: ConvSignature, meter: PeakMeter) -> Workspace:
-    """Probe `sig` at small batches and fit the workspace, checked exactly at a larger batch."""
+    """Probe `sig` at small batches and fit the workspace, checked exactly at a larger batch.
+
+    Where no affine fit holds (oneDNN may pick other kernels for odd and even batches of a small
+    input), the probes are kept and every other batch is probed when it is needed (`probe_batch`)."""
     w1, w2, w3 = (probe(sig, n, meter) for n in (1, 2, 3))
     per = w2 - w1
     if w3 == w1 + 2 * per:  # affine from batch 1 on
@@ -181,10 +197,28 @@ def calibrate(sig: ConvSignature, meter: PeakMeter) -> Workspace:
     w4 = probe(sig, 4, meter)
     if w4 == w3 + per:  # batch 1 is special; affine from 2 on
         return Workspace(at_one=w1, constant=w2 - 2 * per, per_sample=per, checked=4)
-    raise WorkspaceError(
-        f"convolution workspace at batch 1..4 is {[w1, w2, w3, w4]} B: not affine in the batch, so it "
-        f"cannot be extrapolated (weight {sig.weight}, input {sig.sample})"
-    )
+    return Workspace(at_one=w1, constant=0, per_sample=0, checked=0, exact=((2, w2), (3, w3), (4, w4)))
+
+
+def probe_batch(sig: ConvSignature, found: Workspace, batch: int, meter: PeakMeter) -> Workspace:
+    """`found` with the workspace at `batch` probed directly (for a signature that is not affine)."""
+    nbytes = batch * _sample_bytes(sig)
+    if nbytes > DIRECT_LIMIT:
+        raise WorkspaceError(
+            f"the workspace of a convolution (weight {sig.weight}, input {sig.sample}) changes with the batch "
+            f"in no affine way, and probing it at batch {batch} needs a {nbytes / 2**30:.1f} GiB input "
+            f"(more than {DIRECT_LIMIT / 2**30:.0f} GiB)"
+        )
+    exact = dict(found.exact)
+    exact[batch] = probe(sig, batch, meter)
+    return Workspace(found.at_one, found.constant, found.per_sample, found.checked, tuple(sorted(exact.items())))
+
+
+def _sample_bytes(sig: ConvSignature) -> int:
+    n = 1
+    for s in sig.sample:
+        n *= s
+    return n * getattr(torch, sig.dtype).itemsize
 
 
 class WorkspaceCache:
@@ -211,7 +245,9 @@ class WorkspaceCache:
         machines = self._read().get("machines", {})
         for key, raw in (machines.get(self.machine) or {}).items():
             try:
-                self.entries[key] = Workspace(**{f: int(raw[f]) for f in ("at_one", "constant", "per_sample", "checked")})
+                fields = {f: int(raw[f]) for f in ("at_one", "constant", "per_sample", "checked")}
+                exact = tuple((int(b), int(v)) for b, v in raw.get("exact", ()))
+                self.entries[key] = Workspace(**fields, exact=exact)
             except (KeyError, TypeError, ValueError):
                 continue
 
@@ -237,6 +273,18 @@ class WorkspaceCache:
             self._dirty = True
         return found
 
+    def bytes_at(self, sig: ConvSignature, batch: int) -> int:
+        """Workspace bytes of `sig` at `batch`, calibrating (or probing that batch) where unknown."""
+        found = self.workspace(sig)
+        value = found.at(batch)
+        if value is None:
+            found = probe_batch(sig, found, batch, self.meter or meter_for(self.device))
+            self.entries[sig.key()] = found
+            self._dirty = True
+            value = found.at(batch)
+        assert value is not None
+        return value
+
     def save(self) -> None:
         """Write what this object calibrated to the cache file (merged with what is there)."""
         if self._dirty:
@@ -245,3 +293,21 @@ class WorkspaceCache:
 
     def describe(self) -> str:
         return f"convolution workspaces calibrated on this machine ({self.machine})"
+
+
+_DEFAULT: dict[str, WorkspaceCache] = {}
+
+
+def default_cache(device: str) -> WorkspaceCache:
+    """This process's workspace cache for `device` (read from disk once, calibrating what is missing)."""
+    if device not in _DEFAULT:
+        _DEFAULT[device] = WorkspaceCache(device)
+    return _DEFAULT[device]
+
+
+def set_default_cache(device: str, cache: WorkspaceCache | None) -> None:
+    """Use `cache` for `device` from now on (None: the one in `cache_dir()` again)."""
+    if cache is None:
+        _DEFAULT.pop(device, None)
+    else:
+        _DEFAULT[device] = cache

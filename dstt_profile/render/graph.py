@@ -54,7 +54,7 @@ def overview_modules(run: RunRecord) -> list[ModuleRecord]:
 
 
 def _holds_peak(run: RunRecord, first: int, last: int) -> bool:
-    return first <= run.peak.op_index <= last and first >= 0
+    return first <= run.peak_view.op_index <= last and first >= 0
 
 
 def _node_attrs(label: str, detail: str, stage: str, nbytes: int, peak: bool, view: str) -> dict[str, object]:
@@ -140,7 +140,7 @@ def _op_node(run: RunRecord, kind: str, o: OpRecord, count: int) -> tuple[str, d
     detail = f"-> {shape}" + (f", allocates {fmt_bytes(o.alloc_bytes)}" if o.alloc_bytes else " (view)")
     if o.op in ("aten.bmm", "aten._softmax") and len(o.outputs[0].shape) >= 3 and o.outputs[0].shape[-1] == o.outputs[0].shape[-2]:
         detail += "  attention matrix"
-    return f"{kind}:op{o.index}", _node_attrs(label, detail, o.stage, o.alloc_bytes, o.index == run.peak.op_index, kind)
+    return f"{kind}:op{o.index}", _node_attrs(label, detail, o.stage, o.alloc_bytes, o.index == run.peak_view.op_index, kind)
 
 
 def combined_graph(run: RunRecord) -> nx.DiGraph:

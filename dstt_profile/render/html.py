@@ -84,14 +84,21 @@ def _stage_row(run: RunRecord, s: StageRecord) -> dict[str, str]:
 
 def summary(run: RunRecord) -> dict[str, str]:
     c = run.config
-    peak = run.peak
+    peak = run.peak_view
+    other = (
+        f"tensors only: {fmt_bytes(run.peak.tensor_bytes)} ({run.peak.tensor_bytes:,} B) in {run.peak.tensor_stage}"
+        if peak.view == "allocator"
+        else f"allocator peak: {fmt_bytes(run.peak.bytes)} ({run.peak.bytes:,} B) in {run.peak.stage}"
+    )
     return {
         "config": describe(run),
         "params": f"{run.params:,} ({fmt_bytes(run.param_bytes)} at {c['dtype']})",
         "flops": f"{run.flops.total:,} FLOPs = {fmt_count(run.flops.total, 'FLOP')}",
         "macs": f"{run.flops.total // 2:,} multiply-adds = {fmt_count(run.flops.total // 2, 'MAC')}",
         "other": fmt_count(run.flops.other_total, "FLOP"),
-        "peak": f"{fmt_bytes(peak.bytes)} ({peak.bytes:,} B)",
+        "peak": f"{fmt_bytes(peak.bytes)} ({peak.bytes:,} B), {peak.label}",
+        "peak_other": other,
+        "peak_basis": run.peak.basis,
         "peak_where": f"{peak.stage}, op #{peak.op_index} {peak.op} in {peak.module or '<root>'}",
         "dtype": str(c["dtype"]),
         "input": fmt_bytes(run.input_bytes),

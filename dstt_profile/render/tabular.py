@@ -32,7 +32,7 @@ def render_csv(result: Result) -> str:
                     c["frames"], c["height"], c["width"], c["batch"], c["dtype"], c["attention"], c["mode"],
                     s.name, "x".join(map(str, s.shape)), s.elements, s.bytes, s.flops, s.other_flops,
                     s.instances, f"{s.share:.6f}", s.formula_substituted, s.formula_elements, s.match,
-                    r.peak.bytes,
+                    r.peak_view.bytes,
                 ]
             )
     return out.getvalue()

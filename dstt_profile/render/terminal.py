@@ -18,9 +18,10 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[st
 def describe(run: RunRecord) -> str:
     c = run.config
     tensors = "real tensors" if c.get("real") else "fake tensors"
+    view = "allocator view" if c.get("memory", "allocator") == "allocator" else "tensor view"
     return (
         f"DSTT t={c['frames']} {c['height']}x{c['width']} batch {c['batch']} {c['dtype']} "
-        f"({c['attention']} attention, {c['mode']}, {c['device']}, {tensors})"
+        f"({c['attention']} attention, {c['mode']}, {c['device']}, {tensors}, {view})"
     )
 
 
@@ -46,15 +47,13 @@ def render_run(run: RunRecord) -> str:
     lines = [describe(run), "", *_table(header, rows, {2, 3, 4, 5})]
     if any(not s.materialised for s in run.stages.values()):
         lines.append("* attention matrix not materialised (fused kernel): largest tensor of the stage shown")
-    peak = run.peak
     failed = [c for c in run.checks if not c.passed]
     lines += [
         "",
         f"parameters   {run.params:,} ({fmt_bytes(run.param_bytes)} at {dtype})",
         f"FLOPs        {run.flops.total:,} = {fmt_count(run.flops.total, 'FLOP')} "
         f"(conv/linear/matmul, 2 per multiply-add); other arithmetic {fmt_count(run.flops.other_total, 'FLOP')}",
-        f"peak         {fmt_bytes(peak.bytes)} ({peak.bytes:,} B) of activations, in {peak.stage} "
-        f"at op #{peak.op_index} {peak.op} ({peak.module or '<root>'})",
+        *peak_lines(run),
         f"checks       {len(run.checks) - len(failed)}/{len(run.checks)} formulas match",
     ]
     for c in failed:
@@ -65,6 +64,25 @@ def render_run(run: RunRecord) -> str:
     if run.measured is not None:
         lines += ["", *render_measured(run)]
     return "\n".join(lines)
+
+
+def peak_lines(run: RunRecord) -> list[str]:
+    """The headline peak in the run's view, with the other view beside it and what each includes."""
+    p = run.peak
+    shown = run.peak_view
+    where = f"in {shown.stage} at op #{shown.op_index} {shown.op} ({shown.module or '<root>'})"
+    if shown.view == "allocator":
+        inside = f"; {fmt_bytes(p.transient_bytes)} of it held inside that op" if p.transient_bytes else ""
+        return [
+            f"peak         {fmt_bytes(p.bytes)} ({p.bytes:,} B) allocator peak above weights and input, {where}{inside}",
+            f"             tensors only: {fmt_bytes(p.tensor_bytes)} ({p.tensor_bytes:,} B) in {p.tensor_stage} "
+            "(no workspaces, storages at tensor size; --memory tensors to gate on it)",
+        ]
+    return [
+        f"peak         {fmt_bytes(p.tensor_bytes)} ({p.tensor_bytes:,} B) of tensors only (no workspaces, storages "
+        f"at tensor size), {where}",
+        f"             allocator peak: {fmt_bytes(p.bytes)} ({p.bytes:,} B) in {p.stage} (what a real run holds)",
+    ]
 
 
 def render_measured(run: RunRecord) -> list[str]:
@@ -111,8 +129,8 @@ def render_sweep(result: Result) -> str:
                 f"{ta.elements:,}",
                 fmt_bytes(ta.bytes),
                 fmt_count(r.flops.total, "FLOP"),
-                fmt_bytes(r.peak.bytes),
-                r.peak.stage,
+                fmt_bytes(r.peak_view.bytes),
+                r.peak_view.stage,
                 f"{passed}/{len(r.checks)}",
             ]
         )

@@ -1,0 +1,116 @@
+"""The allocator view: what a real run's allocator holds, predicted op by op and checked against real runs.
+
+The released generator's own allocator events (tests/data/released_cpu_allocations.json: CPU, torch
+2.13.0, fp32, 240x432, t = 1 and 2) are the reference: `model/dstt.py` must allocate and release what it
+does, event for event, and the fake-tensor prediction must reach the same peak.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from dstt_profile.allocations import BETWEEN_OPS, record_allocations
+from dstt_profile.api import profile_run
+from dstt_profile.cli import main
+from dstt_profile.devicecheck import compare
+from dstt_profile.devicerules import CUDA_ROUND, DeviceRules
+from dstt_profile.runconfig import RunConfig
+from dstt_profile.trace import WORKSPACE_RULE
+from model import DSTTConfig, InpaintGenerator
+
+REFERENCE = json.loads((Path(__file__).parent / "data" / "released_cpu_allocations.json").read_text())
+
+
+def _released_style_events(t: int) -> list[list[Any]]:
+    """(innermost aten op, signed bytes) of one forward pass, recorded as the reference was: zeros
+    input, eval, no grad, after one warm-up pass."""
+    model = InpaintGenerator(DSTTConfig()).eval()
+    x = torch.zeros(1, t, 3, 240, 432)
+    with torch.no_grad():
+        model(x)
+        log, _ = record_allocations(lambda: (model(x), None)[1])  # the output is released inside, as recorded
+    return [[e.op, e.bytes] for e in log.events]
+
+
+@pytest.mark.parametrize("t", [1, 2])
+def test_model_allocates_what_the_released_generator_does(t: int) -> None:
+    reference = REFERENCE["runs"][str(t)]
+    ours = _released_style_events(t)
+    assert ours == [[op, nbytes] for op, nbytes, _live in reference["events"]]
+    # 528 events at t=1, 552 at t=2; among them the two releases that depend on which local holds what:
+    # the transformer's output tokens before the skip add (t*720*512*4 B) and the Fold output, whose
+    # storage is Fold's input-sized (t*6272*720*4 B), at the very end, after the decoder
+    assert len(ours) == {1: 528, 2: 552}[t]
+    assert [BETWEEN_OPS, -1_474_560 * t] in ours and ours[-2] == [BETWEEN_OPS, -18_063_360 * t]
+
+
+@pytest.mark.parametrize("attention", ["matmul", "sdpa"])
+@pytest.mark.parametrize("t", [1, 2])
+def test_fake_trace_equals_real_allocator_op_by_op(t: int, attention: str) -> None:
+    fake, differences = compare(RunConfig(frames=t, attention=attention))
+    assert [str(d) for d in differences] == []
+    # the peak of the released generator, in decoder.4.conv (reference: 107,790,336 B at t=1)
+    assert fake.allocator_peak_bytes == REFERENCE["runs"][str(t)]["peak_bytes"]
+    applied = {name.partition("*")[0] for op in fake.ops for name in op.rules.split(",") if name}
+    expected = {
+        "cpu.col2im.input_sized_output",
+        "cpu.col2im.contiguous_input",
+        "cpu.native_layer_norm.contiguous_input",
+        "cpu.upsample_bilinear2d.tables",
+        WORKSPACE_RULE,
+    }
+    expected |= {"cpu.scalar_operand"} if attention == "matmul" else {"cpu.flash_attention.thread_buffers"}
+    assert applied == expected
+
+
+def test_allocator_peak_at_t14() -> None:
+    run = profile_run(RunConfig(frames=14), keep_ops=False)
+    # At decoder.4.conv, the full-resolution 64-channel convolution, per frame (240x432, fp32):
+    #   its input, the bilinear x2 output, 64*240*432*4        = 26,542,080
+    #   the Fold output, kept by the forward's local; its storage is Fold's input, 6272*720*4 = 18,063,360
+    #   the skip sum enc + Fold output, 128*60*108*4           =  3,317,760
+    #   decoder.3's output, held by nn.Sequential meanwhile, 64*120*216*4 = 6,635,520
+    #   inside the op, oneDNN's blocked copies of input and output, 2 * 26,542,080
+    #   and the plain output it returns                        = 26,542,080
+    # plus the reordered weight inside the op, once: 64*64*3*3*4 = 147,456
+    # (3*26,542,080 + 18,063,360 + 3,317,760 + 6,635,520 + 26,542,080) * 14 + 147,456 = 1,507,147,776
+    assert (run.peak.bytes, run.peak.stage, run.peak.module) == (1_507_147_776, "decoder", "decoder.4.conv")
+    assert run.peak.transient_bytes == 2 * 26_542_080 * 14 + 147_456 - 26_542_080 * 14  # workspace = 26,689,536*14 - 0
+    # the tensor view stays beside it: two t^2 temporal matrices and their company
+    assert (run.peak.tensor_bytes, run.peak.tensor_stage) == (1_003_806_720, "temporal_attention")
+    assert "calibrated on this machine" in run.peak.basis
+
+
+def test_memory_tensors_shows_the_tensor_view(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--frames", "2", "--memory", "tensors", "--out", str(tmp_path), "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert "tensor view" in out and "of tensors only" in out
+    saved = json.loads(next(tmp_path.glob("*_tensors.json")).read_text())
+    peak = saved["runs"][0]["peak"]
+    assert peak["bytes"] == 215_433_216  # the JSON's peak.bytes is always the allocator view
+    assert saved["runs"][0]["config"]["memory"] == "tensors"
+
+
+def test_fold_storage_is_input_sized_on_cpu() -> None:
+    fold = nn.Fold(output_size=(12, 24), kernel_size=7, stride=3, padding=3)
+    x = torch.zeros(2, 128 * 49, 32).transpose(1, 2).contiguous().transpose(1, 2)  # non-contiguous, as in DSTT
+    out = fold(x)
+    # real: the output's storage is the input's size, 2*6272*32*4 = 1,605,632 B, not 2*128*12*24*4 = 294,912 B
+    assert out.untyped_storage().nbytes() == 1_605_632 and out.numel() * 4 == 294_912
+    rule = DeviceRules("cpu").storage_rule("aten.col2im")
+    assert rule is not None and rule.bytes((x,), {}, out) == 1_605_632
+
+
+def test_cuda_rounds_every_block_to_512_bytes() -> None:
+    rule = DeviceRules("cuda").storage_rule("aten.addmm")
+    assert rule is not None and CUDA_ROUND == 512
+    t = torch.zeros(3)  # 12 bytes -> one 512-byte block
+    assert rule.bytes((), {}, t) == 512
+    assert rule.bytes((), {}, torch.zeros(129)) == 1024  # 516 bytes -> two blocks
+    assert DeviceRules("cuda").temporary_rule("aten.col2im") is None  # CPU kernels' temporaries are CPU's
