@@ -33,7 +33,8 @@ import torch
 CUDA_ROUND = 512  # bytes: the CUDA caching allocator's smallest block and rounding step
 
 StorageFn = Callable[[tuple[Any, ...], dict[str, Any], torch.Tensor], int]
-TemporaryFn = Callable[[tuple[Any, ...], dict[str, Any], Any], int]
+ParamsFn = Callable[[tuple[Any, ...], dict[str, Any], Any], tuple[int, ...]]
+FormulaFn = Callable[[tuple[int, ...]], int]
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,19 @@ class StorageRule:
 
 @dataclass(frozen=True)
 class TemporaryRule:
-    """Bytes an op holds inside itself at its highest point, on top of its outputs, freed before it returns."""
+    """Bytes an op holds inside itself at its highest point, on top of its outputs, freed before it returns.
+
+    Split in two so that a trace derived for another t (polytrace.py) can recompute it exactly: `params`
+    reads the whole numbers the amount depends on from the op's arguments and output (shapes, sizes,
+    the thread count), and `bytes` is the formula over them. Shapes are affine in t, so the params of a
+    derived trace are exact even where the formula is not a polynomial in t (block sizes that switch)."""
 
     name: str
     device: str
     op: str
     what: str
-    bytes: TemporaryFn
+    params: ParamsFn
+    bytes: FormulaFn
 
 
 def _nbytes(t: torch.Tensor) -> int:
@@ -71,14 +78,13 @@ def _col2im_storage(args: tuple[Any, ...], kwargs: dict[str, Any], out: torch.Te
     return _nbytes(args[0])
 
 
-def _col2im_copy(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+def _copy_if_strided(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> tuple[int, ...]:
     x = args[0]
-    return 0 if x.is_contiguous() else _nbytes(x)
+    return (0 if x.is_contiguous() else _nbytes(x),)
 
 
-def _layer_norm_copy(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
-    x = args[0]
-    return 0 if x.is_contiguous() else _nbytes(x)
+def _copy_bytes(p: tuple[int, ...]) -> int:
+    return p[0]
 
 
 def _flash_split(q_len: int, kv_len: int) -> tuple[int, int]:
@@ -87,23 +93,29 @@ def _flash_split(q_len: int, kv_len: int) -> tuple[int, int]:
     return min(q_split, q_len), min(512, kv_len)
 
 
-def _flash_buffers(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+def _flash_params(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> tuple[int, ...]:
+    q, k = args[0], args[1]
+    reduced = q.element_size() if q.dtype in (torch.float16, torch.bfloat16) else 0
+    return int(q.shape[-2]), int(k.shape[-2]), int(q.shape[-1]), torch.get_num_threads(), _opmath_size(q.dtype), reduced
+
+
+def _flash_bytes(p: tuple[int, ...]) -> int:
     # Per thread, in the accumulation type (float): one block of scores, its row max and row sum, and
     # an output block; reduced-precision inputs add one block of scores in their own type.
-    q, k = args[0], args[1]
-    q_split, kv_split = _flash_split(int(q.shape[-2]), int(k.shape[-2]))
-    head = int(q.shape[-1])
+    q_len, kv_len, head, threads, opmath, reduced = p
+    q_split, kv_split = _flash_split(q_len, kv_len)
     per_thread = q_split * kv_split + 2 * q_split + q_split * head
-    threads = torch.get_num_threads()
-    reduced = q.dtype in (torch.float16, torch.bfloat16)
-    extra = threads * q_split * kv_split * q.element_size() if reduced else 0
-    return threads * per_thread * _opmath_size(q.dtype) + extra
+    return threads * per_thread * opmath + threads * q_split * kv_split * reduced
 
 
-def _upsample_tables(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+def _upsample_params(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> tuple[int, ...]:
+    return int(out.shape[-2]), int(out.shape[-1]), _opmath_size(out.dtype)
+
+
+def _upsample_bytes(p: tuple[int, ...]) -> int:
     # Two int64 source indices and two weights (compute type) per output row and per output column.
-    ho, wo = out.shape[-2], out.shape[-1]
-    return 2 * (int(ho) + int(wo)) * (8 + _opmath_size(out.dtype))
+    ho, wo, opmath = p
+    return 2 * (ho + wo) * (8 + opmath)
 
 
 def _cuda_round(args: tuple[Any, ...], kwargs: dict[str, Any], out: torch.Tensor) -> int:
@@ -134,14 +146,16 @@ TEMPORARY_RULES: tuple[TemporaryRule, ...] = (
         "cpu",
         "aten.col2im",
         "a non-contiguous input (the transposed Vec2Patch embedding) is copied to a contiguous one",
-        _col2im_copy,
+        _copy_if_strided,
+        _copy_bytes,
     ),
     TemporaryRule(
         "cpu.native_layer_norm.contiguous_input",
         "cpu",
         "aten.native_layer_norm",
         "a non-contiguous input (the first block's permuted tokens) is copied to a contiguous one",
-        _layer_norm_copy,
+        _copy_if_strided,
+        _copy_bytes,
     ),
     TemporaryRule(
         "cpu.flash_attention.thread_buffers",
@@ -149,14 +163,16 @@ TEMPORARY_RULES: tuple[TemporaryRule, ...] = (
         "aten._scaled_dot_product_flash_attention_for_cpu",
         "per thread (torch.get_num_threads()): a block of scores, row max and sum, and an output block, "
         "in float: qs*kvs + 2*qs + qs*(d/k), qs = 32|64|256 by query length, kvs = min(512, length)",
-        _flash_buffers,
+        _flash_params,
+        _flash_bytes,
     ),
     TemporaryRule(
         "cpu.upsample_bilinear2d.tables",
         "cpu",
         "aten.upsample_bilinear2d",
         "source indices (int64) and weights for every output row and column, 2*(Ho+Wo)*(8+4) bytes",
-        _upsample_tables,
+        _upsample_params,
+        _upsample_bytes,
     ),
 )
 
@@ -187,6 +203,9 @@ class DeviceRules:
 
     def temporary_rule(self, op: str) -> TemporaryRule | None:
         return self.temporary.get(op)
+
+    def temporary_named(self, name: str) -> TemporaryRule:
+        return next(r for r in self.temporary.values() if r.name == name)
 
     def scalar_operands(self, schema: Any, args: tuple[Any, ...], dtype_size: int) -> tuple[int, int]:
         """(held, temporary) bytes for the Python numbers an op takes as tensors, on CPU: each is

@@ -22,6 +22,10 @@ from collections.abc import Iterable, Iterator
 from math import lcm, prod
 from typing import Any
 
+import torch
+
+from dstt_profile.devicerules import DeviceRules
+from dstt_profile.records import OpRecord
 from dstt_profile.runconfig import RunConfig
 from dstt_profile.trace import Trace, trace, with_peaks
 
@@ -76,6 +80,36 @@ def _flatten(tr: Trace) -> tuple[Any, list[int]]:
     ints: list[int] = []
     skeleton = _split((tr.ops, tr.calls, tr.unsupported, tr.params, tr.param_bytes, tr.input_bytes), ints)
     return skeleton, ints
+
+
+def _recompute_rules(ops: tuple[OpRecord, ...], run: RunConfig) -> tuple[OpRecord, ...]:
+    """Each op's temporary-rule bytes computed again from its derived params.
+
+    The params (shapes, sizes) are affine in t and so derived exactly; the rule's formula need not be
+    a polynomial in t (the CPU flash-attention kernel switches block sizes with the sequence length),
+    so its bytes are recomputed rather than interpolated. The rest of the op's transient bytes (a
+    convolution's workspace, affine in the batch) is interpolated as before."""
+    rules = DeviceRules(run.device)
+    out = []
+    for op in ops:
+        if op.rule_params:
+            rule = rules.temporary_rule(op.op)
+            if rule is not None:
+                raw = rule.bytes(op.rule_params)
+                exact = _scaled(raw, op, run)
+                op = dataclasses.replace(op, transient_bytes=op.transient_bytes - op.rule_transient + exact, rule_transient=exact)
+        out.append(op)
+    return tuple(out)
+
+
+def _scaled(raw: int, op: OpRecord, run: RunConfig) -> int:
+    """`raw` bytes at the run's what-if element size, as the liveness scales them (int8: floating only)."""
+    if run.dtype != "int8" or not op.outputs:
+        return raw
+    dtype = getattr(torch, op.outputs[0].dtype, None)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        return raw
+    return raw * run.element_bytes // torch.empty((), dtype=dtype).element_size()
 
 
 def _peaks(tr: Trace) -> tuple[int, int, int, int]:
@@ -137,6 +171,7 @@ class TraceFamily:
         if ints is None:
             return None
         ops, calls, unsupported, params, param_bytes, input_bytes = _join(self.skeleton, iter(ints))
+        ops = _recompute_rules(ops, self.base)
         base = self.traces[BASE_FRAMES[0]]
         return with_peaks(
             Trace(

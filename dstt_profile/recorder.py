@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -49,6 +50,17 @@ _METADATA = {
 
 def _first_tensor(value: Any) -> torch.Tensor | None:
     return next((t for t in tree_leaves(value) if isinstance(t, torch.Tensor)), None)
+
+
+@dataclass(frozen=True)
+class OpMemory:
+    """An op's allocator view beyond its new storages (which the liveness counts)."""
+
+    lingering: int  # held around the op and released right after it (wrapped Python numbers)
+    transient: int  # held inside the op on top of what it returns
+    rules: str  # names of the rules applied
+    rule_params: tuple[int, ...]  # what the temporary rule was computed from
+    rule_transient: int  # the temporary rule's part of `transient`
 
 
 class OpRecorder(TorchDispatchMode):
@@ -91,7 +103,7 @@ class OpRecorder(TorchDispatchMode):
             self.stage = stage
         return self.stage
 
-    def _allocator_view(self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> tuple[int, int, str]:
+    def _allocator_view(self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> OpMemory:
         """(bytes held around the op and released right after it, temporaries inside the op, names of
         the rules applied). New storages are counted in the liveness, at their real size."""
         applied: list[str] = []
@@ -110,19 +122,22 @@ class OpRecorder(TorchDispatchMode):
         if storage is not None and new_held:
             applied.append(storage.name)
         transient = lingering = 0
+        params: tuple[int, ...] = ()
         first = _first_tensor(out)
         temporary = self.rules.temporary_rule(name)
         if temporary is not None:
-            raw = temporary.bytes(args, kwargs, out)
+            params = temporary.params(args, kwargs, out)
+            raw = temporary.bytes(params)
             transient = self.liveness.scaled(first, raw) if first is not None else raw
             if transient:
                 applied.append(temporary.name)
+        rule_transient = transient
         lingering, converted = self.rules.scalar_operands(func._schema, args, first.element_size() if first is not None else 8)
         if lingering:
             transient += converted
             count = lingering // WRAPPED_NUMBER
             applied.append(SCALAR_RULE if count == 1 else f"{SCALAR_RULE}*{count}")
-        return lingering, transient, ",".join(applied)
+        return OpMemory(lingering, transient, ",".join(applied), params if rule_transient else (), rule_transient)
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
@@ -137,7 +152,7 @@ class OpRecorder(TorchDispatchMode):
             self.unsupported[name] += 1
         freed = self.liveness.take_freed()
         live_before = self.liveness.live
-        lingering, transient, rules = self._allocator_view(func, name, args, kwargs, out)
+        memory = self._allocator_view(func, name, args, kwargs, out)
         alloc = self.liveness.live - live_before
         live = self.liveness.live
         if name == CONVOLUTION:
@@ -158,9 +173,11 @@ class OpRecorder(TorchDispatchMode):
                 live,
                 flops,
                 other,
-                held_bytes=self.liveness.held + lingering,
-                transient_bytes=transient,
-                rules=rules,
+                held_bytes=self.liveness.held + memory.lingering,
+                transient_bytes=memory.transient,
+                rules=memory.rules,
+                rule_params=memory.rule_params,
+                rule_transient=memory.rule_transient,
             )
         )
         for frame in self.tracker.stack:

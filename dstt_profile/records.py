@@ -50,6 +50,8 @@ class OpRecord:
     held_bytes: int = 0
     transient_bytes: int = 0
     rules: str = ""  # the device rules and calibrations that changed this op's figures, comma-separated
+    rule_params: tuple[int, ...] = ()  # what the op's temporary rule was computed from (devicerules.py)
+    rule_transient: int = 0  # the part of `transient_bytes` that rule gives
 
     @property
     def allocator_bytes(self) -> int:

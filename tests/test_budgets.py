@@ -17,7 +17,7 @@ import pytest
 from dstt_profile.budgets import check_command
 from dstt_profile.cli import main
 
-PEAK_T14 = 1_003_806_720
+PEAK_T14 = 1_507_147_776  # allocator peak, decoder.4.conv: 107,642,880*14 + 147,456 (tests/test_allocator.py)
 TEMPORAL_T14 = 4 * 1 * 4 * 4 * 2520 * 2520  # = 406,425,600
 FLOPS_T14 = 1_673_136_783_360
 
@@ -38,7 +38,7 @@ def test_budget_just_above_passes(tmp_path: Path, capsys: pytest.CaptureFixture[
     text = entry(peak=PEAK_T14 + 1, flops=FLOPS_T14 + 1) + f"[budget.stages]\ntemporal_attention = {TEMPORAL_T14}\n"
     assert check_command([str(write(tmp_path, text))]) == 0
     out = capsys.readouterr().out
-    assert "957.3 MiB" in out  # 1,003,806,720 / 2**20
+    assert "1.4 GiB" in out  # 1,507,147,776 / 2**30 = 1.40
     assert "all 1 budget entries hold" in out
 
 
@@ -46,15 +46,15 @@ def test_budget_just_below_fails_with_overrun(tmp_path: Path, capsys: pytest.Cap
     assert check_command([str(write(tmp_path, entry(peak=PEAK_T14 - 1)))]) == 1
     out = capsys.readouterr().out
     assert "OVER BUDGET" in out
-    assert "peak 957.3 MiB (1,003,806,720) is over its budget 957.3 MiB (1,003,806,719)" in out
+    assert "peak 1.4 GiB (1,507,147,776) is over its budget 1.4 GiB (1,507,147,775)" in out
 
 
 def test_overrun_percentage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # (1,003,806,720 - 1,000,000,000) / 1,000,000,000 = 0.38% -> "+0.4%"
-    text = entry(peak='"1 GB"') + '[budget.stages]\ntemporal_attention = "400 MB"\n'
+    # (1,507,147,776 - 1,500,000,000) / 1,500,000,000 = 0.48% -> "+0.5%"
+    text = entry(peak='"1.5 GB"') + '[budget.stages]\ntemporal_attention = "400 MB"\n'
     assert check_command([str(write(tmp_path, text))]) == 1
     out = capsys.readouterr().out
-    assert "overrun +0.4%" in out
+    assert "overrun +0.5%" in out
     # (406,425,600 - 400,000,000) / 400,000,000 = 1.61% -> "+1.6%"
     assert "overrun +1.6%" in out
 
@@ -113,7 +113,7 @@ def test_duplicate_name_and_unknown_top_level_key(tmp_path: Path, capsys: pytest
 
 
 def test_junit_names_failing_entry_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = entry("fits", peak='"1 GiB"') + entry("too small", peak='"900 MiB"')
+    text = entry("fits", peak='"1.5 GiB"') + entry("too small", peak='"1400 MiB"')
     junit, result = tmp_path / "junit.xml", tmp_path / "result.json"
     assert check_command([str(write(tmp_path, text)), "--junit", str(junit), "--json", str(result)]) == 1
     capsys.readouterr()
@@ -125,8 +125,8 @@ def test_junit_names_failing_entry_and_json(tmp_path: Path, capsys: pytest.Captu
     assert cases["fits"].find("failure") is None
     failure = cases["too small"].find("failure")
     assert failure is not None
-    # 900 MiB = 943,718,400 B; (1,003,806,720 - 943,718,400) / 943,718,400 = 6.37% -> "+6.4%"
-    assert "overrun +6.4%" in (failure.get("message") or "")
+    # 1400 MiB = 1,468,006,400 B; (1,507,147,776 - 1,468,006,400) / 1,468,006,400 = 2.67% -> "+2.7%"
+    assert "overrun +2.7%" in (failure.get("message") or "")
     data = json.loads(result.read_text())
     assert data["passed"] is False
     assert [e["passed"] for e in data["entries"]] == [True, False]
@@ -142,9 +142,10 @@ def test_baseline_update_then_growth_detected(tmp_path: Path, capsys: pytest.Cap
     assert check_command([str(path)]) == 0  # unchanged: +0.0%
     assert "+0.0%" in capsys.readouterr().out
 
-    # Pretend the model used to be 5% smaller: 1,003,806,720 / 1.05 = 956,006,400.
+    # Pretend the model used to be 5% smaller: 1,507,147,776 / 1.05 = 1,435,378,834.3; as a whole number
+    # 1,435,378,835, and 1,507,147,776 / 1,435,378,835 - 1 = +5.0%.
     data = json.loads(baseline.read_text())
-    data["entries"]["t14"]["peak"] = 956_006_400
+    data["entries"]["t14"]["peak"] = 1_435_378_835
     baseline.write_text(json.dumps(data))
     assert check_command([str(path)]) == 1
     out = capsys.readouterr().out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+import torch
 
 from dstt_profile import polytrace
 from dstt_profile.api import profile_many
@@ -32,10 +33,30 @@ def test_derived_trace_equals_the_trace(family: TraceFamily, t: int) -> None:
 def test_derived_peak_moves_between_ops_exactly(family: TraceFamily) -> None:
     t12, t13 = family.derive(12), family.derive(13)
     assert t12 is not None and t13 is not None
-    assert t12.peak_bytes == 774_144_000  # decoder: 64,512,000*12
+    # tensor view: decoder 66,355,200*12 at t=12; temporal 4,147,200*13^2 + 13,639,680*13 at t=13
+    assert t12.peak_bytes == 796_262_400
     assert t12.ops[t12.peak_index].stage == "decoder"
-    assert t13.peak_bytes == 878_192_640  # temporal block: 4,147,200*13^2 + 13,639,680*13 = 700,876,800 + 177,315,840
+    assert t13.peak_bytes == 878_192_640  # 700,876,800 + 177,315,840
     assert t13.ops[t13.peak_index].stage == "temporal_attention"
+    # allocator view: decoder 107,642,880*t + 147,456 until t=22, then the temporal block
+    t22, t23 = family.derive(22), family.derive(23)
+    assert t22 is not None and t23 is not None
+    assert (t22.allocator_peak_bytes, t22.ops[t22.allocator_peak_index].module) == (2_368_290_816, "decoder.4.conv")
+    assert t23.allocator_peak_bytes == 2_507_581_440  # 4,147,200*529 + 13,639,680*23
+    assert t23.ops[t23.allocator_peak_index].stage == "temporal_attention"
+
+
+def test_rule_bytes_that_switch_with_t_are_recomputed_not_interpolated() -> None:
+    # The CPU flash-attention kernel's per-thread blocks switch size with the sequence length t*180:
+    # 360 at t=2 (64-row query blocks), 540 and 720 at t=3, 4 (64, key blocks of 512), 900 at t=5 (256)
+    family = TraceFamily(RunConfig(frames=1, attention="sdpa"))
+    traced = trace(RunConfig(frames=5, attention="sdpa"))
+    derived = family.derive(5)
+    assert derived is not None and _flatten(derived) == _flatten(traced)
+    flash = [o for o in derived.ops if o.op == "aten._scaled_dot_product_flash_attention_for_cpu"]
+    threads = torch.get_num_threads()
+    # temporal block: (256*512 + 2*256 + 256*128) floats per thread = 164,352 * 4 B
+    assert flash[0].rule_transient == threads * (256 * 512 + 2 * 256 + 256 * 128) * 4
 
 
 def test_t1_is_not_on_the_polynomial(family: TraceFamily) -> None:

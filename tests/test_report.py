@@ -132,7 +132,7 @@ def test_graphml_parses_back(tmp_path: Path, result_t14: Result) -> None:
     assert "transformer.7" in g and "encoder" in g
     assert g.has_edge("transformer.0", "transformer.1")
     assert sum(int(a["peak"]) for _, a in g.nodes(data=True) if a["view"] == "overview") == 1
-    assert g.nodes["transformer.2"]["peak"] == 1  # the peak is in transformer.2's attention
+    assert g.nodes["decoder"]["peak"] == 1  # the allocator peak is in decoder.4.conv
 
 
 def test_report_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
