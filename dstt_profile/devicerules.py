@@ -217,5 +217,5 @@ class DeviceRules:
         return n * WRAPPED_NUMBER, n * dtype_size
 
     def names(self) -> tuple[str, ...]:
-        own = tuple(r.name for r in (*self.storage.values(), *self.temporary.values()))
+        own = (*(r.name for r in self.storage.values()), *(r.name for r in self.temporary.values()))
         return (*own, SCALAR_RULE) if self.device == "cpu" else own

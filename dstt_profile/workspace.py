@@ -20,6 +20,7 @@ never guessed, and never at the target size:
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -215,10 +216,8 @@ def probe_batch(sig: ConvSignature, found: Workspace, batch: int, meter: PeakMet
 
 
 def _sample_bytes(sig: ConvSignature) -> int:
-    n = 1
-    for s in sig.sample:
-        n *= s
-    return n * getattr(torch, sig.dtype).itemsize
+    dtype: torch.dtype = getattr(torch, sig.dtype)
+    return math.prod(sig.sample) * dtype.itemsize
 
 
 class WorkspaceCache:
@@ -253,8 +252,10 @@ class WorkspaceCache:
 
     def _save(self) -> None:
         data = self._read()
-        machines = data.get("machines", {}) if isinstance(data.get("machines"), dict) else {}
-        mine = machines.get(self.machine) if isinstance(machines.get(self.machine), dict) else {}
+        found = data.get("machines")
+        machines: dict[str, Any] = found if isinstance(found, dict) else {}
+        old = machines.get(self.machine)
+        mine: dict[str, Any] = old if isinstance(old, dict) else {}
         mine.update({k: asdict(v) for k, v in self.entries.items()})
         machines[self.machine] = mine
         try:

@@ -9,17 +9,22 @@ from typing import TypeVar
 
 import pytest
 import torch
-from torch import nn
 
-from dstt_profile.api import profile_run
+from dstt_profile.allocations import AllocEvent, net_peak
 from dstt_profile.cli import main
 from dstt_profile.measure import GLUE, error_pct, measure, stage_roots
-from dstt_profile.allocations import AllocEvent, net_peak
 from dstt_profile.meters import CpuProfilerMeter
 from dstt_profile.records import Result
 from dstt_profile.runconfig import RunConfig
 from dstt_profile.trace import WORKSPACE_RULE, trace
-from dstt_profile.workspace import ConvSignature, Workspace, WorkspaceCache, WorkspaceError, calibrate, signature_of
+from dstt_profile.workspace import (
+    ConvSignature,
+    Workspace,
+    WorkspaceCache,
+    WorkspaceError,
+    calibrate,
+    signature_of,
+)
 from model import InpaintGenerator
 
 R = TypeVar("R")
