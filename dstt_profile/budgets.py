@@ -179,7 +179,15 @@ def render_table(results: Sequence[EntryResult]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    views = sorted({r.record.memory for r in results})
+    lines.append("peak: " + "; ".join(PEAK_VIEWS[v] for v in views))
     return "\n".join(lines)
+
+
+PEAK_VIEWS = {
+    "allocator": "the allocator peak above weights and input (storages at real size, workspaces included)",
+    "tensors": "the tensor peak of entries with memory = \"tensors\" (live tensors only)",
+}
 
 
 def _status(metric: Metric) -> str:

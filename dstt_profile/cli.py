@@ -164,6 +164,10 @@ def main_job(argv: Sequence[str]) -> int:
     from dstt_profile.api import profile_many
     from dstt_profile.render.terminal import render
 
+    if not args.quiet:
+        from dstt_profile.workspace import default_cache
+
+        default_cache(runs[0].device).notify = lambda line: print(line, file=sys.stderr, flush=True)
     progress = _progress(sys.stderr) if len(runs) > 1 and not args.quiet and sys.stderr.isatty() else None
     if args.measure:
         result = _measured(runs, positive_int("repeats", args.repeats), args.fvcore, progress)

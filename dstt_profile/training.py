@@ -195,7 +195,7 @@ def render(split: TrainingSplit, run: RunConfig) -> str:
             row("gradients (parameter .grad)", split.gradients),
             row("activations saved for backward", split.saved),
             row("temporaries", split.temporaries),
-            row("= peak (allocated during the step)", split.peak_bytes),
+            row("= tensor peak (tensors only, during the step)", split.peak_bytes),
             row("parameters (resident)", split.parameters),
             row("Adam state (2 x parameters, added)", split.adam_state),
             row("= footprint", split.footprint),

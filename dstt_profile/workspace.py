@@ -24,6 +24,7 @@ import math
 import os
 import platform
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -230,6 +231,7 @@ class WorkspaceCache:
         self.machine = machine_key(device)
         self.entries: dict[str, Workspace] = {}
         self.calibrated = 0  # signatures probed by this cache object (0: everything came from disk)
+        self.notify: Callable[[str], None] | None = None  # told before each calibration
         self._dirty = False
         self._load()
 
@@ -268,6 +270,11 @@ class WorkspaceCache:
         key = sig.key()
         found = self.entries.get(key)
         if found is None:
+            if self.notify is not None:
+                self.notify(
+                    f"calibrating a convolution's workspace on this machine, once (weight {sig.weight}, "
+                    f"input {sig.sample}, {sig.dtype}); cached in {self.path}"
+                )
             found = calibrate(sig, self.meter or meter_for(self.device))
             self.entries[key] = found
             self.calibrated += 1

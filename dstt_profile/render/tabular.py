@@ -10,6 +10,7 @@ from dstt_profile.records import Result
 STAGE_COLUMNS = (
     "t", "height", "width", "batch", "dtype", "attention", "mode", "stage", "shape", "elements", "bytes",
     "flops", "other_flops", "instances", "share", "formula", "formula_elements", "match", "peak_bytes",
+    "peak_view", "tensor_peak_bytes",
 )
 
 
@@ -32,7 +33,7 @@ def render_csv(result: Result) -> str:
                     c["frames"], c["height"], c["width"], c["batch"], c["dtype"], c["attention"], c["mode"],
                     s.name, "x".join(map(str, s.shape)), s.elements, s.bytes, s.flops, s.other_flops,
                     s.instances, f"{s.share:.6f}", s.formula_substituted, s.formula_elements, s.match,
-                    r.peak_view.bytes,
+                    r.peak_view.bytes, r.memory, r.peak.tensor_bytes,
                 ]
             )
     return out.getvalue()

@@ -118,7 +118,8 @@ def _headline_summary(errors: dict[str, float]) -> str:
 def render_sweep(result: Result) -> str:
     first = result.runs[0]
     dtype = first.config["dtype"]
-    header = ["t", "temporal attention", f"bytes ({dtype})", "FLOPs", "peak", "peak stage", "checks"]
+    view = "allocator" if first.memory == "allocator" else "tensors only"
+    header = ["t", "temporal attention", f"bytes ({dtype})", "FLOPs", f"peak ({view})", "peak stage", "checks"]
     rows = []
     for r in result.runs:
         ta = r.stages["temporal_attention"]
