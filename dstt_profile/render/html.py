@@ -225,9 +225,9 @@ def load_result(path: Path) -> Result:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"report: cannot read {str(path)!r}: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise UsageError(f"report: {str(path)!r} is not JSON ({exc.msg} at line {exc.lineno})") from None
-    except (ValueError, TypeError, KeyError) as exc:
-        raise UsageError(f"report: {str(path)!r} is not a dstt-profile result: {exc}") from None
+        raise UsageError(f"{path}: not a dstt-profile result (it is not JSON: {exc.msg} at line {exc.lineno})") from None
+    except ValueError as exc:  # SchemaError, or a number json cannot convert
+        raise UsageError(f"{path}: not a dstt-profile result ({exc})") from None
 
 
 def report_command(argv: Sequence[str]) -> int:
