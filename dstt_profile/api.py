@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from dstt_profile.errors import UsageError
+from dstt_profile.numbers import shown, whole_number
 from dstt_profile.polytrace import BASE_FRAMES, DIRECT_BELOW, TRACED, TraceFamily, traces_for, worth_deriving
 from dstt_profile.records import Result, RunRecord
-from dstt_profile.numbers import shown, whole_number
 from dstt_profile.runconfig import MAX_FRAMES, MAX_SWEEP, RunConfig, check_frames, parse_frames, parse_res
 from dstt_profile.summarize import summarize
 from dstt_profile.trace import Trace, trace
@@ -68,7 +68,7 @@ def _frames_of(frames: int | str | Iterable[int]) -> tuple[int, ...]:
     if isinstance(frames, Sized) and len(frames) > MAX_SWEEP:
         raise UsageError(f"frames {shown(frames)}: {len(frames)} frame counts is more than {MAX_SWEEP} in one run")
     try:
-        items = list(itertools.islice(iter(frames), MAX_SWEEP + 1))
+        items = list(itertools.islice(iter(frames), MAX_SWEEP + 1))  # type: ignore[arg-type]
     except TypeError:
         raise UsageError(f"frames must be an int, text such as '1:32', or ints, got {shown(frames)}") from None
     values = tuple(whole_number(f, "frames: each frame count", 1, MAX_FRAMES) for f in items)

@@ -23,6 +23,8 @@ FLOP_UNIT_LIST = ", ".join(FLOP_UNITS)
 
 def _parse(text: str | int, what: str, units: dict[str, int], listed: str) -> int:
     if not isinstance(text, str):
+        if isinstance(text, int) and not isinstance(text, bool) and text < 0:
+            raise UsageError(f"{what} {text} is negative")
         return whole_number(text, what)
     if text.strip().startswith("-"):
         raise UsageError(f"{what} {text!r} is negative")
