@@ -37,7 +37,7 @@ class FitAnswer:
         return self.next_peak_bytes is None
 
     def to_json(self) -> str:
-        keys = ("max_frames", "peak_bytes", "next_peak_bytes", "budget_bytes", "limit_reached")
+        keys = ("max_frames", "peak_bytes", "next_peak_bytes", "budget_bytes")  # next: null at the limit
         return json.dumps({k: getattr(self, k) for k in keys})
 
 

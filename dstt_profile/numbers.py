@@ -46,7 +46,7 @@ def positive(value: Any, what: str, high: int = INT64_MAX) -> int:
     """A whole number of at least 1."""
     number = whole_number(value, what, -INT64_MAX, high)
     if number < 1:
-        raise UsageError(f"{what} {shown(value)} must be at least 1")
+        raise UsageError(f"{what} must be at least 1, got {shown(value)}")
     return number
 
 

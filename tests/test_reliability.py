@@ -236,7 +236,7 @@ def test_fit_says_the_search_reached_the_largest_t(record: RunRecord) -> None:
     text = render_text(answer, base)
     assert f"every t up to {MAX_FRAMES}, the largest t this tool accepts, fits" in text
     assert "over budget" not in text
-    assert json.loads(answer.to_json())["limit_reached"] is True
+    assert json.loads(answer.to_json())["next_peak_bytes"] is None
     below = solve(base, 1000 * 5 + 999, fake)
     assert (below.max_frames, below.next_peak_bytes, below.limit_reached) == (5, 6000, False)
 
@@ -387,5 +387,5 @@ def test_unit_list_is_complete(capsys: pytest.CaptureFixture[str]) -> None:
 def test_fit_answer_json_keys() -> None:
     answer = FitAnswer(3, 30, 40, 35, 4, "ffn")
     assert json.loads(answer.to_json()) == {
-        "max_frames": 3, "peak_bytes": 30, "next_peak_bytes": 40, "budget_bytes": 35, "limit_reached": False
+        "max_frames": 3, "peak_bytes": 30, "next_peak_bytes": 40, "budget_bytes": 35
     }
