@@ -103,5 +103,35 @@ def test_every_budgets_key(
 
 
 def test_cases_tried() -> None:
-    """The count reported: strings into CLI options, plus strings and literals into budgets keys."""
-    assert len(VALUES) * len(CLI_OPTIONS) + (len(VALUES) + len(LITERALS)) * len(BUDGET_KEYS) == 4877
+    """The count reported: strings into CLI options, strings and literals into budgets keys, strings and
+    bad values into the API."""
+    cli = len(VALUES) * len(CLI_OPTIONS)
+    budgets = (len(VALUES) + len(LITERALS)) * len(BUDGET_KEYS)
+    api = 3 * len(VALUES) + 5 * len(BAD_VALUES)
+    assert (cli, budgets, api) == (2700, 2177, 960)
+
+
+BAD_VALUES = [float("nan"), float("inf"), -1, 0, 1.5, 10**400, True, None, "", "²", [1], 2**70]
+
+
+def test_every_numeric_api_argument() -> None:
+    """The same strings, and bad Python values, through the API: its own UsageError every time."""
+    from dstt_profile.api import profile, run_config, sweep
+    from dstt_profile.errors import UsageError
+    from dstt_profile.fit import max_frames
+
+    tried = 0
+    for value in VALUES:
+        for call in (lambda: sweep(frames=value), lambda: run_config(res=value), lambda: max_frames(value)):
+            with pytest.raises(UsageError):
+                call()
+            tried += 1
+    for bad in BAD_VALUES:
+        for name in ("frames", "batch", "heads", "zones"):
+            with pytest.raises(UsageError):
+                run_config(**{name: bad})
+            tried += 1
+        with pytest.raises(UsageError):
+            profile(res=(bad, 432))
+        tried += 1
+    assert tried == 3 * CASES + 5 * len(BAD_VALUES)

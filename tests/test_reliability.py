@@ -151,6 +151,16 @@ def test_main_job_output_name_that_is_a_directory(tmp_path: Path, capsys: pytest
     assert [p.name for p in tmp_path.iterdir()] == ["dstt_t2_48x48_float32.json"]
 
 
+def test_planned_outputs_are_the_files_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The paths checked before the work are exactly the files the main job then writes."""
+    from dstt_profile.cli import planned_outputs
+
+    assert main(["--frames", "2", "--res", "48x48", "--out", str(tmp_path), "--quiet"]) == 0
+    planned = planned_outputs(tmp_path, "dstt_t2_48x48_float32", ("json", "csv"))
+    assert sorted(planned.values()) == sorted(tmp_path.iterdir())
+    assert len(planned) == 5  # json, csv, html, graphml, dot
+
+
 @pytest.mark.parametrize("args", [["--out", ""], ["--out", "  "], ["report", "R.json", "--out", ""]])
 def test_empty_paths_are_refused(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(args) == 2
