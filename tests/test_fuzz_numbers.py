@@ -122,9 +122,9 @@ def test_every_numeric_api_argument() -> None:
 
     tried = 0
     for value in VALUES:
-        for call in (lambda: sweep(frames=value), lambda: run_config(res=value), lambda: max_frames(value)):
+        for function, kwargs in ((sweep, {"frames": value}), (run_config, {"res": value}), (max_frames, {"budget_bytes": value})):
             with pytest.raises(UsageError):
-                call()
+                function(**kwargs)  # type: ignore[operator]
             tried += 1
     for bad in BAD_VALUES:
         for name in ("frames", "batch", "heads", "zones"):
