@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TextIO
 from dstt_profile import edge
 from dstt_profile.errors import TraceError, UsageError
 from dstt_profile.fileio import check_outputs, ensure_dir, output_path, remove_pending
-from dstt_profile.numbers import positive
+from dstt_profile.numbers import INT64_MAX, positive
 from dstt_profile.records import Result
 from dstt_profile.runconfig import (
     DEVICES,
@@ -75,9 +75,9 @@ def _main_parser() -> argparse.ArgumentParser:
     return p
 
 
-def positive_int(name: str, text: str, high: int | None = None) -> int:
-    """The value of option --`name`: ASCII digits, at least 1 (and at most `high`)."""
-    return positive(text, f"--{name}") if high is None else positive(text, f"--{name}", high)
+def positive_int(name: str, text: str, high: int = INT64_MAX) -> int:
+    """The value of option --`name`: ASCII digits, at least 1 and at most `high`."""
+    return positive(text, f"--{name}", high)
 
 
 def _formats(text: str) -> tuple[str, ...]:
