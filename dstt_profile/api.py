@@ -8,14 +8,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from dstt_profile.errors import UsageError
+from dstt_profile.numbers import shown, whole_number
 from dstt_profile.polytrace import BASE_FRAMES, DIRECT_BELOW, TRACED, TraceFamily, traces_for, worth_deriving
 from dstt_profile.records import Result, RunRecord
-from dstt_profile.runconfig import RunConfig, parse_frames, parse_res
+from dstt_profile.runconfig import MAX_FRAMES, MAX_SWEEP, RunConfig, check_frames, parse_frames, parse_res
 from dstt_profile.summarize import summarize
 from dstt_profile.trace import Trace, trace
 from dstt_profile.units import fmt_bytes, fmt_count
@@ -24,9 +26,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def _res_of(res: Any) -> tuple[int, int]:
+    """`res` as "HxW" or (H, W); UsageError in the API's own terms otherwise."""
+    if isinstance(res, str):
+        return parse_res(res, "res")
+    if isinstance(res, (tuple, list)) and len(res) == 2:
+        return whole_number(res[0], "res height", 1), whole_number(res[1], "res width", 1)
+    raise UsageError(f"res must be 'HEIGHTxWIDTH' or (height, width), got {shown(res)}")
+
+
 def run_config(frames: int = 14, res: str | tuple[int, int] = "240x432", **options: Any) -> RunConfig:
     """A validated RunConfig from API-style arguments (`res` as "HxW" or (H, W))."""
-    height, width = parse_res(res) if isinstance(res, str) else res
+    height, width = _res_of(res)
     try:
         return RunConfig(frames=frames, height=height, width=width, **options)
     except TypeError as exc:
@@ -49,11 +60,19 @@ def finish_record(record: RunRecord, run: RunConfig, fvcore: bool, source: str) 
 
 
 def _frames_of(frames: int | str | Iterable[int]) -> tuple[int, ...]:
-    if isinstance(frames, int):
-        return (frames,)
+    """Clip lengths from an int, text ('1:32') or an iterable of ints, by the command line's rules."""
     if isinstance(frames, str):
-        return parse_frames(frames)
-    return tuple(int(f) for f in frames)
+        return parse_frames(frames, "frames")
+    if isinstance(frames, int) and not isinstance(frames, bool):
+        return (whole_number(frames, "frames", 1, MAX_FRAMES),)
+    if isinstance(frames, Sized) and len(frames) > MAX_SWEEP:
+        raise UsageError(f"frames {shown(frames)}: {len(frames)} frame counts is more than {MAX_SWEEP} in one run")
+    try:
+        items = list(itertools.islice(iter(frames), MAX_SWEEP + 1))  # type: ignore[arg-type]
+    except TypeError:
+        raise UsageError(f"frames must be an int, text such as '1:32', or ints, got {shown(frames)}") from None
+    values = tuple(whole_number(f, "frames: each frame count", 1, MAX_FRAMES) for f in items)
+    return check_frames(values, frames, "frames")
 
 
 def profile_many(

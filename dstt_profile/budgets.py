@@ -15,7 +15,8 @@ from typing import Any, NoReturn
 
 from dstt_profile.budgets_file import Budget, load_budgets
 from dstt_profile.errors import UsageError
-from dstt_profile.fileio import write_atomic
+from dstt_profile.fileio import check_outputs, output_path, write_atomic
+from dstt_profile.numbers import shown, whole_number
 from dstt_profile.records import RunRecord
 from dstt_profile.units import fmt_bytes, fmt_count
 
@@ -155,10 +156,21 @@ def read_baseline(path: Path) -> dict[str, dict[str, int]]:
     entries = data.get("entries") if isinstance(data, dict) else None
     if not isinstance(entries, dict) or data.get("schema") != BASELINE_SCHEMA:
         raise UsageError(f"{path}: not a {BASELINE_SCHEMA} baseline file")
-    try:
-        return {str(name): {str(k): int(v) for k, v in figs.items()} for name, figs in entries.items()}
-    except (AttributeError, TypeError, ValueError):
-        raise UsageError(f"{path}: baseline entries must map figure names to whole numbers") from None
+    return {name: _baseline_figures(path, name, figs) for name, figs in entries.items()}
+
+
+def _baseline_figures(path: Path, name: str, figures: Any) -> dict[str, int]:
+    """One entry's figures: names to whole numbers (JSON integers, not 1.9, "12" or true)."""
+    if not isinstance(figures, dict):
+        raise UsageError(f"{path}: baseline entry {name!r} must map figure names to whole numbers")
+    out = {}
+    for key, value in figures.items():
+        what = f"{path}: baseline entry {name!r}: figure {key!r}"
+        if isinstance(value, str):
+            raise UsageError(f"{what} {shown(value)} is not a whole number (baseline entries must map figure "
+                             "names to whole numbers)")
+        out[key] = whole_number(value, what)
+    return out
 
 
 def baseline_json(results: Sequence[EntryResult]) -> str:
@@ -254,19 +266,32 @@ def _baselines(path: Path, explicit: bool, update: bool) -> dict[str, dict[str, 
     return read_baseline(path)
 
 
-def _check_writable(*paths: str | Path | None) -> None:
-    for path in paths:
-        if path is not None and not Path(path).parent.is_dir():
-            raise UsageError(f"cannot write {str(path)!r}: directory {str(Path(path).parent)!r} does not exist")
+def _paths(args: argparse.Namespace) -> tuple[Path, Path, dict[str, Path]]:
+    """The budgets file, the baseline file and every output by what it is, all checked before any run:
+    no empty path, every output writable and none of them an input or another output."""
+    budgets_path = output_path(args.budgets, "the budgets file")
+    assert budgets_path is not None
+    given = output_path(args.baseline, "--baseline")
+    baseline_path = given if given is not None else default_baseline_path(budgets_path)
+    outputs: dict[str, Path] = {}
+    if args.update:
+        outputs["the baseline (--update)"] = baseline_path
+    for option in ("junit", "json"):
+        path = output_path(getattr(args, option), f"--{option}")
+        if path is not None:
+            outputs[f"--{option}"] = path
+    inputs = {"the budgets file": budgets_path}
+    if not args.update and baseline_path.exists():
+        inputs["the baseline"] = baseline_path
+    check_outputs(outputs, inputs)
+    return budgets_path, baseline_path, outputs
 
 
 def check_command(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
-    budgets_path = Path(args.budgets)
-    baseline_path = Path(args.baseline) if args.baseline else default_baseline_path(budgets_path)
+    budgets_path, baseline_path, _ = _paths(args)
     budgets = load_budgets(budgets_path)
     baselines = _baselines(baseline_path, args.baseline is not None, args.update)
-    _check_writable(args.junit, args.json, baseline_path if args.update else None)
     results = [evaluate(b, run_budget(b), baselines.get(b.name)) for b in budgets]
     print(render_table(results))
     print()
@@ -279,9 +304,9 @@ def _write_outputs(results: Sequence[EntryResult], args: argparse.Namespace, bas
     if args.update:
         write_atomic(baseline_path, baseline_json(results))
         print(f"wrote baseline {baseline_path}")
-    if args.json:
+    if args.json is not None:
         write_atomic(Path(args.json), result_json(results))
-    if args.junit:
+    if args.junit is not None:
         from dstt_profile.junit import junit_xml
 
         write_atomic(Path(args.junit), junit_xml(results))

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from dstt_profile.errors import UsageError
-from dstt_profile.runconfig import DTYPES, MEMORY_VIEWS, MODES, RunConfig
+from dstt_profile.numbers import INT64_MAX, decimal, shown, whole_number
+from dstt_profile.runconfig import DTYPES, MAX_FRAMES, MEMORY_VIEWS, MODES, RunConfig, parse_res
 from dstt_profile.stages import STAGES
 from dstt_profile.units import parse_bytes, parse_flops
 from model.config import ATTENTION_BACKENDS
@@ -22,8 +23,8 @@ DEFAULT_GROWTH = "+2%"
 ENTRY_KEYS = frozenset(
     {"name", "frames", "res", "dtype", "peak", "flops", "stages", "attention", "mode", "batch", "growth", "memory"}
 )
-_RES = re.compile(r"^(\d+)x(\d+)$")
-_GROWTH = re.compile(r"^\+?(\d+(?:\.\d+)?)\s*%$")
+_GROWTH = re.compile(r"\+?\s*([0-9.]+)\s*%", re.ASCII)
+MAX_GROWTH = 1000  # percent
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def _optional(where: _Where, raw: dict[str, Any], key: str, parse: Any) -> int |
 
 def _value(where: _Where, key: str, value: Any, parse: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise where.fail(key, f"{value!r} is not a size string or a whole number")
+        raise where.fail(key, f"{shown(value)} is not a size string or a whole number")
     try:
         result: int = parse(value)
     except UsageError as exc:
@@ -146,38 +147,49 @@ def _stages(where: _Where, raw: Any) -> dict[str, int]:
 
 
 def _growth(where: _Where, raw: Any) -> float:
-    m = _GROWTH.match(str(raw).strip()) if isinstance(raw, str) else None
+    m = _GROWTH.fullmatch(raw.strip()) if isinstance(raw, str) else None
     if m is None:
-        raise where.fail("growth", f"{raw!r} is not a tolerance such as \"+2%\"")
-    return float(m.group(1)) / 100
+        raise where.fail("growth", f"{shown(raw)} is not a tolerance such as \"+2%\"")
+    try:
+        percent = decimal(m.group(1), "growth")
+    except UsageError:
+        raise where.fail("growth", f"{shown(raw)} is not a tolerance such as \"+2%\"") from None
+    if percent > MAX_GROWTH:
+        raise where.fail("growth", f"{shown(raw)} is more than {MAX_GROWTH}%")
+    return float(percent) / 100
 
 
-def _positive(where: _Where, raw: dict[str, Any], key: str, default: int) -> int:
+def _positive(where: _Where, raw: dict[str, Any], key: str, default: int, high: int = INT64_MAX) -> int:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise where.fail(key, f"{value!r} is not a positive whole number")
-    return value
+        raise where.fail(key, f"{shown(value)} is not a positive whole number")
+    try:
+        return whole_number(value, key, 1, high)
+    except UsageError as exc:
+        raise where.fail(key, str(exc)) from None
 
 
 def _choice(where: _Where, raw: dict[str, Any], key: str, default: str, choices: tuple[str, ...]) -> str:
     value = raw.get(key, default)
     if value not in choices:
-        raise where.fail(key, f"{value!r} is not one of {', '.join(choices)}")
+        raise where.fail(key, f"{shown(value)} is not one of {', '.join(choices)}")
     return str(value)
 
 
 def _res(where: _Where, raw: dict[str, Any]) -> tuple[int, int]:
     value = raw.get("res", "240x432")
-    m = _RES.match(value.strip()) if isinstance(value, str) else None
-    if m is None:
-        raise where.fail("res", f"{value!r} is not HEIGHTxWIDTH (for example \"240x432\")")
-    return int(m.group(1)), int(m.group(2))
+    if not isinstance(value, str):
+        raise where.fail("res", f"{shown(value)} is not HEIGHTxWIDTH (for example \"240x432\")")
+    try:
+        return parse_res(value, "res")
+    except UsageError as exc:
+        raise where.fail("res", str(exc)) from None
 
 
 def _run(where: _Where, raw: dict[str, Any]) -> RunConfig:
     if "frames" not in raw:
         raise where.fail("frames", "every entry needs frames (the clip length t)")
-    frames = _positive(where, raw, "frames", 1)
+    frames = _positive(where, raw, "frames", 1, MAX_FRAMES)
     batch = _positive(where, raw, "batch", 1)
     dtype = _choice(where, raw, "dtype", "float32", tuple(DTYPES))
     attention = _choice(where, raw, "attention", "matmul", ATTENTION_BACKENDS)

@@ -13,12 +13,26 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from dstt_profile import edge
 from dstt_profile.errors import TraceError, UsageError
+from dstt_profile.fileio import check_outputs, ensure_dir, output_path, remove_pending
+from dstt_profile.numbers import INT64_MAX, positive
 from dstt_profile.records import Result
-from dstt_profile.runconfig import DEVICES, DTYPES, MEMORY_VIEWS, MODES, RunConfig, parse_frames, parse_res
+from dstt_profile.runconfig import (
+    DEVICES,
+    DTYPES,
+    MAX_FRAMES,
+    MAX_SWEEP,
+    MEMORY_VIEWS,
+    MODES,
+    RunConfig,
+    parse_frames,
+    parse_res,
+)
 
 PROG = "dstt-profile"
 FORMATS = ("json", "csv")
+MAX_REPEATS = 1000
 
 
 class UsageParser(argparse.ArgumentParser):
@@ -32,10 +46,14 @@ def _main_parser() -> argparse.ArgumentParser:
     p = UsageParser(
         prog=PROG,
         description="Shapes, FLOPs, activation bytes and the peak of every DSTT stage, for any clip length t.",
-        epilog="Subcommands: report RESULT.json (re-render a saved result). Exit codes: 0 ok, 1 a check "
-        "failed, 2 bad input.",
+        epilog=f"Subcommands: {'; '.join(SUBCOMMAND_USAGE[name] for name in SUBCOMMANDS)}. Exit codes: 0 ok, "
+        "1 a check or budget failed, 2 bad usage or input.",
     )
-    p.add_argument("--frames", default="14", help="t: 14, a list 1,2,4,8, or a range 1:32 or 1:64:8")
+    p.add_argument(
+        "--frames",
+        default="14",
+        help=f"t: 14, a list 1,2,4,8, or a range 1:32 or 1:64:8 (t <= {MAX_FRAMES}, at most {MAX_SWEEP} values)",
+    )
     p.add_argument("--res", default="240x432", help="frame size HEIGHTxWIDTH (default 240x432)")
     p.add_argument("--dtype", default="float32", help=f"one of {', '.join(DTYPES)} (int8: storage what-if)")
     p.add_argument("--batch", default="1", help="clips per batch (default 1)")
@@ -64,10 +82,9 @@ def _main_parser() -> argparse.ArgumentParser:
     return p
 
 
-def positive_int(name: str, text: str) -> int:
-    if not text.strip().isdigit():
-        raise UsageError(f"--{name} {text!r} is not a positive whole number")
-    return int(text)
+def positive_int(name: str, text: str, high: int = INT64_MAX) -> int:
+    """The value of option --`name`: ASCII digits, at least 1 and at most `high`."""
+    return positive(text, f"--{name}", high)
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -96,13 +113,23 @@ def runs_from_args(args: argparse.Namespace) -> list[RunConfig]:
     return [RunConfig(frames=t, **common) for t in frames]
 
 
-def result_stem(result: Result) -> str:
-    runs = result.runs
-    first = RunConfig(**runs[0].config)
+def stem_for(runs: Sequence[RunConfig]) -> str:
+    """The file-name stem of a result holding `runs`: dstt_t14_240x432_float32, dstt_t1-32_..."""
+    first = runs[0]
     if len(runs) == 1:
         return first.slug()
     frames = [r.frames for r in runs]
     return first.slug().replace(f"_t{first.frames}_", f"_t{min(frames)}-{max(frames)}_", 1)
+
+
+def result_stem(result: Result) -> str:
+    return stem_for([RunConfig(**r.config) for r in result.runs])
+
+
+def planned_outputs(out: Path, stem: str, formats: Sequence[str]) -> dict[str, Path]:
+    """Every file the main job will write, by what it is: checked before the work starts."""
+    suffixes = [*formats, *(suffix for target in REPORT_WRITERS for suffix in REPORT_WRITERS[target])]
+    return {f"the {suffix.upper()} output": out / f"{stem}.{suffix}" for suffix in suffixes}
 
 
 def _progress(stream: TextIO) -> Callable[[int, int, RunConfig], None]:
@@ -118,7 +145,7 @@ def _progress(stream: TextIO) -> Callable[[int, int, RunConfig], None]:
 
 
 def write_outputs(result: Result, out: Path, formats: Sequence[str]) -> list[Path]:
-    from dstt_profile.fileio import ensure_dir, write_atomic
+    from dstt_profile.fileio import write_atomic
     from dstt_profile.render.tabular import render_csv, render_json
 
     ensure_dir(out)
@@ -139,10 +166,6 @@ def _measured(
     from dstt_profile.measure import measure
     from dstt_profile.polytrace import TRACED
 
-    if any(r.mode != "inference" for r in runs):
-        raise UsageError("--measure runs the forward pass: use --mode inference")
-    if repeats < 1:
-        raise UsageError("--repeats must be at least 1")
     records = []
     for i, run in enumerate(runs):
         if progress is not None:
@@ -153,14 +176,35 @@ def _measured(
     return Result(tuple(records))
 
 
+def check_real_memory(runs: Sequence[RunConfig], what: str) -> None:
+    """Refuse up front a real-tensor run that cannot fit in this machine's memory (capacity.py): the
+    largest run is predicted with fake tensors first, at the dtype it will really compute in."""
+    from dstt_profile.api import profile_run
+    from dstt_profile.capacity import require_memory
+
+    host = [r for r in runs if r.device == "cpu"]
+    if not host:
+        return
+    run = max(host, key=lambda r: (r.frames, r.batch))
+    record = profile_run(run.replace(real=False), keep_ops=False)
+    scale = run.torch_dtype.itemsize / run.element_bytes  # int8 is counted at 1 B but computed in float32
+    need = round((record.peak.bytes + record.param_bytes + record.input_bytes) * scale)
+    require_memory(need, f"{what} at t={run.frames}")
+
+
 def main_job(argv: Sequence[str]) -> int:
     args = _main_parser().parse_args(argv)
     runs = runs_from_args(args)
     formats = _formats(args.format)
-    out = Path(args.out)
-    from dstt_profile.fileio import ensure_dir
-
+    repeats = positive_int("repeats", args.repeats, MAX_REPEATS)
+    if args.measure and any(r.mode != "inference" for r in runs):
+        raise UsageError("--measure runs the forward pass: use --mode inference")
+    out = output_path(args.out, "--out")
+    assert out is not None
     ensure_dir(out)  # fail before the work, not after
+    check_outputs(planned_outputs(out, stem_for(runs), formats))
+    if args.measure or args.fvcore:
+        check_real_memory(runs, "--measure" if args.measure else "--fvcore")
     from dstt_profile.api import profile_many
     from dstt_profile.render.terminal import render
 
@@ -170,7 +214,7 @@ def main_job(argv: Sequence[str]) -> int:
         default_cache(runs[0].device).notify = lambda line: print(line, file=sys.stderr, flush=True)
     progress = _progress(sys.stderr) if len(runs) > 1 and not args.quiet and sys.stderr.isatty() else None
     if args.measure:
-        result = _measured(runs, positive_int("repeats", args.repeats), args.fvcore, progress)
+        result = _measured(runs, repeats, args.fvcore, progress)
     else:
         result = profile_many(runs, keep_ops=True, fvcore=args.fvcore, progress=progress)
     written = write_outputs(result, out, formats)
@@ -187,15 +231,20 @@ def main_job(argv: Sequence[str]) -> int:
     return 1 if failed else 0
 
 
-# Extra outputs of the main job, "module:function" with function(result, out_dir) -> paths written.
-# The HTML report plugs in here.
-REPORT_WRITERS: tuple[str, ...] = ("dstt_profile.render.html:write_report",)
+# Extra outputs of the main job, "module:function" with function(result, out_dir) -> paths written,
+# and the suffixes of the files it writes (checked before the work). The HTML report plugs in here.
+REPORT_WRITERS: dict[str, tuple[str, ...]] = {"dstt_profile.render.html:write_report": ("html", "graphml", "dot")}
 
 # Subcommands: name -> "module:function", function(argv) -> exit code. Imported only when used.
 SUBCOMMANDS: dict[str, str] = {
     "report": "dstt_profile.render.html:report_command",
     "check": "dstt_profile.budgets:check_command",
     "fit": "dstt_profile.fit:fit_command",
+}
+SUBCOMMAND_USAGE: dict[str, str] = {
+    "report": "report RESULT.json (re-render a saved result)",
+    "check": "check BUDGETS.toml (memory and FLOP budgets, for CI)",
+    "fit": "fit --budget SIZE (the largest t whose peak fits)",
 }
 
 
@@ -210,24 +259,45 @@ def _load(target: str) -> Callable[..., Any] | None:
     return getattr(module, attr, None)
 
 
+def _dispatch(argv: list[str]) -> int:
+    if argv and argv[0] in SUBCOMMANDS:
+        command = _load(SUBCOMMANDS[argv[0]])
+        if command is None:
+            raise UsageError(f"subcommand {argv[0]!r} is not available in this installation")
+        return int(command(argv[1:]))
+    return main_job(argv)
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Whatever ends it, temporary files are removed and the user gets one line."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv and argv[0] in SUBCOMMANDS:
-            command = _load(SUBCOMMANDS[argv[0]])
-            if command is None:
-                raise UsageError(f"subcommand {argv[0]!r} is not available in this installation")
-            return int(command(argv[1:]))
-        return main_job(argv)
-    except UsageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        with edge.stop_signals_raise(), edge.quiet_libraries():
+            code = _dispatch(argv)
+            edge.flush_stdout()
+            return code
+    except (UsageError, TraceError) as exc:
+        _error(str(exc))
         return 2
-    except TraceError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+    except MemoryError:
+        _error("out of memory: use a smaller t, batch or frame size")
+        return 2
+    except OSError as exc:  # standard output on a full disk or a closed pipe
+        edge.silence_stdout()
+        _error(f"cannot write the output: {exc.strerror or exc}")
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except edge.Stopped as exc:
+        print(f"{PROG}: stopped by {exc}", file=sys.stderr)
+        return 128 + exc.signum
+    finally:
+        remove_pending()
 
 
 if __name__ == "__main__":

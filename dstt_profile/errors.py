@@ -9,3 +9,12 @@ class UsageError(ValueError):
 
 class TraceError(RuntimeError):
     """The model failed while being traced; the message names the module that was running."""
+
+
+class SchemaError(ValueError):
+    """A saved record does not match the record types; `where` names the field, as runs[0].peak.bytes."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}" if where else problem)
+        self.where = where
+        self.problem = problem

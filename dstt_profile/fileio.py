@@ -1,17 +1,34 @@
-"""Atomic file writes: write to a temporary name beside the target, then rename over it."""
+"""Output files: checked before any work starts, written to a temporary name beside the target and
+renamed over it, and every temporary name removed whatever ends the process (an error, a signal).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from dstt_profile.errors import UsageError
 
+_PENDING: set[str] = set()  # temporary files written but not yet renamed
+
+
+def output_path(text: str | None, option: str) -> Path | None:
+    """An output path as typed (None where the option was not given); the empty path is refused."""
+    if text is None:
+        return None
+    if not text.strip():
+        raise UsageError(f"{option}: the path is empty")
+    return Path(text)
+
 
 def ensure_dir(path: Path) -> Path:
     """Create `path` if needed and check that files can be written in it (UsageError if not)."""
+    if not str(path).strip():
+        raise UsageError("the output directory path is empty")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -21,17 +38,95 @@ def ensure_dir(path: Path) -> Path:
     return path
 
 
+def check_file_target(path: Path, what: str) -> None:
+    """UsageError unless a file can be written atomically at `path`: its directory exists and is
+    writable, and what is there now (if anything) is a regular file that is not read-only."""
+    shown = str(path)
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"{what} {shown!r}: directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {shown!r}: directory {str(parent)!r} is not writable")
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"{what} {shown!r}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"{what} {shown!r} is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"{what} {shown!r} is not a regular file")
+    if not info.st_mode & 0o222 or not os.access(path, os.W_OK):
+        raise UsageError(f"{what} {shown!r} is read-only")
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def check_outputs(outputs: Mapping[str, Path], inputs: Mapping[str, Path] | None = None) -> None:
+    """Every output writable, none of them an input, no two the same file (UsageError, one line)."""
+    checked: list[tuple[str, Path]] = []
+    for what, path in outputs.items():
+        check_file_target(path, what)
+        for other_what, other in [*checked, *(inputs or {}).items()]:
+            if _same(path, other):
+                raise UsageError(f"{what} {str(path)!r} is also {other_what}: give it a path of its own")
+        checked.append((what, path))
+
+
+def _mode_for(path: Path) -> int:
+    """The permission bits the new file gets: those of the file it replaces, else 0644."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return 0o644
+
+
 def write_atomic(path: Path, data: str | bytes) -> Path:
-    """Write `data` to `path` so that readers see the old file or the whole new one, never a part."""
+    """Write `data` to `path` so that readers see the old file or the whole new one, never a part.
+
+    A failure to write is a UsageError (one line: the path and the reason); the temporary file is
+    removed on any exit, including KeyboardInterrupt and the signals the command line turns into
+    exceptions (see `remove_pending` for the moments between)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    mode = _mode_for(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise UsageError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    _PENDING.add(tmp)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as exc:
+        _remove(tmp)
+        raise UsageError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
+    _PENDING.discard(tmp)
     return path
+
+
+def _remove(tmp: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    _PENDING.discard(tmp)
+
+
+def remove_pending() -> None:
+    """Remove every temporary file not yet renamed (called on the way out of the command line)."""
+    for tmp in list(_PENDING):
+        _remove(tmp)
+
+
+def pending() -> Iterable[str]:
+    """The temporary files written but not yet renamed."""
+    return tuple(_PENDING)

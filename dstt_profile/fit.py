@@ -17,7 +17,7 @@ from dstt_profile.cli import UsageParser, positive_int
 from dstt_profile.errors import UsageError
 from dstt_profile.records import RunRecord
 from dstt_profile.runconfig import MAX_FRAMES, RunConfig, parse_res
-from dstt_profile.units import fmt_bytes, parse_bytes
+from dstt_profile.units import BYTE_UNIT_LIST, fmt_bytes, parse_bytes
 
 PeakOf = Callable[[int], int]  # t -> peak bytes
 
@@ -26,13 +26,18 @@ PeakOf = Callable[[int], int]  # t -> peak bytes
 class FitAnswer:
     max_frames: int  # 0 when even t = 1 does not fit
     peak_bytes: int  # at max_frames (0 when max_frames is 0)
-    next_peak_bytes: int  # at max_frames + 1
+    next_peak_bytes: int | None  # at max_frames + 1; None when max_frames is the largest t accepted
     budget_bytes: int
     runs: int  # fake-tensor runs the search made
     peak_stage: str = ""  # stage holding the peak at max_frames
 
+    @property
+    def limit_reached(self) -> bool:
+        """The search stopped at the largest t the tool accepts, not at the budget."""
+        return self.next_peak_bytes is None
+
     def to_json(self) -> str:
-        keys = ("max_frames", "peak_bytes", "next_peak_bytes", "budget_bytes")
+        keys = ("max_frames", "peak_bytes", "next_peak_bytes", "budget_bytes")  # next: null at the limit
         return json.dumps({k: getattr(self, k) for k in keys})
 
 
@@ -69,12 +74,12 @@ def solve(base: RunConfig, budget: int, profile: Callable[[RunConfig], RunRecord
             seen[t] = run(base.replace(frames=t))
         return seen[t]
 
-    best = search_max(lambda t: record(t).peak_view.bytes, budget, MAX_FRAMES - 1)
+    best = search_max(lambda t: record(t).peak_view.bytes, budget, MAX_FRAMES)
     at = record(best) if best else None
     return FitAnswer(
         max_frames=best,
         peak_bytes=at.peak_view.bytes if at else 0,
-        next_peak_bytes=record(best + 1).peak_view.bytes,
+        next_peak_bytes=record(best + 1).peak_view.bytes if best < MAX_FRAMES else None,
         budget_bytes=budget,
         runs=len(seen),
         peak_stage=at.peak_view.stage if at else "",
@@ -91,7 +96,9 @@ def max_frames(budget_bytes: int | str, res: str | tuple[int, int] = "240x432", 
 
 def _parser() -> argparse.ArgumentParser:
     p = UsageParser(prog="dstt-profile fit", description="Largest t whose peak stays within a memory budget.")
-    p.add_argument("--budget", required=True, help="memory budget: 16GiB, 16GB, 512MiB, 500MB or bytes")
+    p.add_argument(
+        "--budget", required=True, help=f"memory budget: a number with a unit ({BYTE_UNIT_LIST}), e.g. 16GiB, or bytes"
+    )
     p.add_argument("--res", default="240x432", help="frame size HEIGHTxWIDTH (default 240x432)")
     p.add_argument("--dtype", default="float32", help="float32, float16, bfloat16 or int8")
     p.add_argument("--attention", default="matmul", help="matmul or sdpa")
@@ -133,10 +140,16 @@ _VIEWS = {
 def render_text(answer: FitAnswer, base: RunConfig) -> str:
     what = f"{base.res} {base.dtype} {base.attention} {base.mode} batch {base.batch} ({_VIEWS[base.memory]})"
     budget = f"{fmt_bytes(answer.budget_bytes)} ({answer.budget_bytes:,} B)"
+    at = f"{fmt_bytes(answer.peak_bytes)} ({answer.peak_bytes:,} B, in {answer.peak_stage})"
+    if answer.next_peak_bytes is None:
+        return (
+            f"{what}: every t up to {answer.max_frames}, the largest t this tool accepts, fits in {budget}\n"
+            f"  peak at t = {answer.max_frames}: {at}\n"
+            f"  (the search reached the largest t accepted; {answer.runs} fake-tensor runs, exact)"
+        )
     nxt = f"{fmt_bytes(answer.next_peak_bytes)} ({answer.next_peak_bytes:,} B)"
     if answer.max_frames == 0:
         return f"{what}: even t = 1 does not fit in {budget}: its peak is {nxt}"
-    at = f"{fmt_bytes(answer.peak_bytes)} ({answer.peak_bytes:,} B, in {answer.peak_stage})"
     return (
         f"{what}: at most t = {answer.max_frames} frames fit in {budget}\n"
         f"  peak at t = {answer.max_frames}: {at}\n"

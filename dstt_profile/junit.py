@@ -6,6 +6,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from dstt_profile.xmltext import xml_text
+
 if TYPE_CHECKING:
     from dstt_profile.budgets import EntryResult
 
@@ -14,19 +16,19 @@ SUITE = "dstt-profile budgets"
 
 def _case(result: EntryResult) -> ET.Element:
     run = result.budget.run
-    case = ET.Element("testcase", {"classname": "budgets", "name": result.budget.name, "time": "0"})
+    case = ET.Element("testcase", {"classname": "budgets", "name": xml_text(result.budget.name), "time": "0"})
     failures = result.failures()
     if failures:
         failure = ET.SubElement(
-            case, "failure", {"message": failures[0].problem(), "type": "BudgetExceeded"}
+            case, "failure", {"message": xml_text(failures[0].problem()), "type": "BudgetExceeded"}
         )
-        failure.text = "\n".join(f"{m.entry}: {m.problem()}" for m in failures)
+        failure.text = xml_text("\n".join(f"{m.entry}: {m.problem()}" for m in failures))
     out = ET.SubElement(case, "system-out")
-    out.text = "\n".join(
+    out.text = xml_text("\n".join(
         [f"t={run.frames} {run.res} {run.dtype} batch={run.batch} {run.attention} {run.mode}"]
         + [f"{m.metric}: actual {m.actual:,} budget {m.budget if m.budget is None else f'{m.budget:,}'}"
            for m in result.metrics]
-    )
+    ))
     return case
 
 

@@ -8,11 +8,12 @@ multiply-add (torch's FlopCounterMode convention); fvcore's figures are multiply
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dstt_profile.codec import from_jsonable, to_jsonable
+from dstt_profile.codec import describe, from_jsonable, to_jsonable
+from dstt_profile.errors import SchemaError
 
 SCHEMA = "dstt-profile/1"
 
@@ -266,17 +267,52 @@ class Result:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Result:
+    def from_dict(cls, data: Any) -> Result:
+        """A result from its JSON values, validated field by field (SchemaError naming the field)."""
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-            raise ValueError(f"not a {SCHEMA} result (schema: {found!r})")
-        runs = tuple(from_jsonable(RunRecord, r) for r in data.get("runs", []))
-        return cls(runs=runs, schema=SCHEMA, meta=dict(data.get("meta", {})))
+            raise SchemaError("", f"not a {SCHEMA} result (schema: {found!r})")
+        unknown = sorted(set(data) - {"schema", "meta", "runs"})
+        if unknown:
+            raise SchemaError("", f"unknown field {unknown[0]!r}")
+        if "runs" not in data:
+            raise SchemaError("runs", "missing")
+        if not isinstance(data["runs"], list):
+            raise SchemaError("runs", f"expected a list, got {describe(data['runs'])}")
+        runs = tuple(_run(r, f"runs[{i}]") for i, r in enumerate(data["runs"]))
+        meta = data.get("meta", {})
+        if not isinstance(meta, dict):
+            raise SchemaError("meta", f"expected an object, got {describe(meta)}")
+        return cls(runs=runs, schema=SCHEMA, meta=dict(meta))
 
     @classmethod
     def from_json(cls, text: str) -> Result:
-        return cls.from_dict(json.loads(text))
+        try:
+            data = json.loads(text)
+        except RecursionError:
+            raise SchemaError("", "nested too deeply") from None
+        return cls.from_dict(data)
 
     @classmethod
     def load(cls, path: str | Path) -> Result:
+        """A saved result. OSError when it cannot be read, json.JSONDecodeError when it is not JSON,
+        SchemaError (a ValueError) naming the field when it is not a valid result."""
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+# A run's configuration must name at least these; the rest take RunConfig's defaults.
+CONFIG_REQUIRED = ("frames", "height", "width", "dtype")
+
+
+def _run(data: Any, where: str) -> RunRecord:
+    """One run: the record types, then its configuration against RunConfig and its rules."""
+    from dstt_profile.errors import UsageError
+    from dstt_profile.runconfig import RunConfig
+
+    record = from_jsonable(RunRecord, data, where)
+    at = f"{where}.config"
+    try:
+        config = from_jsonable(RunConfig, record.config, at, required=CONFIG_REQUIRED)
+    except UsageError as exc:
+        raise SchemaError(at, str(exc)) from None
+    return replace(record, config=asdict(config))

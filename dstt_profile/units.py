@@ -5,50 +5,52 @@ from __future__ import annotations
 import re
 
 from dstt_profile.errors import UsageError
+from dstt_profile.numbers import INT64_MAX, decimal, whole_number
 
-_BYTE_UNITS = {
-    "": 1, "b": 1,
-    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+BYTE_UNITS = {
+    "B": 1,
+    "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+    "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
 }
-_FLOP_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15}
-_NUMBER = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
+FLOP_UNITS = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
+_BYTES = {"": 1, **{k.lower(): v for k, v in BYTE_UNITS.items()}}
+_FLOPS = {"": 1, **{k.lower(): v for k, v in FLOP_UNITS.items()}}
+_NUMBER = re.compile(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", re.ASCII)
+
+BYTE_UNIT_LIST = ", ".join(BYTE_UNITS)
+FLOP_UNIT_LIST = ", ".join(FLOP_UNITS)
 
 
-def _split(text: str, what: str) -> tuple[float, str]:
+def _parse(text: str | int, what: str, units: dict[str, int], listed: str) -> int:
     if not isinstance(text, str):
-        text = str(text)
+        if isinstance(text, int) and not isinstance(text, bool) and text < 0:
+            raise UsageError(f"{what} {text} is negative")
+        return whole_number(text, what)
     if text.strip().startswith("-"):
         raise UsageError(f"{what} {text!r} is negative")
-    m = _NUMBER.match(text)
+    m = _NUMBER.fullmatch(text)
     if not m:
         raise UsageError(f"{what} {text!r} is not a number with an optional unit")
-    return float(m.group(1)), m.group(2).lower()
+    unit = m.group(2).lower()
+    if units is _FLOPS:
+        unit = unit.removesuffix("flops").removesuffix("flop")
+    if unit not in units:
+        raise UsageError(f"{what} {text!r} has an unknown unit {m.group(2)!r} (use {listed})")
+    value = decimal(m.group(1), what) * units[unit]
+    rounded = round(value)
+    if rounded > INT64_MAX:
+        raise UsageError(f"{what} {text!r} is out of range: at most {INT64_MAX:,}")
+    return rounded
 
 
 def parse_bytes(text: str | int) -> int:
-    """'16GiB', '1.5 GiB', '400 MB', '1024' (bytes) -> bytes. KiB/MiB/GiB are powers of 2, KB/MB/GB of 10."""
-    if isinstance(text, int) and not isinstance(text, bool):
-        if text < 0:
-            raise UsageError(f"size {text} is negative")
-        return text
-    value, unit = _split(str(text), "size")
-    if unit not in _BYTE_UNITS:
-        raise UsageError(f"size {text!r} has an unknown unit {unit!r} (use B, KiB, MiB, GiB, KB, MB, GB)")
-    return round(value * _BYTE_UNITS[unit])
+    """'16GiB', '1.5 GiB', '400 MB', '1024' (bytes) -> bytes. KiB/MiB/GiB/TiB are powers of 2, KB/MB/GB/TB of 10."""
+    return _parse(text, "size", _BYTES, BYTE_UNIT_LIST)
 
 
 def parse_flops(text: str | int) -> int:
-    """'1.8 TFLOP', '900G', '5e9'-free plain integers -> FLOPs. Suffixes K, M, G, T, P (powers of 10)."""
-    if isinstance(text, int) and not isinstance(text, bool):
-        if text < 0:
-            raise UsageError(f"FLOP count {text} is negative")
-        return text
-    value, unit = _split(str(text), "FLOP count")
-    unit = unit.removesuffix("flops").removesuffix("flop")
-    if unit not in _FLOP_UNITS:
-        raise UsageError(f"FLOP count {text!r} has an unknown unit (use K, M, G, T or P, optionally + FLOP)")
-    return round(value * _FLOP_UNITS[unit])
+    """'1.8 TFLOP', '900G', plain integers -> FLOPs. Suffixes K, M, G, T, P (powers of 10), optionally + FLOP."""
+    return _parse(text, "FLOP count", _FLOPS, f"{FLOP_UNIT_LIST}, optionally + FLOP")
 
 
 def fmt_bytes(n: float) -> str:

@@ -68,7 +68,7 @@ def test_overrun_percentage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         ({"peak": '"-1 GiB"'}, "budget 't14': key 'peak': size '-1 GiB' is negative"),
         ({"peak": "-5"}, "budget 't14': key 'peak': size -5 is negative"),
         ({"flops": '"2 TB"'}, "budget 't14': key 'flops': FLOP count '2 TB' has an unknown unit"),
-        ({"res": '"240by432"', "peak": '"1 GiB"'}, "budget 't14': key 'res': '240by432' is not HEIGHTxWIDTH"),
+        ({"res": '"240by432"', "peak": '"1 GiB"'}, "budget 't14': key 'res': res '240by432' is not HEIGHTxWIDTH"),
         ({"res": '"241x432"', "peak": '"1 GiB"'}, "budget 't14': key 'res':"),
         ({"frames": "0", "peak": '"1 GiB"'}, "budget 't14': key 'frames': 0 is not a positive whole number"),
         ({"frames": '"14"', "peak": '"1 GiB"'}, "budget 't14': key 'frames': '14' is not a positive whole number"),

@@ -66,7 +66,7 @@ def test_sweep_one_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         (["--frames", "x"], "is not a whole number"),
         (["--dtype", "float7"], "dtype 'float7' is not one of float32, float16, bfloat16, int8"),
         (["--attention", "flash"], "attention 'flash' is not one of matmul, sdpa"),
-        (["--batch", "0"], "batch must be a positive integer"),
+        (["--batch", "0"], "--batch must be at least 1, got '0'"),
         (["--format", "pdf"], "--format 'pdf': choose from json, csv"),
         (["--nope"], "unrecognized arguments: --nope"),
         (["--out", "/proc/forbidden"], "cannot create output directory"),

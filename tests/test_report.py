@@ -149,7 +149,7 @@ def test_report_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     other.write_text('{"schema": "something/9"}', encoding="utf-8")
     assert main(["report", str(other)]) == 2
     err = capsys.readouterr().err
-    assert "is not JSON" in err and "not a dstt-profile result" in err
+    assert "it is not JSON" in err and "not a dstt-profile result" in err
 
 
 def test_default_upto() -> None:

@@ -17,6 +17,7 @@ import networkx as nx
 from dstt_profile.records import ModuleRecord, OpRecord, RunRecord
 from dstt_profile.render.plots import stage_color
 from dstt_profile.units import fmt_bytes
+from dstt_profile.xmltext import xml_text
 
 _SKIP_OPS = frozenset({"aten.t", "aten.expand", "aten._unsafe_view"})
 BOX_W, BOX_H, GAP = 330, 40, 18
@@ -158,9 +159,25 @@ def combined_graph(run: RunRecord) -> nx.DiGraph:
     return g
 
 
+def xml_safe_graph(g: nx.DiGraph) -> nx.DiGraph:
+    """A copy of `g` whose node names and string attributes are valid XML 1.0 text (xmltext.py)."""
+    names = {node: xml_text(str(node)) for node in g.nodes}
+    safe = nx.relabel_nodes(g, names, copy=True)
+    for _, attrs in safe.nodes(data=True):
+        for key, value in attrs.items():
+            if isinstance(value, str):
+                attrs[key] = xml_text(value)
+    for _, _, attrs in safe.edges(data=True):
+        for key, value in attrs.items():
+            if isinstance(value, str):
+                attrs[key] = xml_text(value)
+    safe.graph = {k: xml_text(v) if isinstance(v, str) else v for k, v in safe.graph.items()}
+    return safe
+
+
 def graphml_text(run: RunRecord) -> str:
     buf = io.BytesIO()
-    nx.write_graphml(combined_graph(run), buf)
+    nx.write_graphml(xml_safe_graph(combined_graph(run)), buf)
     return buf.getvalue().decode("utf-8")
 
 

@@ -18,7 +18,7 @@ import jinja2
 from markupsafe import Markup
 
 from dstt_profile.errors import UsageError
-from dstt_profile.fileio import ensure_dir, write_atomic
+from dstt_profile.fileio import check_outputs, ensure_dir, output_path, write_atomic
 from dstt_profile.records import Result, RunRecord, StageRecord
 from dstt_profile.render import graph, plots
 from dstt_profile.render.terminal import describe
@@ -198,6 +198,9 @@ def render_html(result: Result, allow_sweep: bool = False) -> str:
     return _env().get_template("report.html.j2").render(**context(result, scaling))
 
 
+REPORT_SUFFIXES = ("html", "graphml", "dot")  # what write_files writes, stem.<suffix>
+
+
 def write_files(result: Result, out: Path, allow_sweep: bool) -> list[Path]:
     from dstt_profile.cli import result_stem
 
@@ -232,9 +235,9 @@ def load_result(path: Path) -> Result:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"report: cannot read {str(path)!r}: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise UsageError(f"report: {str(path)!r} is not JSON ({exc.msg} at line {exc.lineno})") from None
-    except (ValueError, TypeError, KeyError) as exc:
-        raise UsageError(f"report: {str(path)!r} is not a dstt-profile result: {exc}") from None
+        raise UsageError(f"{path}: not a dstt-profile result (it is not JSON: {exc.msg} at line {exc.lineno})") from None
+    except ValueError as exc:  # SchemaError, or a number json cannot convert
+        raise UsageError(f"{path}: not a dstt-profile result ({exc})") from None
 
 
 def report_command(argv: Sequence[str]) -> int:
@@ -243,11 +246,19 @@ def report_command(argv: Sequence[str]) -> int:
     p.add_argument("result", help="a result JSON written by dstt-profile")
     p.add_argument("--out", default=None, help="directory for the files (default: the JSON's directory)")
     args = p.parse_args(list(argv))
-    path = Path(args.result)
+    path = output_path(args.result, "report: the result JSON")
+    given = output_path(args.out, "report: --out")
+    assert path is not None
     result = load_result(path)
     if not result.runs:
         raise UsageError(f"report: {str(path)!r} holds no runs")
-    out = Path(args.out) if args.out else path.parent
+    out = given if given is not None else path.parent
+    ensure_dir(out)
+    from dstt_profile.cli import result_stem
+
+    stem = result_stem(result)
+    planned = {f"the {suffix.upper()} output": out / f"{stem}.{suffix}" for suffix in REPORT_SUFFIXES}
+    check_outputs(planned, {"the result JSON": path})
     for written in write_files(result, out, allow_sweep=False):
         print(f"wrote {written}")
     return 0

@@ -45,12 +45,15 @@ def stage_color(stage: str) -> str:
 
 
 def default_upto(t: int) -> int:
-    """The largest t the main job's scaling plots reach: twice the requested t, at least 16.
+    """The largest t the main job's scaling plots reach: twice the requested t, at least 16, and never
+    past the largest t a run may ask for (MAX_FRAMES).
 
     14 -> 28. Every t up to it is derived exactly from three traces (polytrace.py), so the curves are
     drawn through every whole t and cost the same whatever this is.
     """
-    return max(2 * t, 16)
+    from dstt_profile.runconfig import MAX_FRAMES
+
+    return min(max(2 * t, 16), MAX_FRAMES)
 
 
 def _svg(fig: Any) -> str:

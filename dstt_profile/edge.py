@@ -1,0 +1,76 @@
+"""What the command line does around every command: signals become exceptions (so temporary files
+are removed as on Ctrl-C), torch's own logging is kept off the terminal (errors reach the user as
+one line of ours), and a standard output that cannot be written is reported once, in one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+# Signals that end the command the way Ctrl-C does: cleanly, files removed, exit 128 + number.
+STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
+QUIET_LOGGERS = ("torch", "fvcore", "iopath")
+
+
+class Stopped(BaseException):
+    """A stop signal arrived. A BaseException, like KeyboardInterrupt, so no `except Exception` eats it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def stop_signals_raise() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise `Stopped` (only possible in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _raise_stopped) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Torch's Python loggers off, and the profiler's C++ (Kineto) status lines off unless the user
+    asked for them by setting KINETO_LOG_LEVEL: our errors say what went wrong, in one line."""
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # above every level Kineto prints
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    levels = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for log, level in zip(loggers, levels):
+            log.setLevel(level)
+
+
+def flush_stdout() -> None:
+    """Flush standard output now, so that a full disk or a closed pipe is seen inside the command."""
+    sys.stdout.flush()
+
+
+def silence_stdout() -> None:
+    """After standard output failed: point it at /dev/null so the interpreter's own flush at exit
+    does not fail a second time with a traceback of its own."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        fd = sys.stdout.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)

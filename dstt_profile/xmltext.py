@@ -1,0 +1,18 @@
+"""Text made safe for XML 1.0, in one place: every string that reaches an XML file passes here.
+
+XML 1.0 allows tab, newline, carriage return and the characters from U+0020 up, less the surrogates
+and U+FFFE/U+FFFF. Anything else (a control character in a budget or module name, say) cannot be
+written even escaped, so it is replaced by U+FFFD, the replacement character.
+"""
+
+from __future__ import annotations
+
+import re
+
+REPLACEMENT = "\ufffd"
+_FORBIDDEN = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """`text` with every character XML 1.0 forbids replaced by U+FFFD (escaping & < > is the writer's job)."""
+    return _FORBIDDEN.sub(REPLACEMENT, text)
