@@ -249,7 +249,8 @@ class Profile:
             f"<p><b>DSTT</b> t={cfg['frames']} {cfg['height']}x{cfg['width']} {cfg['dtype']} "
             f"({cfg['attention']}, {cfg['mode']}): {run.params:,} parameters, "
             f"{fmt_count(run.flops.total, 'FLOP')} (2 per multiply-add), "
-            f"peak {fmt_bytes(run.peak_view.bytes)} in {run.peak_view.stage} ({run.peak_view.op})</p>"
+            f"{run.peak_view.label} {fmt_bytes(run.peak_view.bytes)} in {run.peak_view.stage} ({run.peak_view.op}); "
+            f"tensors only {fmt_bytes(run.peak.tensor_bytes)}</p>"
         )
         table = self.stages.drop(columns=["t"]).to_html(index=False)
         return head + table
@@ -285,6 +286,8 @@ def stages_frame(result: Result) -> pd.DataFrame:
                     "formula_elements": s.formula_elements,
                     "match": s.match,
                     "peak_bytes": r.peak_view.bytes,
+                    "peak_view": r.memory,
+                    "tensor_peak_bytes": r.peak.tensor_bytes,
                 }
             )
     return _frame(rows)

@@ -121,10 +121,11 @@ class OpRecorder(TorchDispatchMode):
         new_held = self.liveness.held - held_before
         if storage is not None and new_held:
             applied.append(storage.name)
-        transient = lingering = 0
+        transient = lingering = converted = 0
         params: tuple[int, ...] = ()
-        first = _first_tensor(out)
         temporary = self.rules.temporary_rule(name)
+        numbers = any(type(a) in (int, float) for a in args)
+        first = _first_tensor(out) if temporary is not None or numbers else None
         if temporary is not None:
             params = temporary.params(args, kwargs, out)
             raw = temporary.bytes(params)
@@ -132,7 +133,9 @@ class OpRecorder(TorchDispatchMode):
             if transient:
                 applied.append(temporary.name)
         rule_transient = transient
-        lingering, converted = self.rules.scalar_operands(func._schema, args, first.element_size() if first is not None else 8)
+        if numbers:
+            size = first.element_size() if first is not None else 8
+            lingering, converted = self.rules.scalar_operands(func._schema, args, size)
         if lingering:
             transient += converted
             count = lingering // WRAPPED_NUMBER
