@@ -185,8 +185,8 @@ def main() -> int:
             "## Predicted against measured (CPU, 240x432, float32)",
             "",
             "`dstt-profile --measure` per case, each in a fresh process: the allocator's net peak during the forward pass "
-            "(torch.profiler memory events) against the prediction (fake tensors plus each convolution's workspace, "
-            f"probed alone); forward time the median of {args.repeat} passes after a warm-up.",
+            "(torch.profiler memory events) against the default prediction (the allocator view: fake tensors, storages "
+            f"at their real sizes, calibrated convolution workspaces); forward time the median of {args.repeat} passes after a warm-up.",
             "",
             *measured_table(cases),
         ]
