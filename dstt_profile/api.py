@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from dstt_profile.errors import UsageError
 from dstt_profile.numbers import shown, whole_number
-from dstt_profile.polytrace import BASE_FRAMES, DIRECT_BELOW, TRACED, TraceFamily, traces_for, worth_deriving
+from dstt_profile.polysummary import SummaryFamily, comparable
+from dstt_profile.polytrace import BASE_FRAMES, DIRECT_BELOW, TRACED, TraceFamily, worth_deriving
 from dstt_profile.records import Result, RunRecord
 from dstt_profile.runconfig import MAX_FRAMES, MAX_SWEEP, RunConfig, check_frames, parse_frames, parse_res
 from dstt_profile.summarize import summarize
@@ -81,32 +82,80 @@ def profile_many(
     fvcore: bool = False,
     progress: Callable[[int, int, RunConfig], None] | None = None,
     derive: bool = True,
+    detail: str = "traced",
 ) -> Result:
     """Profile every run, in order. Fake-tensor runs that differ only in t are derived from a few
-    traces where that is cheaper (polytrace.py; each record's `extra["source"]` says how), unless
-    `derive=False`; real runs are always run."""
+    traces where that is cheaper (polysummary.py; each record's `extra["source"]` says how), unless
+    `derive=False`; real runs are always run.
+
+    Per-op detail (`keep_ops`) is kept for traced runs (`detail="traced"`) or only for the last run
+    (`detail="last"`, what a sweep's report needs); derived runs carry none (profile that t alone for it)."""
     runs = list(runs)
     groups: dict[RunConfig, list[int]] = {}
     for run in runs:
         if derive and not run.real:
             groups.setdefault(run.replace(frames=1), []).append(run.frames)
-    planned: dict[RunConfig, tuple[Trace, str]] = {}
+    planned: dict[RunConfig, RunRecord] = {}
     records = []
     for i, run in enumerate(runs):
         if progress is not None:
             progress(i, len(runs), run)
+        ops = keep_ops and (detail == "traced" or i == len(runs) - 1)
         family = run.replace(frames=1)
         if derive and not run.real and family in groups and worth_deriving(groups[family]):
-            for t, found in traces_for(family, groups.pop(family)).items():
-                planned[family.replace(frames=t)] = found
+            wanted = groups.pop(family)
+            last = runs[-1].frames if runs[-1].replace(frames=1) == family else None
+            planned.update(_family_records(family, wanted, keep_ops, detail, last))
         if run in planned:
-            tr, source = planned[run]
-            records.append(finish_record(summarize(tr, keep_ops=keep_ops), run, fvcore, source))
+            record = planned.pop(run)
+            if not ops and record.ops:
+                record = replace(record, ops=())
+            records.append(finish_record(record, run, fvcore, record.extra.get("source", TRACED)))
         else:
-            records.append(profile_run(run, keep_ops=keep_ops, fvcore=fvcore))
+            records.append(profile_run(run, keep_ops=ops, fvcore=fvcore))
     if progress is not None and runs:
         progress(len(runs), len(runs), runs[-1])
     return Result(tuple(records))
+
+
+def _family_records(
+    base: RunConfig, frames: Iterable[int], keep_ops: bool, detail: str, last: int | None
+) -> dict[RunConfig, RunRecord]:
+    """Records of `base` at every t in `frames`: t = 1, the three bases and the largest t traced, the
+    rest derived (polysummary.py) and checked exactly against the largest t's trace, in full and in
+    summary. Where either check fails, every t is traced."""
+    wanted = sorted(set(frames))
+    check_t = wanted[-1]
+
+    def kept(t: int) -> bool:
+        return keep_ops and (detail == "traced" or t == last)
+
+    def traced(t: int, tr: Trace | None = None) -> RunRecord:
+        found = tr if tr is not None else trace(base.replace(frames=t))
+        return replace(summarize(found, keep_ops=kept(t)), extra={"source": TRACED})
+
+    family = TraceFamily(base)
+    check = trace(base.replace(frames=check_t))
+    summary = SummaryFamily(family) if family.agrees(check) else None
+    check_record = traced(check_t, check)
+    if summary is None or summary.record(check_t) != comparable(check_record):
+        return {base.replace(frames=t): check_record if t == check_t else traced(t) for t in wanted}
+    how = (
+        f"derived from the traces at t={','.join(map(str, BASE_FRAMES))}; checked exactly against the trace "
+        f"at t={check_t}"
+    )
+    out: dict[RunConfig, RunRecord] = {}
+    for t in wanted:
+        if t == check_t:
+            out[base.replace(frames=t)] = check_record
+        elif t in family.traces:
+            out[base.replace(frames=t)] = traced(t, family.traces[t])
+        else:
+            derived = summary.record(t)
+            out[base.replace(frames=t)] = (
+                replace(derived, extra={"source": how}) if derived is not None else traced(t)
+            )
+    return out
 
 
 def _comparable(record: RunRecord) -> RunRecord:
@@ -147,11 +196,15 @@ def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]
         traced = profile_many([base.replace(frames=t) for t in frames], keep_ops=False, derive=False)
         runs = tuple(sorted((run, *traced.runs), key=lambda r: r.frames))
         return runs, f"t = {frames[0]}..{frames[-1]}, each traced (the derivation did not match {against})"
+    summaries = SummaryFamily(family)
+    if derived_main is not None and summaries.record(run.frames) != comparable(run):
+        traced = profile_many([base.replace(frames=t) for t in frames], keep_ops=False, derive=False)
+        runs = tuple(sorted((run, *traced.runs), key=lambda r: r.frames))
+        return runs, f"t = {frames[0]}..{frames[-1]}, each traced (the derived summary did not match {against})"
     records = []
     for t in frames:
-        tr = family.derive(t)
-        record = summarize(tr, keep_ops=False) if tr is not None else profile_run(base.replace(frames=t), keep_ops=False)
-        records.append(record)
+        found = summarize(family.traces[t], keep_ops=False) if t in family.traces else summaries.record(t)
+        records.append(found if found is not None else profile_run(base.replace(frames=t), keep_ops=False))
     runs = tuple(sorted((run, *records), key=lambda r: r.frames))
     note = (
         f"t = {runs[0].frames}..{runs[-1].frames} ({len(runs)} points, each exact): derived from fake traces at "

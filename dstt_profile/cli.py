@@ -11,12 +11,13 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn
 
 from dstt_profile import edge
 from dstt_profile.errors import TraceError, UsageError
 from dstt_profile.fileio import check_outputs, ensure_dir, output_path, remove_pending
 from dstt_profile.numbers import INT64_MAX, positive
+from dstt_profile.progress import sweep_progress
 from dstt_profile.records import Result
 from dstt_profile.runconfig import (
     DEVICES,
@@ -78,6 +79,12 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--fvcore", action="store_true", help="also count with fvcore on real tensors (small t)")
     p.add_argument("--format", default="json,csv", help="files to write: json, csv (comma-separated)")
     p.add_argument("--out", default="reports", help="directory for the files (default reports/)")
+    p.add_argument(
+        "--keep-ops",
+        action="store_true",
+        help="in a sweep, keep every traced run's per-op detail (default: the largest t's only; derived runs never "
+        "carry it: profile that t alone for its detail)",
+    )
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     return p
 
@@ -130,18 +137,6 @@ def planned_outputs(out: Path, stem: str, formats: Sequence[str]) -> dict[str, P
     """Every file the main job will write, by what it is: checked before the work starts."""
     suffixes = [*formats, *(suffix for target in REPORT_WRITERS for suffix in REPORT_WRITERS[target])]
     return {f"the {suffix.upper()} output": out / f"{stem}.{suffix}" for suffix in suffixes}
-
-
-def _progress(stream: TextIO) -> Callable[[int, int, RunConfig], None]:
-    def show(done: int, total: int, run: RunConfig) -> None:
-        width = 30
-        filled = width * done // total
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} t={run.frames}   ")
-        if done == total:
-            stream.write("\n")
-        stream.flush()
-
-    return show
 
 
 def write_outputs(result: Result, out: Path, formats: Sequence[str]) -> list[Path]:
@@ -212,11 +207,13 @@ def main_job(argv: Sequence[str]) -> int:
         from dstt_profile.workspace import default_cache
 
         default_cache(runs[0].device).notify = lambda line: print(line, file=sys.stderr, flush=True)
-    progress = _progress(sys.stderr) if len(runs) > 1 and not args.quiet and sys.stderr.isatty() else None
+    progress = sweep_progress(sys.stderr, sys.stderr.isatty()) if len(runs) > 1 and not args.quiet else None
     if args.measure:
         result = _measured(runs, repeats, args.fvcore, progress)
     else:
-        result = profile_many(runs, keep_ops=True, fvcore=args.fvcore, progress=progress)
+        result = profile_many(
+            runs, keep_ops=True, fvcore=args.fvcore, progress=progress, detail="traced" if args.keep_ops else "last"
+        )
     written = write_outputs(result, out, formats)
     for target in REPORT_WRITERS:
         writer = _load(target)
