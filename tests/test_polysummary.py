@@ -77,3 +77,14 @@ def test_progress_in_a_log_is_a_line_every_few_seconds() -> None:
         "sweep: 3/5 runs done (t=1), 3.5 s",
         "sweep: 5/5 runs done (t=1), 9.0 s",
     ]
+
+
+def test_a_long_sweep_report_shows_64_runs_and_says_so() -> None:
+    from dstt_profile.render.html import shown_runs
+
+    runs = profile_many([RunConfig(frames=t) for t in range(1, 201)], keep_ops=False).runs
+    shown = shown_runs(runs, runs[100])
+    # 64 of 200, evenly spaced: the first, the last and the run the report details among them
+    assert len(shown) == 64 and shown[0].frames == 1 and shown[-1].frames == 200 and runs[100] in shown
+    assert [r.frames for r in shown] == sorted(r.frames for r in shown)
+    assert shown_runs(runs[:10], runs[3]) == list(runs[:10])  # short sweeps: every run

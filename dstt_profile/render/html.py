@@ -127,9 +127,24 @@ def _detail_run(result: Result) -> RunRecord:
     return max(with_ops, key=lambda r: r.frames)
 
 
+SHOWN_RUNS = 64  # most runs of a sweep given their own stage table and scaling row in the report
+
+
+def shown_runs(runs: Sequence[RunRecord], keep: RunRecord, limit: int = SHOWN_RUNS) -> list[RunRecord]:
+    """At most `limit` of `runs` (sorted by t), evenly spaced, always with the first, the last and `keep`."""
+    if len(runs) <= limit:
+        return list(runs)
+    step = (len(runs) - 1) / (limit - 2)
+    picked = {round(i * step) for i in range(limit - 1)} | {len(runs) - 1}
+    chosen = [runs[i] for i in sorted(picked)]
+    return chosen if keep in chosen else sorted([*chosen[:-1], keep, chosen[-1]], key=lambda r: r.frames)
+
+
 def context(result: Result, scaling: Scaling) -> dict[str, Any]:
     main = _detail_run(result)
     runs = sorted(result.runs, key=lambda r: r.frames)
+    shown = shown_runs(runs, main)
+    failing = [r for r in runs if any(not c.passed for c in r.checks)]
     svg = Markup  # our own SVG (matplotlib's, or graph.py's with every text escaped)
     return {
         "title": describe(main) if len(runs) == 1 else describe(main).replace(f"t={main.frames}", "sweep t=" + _frames(runs)),
@@ -137,9 +152,13 @@ def context(result: Result, scaling: Scaling) -> dict[str, Any]:
         "main": main,
         "summary": summary(main),
         "tables": [{"t": r.frames, "rows": stage_rows(r), "fused": any(not s.materialised for s in r.stages.values())}
-                   for r in runs],
+                   for r in shown],
+        "tables_note": "" if len(shown) == len(runs) else (
+            f"Stage tables of {len(shown)} of the sweep's {len(runs)} runs, evenly spaced in t; every run is in the "
+            "JSON and CSV written beside this report."
+        ),
         "scaling_note": scaling.note,
-        "scaling_rows": plots.scaling_table(scaling.runs),
+        "scaling_rows": plots.scaling_table(shown_runs(sorted(scaling.runs, key=lambda r: r.frames), main)),
         "bytes_svg": svg(plots.scaling_svg(scaling.runs, "bytes", f"bytes per instance ({main.config['dtype']})")),
         "flops_svg": svg(plots.scaling_svg(scaling.runs, "flops", "FLOPs, all instances (2 per multiply-add)")),
         "timeline_svg": _maybe(plots.timeline_svg(main)),
@@ -152,7 +171,13 @@ def context(result: Result, scaling: Scaling) -> dict[str, Any]:
         "unsupported": sorted(main.flops.unsupported.items()),
         "fvcore_unsupported": sorted(main.fvcore.unsupported.items()) if main.fvcore else [],
         "checks": main.checks,
-        "sweep_checks": [(r.frames, sum(c.passed for c in r.checks), len(r.checks)) for r in runs],
+        "sweep_checks": [(r.frames, sum(c.passed for c in r.checks), len(r.checks)) for r in (failing or shown)],
+        "sweep_checks_note": (
+            f"{len(failing)} of {len(runs)} runs fail a formula check; those are listed."
+            if failing
+            else f"Every formula check of all {len(runs)} runs passes"
+            + ("." if len(shown) == len(runs) else f"; {len(shown)} runs shown.")
+        ),
         "stage_colors": plots.STAGE_COLORS,
     }
 
