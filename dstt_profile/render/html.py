@@ -134,10 +134,13 @@ def shown_runs(runs: Sequence[RunRecord], keep: RunRecord, limit: int = SHOWN_RU
     """At most `limit` of `runs` (sorted by t), evenly spaced, always with the first, the last and `keep`."""
     if len(runs) <= limit:
         return list(runs)
-    step = (len(runs) - 1) / (limit - 2)
-    picked = {round(i * step) for i in range(limit - 1)} | {len(runs) - 1}
-    chosen = [runs[i] for i in sorted(picked)]
-    return chosen if keep in chosen else sorted([*chosen[:-1], keep, chosen[-1]], key=lambda r: r.frames)
+    step = (len(runs) - 1) / (limit - 1)
+    picked = sorted({round(i * step) for i in range(limit)})
+    if keep in runs and runs.index(keep) not in picked:
+        at = runs.index(keep)
+        nearest = min(picked[1:-1], key=lambda i: abs(i - at))
+        picked = sorted({*picked, at} - {nearest})
+    return [runs[i] for i in picked]
 
 
 def context(result: Result, scaling: Scaling) -> dict[str, Any]:
