@@ -240,11 +240,13 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "dstt_profile.render.html:report_command",
     "check": "dstt_profile.budgets:check_command",
     "fit": "dstt_profile.fit:fit_command",
+    "diff": "dstt_profile.diff:diff_command",
 }
 SUBCOMMAND_USAGE: dict[str, str] = {
     "report": "report RESULT.json (re-render a saved result)",
     "check": "check BUDGETS.toml (memory and FLOP budgets, for CI)",
     "fit": "fit --budget SIZE (the largest t whose peak fits)",
+    "diff": "diff A.json B.json [--max-growth +2%%] (what changed between two saved results)",
 }
 
 
