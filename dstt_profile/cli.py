@@ -241,12 +241,20 @@ SUBCOMMANDS: dict[str, str] = {
     "check": "dstt_profile.budgets:check_command",
     "fit": "dstt_profile.fit:fit_command",
     "diff": "dstt_profile.diff:diff_command",
+    "scaling": "dstt_profile.analyses:scaling_command",
+    "whatif": "dstt_profile.analyses:whatif_command",
+    "training": "dstt_profile.analyses:training_command",
+    "seed": "dstt_profile.analyses:seed_command",
 }
 SUBCOMMAND_USAGE: dict[str, str] = {
     "report": "report RESULT.json (re-render a saved result)",
     "check": "check BUDGETS.toml (memory and FLOP budgets, for CI)",
     "fit": "fit --budget SIZE (the largest t whose peak fits)",
     "diff": "diff A.json B.json [--max-growth +2%%] (what changed between two saved results)",
+    "scaling": "scaling [--frames 1:8 ...] (exact laws in t and the crossovers)",
+    "whatif": "whatif [--frames 32 ...] (matmul against sdpa attention)",
+    "training": "training [--frames 5 --batch 8 ...] (the training step's peak, split)",
+    "seed": "seed (the seed analysis table, checked)",
 }
 
 
