@@ -33,6 +33,7 @@ from dstt_profile.runconfig import (
 PROG = "dstt-profile"
 FORMATS = ("json", "csv")
 MAX_REPEATS = 1000
+DEFAULT_REPEATS = 3
 
 
 class UsageParser(argparse.ArgumentParser):
@@ -74,7 +75,7 @@ def _main_parser() -> argparse.ArgumentParser:
         help="also run the model for real (on --device): measured peak beside the prediction, its error, "
         "wall time per stage, RSS",
     )
-    p.add_argument("--repeats", default="3", help="timed real passes per run with --measure (median; default 3)")
+    p.add_argument("--repeats", default=None, help="timed real passes per run with --measure (median; default 3)")
     p.add_argument("--fvcore", action="store_true", help="also count with fvcore on real tensors (small t)")
     p.add_argument("--format", default="json,csv", help="files to write: json, csv (comma-separated)")
     p.add_argument("--out", default="reports", help="directory for the files (default reports/)")
@@ -158,22 +159,26 @@ def write_outputs(result: Result, out: Path, formats: Sequence[str]) -> list[Pat
     return written
 
 
-def _measured(
-    runs: Sequence[RunConfig], repeats: int, fvcore: bool, progress: Callable[[int, int, RunConfig], None] | None
-) -> Result:
-    """Each run predicted and measured (measure.py); real memory and time, so t stays small."""
+def _measured(runs: Sequence[RunConfig], repeats: int, fvcore: bool, quiet: bool) -> Result:
+    """Each run predicted and measured (measure.py); real memory and time, so t stays small. Unless
+    `quiet`, each step is announced on stderr as it starts: "measuring t=14: real forward pass 2/6 ..."."""
     from dstt_profile.api import finish_record
     from dstt_profile.measure import measure
     from dstt_profile.polytrace import TRACED
 
     records = []
-    for i, run in enumerate(runs):
-        if progress is not None:
-            progress(i, len(runs), run)
-        records.append(finish_record(measure(run, repeats=repeats), run, fvcore, TRACED))
-    if progress is not None:
-        progress(len(runs), len(runs), runs[-1])
+    for run in runs:
+        step = None if quiet else _step_line(sys.stderr, run)
+        records.append(finish_record(measure(run, repeats=repeats, progress=step), run, fvcore, TRACED))
     return Result(tuple(records))
+
+
+def _step_line(stream: TextIO, run: RunConfig) -> Callable[[str], None]:
+    def show(step: str) -> None:
+        stream.write(f"measuring t={run.frames}: {step} ...\n")
+        stream.flush()
+
+    return show
 
 
 def check_real_memory(runs: Sequence[RunConfig], what: str) -> None:
@@ -196,7 +201,9 @@ def main_job(argv: Sequence[str]) -> int:
     args = _main_parser().parse_args(argv)
     runs = runs_from_args(args)
     formats = _formats(args.format)
-    repeats = positive_int("repeats", args.repeats, MAX_REPEATS)
+    if args.repeats is not None and not args.measure:
+        raise UsageError("--repeats counts the timed real passes of --measure: add --measure or leave it out")
+    repeats = positive_int("repeats", args.repeats, MAX_REPEATS) if args.repeats is not None else DEFAULT_REPEATS
     if args.measure and any(r.mode != "inference" for r in runs):
         raise UsageError("--measure runs the forward pass: use --mode inference")
     out = output_path(args.out, "--out")
@@ -214,7 +221,7 @@ def main_job(argv: Sequence[str]) -> int:
         default_cache(runs[0].device).notify = lambda line: print(line, file=sys.stderr, flush=True)
     progress = _progress(sys.stderr) if len(runs) > 1 and not args.quiet and sys.stderr.isatty() else None
     if args.measure:
-        result = _measured(runs, repeats, args.fvcore, progress)
+        result = _measured(runs, repeats, args.fvcore, args.quiet)
     else:
         result = profile_many(runs, keep_ops=True, fvcore=args.fvcore, progress=progress)
     written = write_outputs(result, out, formats)
