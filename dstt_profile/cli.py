@@ -199,6 +199,16 @@ def check_real_memory(runs: Sequence[RunConfig], what: str) -> None:
 
 def main_job(argv: Sequence[str]) -> int:
     args = _main_parser().parse_args(argv)
+    from dstt_profile.combos import combinations, run_combinations
+
+    variants = combinations(args)  # lists in --dtype, --attention, --mode: every combination
+    if len(variants) > 1:
+        return run_combinations(variants)
+    return run_job(args)[0]
+
+
+def plan_job(args: argparse.Namespace) -> tuple[list[RunConfig], tuple[str, ...], int, Path]:
+    """Everything the main job checks before any work: runs, formats, repeats, the output files."""
     runs = runs_from_args(args)
     formats = _formats(args.format)
     if args.repeats is not None and not args.measure:
@@ -210,6 +220,12 @@ def main_job(argv: Sequence[str]) -> int:
     assert out is not None
     ensure_dir(out)  # fail before the work, not after
     check_outputs(planned_outputs(out, stem_for(runs), formats))
+    return runs, formats, repeats, out
+
+
+def run_job(args: argparse.Namespace, show: bool = True) -> tuple[int, Result, list[Path]]:
+    """The main job for parsed options: exit code, result and files written (printed unless not `show`)."""
+    runs, formats, repeats, out = plan_job(args)
     if args.measure or args.fvcore:
         check_real_memory(runs, "--measure" if args.measure else "--fvcore")
     from dstt_profile.api import profile_many
@@ -229,13 +245,13 @@ def main_job(argv: Sequence[str]) -> int:
         writer = _load(target)
         if writer is not None:
             written += writer(result, out)
-    if not args.quiet:
+    if show and not args.quiet:
         print(render(result))
         print()
         for path in written:
             print(f"wrote {path}")
     failed = any(not c.passed for r in result.runs for c in r.checks)
-    return 1 if failed else 0
+    return 1 if failed else 0, result, written
 
 
 # Extra outputs of the main job, "module:function" with function(result, out_dir) -> paths written,
