@@ -56,11 +56,11 @@ def _main_parser() -> argparse.ArgumentParser:
         help=f"t: 14, a list 1,2,4,8, or a range 1:32 or 1:64:8 (t <= {MAX_FRAMES}, at most {MAX_SWEEP} values)",
     )
     p.add_argument("--res", default="240x432", help="frame size HEIGHTxWIDTH (default 240x432)")
-    p.add_argument("--dtype", default="float32", help=f"one of {', '.join(DTYPES)} (int8: storage what-if)")
+    p.add_argument("--dtype", default="float32", help=f"one of {', '.join(DTYPES)} (int8: storage what-if), or a list such as float32,bfloat16")
     p.add_argument("--batch", default="1", help="clips per batch (default 1)")
     p.add_argument("--device", default="cpu", help=f"device type traced: {', '.join(DEVICES)}")
-    p.add_argument("--attention", default="matmul", help="attention backend: matmul or sdpa")
-    p.add_argument("--mode", default="inference", help=f"one of {', '.join(MODES)}")
+    p.add_argument("--attention", default="matmul", help="attention backend: matmul or sdpa, or both: matmul,sdpa")
+    p.add_argument("--mode", default="inference", help=f"one of {', '.join(MODES)}, or a list (lists run every combination, side by side)")
     p.add_argument("--heads", default="4", help="attention heads k (default 4)")
     p.add_argument("--zones", default="2", help="zones per side s in temporal blocks (default 2)")
     p.add_argument(
@@ -273,7 +273,7 @@ SUBCOMMAND_USAGE: dict[str, str] = {
     "report": "report RESULT.json (re-render a saved result)",
     "check": "check BUDGETS.toml (memory and FLOP budgets, for CI)",
     "fit": "fit --budget SIZE (the largest t whose peak fits)",
-    "diff": "diff A.json B.json [--max-growth +2%%] (what changed between two saved results)",
+    "diff": "diff A.json B.json [--max-growth +2%] (what changed between two saved results)",
     "scaling": "scaling [--frames 1:8 ...] (exact laws in t and the crossovers)",
     "whatif": "whatif [--frames 32 ...] (matmul against sdpa attention)",
     "training": "training [--frames 5 --batch 8 ...] (the training step's peak, split)",
