@@ -118,3 +118,29 @@ def test_cli_bad_input_one_line(
     assert main(["diff", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_released_size_matmul_to_sdpa(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = []
+    for attention in ("matmul", "sdpa"):
+        record = profile_run(RunConfig(frames=14, attention=attention), keep_ops=True)
+        paths.append(tmp_path / f"{attention}.json")
+        paths[-1].write_text(Result((record,)).to_json())
+    (d,) = diff.diff_results(Result.load(paths[0]), Result.load(paths[1]))
+    peak, tensors, flops, _other, _params = d.totals
+    # the decoder holds the allocator peak either way: 107,642,880*14 + 147,456 = 1,507,147,776
+    assert peak.a == peak.b == 1_507_147_776
+    # tensors only: 2*406,425,600 + 46,448,640 + 7*20,643,840 = 1,003,806,720 (temporal) against
+    # the decoder's 66,355,200*14 = 928,972,800 once no t^2 matrix exists: -74,833,920
+    assert (tensors.a, tensors.b, tensors.delta) == (1_003_806_720, 928_972_800, -74_833_920)
+    assert flops.a == flops.b == 1_673_136_783_360
+    # temporal headline: t^2*720*720*4 = 406,425,600 B against t*n*d*4 = 14*720*512*4 = 20,643,840 B
+    assert (d.stages["temporal_attention"][0].a, d.stages["temporal_attention"][0].b) == (406_425_600, 20_643_840)
+    assert d.divergence is not None and d.divergence.index == 63
+    assert d.divergence.a == "#63 aten.transpose (transformer.0.attention.attention) -> 1x4x4x128x2520"
+    assert main(["diff", str(paths[1]), str(paths[0]), "--max-growth", "+2%"]) == 1
+    out = capsys.readouterr().out
+    # 406,425,600 - 20,643,840 = 385,781,760 = +1868.75% of 20,643,840
+    assert "FAIL t=14 temporal_attention bytes grew +385,781,760 (+1868.750%): more than +2%" in out
+    assert "FAIL t=14 spatial_attention bytes grew +95,477,760 (+462.500%)" in out  # 116,121,600 - 20,643,840
+    assert out.count("FAIL") == 2  # peak and FLOPs unchanged
