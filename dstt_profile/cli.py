@@ -211,9 +211,9 @@ def plan_job(args: argparse.Namespace) -> tuple[list[RunConfig], tuple[str, ...]
     """Everything the main job checks before any work: runs, formats, repeats, the output files."""
     runs = runs_from_args(args)
     formats = _formats(args.format)
+    repeats = positive_int("repeats", args.repeats, MAX_REPEATS) if args.repeats is not None else DEFAULT_REPEATS
     if args.repeats is not None and not args.measure:
         raise UsageError("--repeats counts the timed real passes of --measure: add --measure or leave it out")
-    repeats = positive_int("repeats", args.repeats, MAX_REPEATS) if args.repeats is not None else DEFAULT_REPEATS
     if args.measure and any(r.mode != "inference" for r in runs):
         raise UsageError("--measure runs the forward pass: use --mode inference")
     out = output_path(args.out, "--out")
