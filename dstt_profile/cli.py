@@ -34,6 +34,7 @@ from dstt_profile.runconfig import (
 PROG = "dstt-profile"
 FORMATS = ("json", "csv")
 MAX_REPEATS = 1000
+DEFAULT_REPEATS = 3
 
 
 class UsageParser(argparse.ArgumentParser):
@@ -56,11 +57,11 @@ def _main_parser() -> argparse.ArgumentParser:
         help=f"t: 14, a list 1,2,4,8, or a range 1:32 or 1:64:8 (t <= {MAX_FRAMES}, at most {MAX_SWEEP} values)",
     )
     p.add_argument("--res", default="240x432", help="frame size HEIGHTxWIDTH (default 240x432)")
-    p.add_argument("--dtype", default="float32", help=f"one of {', '.join(DTYPES)} (int8: storage what-if)")
+    p.add_argument("--dtype", default="float32", help=f"one of {', '.join(DTYPES)} (int8: storage what-if), or a list such as float32,bfloat16")
     p.add_argument("--batch", default="1", help="clips per batch (default 1)")
     p.add_argument("--device", default="cpu", help=f"device type traced: {', '.join(DEVICES)}")
-    p.add_argument("--attention", default="matmul", help="attention backend: matmul or sdpa")
-    p.add_argument("--mode", default="inference", help=f"one of {', '.join(MODES)}")
+    p.add_argument("--attention", default="matmul", help="attention backend: matmul or sdpa, or both: matmul,sdpa")
+    p.add_argument("--mode", default="inference", help=f"one of {', '.join(MODES)}, or a list (lists run every combination, side by side)")
     p.add_argument("--heads", default="4", help="attention heads k (default 4)")
     p.add_argument("--zones", default="2", help="zones per side s in temporal blocks (default 2)")
     p.add_argument(
@@ -75,7 +76,7 @@ def _main_parser() -> argparse.ArgumentParser:
         help="also run the model for real (on --device): measured peak beside the prediction, its error, "
         "wall time per stage, RSS",
     )
-    p.add_argument("--repeats", default="3", help="timed real passes per run with --measure (median; default 3)")
+    p.add_argument("--repeats", default=None, help="timed real passes per run with --measure (median; default 3)")
     p.add_argument("--fvcore", action="store_true", help="also count with fvcore on real tensors (small t)")
     p.add_argument("--format", default="json,csv", help="files to write: json, csv (comma-separated)")
     p.add_argument("--out", default="reports", help="directory for the files (default reports/)")
@@ -153,22 +154,26 @@ def write_outputs(result: Result, out: Path, formats: Sequence[str]) -> list[Pat
     return written
 
 
-def _measured(
-    runs: Sequence[RunConfig], repeats: int, fvcore: bool, progress: Callable[[int, int, RunConfig], None] | None
-) -> Result:
-    """Each run predicted and measured (measure.py); real memory and time, so t stays small."""
+def _measured(runs: Sequence[RunConfig], repeats: int, fvcore: bool, quiet: bool) -> Result:
+    """Each run predicted and measured (measure.py); real memory and time, so t stays small. Unless
+    `quiet`, each step is announced on stderr as it starts: "measuring t=14: real forward pass 2/6 ..."."""
     from dstt_profile.api import finish_record
     from dstt_profile.measure import measure
     from dstt_profile.polytrace import TRACED
 
     records = []
-    for i, run in enumerate(runs):
-        if progress is not None:
-            progress(i, len(runs), run)
-        records.append(finish_record(measure(run, repeats=repeats), run, fvcore, TRACED))
-    if progress is not None:
-        progress(len(runs), len(runs), runs[-1])
+    for run in runs:
+        step = None if quiet else _step_line(sys.stderr, run)
+        records.append(finish_record(measure(run, repeats=repeats, progress=step), run, fvcore, TRACED))
     return Result(tuple(records))
+
+
+def _step_line(stream: TextIO, run: RunConfig) -> Callable[[str], None]:
+    def show(step: str) -> None:
+        stream.write(f"measuring t={run.frames}: {step} ...\n")
+        stream.flush()
+
+    return show
 
 
 def check_real_memory(runs: Sequence[RunConfig], what: str) -> None:
@@ -189,15 +194,33 @@ def check_real_memory(runs: Sequence[RunConfig], what: str) -> None:
 
 def main_job(argv: Sequence[str]) -> int:
     args = _main_parser().parse_args(argv)
+    from dstt_profile.combos import combinations, run_combinations
+
+    variants = combinations(args)  # lists in --dtype, --attention, --mode: every combination
+    if len(variants) > 1:
+        return run_combinations(variants)
+    return run_job(args)[0]
+
+
+def plan_job(args: argparse.Namespace) -> tuple[list[RunConfig], tuple[str, ...], int, Path]:
+    """Everything the main job checks before any work: runs, formats, repeats, the output files."""
     runs = runs_from_args(args)
     formats = _formats(args.format)
-    repeats = positive_int("repeats", args.repeats, MAX_REPEATS)
+    repeats = positive_int("repeats", args.repeats, MAX_REPEATS) if args.repeats is not None else DEFAULT_REPEATS
+    if args.repeats is not None and not args.measure:
+        raise UsageError("--repeats counts the timed real passes of --measure: add --measure or leave it out")
     if args.measure and any(r.mode != "inference" for r in runs):
         raise UsageError("--measure runs the forward pass: use --mode inference")
     out = output_path(args.out, "--out")
     assert out is not None
     ensure_dir(out)  # fail before the work, not after
     check_outputs(planned_outputs(out, stem_for(runs), formats))
+    return runs, formats, repeats, out
+
+
+def run_job(args: argparse.Namespace, show: bool = True) -> tuple[int, Result, list[Path]]:
+    """The main job for parsed options: exit code, result and files written (printed unless not `show`)."""
+    runs, formats, repeats, out = plan_job(args)
     if args.measure or args.fvcore:
         check_real_memory(runs, "--measure" if args.measure else "--fvcore")
     from dstt_profile.api import profile_many
@@ -209,7 +232,7 @@ def main_job(argv: Sequence[str]) -> int:
         default_cache(runs[0].device).notify = lambda line: print(line, file=sys.stderr, flush=True)
     progress = sweep_progress(sys.stderr, sys.stderr.isatty()) if len(runs) > 1 and not args.quiet else None
     if args.measure:
-        result = _measured(runs, repeats, args.fvcore, progress)
+        result = _measured(runs, repeats, args.fvcore, args.quiet)
     else:
         result = profile_many(
             runs, keep_ops=True, fvcore=args.fvcore, progress=progress, detail="traced" if args.keep_ops else "last"
@@ -219,13 +242,13 @@ def main_job(argv: Sequence[str]) -> int:
         writer = _load(target)
         if writer is not None:
             written += writer(result, out)
-    if not args.quiet:
+    if show and not args.quiet:
         print(render(result))
         print()
         for path in written:
             print(f"wrote {path}")
     failed = any(not c.passed for r in result.runs for c in r.checks)
-    return 1 if failed else 0
+    return 1 if failed else 0, result, written
 
 
 # Extra outputs of the main job, "module:function" with function(result, out_dir) -> paths written,
@@ -237,11 +260,21 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "dstt_profile.render.html:report_command",
     "check": "dstt_profile.budgets:check_command",
     "fit": "dstt_profile.fit:fit_command",
+    "diff": "dstt_profile.diff:diff_command",
+    "scaling": "dstt_profile.analyses:scaling_command",
+    "whatif": "dstt_profile.analyses:whatif_command",
+    "training": "dstt_profile.analyses:training_command",
+    "seed": "dstt_profile.analyses:seed_command",
 }
 SUBCOMMAND_USAGE: dict[str, str] = {
     "report": "report RESULT.json (re-render a saved result)",
     "check": "check BUDGETS.toml (memory and FLOP budgets, for CI)",
     "fit": "fit --budget SIZE (the largest t whose peak fits)",
+    "diff": "diff A.json B.json [--max-growth +2%] (what changed between two saved results)",
+    "scaling": "scaling [--frames 1:8 ...] (exact laws in t and the crossovers)",
+    "whatif": "whatif [--frames 32 ...] (matmul against sdpa attention)",
+    "training": "training [--frames 5 --batch 8 ...] (the training step's peak, split)",
+    "seed": "seed (the seed analysis table, checked)",
 }
 
 

@@ -17,6 +17,7 @@ import resource
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -100,16 +101,27 @@ class StageTimer:
             handle.remove()
 
 
-def _timed_passes(model: nn.Module, frames: torch.Tensor, run: RunConfig, repeats: int) -> tuple[float, dict[str, float]]:
-    """Median forward time and median time per stage over `repeats` passes (after one warm-up)."""
+def _timed_passes(
+    model: nn.Module,
+    frames: torch.Tensor,
+    run: RunConfig,
+    repeats: int,
+    say: Callable[[str], None] = lambda _step: None,
+    first: int = 1,
+    passes: int = 0,
+) -> tuple[float, dict[str, float]]:
+    """Median forward time and median time per stage over `repeats` passes (after one warm-up);
+    `say` is told of each pass, numbered from `first` of `passes`."""
     timer = StageTimer(model, stage_roots(model, run.model_config().block_kind), run.device)
     totals: list[float] = []
     per_stage: dict[str, list[float]] = defaultdict(list)
     try:
         with torch.no_grad():
+            say(f"real forward pass {first}/{passes} (timing warm-up)")
             model(frames)
             timer.take()
-            for _ in range(repeats):
+            for i in range(repeats):
+                say(f"real forward pass {first + 1 + i}/{passes} (timed {i + 1}/{repeats})")
                 synchronize(run.device)
                 started = time.perf_counter()
                 model(frames)
@@ -124,22 +136,31 @@ def _timed_passes(model: nn.Module, frames: torch.Tensor, run: RunConfig, repeat
     return statistics.median(totals), {s: statistics.median(v) for s, v in per_stage.items()}
 
 
-def measure(run: RunConfig, repeats: int = 3, meter: PeakMeter | None = None) -> RunRecord:
-    """The prediction for `run` (fake tensors) with a real run beside it in `record.measured`."""
+def measure(
+    run: RunConfig, repeats: int = 3, meter: PeakMeter | None = None, progress: Callable[[str], None] | None = None
+) -> RunRecord:
+    """The prediction for `run` (fake tensors) with a real run beside it in `record.measured`.
+    `progress` is told each step as it starts ("real forward pass 2/4", ...): real passes are slow."""
     if run.mode != "inference":
         raise ValueError("measured mode runs the forward pass: use mode 'inference'")
     _check_device(run.replace(real=True))
     meter = meter or meter_for(run.device)
+    say = progress or (lambda _step: None)
+    passes = 3 + 1 + repeats  # recorded, warm-up, metered; the timing warm-up and the timed passes
+    say("prediction (fake tensors)")
     record = profile_run(run.replace(real=False), keep_ops=True)
     rss_before = current_rss()
+    say(f"real forward pass 1/{passes} (op recorder)")
     real = profile_run(run.replace(real=True), keep_ops=False)
     model, frames = build(run.replace(real=True))
     model.eval()
     with torch.no_grad():
+        say(f"real forward pass 2/{passes} (warm-up)")
         model(frames)  # warm-up: library caches and thread pools, as in every later pass
+        say(f"real forward pass 3/{passes} (allocator peak)")
         measured, out = meter.peak(partial(model, frames))
         del out
-    forward_seconds, stage_seconds = _timed_passes(model, frames, run, repeats)
+    forward_seconds, stage_seconds = _timed_passes(model, frames, run, repeats, say, 4, passes)
     del model, frames
     peak = record.peak
     measured_record = MeasuredRecord(

@@ -183,7 +183,7 @@ def _buffer_bytes(model: nn.Module, run: RunConfig) -> int:
 
 def render(split: TrainingSplit, run: RunConfig) -> str:
     def row(name: str, n: int) -> str:
-        return f"  {name:<34s} {fmt_bytes(n):>10s}  {n:>16,} B"
+        return f"  {name:<46s} {fmt_bytes(n):>10s}  {n:>16,} B"
 
     head = (
         f"Training step at {run.res}, t = {run.frames}, batch {run.batch}, {run.dtype}: peak in "

@@ -252,16 +252,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"report: {message}")
 
 
-def load_result(path: Path) -> Result:
+def load_result(path: Path, command: str = "report") -> Result:
     """A saved result, or UsageError with one line saying what is wrong with the file."""
     try:
         return Result.load(path)
     except FileNotFoundError:
-        raise UsageError(f"report: no such file {str(path)!r}") from None
+        raise UsageError(f"{command}: no such file {str(path)!r}") from None
     except IsADirectoryError:
-        raise UsageError(f"report: {str(path)!r} is a directory, not a result JSON") from None
+        raise UsageError(f"{command}: {str(path)!r} is a directory, not a result JSON") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"report: cannot read {str(path)!r}: {exc}") from None
+        raise UsageError(f"{command}: cannot read {str(path)!r}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}: not a dstt-profile result (it is not JSON: {exc.msg} at line {exc.lineno})") from None
     except ValueError as exc:  # SchemaError, or a number json cannot convert

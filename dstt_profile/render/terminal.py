@@ -17,7 +17,10 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[st
 
 def describe(run: RunRecord) -> str:
     c = run.config
-    tensors = "real tensors" if c.get("real") else "fake tensors"
+    if run.measured is not None:
+        tensors = f"measured: real forward passes on {run.measured.device} beside the prediction"
+    else:
+        tensors = "real tensors" if c.get("real") else "fake tensors"
     view = "allocator view" if c.get("memory", "allocator") == "allocator" else "tensor view"
     return (
         f"DSTT t={c['frames']} {c['height']}x{c['width']} batch {c['batch']} {c['dtype']} "
@@ -91,13 +94,10 @@ def render_measured(run: RunRecord) -> list[str]:
     if m is None:
         return []
     lines = [
-        f"measured on {m.device} ({m.method})",
-        f"  measured peak            {m.measured_peak_bytes:>15,} B  {fmt_bytes(m.measured_peak_bytes)}",
-        f"  predicted allocator peak {m.predicted_allocator_peak_bytes:>15,} B  error {m.peak_error_pct:+.3f}%  "
-        f"(tensors + {fmt_bytes(m.workspace_at_peak_bytes)} workspace of {m.allocator_peak_op} in "
-        f"{m.allocator_peak_module or '<root>'})",
-        f"  predicted tensor peak    {m.predicted_peak_bytes:>15,} B  error {m.tensor_peak_error_pct:+.3f}%  "
-        f"(real run's tensors: {m.real_tensor_peak_bytes:,} B)",
+        *measured_table([run]),
+        "",
+        f"  real run's tensor peak   {m.real_tensor_peak_bytes:,} B (the op recorder on real tensors); "
+        f"{fmt_bytes(m.workspace_at_peak_bytes)} held inside {m.allocator_peak_op} at the allocator peak",
         f"  headline tensors         {_headline_summary(m.headline_error_pct)}",
         f"  forward pass             {m.forward_seconds:.3f} s (median of {m.repeats}); process RSS "
         f"{fmt_bytes(m.rss_before_bytes)} before, peak {fmt_bytes(m.rss_peak_bytes)}",
@@ -108,6 +108,34 @@ def render_measured(run: RunRecord) -> list[str]:
     ]
     lines += ["", *_table(["stage", "wall ms (median)", "share"], rows, {1, 2})]
     return lines
+
+
+def measured_table(runs: list[RunRecord]) -> list[str]:
+    """Predicted against measured, one row per t: the measured allocator peak, both predictions with
+    their errors ((predicted - measured) / measured), and where the allocator peak is predicted."""
+    measured = [r for r in runs if r.measured is not None]
+    if not measured:
+        return []
+    first = measured[0].measured
+    assert first is not None
+    rows = []
+    for r in measured:
+        m = r.measured
+        assert m is not None
+        rows.append(
+            [
+                str(r.frames),
+                f"{m.measured_peak_bytes:,}",
+                f"{m.predicted_allocator_peak_bytes:,}",
+                f"{m.peak_error_pct:+.3f}%",
+                f"{m.predicted_peak_bytes:,}",
+                f"{m.tensor_peak_error_pct:+.3f}%",
+                f"{m.allocator_peak_stage} ({m.allocator_peak_op} in {m.allocator_peak_module or '<root>'})",
+            ]
+        )
+    header = ["t", "measured peak B", "predicted allocator peak B", "error", "tensor peak B", "error", "where"]
+    table = [line.rstrip() for line in _table(header, rows, {0, 1, 2, 3, 4, 5})]
+    return [f"predicted against measured on {first.device} ({first.method})", *table]
 
 
 def _headline_summary(errors: dict[str, float]) -> str:
@@ -135,7 +163,11 @@ def render_sweep(result: Result) -> str:
                 f"{passed}/{len(r.checks)}",
             ]
         )
-    return "\n".join([describe(first).replace(f"t={first.frames}", "sweep"), "", *_table(header, rows, {0, 1, 2, 3, 4})])
+    lines = [describe(first).replace(f"t={first.frames}", "sweep"), "", *_table(header, rows, {0, 1, 2, 3, 4})]
+    table = measured_table(list(result.runs))
+    if table:
+        lines += ["", *table]
+    return "\n".join(lines)
 
 
 def render(result: Result) -> str:

@@ -1,0 +1,65 @@
+"""Lists in the main job's --dtype, --attention and --mode: every combination, side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dstt_profile.cli import main
+from dstt_profile.records import Result
+
+TINY = ["--frames", "2", "--res", "48x96", "--format", "json"]  # n = 32 tokens per frame
+
+
+def test_dtype_by_attention_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [*TINY, "--dtype", "float32,bfloat16,int8", "--attention", "matmul,sdpa", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("DSTT t=2 48x96 batch 1 on cpu: 6 runs side by side")
+    assert lines[2].split() == [
+        "float32", "matmul", "float32", "sdpa", "bfloat16", "matmul", "bfloat16", "sdpa", "int8", "matmul", "int8", "sdpa"
+    ]
+    rows = {line[:26].strip(): line[26:].split() for line in lines[4:18]}
+    # allocator peak 13,565,952 B at 4 bytes per element; 2 bytes: / 2; int8 (1 byte): / 4
+    assert rows["allocator peak (B)"] == ["13,565,952"] * 2 + ["6,782,976"] * 2 + ["3,391,488"] * 2
+    assert rows["tensor peak (B)"] == ["5,898,240"] * 2 + ["2,949,120"] * 2 + ["1,474,560"] * 2
+    assert rows["FLOPs"] == ["8,949,563,392"] * 6  # the same arithmetic at every dtype and backend
+    # matmul: k*t^2*n^2/s^2 = 4*4*1024/4 = 4,096 elements; sdpa: t*n*d = 2*32*512 = 32,768 elements
+    assert rows["temporal_attention bytes"] == ["16,384", "131,072", "8,192", "65,536", "4,096", "32,768"]
+    saved = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert saved == [
+        "dstt_t2_48x96_bfloat16.json",
+        "dstt_t2_48x96_bfloat16_sdpa.json",
+        "dstt_t2_48x96_float32.json",
+        "dstt_t2_48x96_float32_sdpa.json",
+        "dstt_t2_48x96_int8.json",
+        "dstt_t2_48x96_int8_sdpa.json",
+    ]
+    assert Result.load(tmp_path / "dstt_t2_48x96_int8_sdpa.json").runs[0].peak.bytes == 3_391_488
+
+
+def test_sweep_columns_per_t(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--frames", "1,2", "--res", "48x96", "--format", "json", "--dtype", "float32,bfloat16", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("DSTT t=1,2 48x96 batch 1 on cpu: 4 runs side by side")
+    assert lines[2].split() == ["float32", "t=1", "float32", "t=2", "bfloat16", "t=1", "bfloat16", "t=2"]
+    # t=1: 13,205,504 B; t=2: 13,565,952 B (+360,448); bfloat16 halves both
+    assert lines[4].split()[3:] == ["13,205,504", "13,565,952", "6,602,752", "6,782,976"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dtype", "float32,float32"], "--dtype 'float32,float32': a value is repeated"),
+        (["--attention", "matmul,"], "--attention 'matmul,': an empty value in the list"),
+        (["--dtype", "float32,float7"], "dtype 'float7' is not one of float32, float16, bfloat16, int8"),
+        (["--mode", "inference,train", "--measure"], "--measure runs the forward pass: use --mode inference"),
+    ],
+)
+def test_bad_lists_one_line(args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*TINY, "--out", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("*.json"))  # refused before any work

@@ -1,0 +1,146 @@
+"""`dstt-profile diff`: two saved results compared, exact changes, the CI gate, one-line bad input."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from dstt_profile import diff
+from dstt_profile.api import profile_run
+from dstt_profile.cli import main
+from dstt_profile.records import Result
+from dstt_profile.runconfig import RunConfig
+
+SMALL = {"frames": 2, "height": 48, "width": 96}  # n = (48/12)*(96/12) = 32 tokens per frame
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("diff")
+    paths = {}
+    for name, options in {
+        "fp32": {},
+        "bf16": {"dtype": "bfloat16"},
+        "sdpa": {"attention": "sdpa"},
+    }.items():
+        record = profile_run(RunConfig(**SMALL, **options), keep_ops=True)  # type: ignore[arg-type]
+        paths[name] = folder / f"{name}.json"
+        paths[name].write_text(Result((record,)).to_json())
+    sweep = Result(tuple(profile_run(RunConfig(frames=t, height=48, width=96), keep_ops=False) for t in (1, 2)))
+    paths["sweep"] = folder / "sweep.json"
+    paths["sweep"].write_text(sweep.to_json())
+    return paths
+
+
+def test_dtype_change_halves_every_byte(saved: dict[str, Path]) -> None:
+    (d,) = diff.diff_results(Result.load(saved["fp32"]), Result.load(saved["bf16"]))
+    assert d.config == (("dtype", "float32", "bfloat16"),)
+    peak, tensors, flops, _other, params = d.totals
+    # allocator peak 13,565,952 B at float32; every storage and workspace at 2 bytes: 13,565,952 / 2
+    assert (peak.a, peak.b, peak.delta) == (13_565_952, 6_782_976, -6_782_976)
+    assert peak.growth == Fraction(-1, 2)
+    assert (tensors.a, tensors.b) == (5_898_240, 2_949_120)  # 5,898,240 / 2
+    assert flops.a == flops.b == 8_949_563_392 and flops.delta == 0  # FLOPs do not depend on the dtype
+    assert params.a == params.b == 34_529_155
+    # temporal headline: k*t^2*n^2/s^2 = 4*4*1024/4 = 4,096 elements, at 4 then 2 bytes
+    assert (d.stages["temporal_attention"][0].a, d.stages["temporal_attention"][0].b) == (16_384, 8_192)
+    # the same 519 ops in the same order; the first op allocating different bytes is #1, the first conv
+    assert (d.ops_a, d.ops_b) == (519, 519)
+    assert d.divergence == diff.Divergence(
+        1, "bytes", "#1 aten.convolution (encoder.0) -> 2x64x24x48", "#1 aten.convolution (encoder.0) -> 2x64x24x48"
+    )
+
+
+def test_attention_change_diverges_in_the_first_temporal_block(saved: dict[str, Path]) -> None:
+    (d,) = diff.diff_results(Result.load(saved["fp32"]), Result.load(saved["sdpa"]))
+    assert d.config == (("attention", "matmul", "sdpa"),)
+    # at t=2, 48x96 the peak is inside patch2vec's convolution (he_output) whichever attention runs
+    assert d.totals[0].delta == 0 and d.peak_at[0] == d.peak_at[1] == "he_output (aten.convolution in patch2vec)"
+    # sdpa's largest temporal tensor is t*n*d = 2*32*512 = 32,768 elements = 131,072 B: +114,688 B
+    assert d.stages["temporal_attention"][0].delta == 131_072 - 16_384 == 114_688
+    assert d.families["aten.bmm"][0] == diff.Change("FLOPs", 25_165_824, 0)
+    fused = d.families["aten._scaled_dot_product_flash_attention_for_cpu"]
+    assert (fused[0].b, fused[1].b) == (25_165_824, 8)  # the same FLOPs, in 8 calls (one per block)
+    assert (d.ops_a, d.ops_b) == (519, 423)
+    assert d.divergence is not None and (d.divergence.index, d.divergence.kind) == (63, "structure")
+    assert d.divergence.a == "#63 aten.transpose (transformer.0.attention.attention) -> 1x4x4x128x16"
+    assert d.divergence.b == "#63 aten.view (transformer.0.attention.attention) -> 4x4x16x128"
+
+
+def test_parse_growth() -> None:
+    assert diff.parse_growth("+2%") == diff.parse_growth("2%") == Fraction(1, 50)
+    assert diff.parse_growth("0.5%") == Fraction(1, 200)
+    assert diff.Change("x", 100, 102).exceeds(Fraction(1, 50)) is False  # exactly +2%: allowed
+    assert diff.Change("x", 100, 103).exceeds(Fraction(1, 50)) is True
+    assert diff.Change("x", 0, 1).exceeds(Fraction(1)) is True  # growth from nothing
+
+
+def test_cli_gate_exit_codes(saved: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = str(saved["fp32"]), str(saved["bf16"])
+    assert main(["diff", a, b, "--max-growth", "+2%"]) == 0  # smaller: within any growth
+    out = capsys.readouterr().out
+    assert "configuration: dtype float32 -> bfloat16" in out
+    assert "peak (allocator)        13,565,952      6,782,976  -6,782,976 (-50.000%)" in out
+    assert "max growth +2%: within" in out
+    assert main(["diff", b, a, "--max-growth", "+2%"]) == 1  # back to float32: +100%
+    out = capsys.readouterr().out
+    assert "FAIL t=2 peak grew +6,782,976 (+100.000%): more than +2%" in out
+    assert "FAIL t=2 temporal_attention bytes grew +8,192 (+100.000%)" in out
+    assert main(["diff", b, a, "--max-growth", "100%"]) == 0  # exactly +100% is allowed
+
+
+def test_cli_sweeps_pair_by_t(saved: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", str(saved["sweep"]), str(saved["sweep"])]) == 0
+    out = capsys.readouterr().out
+    assert "\nt=1\n" in out and "\nt=2\n" in out
+    assert "ops: not compared (a result without per-op records)" in out
+    assert main(["diff", str(saved["sweep"]), str(saved["fp32"])]) == 0
+    assert capsys.readouterr().out.count("\nt=") == 1  # only t=2 is in both
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.json", "{fp32}"], "diff: no such file 'missing.json'"),
+        (["{fp32}", "{fp32}", "--max-growth", "lots"], "--max-growth 'lots' is not a percentage"),
+        (["{fp32}"], "the following arguments are required: b"),
+        (["{fp32}", "{bad}"], "not a dstt-profile result"),
+    ],
+)
+def test_cli_bad_input_one_line(
+    args: list[str], message: str, saved: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "dstt-profile/1", "runs": [{"params": 1}]}')
+    argv = [a.format(fp32=saved["fp32"], bad=bad) for a in args]
+    assert main(["diff", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_released_size_matmul_to_sdpa(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = []
+    for attention in ("matmul", "sdpa"):
+        record = profile_run(RunConfig(frames=14, attention=attention), keep_ops=True)
+        paths.append(tmp_path / f"{attention}.json")
+        paths[-1].write_text(Result((record,)).to_json())
+    (d,) = diff.diff_results(Result.load(paths[0]), Result.load(paths[1]))
+    peak, tensors, flops, _other, _params = d.totals
+    # the decoder holds the allocator peak either way: 107,642,880*14 + 147,456 = 1,507,147,776
+    assert peak.a == peak.b == 1_507_147_776
+    # tensors only: 2*406,425,600 + 46,448,640 + 7*20,643,840 = 1,003,806,720 (temporal) against
+    # the decoder's 66,355,200*14 = 928,972,800 once no t^2 matrix exists: -74,833,920
+    assert (tensors.a, tensors.b, tensors.delta) == (1_003_806_720, 928_972_800, -74_833_920)
+    assert flops.a == flops.b == 1_673_136_783_360
+    # temporal headline: t^2*720*720*4 = 406,425,600 B against t*n*d*4 = 14*720*512*4 = 20,643,840 B
+    assert (d.stages["temporal_attention"][0].a, d.stages["temporal_attention"][0].b) == (406_425_600, 20_643_840)
+    assert d.divergence is not None and d.divergence.index == 63
+    assert d.divergence.a == "#63 aten.transpose (transformer.0.attention.attention) -> 1x4x4x128x2520"
+    assert main(["diff", str(paths[1]), str(paths[0]), "--max-growth", "+2%"]) == 1
+    out = capsys.readouterr().out
+    # 406,425,600 - 20,643,840 = 385,781,760 = +1868.75% of 20,643,840
+    assert "FAIL t=14 temporal_attention bytes grew +385,781,760 (+1868.750%): more than +2%" in out
+    assert "FAIL t=14 spatial_attention bytes grew +95,477,760 (+462.500%)" in out  # 116,121,600 - 20,643,840
+    assert out.count("FAIL") == 2  # peak and FLOPs unchanged
