@@ -50,8 +50,11 @@ def current_rss() -> int:
 
 
 def peak_rss() -> int:
-    """The highest resident set size this process has had, in bytes (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """The highest resident set size this process has had, in bytes (Linux reports KiB).
+
+    The kernel's high-water mark can trail the current figure by a few pages (RSS counters are kept
+    per thread and folded in now and then), so the current RSS is taken into account as well."""
+    return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, current_rss())
 
 
 def stage_roots(model: nn.Module, block_kind: BlockKind) -> dict[str, str]:
