@@ -25,6 +25,7 @@ from dstt_profile.runconfig import (
     MAX_SWEEP,
     MEMORY_VIEWS,
     MODES,
+    OPTIMIZERS,
     RunConfig,
     parse_frames,
     parse_res,
@@ -62,6 +63,7 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="inference", help=f"one of {', '.join(MODES)}")
     p.add_argument("--heads", default="4", help="attention heads k (default 4)")
     p.add_argument("--zones", default="2", help="zones per side s in temporal blocks (default 2)")
+    add_size_options(p)
     p.add_argument(
         "--memory",
         default=MEMORY_VIEWS[0],
@@ -80,6 +82,30 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports", help="directory for the files (default reports/)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     return p
+
+
+def add_size_options(p: argparse.ArgumentParser) -> None:
+    """The network's size, the optimizer a training step keeps state for, and a checkpoint to check
+    against them: shared by the main job and `fit`."""
+    p.add_argument("--hidden", default="512", help="token width d (default 512)")
+    p.add_argument("--channel", default="256", help="encoder channels c (default 256)")
+    p.add_argument("--blocks", default="8", help="transformer blocks L (default 8)")
+    p.add_argument(
+        "--optimizer",
+        default=OPTIMIZERS[0],
+        help=f"train mode: optimizer whose state the footprint holds, {', '.join(OPTIMIZERS)} (default adam)",
+    )
+    p.add_argument("--checkpoint", default=None, help="a checkpoint FILE that must load strictly into this network")
+
+
+def size_options(args: argparse.Namespace) -> dict[str, Any]:
+    """RunConfig fields from the options `add_size_options` adds."""
+    return dict(
+        hidden=positive_int("hidden", args.hidden),
+        channel=positive_int("channel", args.channel),
+        blocks=positive_int("blocks", args.blocks),
+        optimizer=args.optimizer,
+    )
 
 
 def positive_int(name: str, text: str, high: int = INT64_MAX) -> int:
@@ -109,6 +135,7 @@ def runs_from_args(args: argparse.Namespace) -> list[RunConfig]:
         heads=positive_int("heads", args.heads),
         zones=positive_int("zones", args.zones),
         memory=args.memory,
+        **size_options(args),
     )
     return [RunConfig(frames=t, **common) for t in frames]
 
@@ -203,6 +230,11 @@ def main_job(argv: Sequence[str]) -> int:
     assert out is not None
     ensure_dir(out)  # fail before the work, not after
     check_outputs(planned_outputs(out, stem_for(runs), formats))
+    checked = None
+    if args.checkpoint is not None:
+        from dstt_profile.checkpoint import check_checkpoint
+
+        checked = check_checkpoint(args.checkpoint, runs[0])
     if args.measure or args.fvcore:
         check_real_memory(runs, "--measure" if args.measure else "--fvcore")
     from dstt_profile.api import profile_many
@@ -217,6 +249,7 @@ def main_job(argv: Sequence[str]) -> int:
         result = _measured(runs, repeats, args.fvcore, progress)
     else:
         result = profile_many(runs, keep_ops=True, fvcore=args.fvcore, progress=progress)
+    result = _finished(result, checked)
     written = write_outputs(result, out, formats)
     for target in REPORT_WRITERS:
         writer = _load(target)
@@ -224,11 +257,23 @@ def main_job(argv: Sequence[str]) -> int:
             written += writer(result, out)
     if not args.quiet:
         print(render(result))
+        if checked is not None:
+            print(checked)
         print()
         for path in written:
             print(f"wrote {path}")
     failed = any(not c.passed for r in result.runs for c in r.checks)
     return 1 if failed else 0
+
+
+def _finished(result: Result, checkpoint: str | None) -> Result:
+    """Train runs with the gradients and saved activations inside their peak; the checkpoint checked."""
+    from dataclasses import replace
+
+    from dstt_profile.footprint import with_train_split
+
+    meta = {**result.meta, "checkpoint": checkpoint} if checkpoint is not None else result.meta
+    return replace(result, runs=tuple(with_train_split(r) for r in result.runs), meta=meta)
 
 
 # Extra outputs of the main job, "module:function" with function(result, out_dir) -> paths written,
