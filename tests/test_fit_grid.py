@@ -126,3 +126,18 @@ def test_check_train_footprint_keys(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert capsys.readouterr().err == (
         f"dstt-profile: error: {path}: budget 't14': key 'optimizer': 'lamb' is not one of adam, sgd, none\n"
     )
+
+
+def test_fit_checks_a_checkpoint_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from model.config import DSTTConfig
+    from model.dstt import InpaintGenerator
+
+    path = tmp_path / "small.pth"
+    torch.save(InpaintGenerator(DSTTConfig(hidden=128, channel=64, blocks=2)).state_dict(), path)
+    # the network fit would search (hidden 256) is not the checkpoint's (hidden 128): exit 2, one line, no search
+    argv = ["fit", "--budget", "2GiB", "--hidden", "256", "--channel", "64", "--blocks", "2", "--checkpoint", str(path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"dstt-profile: error: --checkpoint {path}: shape mismatch for ")
