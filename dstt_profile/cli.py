@@ -267,13 +267,15 @@ def main_job(argv: Sequence[str]) -> int:
 
 
 def _finished(result: Result, checkpoint: str | None) -> Result:
-    """Train runs with the gradients and saved activations inside their peak; the checkpoint checked."""
+    """A single train run with the gradients and saved activations inside its peak (a second trace of
+    the step, so not for every t of a sweep); the checkpoint checked."""
     from dataclasses import replace
 
     from dstt_profile.footprint import with_train_split
 
     meta = {**result.meta, "checkpoint": checkpoint} if checkpoint is not None else result.meta
-    return replace(result, runs=tuple(with_train_split(r) for r in result.runs), meta=meta)
+    runs = (with_train_split(result.runs[0]),) if len(result.runs) == 1 else result.runs
+    return replace(result, runs=runs, meta=meta)
 
 
 # Extra outputs of the main job, "module:function" with function(result, out_dir) -> paths written,
@@ -289,7 +291,7 @@ SUBCOMMANDS: dict[str, str] = {
 SUBCOMMAND_USAGE: dict[str, str] = {
     "report": "report RESULT.json (re-render a saved result)",
     "check": "check BUDGETS.toml (memory and FLOP budgets, for CI)",
-    "fit": "fit --budget SIZE (the largest t whose peak fits)",
+    "fit": "fit --budget SIZE [--gate peak|footprint] (the largest t that fits; lists of --res, --dtype, ... give a grid)",
 }
 
 

@@ -122,6 +122,7 @@ def test_check_train_footprint_keys(tmp_path: Path, capsys: pytest.CaptureFixtur
     config = json.loads((tmp_path / "r.json").read_text())["entries"][0]["config"]
     assert (config["optimizer"], config["hidden"], config["channel"], config["blocks"]) == ("sgd", 128, 64, 2)
     path.write_text(entry(optimizer='"lamb"', footprint='"1 GiB"'))
+    capsys.readouterr()  # what the runs above printed (calibration notices)
     assert main(["check", str(path)]) == 2
     assert capsys.readouterr().err == (
         f"dstt-profile: error: {path}: budget 't14': key 'optimizer': 'lamb' is not one of adam, sgd, none\n"
