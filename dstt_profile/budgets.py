@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from dstt_profile.budgets_file import Budget, load_budgets
 from dstt_profile.errors import UsageError
 from dstt_profile.fileio import check_outputs, output_path, write_atomic
+from dstt_profile.footprint import of_record
 from dstt_profile.numbers import shown, whole_number
 from dstt_profile.records import RunRecord
 from dstt_profile.units import fmt_bytes, fmt_count
@@ -29,7 +30,7 @@ class Metric:
     """One figure of one entry against its budget and baseline (None where there is none)."""
 
     entry: str
-    metric: str  # 'peak', 'flops' or 'stages.<stage>'
+    metric: str  # 'peak', 'footprint', 'flops' or 'stages.<stage>'
     actual: int
     budget: int | None = None
     baseline: int | None = None
@@ -110,8 +111,9 @@ class EntryResult:
 
 
 def actual_figures(record: RunRecord) -> dict[str, int]:
-    """Every figure a budget or baseline can hold: peak, flops and each stage's headline bytes."""
-    figures = {"peak": record.peak_view.bytes, "flops": record.flops.total}
+    """Every figure a budget or baseline can hold: peak (activations), footprint, flops and each stage's
+    headline bytes."""
+    figures = {"peak": record.peak_view.bytes, "footprint": of_record(record).total, "flops": record.flops.total}
     figures.update({f"stages.{name}": stage.bytes for name, stage in record.stages.items()})
     return figures
 
@@ -193,9 +195,15 @@ def render_table(results: Sequence[EntryResult]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     views = sorted({r.record.memory for r in results})
     lines.append("peak: " + "; ".join(PEAK_VIEWS[v] for v in views))
+    if any(m.metric == "footprint" for r in results for m in r.metrics):
+        lines.append(f"footprint: {FOOTPRINT}")
     return "\n".join(lines)
 
 
+FOOTPRINT = (
+    "the whole memory the pass needs: weights + input + the allocator peak (+ optimizer state in train mode, "
+    "+ the assumed CUDA context on cuda)"
+)
 PEAK_VIEWS = {
     "allocator": "the allocator peak above weights and input (storages at real size, workspaces included)",
     "tensors": "the tensor peak of entries with memory = \"tensors\" (live tensors only)",

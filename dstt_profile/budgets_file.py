@@ -14,15 +14,19 @@ from typing import Any
 
 from dstt_profile.errors import UsageError
 from dstt_profile.numbers import INT64_MAX, decimal, shown, whole_number
-from dstt_profile.runconfig import DTYPES, MAX_FRAMES, MEMORY_VIEWS, MODES, RunConfig, parse_res
+from dstt_profile.runconfig import DTYPES, MAX_FRAMES, MEMORY_VIEWS, MODES, OPTIMIZERS, RunConfig, parse_res
 from dstt_profile.stages import STAGES
 from dstt_profile.units import parse_bytes, parse_flops
 from model.config import ATTENTION_BACKENDS
 
 DEFAULT_GROWTH = "+2%"
 ENTRY_KEYS = frozenset(
-    {"name", "frames", "res", "dtype", "peak", "flops", "stages", "attention", "mode", "batch", "growth", "memory"}
+    {
+        "name", "frames", "res", "dtype", "peak", "footprint", "flops", "stages", "attention", "mode", "batch",
+        "growth", "memory", "optimizer", "hidden", "channel", "blocks",
+    }
 )
+SIZE_DEFAULTS = {"hidden": 512, "channel": 256, "blocks": 8}  # the network's size keys (RunConfig's defaults)
 _GROWTH = re.compile(r"\+?\s*([0-9.]+)\s*%", re.ASCII)
 MAX_GROWTH = 1000  # percent
 
@@ -35,14 +39,17 @@ class Budget:
     run: RunConfig
     peak: int | None = None
     flops: int | None = None
+    footprint: int | None = None
     stages: dict[str, int] = field(default_factory=dict)
     growth: float = 0.02  # fraction a metric may grow over its baseline
 
     def limits(self) -> dict[str, int]:
-        """Metric name -> limit: 'peak', 'flops', 'stages.<stage>'."""
+        """Metric name -> limit: 'peak', 'footprint', 'flops', 'stages.<stage>'."""
         out: dict[str, int] = {}
         if self.peak is not None:
             out["peak"] = self.peak
+        if self.footprint is not None:
+            out["footprint"] = self.footprint
         if self.flops is not None:
             out["flops"] = self.flops
         out.update({f"stages.{name}": value for name, value in self.stages.items()})
@@ -111,11 +118,12 @@ def _entry(path: Path, index: int, raw: Any) -> Budget:
         run=_run(where, raw),
         peak=_optional(where, raw, "peak", parse_bytes),
         flops=_optional(where, raw, "flops", parse_flops),
+        footprint=_optional(where, raw, "footprint", parse_bytes),
         stages=_stages(where, raw.get("stages", {})),
         growth=_growth(where, raw.get("growth", DEFAULT_GROWTH)),
     )
     if not budget.limits():
-        raise where.fail("peak", "the entry sets no limit (peak, flops or [budget.stages])")
+        raise where.fail("peak", "the entry sets no limit (peak, footprint, flops or [budget.stages])")
     return budget
 
 
@@ -195,6 +203,8 @@ def _run(where: _Where, raw: dict[str, Any]) -> RunConfig:
     attention = _choice(where, raw, "attention", "matmul", ATTENTION_BACKENDS)
     mode = _choice(where, raw, "mode", "inference", MODES)
     memory = _choice(where, raw, "memory", MEMORY_VIEWS[0], MEMORY_VIEWS)
+    optimizer = _choice(where, raw, "optimizer", OPTIMIZERS[0], OPTIMIZERS)
+    hidden, channel, blocks = (_positive(where, raw, key, default) for key, default in SIZE_DEFAULTS.items())
     height, width = _res(where, raw)
     try:
         return RunConfig(
@@ -206,8 +216,13 @@ def _run(where: _Where, raw: dict[str, Any]) -> RunConfig:
             attention=attention,
             mode=mode,
             memory=memory,
+            optimizer=optimizer,
+            hidden=hidden,
+            channel=channel,
+            blocks=blocks,
         )
     except UsageError as exc:
-        # The fields were checked one by one above; what is left is the network's rules on the frame size.
-        key = "frames" if "frames" in str(exc) else "res"
+        # The fields were checked one by one above; what is left is the network's rules on the sizes.
+        text = str(exc)
+        key = next((k for k in ("frames", *SIZE_DEFAULTS) if k in text), "res")
         raise where.fail(key, str(exc)) from None

@@ -26,6 +26,7 @@ from dstt_profile.runconfig import (
     MAX_SWEEP,
     MEMORY_VIEWS,
     MODES,
+    OPTIMIZERS,
     RunConfig,
     parse_frames,
     parse_res,
@@ -64,6 +65,7 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="inference", help=f"one of {', '.join(MODES)}, or a list (lists run every combination, side by side)")
     p.add_argument("--heads", default="4", help="attention heads k (default 4)")
     p.add_argument("--zones", default="2", help="zones per side s in temporal blocks (default 2)")
+    add_size_options(p)
     p.add_argument(
         "--memory",
         default=MEMORY_VIEWS[0],
@@ -88,6 +90,30 @@ def _main_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     return p
+
+
+def add_size_options(p: argparse.ArgumentParser) -> None:
+    """The network's size, the optimizer a training step keeps state for, and a checkpoint to check
+    against them: shared by the main job and `fit`."""
+    p.add_argument("--hidden", default="512", help="token width d (default 512)")
+    p.add_argument("--channel", default="256", help="encoder channels c (default 256)")
+    p.add_argument("--blocks", default="8", help="transformer blocks L (default 8)")
+    p.add_argument(
+        "--optimizer",
+        default=OPTIMIZERS[0],
+        help=f"train mode: optimizer whose state the footprint holds, {', '.join(OPTIMIZERS)} (default adam)",
+    )
+    p.add_argument("--checkpoint", default=None, help="a checkpoint FILE that must load strictly into this network")
+
+
+def size_options(args: argparse.Namespace) -> dict[str, Any]:
+    """RunConfig fields from the options `add_size_options` adds."""
+    return dict(
+        hidden=positive_int("hidden", args.hidden),
+        channel=positive_int("channel", args.channel),
+        blocks=positive_int("blocks", args.blocks),
+        optimizer=args.optimizer,
+    )
 
 
 def positive_int(name: str, text: str, high: int = INT64_MAX) -> int:
@@ -117,6 +143,7 @@ def runs_from_args(args: argparse.Namespace) -> list[RunConfig]:
         heads=positive_int("heads", args.heads),
         zones=positive_int("zones", args.zones),
         memory=args.memory,
+        **size_options(args),
     )
     return [RunConfig(frames=t, **common) for t in frames]
 
@@ -202,8 +229,9 @@ def main_job(argv: Sequence[str]) -> int:
     return run_job(args)[0]
 
 
-def plan_job(args: argparse.Namespace) -> tuple[list[RunConfig], tuple[str, ...], int, Path]:
-    """Everything the main job checks before any work: runs, formats, repeats, the output files."""
+def plan_job(args: argparse.Namespace) -> tuple[list[RunConfig], tuple[str, ...], int, Path, str | None]:
+    """Everything the main job checks before any work: runs, formats, repeats, the output files, the
+    checkpoint (what its check said, or None without one)."""
     runs = runs_from_args(args)
     formats = _formats(args.format)
     repeats = positive_int("repeats", args.repeats, MAX_REPEATS) if args.repeats is not None else DEFAULT_REPEATS
@@ -215,12 +243,17 @@ def plan_job(args: argparse.Namespace) -> tuple[list[RunConfig], tuple[str, ...]
     assert out is not None
     ensure_dir(out)  # fail before the work, not after
     check_outputs(planned_outputs(out, stem_for(runs), formats))
-    return runs, formats, repeats, out
+    checked = None
+    if args.checkpoint is not None:
+        from dstt_profile.checkpoint import check_checkpoint
+
+        checked = check_checkpoint(args.checkpoint, runs[0])
+    return runs, formats, repeats, out, checked
 
 
 def run_job(args: argparse.Namespace, show: bool = True) -> tuple[int, Result, list[Path]]:
     """The main job for parsed options: exit code, result and files written (printed unless not `show`)."""
-    runs, formats, repeats, out = plan_job(args)
+    runs, formats, repeats, out, checked = plan_job(args)
     if args.measure or args.fvcore:
         check_real_memory(runs, "--measure" if args.measure else "--fvcore")
     from dstt_profile.api import profile_many
@@ -237,6 +270,7 @@ def run_job(args: argparse.Namespace, show: bool = True) -> tuple[int, Result, l
         result = profile_many(
             runs, keep_ops=True, fvcore=args.fvcore, progress=progress, detail="traced" if args.keep_ops else "last"
         )
+    result = _finished(result, checked)
     written = write_outputs(result, out, formats)
     for target in REPORT_WRITERS:
         writer = _load(target)
@@ -244,11 +278,25 @@ def run_job(args: argparse.Namespace, show: bool = True) -> tuple[int, Result, l
             written += writer(result, out)
     if show and not args.quiet:
         print(render(result))
+        if checked is not None:
+            print(checked)
         print()
         for path in written:
             print(f"wrote {path}")
     failed = any(not c.passed for r in result.runs for c in r.checks)
     return 1 if failed else 0, result, written
+
+
+def _finished(result: Result, checkpoint: str | None) -> Result:
+    """A single train run with the gradients and saved activations inside its peak (a second trace of
+    the step, so not for every t of a sweep); the checkpoint checked."""
+    from dataclasses import replace
+
+    from dstt_profile.footprint import with_train_split
+
+    meta = {**result.meta, "checkpoint": checkpoint} if checkpoint is not None else result.meta
+    runs = (with_train_split(result.runs[0]),) if len(result.runs) == 1 else result.runs
+    return replace(result, runs=runs, meta=meta)
 
 
 # Extra outputs of the main job, "module:function" with function(result, out_dir) -> paths written,
@@ -269,7 +317,7 @@ SUBCOMMANDS: dict[str, str] = {
 SUBCOMMAND_USAGE: dict[str, str] = {
     "report": "report RESULT.json (re-render a saved result)",
     "check": "check BUDGETS.toml (memory and FLOP budgets, for CI)",
-    "fit": "fit --budget SIZE (the largest t whose peak fits)",
+    "fit": "fit --budget SIZE [--gate peak|footprint] (the largest t that fits; lists of --res, --dtype, ... give a grid)",
     "diff": "diff A.json B.json [--max-growth +2%] (what changed between two saved results)",
     "scaling": "scaling [--frames 1:8 ...] (exact laws in t and the crossovers)",
     "whatif": "whatif [--frames 32 ...] (matmul against sdpa attention)",

@@ -148,6 +148,27 @@ class PeakView:
 
 
 @dataclass(frozen=True)
+class FootprintRecord:
+    """The whole memory the pass needs on its device, by part (footprint.py says how each is found).
+
+    `total == weights + input + activations + optimizer + context`, exactly. `activations` is the
+    allocator peak of the pass (`PeakRecord.bytes`); in train mode it already holds the gradients and
+    the activations saved for backward that are alive at that op (`gradients_in_peak`,
+    `saved_in_peak`: parts of `activations`, never added again; -1 where they were not split)."""
+
+    total: int = 0
+    mode: str = "inference"  # train: forward + backward, with optimizer state
+    weights: int = 0
+    input: int = 0
+    activations: int = 0
+    optimizer: int = 0  # optimizer state kept between steps (train mode)
+    optimizer_name: str = "none"
+    context: int = 0  # the CUDA context: an assumed allowance (footprint.CUDA_CONTEXT_BYTES), 0 on CPU
+    gradients_in_peak: int = -1
+    saved_in_peak: int = -1
+
+
+@dataclass(frozen=True)
 class FlopsRecord:
     total: int
     by_op: dict[str, int]
@@ -234,6 +255,7 @@ class RunRecord:
     param_bytes: int = 0
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    footprint: FootprintRecord = field(default_factory=FootprintRecord)  # total 0: a result saved before it
 
     @property
     def frames(self) -> int:

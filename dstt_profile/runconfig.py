@@ -26,6 +26,8 @@ DEVICES = ("cpu", "cuda")
 MODES = ("inference", "train")
 # Which peak is the headline: what the device's allocator holds (the default), or the tensors alone.
 MEMORY_VIEWS = ("allocator", "tensors")
+# The optimizer whose state a training step keeps resident (its bytes: footprint.py); unused in inference.
+OPTIMIZERS = ("adam", "sgd", "none")
 MAX_FRAMES = 1 << 20  # the largest clip length t one run may ask for
 # The most clip lengths one sweep may ask for, in list or range form. All but five are derived without
 # per-op detail (polysummary.py): 4096 take about 12 s, 0.6 GB of memory and a 36 MB JSON on 2 cores.
@@ -56,6 +58,7 @@ class RunConfig:
     hidden: int = 512
     channel: int = 256
     memory: str = "allocator"
+    optimizer: str = "adam"
 
     def __post_init__(self) -> None:
         for name in _WHOLE_FIELDS:
@@ -76,6 +79,8 @@ class RunConfig:
             raise UsageError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
         if self.memory not in MEMORY_VIEWS:
             raise UsageError(f"memory {self.memory!r} is not one of {', '.join(MEMORY_VIEWS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise UsageError(f"optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
         problem = first_problem(self._model_config_unchecked())
         if problem is not None:
             raise UsageError(problem)
@@ -131,6 +136,8 @@ class RunConfig:
             parts.append(self.attention)
         if self.mode != "inference":
             parts.append(self.mode)
+            if self.optimizer != "adam":
+                parts.append(self.optimizer)
         if self.device != "cpu":
             parts.append(self.device)
         if self.memory != "allocator":

@@ -6,6 +6,7 @@ import dataclasses
 import re
 from collections import defaultdict
 
+from dstt_profile.footprint import footprint
 from dstt_profile.formulas import ELEMENTS, FLOPS, FUSED_ELEMENTS, Formula, Symbols, general
 from dstt_profile.hooks import NONE_DTYPE, ModuleCall
 from dstt_profile.records import (
@@ -209,4 +210,5 @@ def summarize(trace: Trace, keep_ops: bool = True) -> RunRecord:
         input_bytes=trace.input_bytes,
         param_bytes=trace.param_bytes,
         seconds=trace.seconds,
+        footprint=footprint(trace.run, trace.params, trace.param_bytes, trace.input_bytes, peak.bytes),
     )

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dstt_profile.devicerules import DeviceRules
 from dstt_profile.errors import UsageError
 from dstt_profile.hooks import ModuleTracker
 from dstt_profile.liveness import Liveness
@@ -33,6 +34,9 @@ from dstt_profile.trace import _check_device, _fake_session, build
 from dstt_profile.units import fmt_bytes
 
 ADAM_STATES = 2  # exp_avg, exp_avg_sq
+# An op of the pass by (aten name, module, its occurrence among ops with that name and module, from 1):
+# the split trace records a few more ops than the engine's (autograd's detaches), so indices differ.
+OpAt = tuple[str, str, int]
 
 
 @dataclass(frozen=True)
@@ -82,11 +86,17 @@ class _SavedStorages:
 class _SplitRecorder(OpRecorder):
     """The engine's recorder, classifying live storages each time the peak rises."""
 
-    def __init__(self, *args: Any, model: nn.Module, saved: _SavedStorages, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, model: nn.Module, saved: _SavedStorages, at: OpAt | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.model = model
         self.saved = saved
         self.split: tuple[int, int, int] = (0, 0, 0)  # gradients, saved, temporaries
+        self.at = at  # also split the storages held (real sizes) right after this op
+        self._seen = 0
+        self.held_split: tuple[int, int, int] | None = None
+        self.held_at = -1  # the bytes held right after that op
 
     def __torch_dispatch__(
         self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None
@@ -95,16 +105,24 @@ class _SplitRecorder(OpRecorder):
         out = super().__torch_dispatch__(func, types, args, kwargs)
         if self.peak_index != before:
             self.split = self._classify()
+        if self.at is not None and self.ops and (self.ops[-1].op, self.ops[-1].module) == self.at[:2]:
+            self._seen += 1
+            if self._seen == self.at[2]:
+                self.held_split = self._classify(held=True)
+                self.held_at = self.ops[-1].held_bytes
         return out
 
     def _grad_storages(self) -> set[int]:
         return {id(p.grad.untyped_storage()) for p in self.model.parameters() if p.grad is not None}
 
-    def _classify(self) -> tuple[int, int, int]:
+    def _classify(self, held: bool = False) -> tuple[int, int, int]:
+        """(gradients, saved for backward, the rest) of the live storages: tensor sizes, or with `held`
+        the sizes the allocator holds."""
         grads = self._grad_storages()
         split = [0, 0, 0]
-        for key, (ref, nbytes, _held) in list(self.liveness._known.items()):
+        for key, (ref, tensor_bytes, held_bytes) in list(self.liveness._known.items()):
             storage = ref()
+            nbytes = held_bytes if held else tensor_bytes
             if storage is None or nbytes == 0:
                 continue
             if key in grads:
@@ -137,26 +155,29 @@ def training_split(run: RunConfig) -> TrainingSplit:
             _clear_grads(model)
 
 
+def split_at_op(run: RunConfig, at: OpAt, held_bytes: int) -> tuple[int, int] | None:
+    """(gradients, activations saved for backward) the allocator holds right after the op `at` of
+    `run`'s training step (fake tensors, storages at their real sizes): the parts of a train-mode
+    allocator peak at that op that are gradients and saved activations. None where the op is not
+    found holding `held_bytes`, as it did in the engine's trace."""
+    if run.mode != "train":
+        raise UsageError(f"split_at_op needs mode 'train', got {run.mode!r}")
+    _check_device(run)
+    with _fake_session().mode:
+        model, frames = build(run)
+        _clear_grads(model)
+        try:
+            recorder = _traced_recorder(run, model, frames, at)[0]
+        finally:
+            _clear_grads(model)
+    if recorder.held_split is None or recorder.held_at != held_bytes:
+        return None
+    grads, saved, _rest = recorder.held_split
+    return grads, saved
+
+
 def _traced_split(run: RunConfig, model: nn.Module, frames: torch.Tensor) -> TrainingSplit:
-    liveness = Liveness(run.element_bytes if run.dtype == "int8" else None)
-    param_bytes = liveness.mark_external(list(model.parameters()) + list(model.buffers()))
-    liveness.mark_external(frames)
-    tracker = ModuleTracker(model, train=True)
-    saved = _SavedStorages()
-    recorder = _SplitRecorder(
-        tracker, liveness, run.model_config().block_kind, first_stage=STAGES[0], model=model, saved=saved
-    )
-    hooks = torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack)
-    try:
-        with tracker, torch.enable_grad(), recorder:
-            with hooks:
-                output = model(frames)
-            saved_total = recorder._classify()[1]
-            recorder.fixed_stage = BACKWARD
-            output.float().mean().backward()
-            del output
-    finally:
-        liveness.close()
+    recorder, param_bytes, saved_total = _traced_recorder(run, model, frames)
     peak = recorder.ops[recorder.peak_index]
     grads, kept, temps = recorder.split
     return TrainingSplit(
@@ -170,6 +191,40 @@ def _traced_split(run: RunConfig, model: nn.Module, frames: torch.Tensor) -> Tra
         temporaries=temps,
         saved_total=saved_total,
     )
+
+
+def _traced_recorder(
+    run: RunConfig, model: nn.Module, frames: torch.Tensor, at: OpAt | None = None
+) -> tuple[_SplitRecorder, int, int]:
+    """The split recorder after one training step, the parameter bytes and the bytes saved for
+    backward when the forward pass ends."""
+    liveness = Liveness(run.element_bytes if run.dtype == "int8" else None)
+    param_bytes = liveness.mark_external(list(model.parameters()) + list(model.buffers()))
+    liveness.mark_external(frames)
+    tracker = ModuleTracker(model, train=True)
+    saved = _SavedStorages()
+    recorder = _SplitRecorder(
+        tracker,
+        liveness,
+        run.model_config().block_kind,
+        first_stage=STAGES[0],
+        rules=DeviceRules(run.device),
+        model=model,
+        saved=saved,
+        at=at,
+    )
+    hooks = torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack)
+    try:
+        with tracker, torch.enable_grad(), recorder:
+            with hooks:
+                output = model(frames)
+            saved_total = recorder._classify()[1]
+            recorder.fixed_stage = BACKWARD
+            output.float().mean().backward()
+            del output
+    finally:
+        liveness.close()
+    return recorder, param_bytes, saved_total
 
 
 def _buffer_bytes(model: nn.Module, run: RunConfig) -> int:

@@ -182,7 +182,9 @@ def test_training_split_released_setting() -> None:
 def test_fit_16gib_480x864(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fit", "--budget", "16GiB", "--res", "480x864", "--format", "json"]) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert list(answer) == ["max_frames", "peak_bytes", "next_peak_bytes", "budget_bytes"]
+    assert list(answer) == [
+        "max_frames", "peak_bytes", "next_peak_bytes", "budget_bytes", "gate", "footprint_bytes", "next_footprint_bytes"
+    ]
     # at 480x864 the temporal peak is 66_355_200*t^2 + 54_558_720*t (2 matrices of 2880^2*t^2 fp32)
     # t=15: 14_929_920_000 + 818_380_800 = 15_748_300_800 <= 17_179_869_184 (16 GiB)
     # t=16: 16_986_931_200 + 872_939_520 = 17_859_870_720 >  17_179_869_184
@@ -191,6 +193,10 @@ def test_fit_16gib_480x864(capsys: pytest.CaptureFixture[str]) -> None:
         "peak_bytes": 15_748_300_800,
         "next_peak_bytes": 17_859_870_720,
         "budget_bytes": 16 * GIB,
+        "gate": "peak",
+        # + weights 138_116_620 + input 15*3*480*864*4 = 74_649_600 (t=16: 79_626_240)
+        "footprint_bytes": 15_748_300_800 + 138_116_620 + 74_649_600,
+        "next_footprint_bytes": 17_859_870_720 + 138_116_620 + 79_626_240,
     }
     at, nxt = (profile_run(RunConfig(frames=t, height=480, width=864), keep_ops=False) for t in (15, 16))
     assert at.peak.bytes == 15_748_300_800 <= 16 * GIB < nxt.peak.bytes == 17_859_870_720

@@ -397,5 +397,6 @@ def test_unit_list_is_complete(capsys: pytest.CaptureFixture[str]) -> None:
 def test_fit_answer_json_keys() -> None:
     answer = FitAnswer(3, 30, 40, 35, 4, "ffn")
     assert json.loads(answer.to_json()) == {
-        "max_frames": 3, "peak_bytes": 30, "next_peak_bytes": 40, "budget_bytes": 35
+        "max_frames": 3, "peak_bytes": 30, "next_peak_bytes": 40, "budget_bytes": 35, "gate": "peak",
+        "footprint_bytes": 0, "next_footprint_bytes": None,
     }

@@ -100,10 +100,20 @@ def summary(run: RunRecord) -> dict[str, str]:
         "peak_other": other,
         "peak_basis": run.peak.basis,
         "peak_where": f"{peak.stage}, op #{peak.op_index} {peak.op} in {peak.module or '<root>'}",
+        "footprint": footprint_text(run),
         "dtype": str(c["dtype"]),
         "input": fmt_bytes(run.input_bytes),
         "checks": f"{sum(ch.passed for ch in run.checks)}/{len(run.checks)} pass",
     }
+
+
+def footprint_text(run: RunRecord) -> str:
+    """The footprint as the sum of its parts, with what is inside the activation peak (train mode)."""
+    from dstt_profile import footprint
+
+    fp = footprint.of_record(run)
+    notes = "; ".join(f"{name}: {note}" for name, _, note in footprint.parts(fp))
+    return f"{footprint.sentence(fp)} ({notes})"
 
 
 def fvcore_rows(run: RunRecord) -> list[dict[str, str]]:

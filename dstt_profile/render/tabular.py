@@ -5,13 +5,20 @@ from __future__ import annotations
 import csv
 import io
 
-from dstt_profile.records import Result
+from dstt_profile.footprint import of_record
+from dstt_profile.records import Result, RunRecord
 
 STAGE_COLUMNS = (
     "t", "height", "width", "batch", "dtype", "attention", "mode", "stage", "shape", "elements", "bytes",
     "flops", "other_flops", "instances", "share", "formula", "formula_elements", "match", "peak_bytes",
-    "peak_view", "tensor_peak_bytes",
+    "peak_view", "tensor_peak_bytes", "heads", "zones", "blocks", "hidden", "channel", "device", "optimizer",
+    "params", "peak_stage", "allocator_peak_bytes", "footprint_bytes",
 )
+
+
+def optimizer(run: RunRecord) -> str:
+    """The optimizer whose state the footprint holds: 'none' in inference."""
+    return of_record(run).optimizer_name
 
 
 def render_json(result: Result) -> str:
@@ -21,7 +28,10 @@ def render_json(result: Result) -> str:
 
 
 def render_csv(result: Result) -> str:
-    """The stage table of every run: one row per t x stage."""
+    """The stage table of every run: one row per t x stage, with every configuration column (so runs
+    that differ in any of them stay apart) and the run's peaks and footprint on each row. `peak_bytes`
+    and `peak_stage` are in the run's memory view (`peak_view`); `allocator_peak_bytes` and
+    `tensor_peak_bytes` are the two views."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(STAGE_COLUMNS)
@@ -33,7 +43,9 @@ def render_csv(result: Result) -> str:
                     c["frames"], c["height"], c["width"], c["batch"], c["dtype"], c["attention"], c["mode"],
                     s.name, "x".join(map(str, s.shape)), s.elements, s.bytes, s.flops, s.other_flops,
                     s.instances, f"{s.share:.6f}", s.formula_substituted, s.formula_elements, s.match,
-                    r.peak_view.bytes, r.memory, r.peak.tensor_bytes,
+                    r.peak_view.bytes, r.memory, r.peak.tensor_bytes, c["heads"], c["zones"], c["blocks"],
+                    c["hidden"], c["channel"], c["device"], optimizer(r), r.params, r.peak_view.stage, r.peak.bytes,
+                    of_record(r).total,
                 ]
             )
     return out.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dstt_profile import footprint
 from dstt_profile.records import Result, RunRecord
 from dstt_profile.units import fmt_bytes, fmt_count
 
@@ -57,6 +58,7 @@ def render_run(run: RunRecord) -> str:
         f"FLOPs        {run.flops.total:,} = {fmt_count(run.flops.total, 'FLOP')} "
         f"(conv/linear/matmul, 2 per multiply-add); other arithmetic {fmt_count(run.flops.other_total, 'FLOP')}",
         *peak_lines(run),
+        *footprint.lines(footprint.of_record(run)),
         f"checks       {len(run.checks) - len(failed)}/{len(run.checks)} formulas match",
     ]
     for c in failed:
