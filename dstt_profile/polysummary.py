@@ -10,7 +10,7 @@ three kinds of figures, which are found exactly instead of interpolated:
   ops at once and then settled in exact integers among the ops within rounding of it;
 * temporary bytes given by a device rule whose formula switches with t (the CPU flash-attention
   kernel's block sizes): recomputed from the op's derived shapes, as polytrace.py does;
-* FLOP shares (ratios), recomputed from the derived integers.
+* FLOP shares (ratios), recomputed from the derived integers, and the footprint, from the peak.
 
 A derived record carries no per-op or per-module detail; `extra["source"]` says it was derived. The
 detail of any t is one `dstt_profile.profile(frames=t)` away.
@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 
 from dstt_profile.devicerules import DeviceRules
+from dstt_profile.footprint import footprint
 from dstt_profile.polytrace import BASE_FRAMES, TraceFamily, _join, _Polynomial, _scaled, _split
 from dstt_profile.records import PeakRecord, RunRecord, StageRecord
+from dstt_profile.runconfig import RunConfig
 from dstt_profile.summarize import summarize
 
 
@@ -199,7 +201,9 @@ class SummaryFamily:
             by_op=_by_size(record.flops.by_op, self.flop_order),
             other_by_op=_by_size(record.flops.other_by_op, self.other_order),
         )
-        return dataclasses.replace(record, peak=peak, stages=stages, flops=flops)
+        run = RunConfig(**record.config)
+        fp = footprint(run, record.params, record.param_bytes, record.input_bytes, peak.bytes)
+        return dataclasses.replace(record, peak=peak, stages=stages, flops=flops, footprint=fp)
 
 def comparable(record: RunRecord) -> RunRecord:
     """A record as a derived one would hold it: no detail, no timing, no provenance."""
