@@ -1,8 +1,9 @@
 """`dstt-profile fit`: the largest clip length t that stays within a memory budget.
 
-The gate is the activation peak (`--gate peak`, the default: the allocator peak above weights and
-input, or the tensor peak with `--memory tensors`) or the footprint (`--gate footprint`: weights +
-input + allocator peak [+ optimizer state in train mode] [+ the assumed CUDA context], footprint.py).
+The gate is the footprint (`--gate footprint`, the default, since "will it fit" is asked of the whole
+memory: weights + input + allocator peak [+ optimizer state in train mode] [+ the assumed CUDA
+context], footprint.py) or the activation peak alone (`--gate peak`: the allocator peak above weights
+and input, or the tensor peak with `--memory tensors`).
 
 Found by search, every figure exact: t = 1, 2, 4, ... until t exceeds the budget, then binary search
 between the last fit and the first miss. Each probed t is derived from the traces at t = 2, 3, 4
@@ -41,7 +42,7 @@ class FitAnswer:
     budget_bytes: int
     runs: int  # traces the search made (the other probed t were derived from them)
     peak_stage: str = ""  # stage holding the peak at max_frames
-    gate: str = "peak"  # what was held to the budget: peak or footprint
+    gate: str = "footprint"  # what was held to the budget: footprint or peak
     footprint_bytes: int = 0  # at max_frames (0 when max_frames is 0)
     next_footprint_bytes: int | None = None  # at max_frames + 1
     run: RunConfig | None = None  # the configuration searched (its frames: max_frames, at least 1)
@@ -158,7 +159,7 @@ def solve(
     base: RunConfig,
     budget: int,
     profile: Callable[[RunConfig], RunRecord] | None = None,
-    gate: str = "peak",
+    gate: str = "footprint",
 ) -> FitAnswer:
     """Search t for `base` (its frames ignored). With `profile` every probed t is run by it; by
     default probed t are derived from three traces and the answer checked against a trace."""
@@ -194,9 +195,9 @@ def solve(
 
 
 def max_frames(
-    budget_bytes: int | str, res: str | tuple[int, int] = "240x432", gate: str = "peak", **options: Any
+    budget_bytes: int | str, res: str | tuple[int, int] = "240x432", gate: str = "footprint", **options: Any
 ) -> int:
-    """For notebooks: the largest t whose peak (or with gate="footprint" footprint) fits `budget_bytes`
+    """For notebooks: the largest t whose footprint (or with gate="peak" activation peak) fits `budget_bytes`
     ('16GiB' or an int); options are RunConfig fields (dtype, attention, mode, batch, ...)."""
     from dstt_profile.api import run_config
 
@@ -214,9 +215,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--gate",
-        default="peak",
-        help="what must fit: peak (default: the activation peak above weights and input) or footprint "
-        "(weights + input + activation peak + optimizer state in train mode + the assumed CUDA context)",
+        default="footprint",
+        help="what must fit: footprint (default: weights + input + activation peak + optimizer state in train "
+        "mode + the assumed CUDA context) or peak (the activation peak above weights and input)",
     )
     p.add_argument("--res", default="240x432", help="frame size HEIGHTxWIDTH, or a list (default 240x432)")
     p.add_argument("--dtype", default="float32", help="float32, float16, bfloat16 or int8, or a list")

@@ -180,7 +180,7 @@ def test_training_split_released_setting() -> None:
 
 
 def test_fit_16gib_480x864(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["fit", "--budget", "16GiB", "--res", "480x864", "--format", "json"]) == 0
+    assert main(["fit", "--budget", "16GiB", "--res", "480x864", "--gate", "peak", "--format", "json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert list(answer) == [
         "max_frames", "peak_bytes", "next_peak_bytes", "budget_bytes", "gate", "footprint_bytes", "next_footprint_bytes"
@@ -207,9 +207,12 @@ def test_fit_search_and_api() -> None:
     assert fit.search_max(lambda t: 10 * t * t, 1000) == 10
     assert fit.search_max(lambda t: 10 * t * t, 9) == 0
     # allocator view, decoder: 107,642,880*5 + 147,456 = 538,361,856; t=6: 646,004,736 > 600,000,000
-    assert fit.max_frames("600MB") == 5
+    assert fit.max_frames("600MB", gate="peak") == 5
     # tensors only: 66,355,200*9 = 597,196,800; t=10: 663,552,000
-    assert fit.max_frames("600MB", memory="tensors") == 9
+    assert fit.max_frames("600MB", gate="peak", memory="tensors") == 9
+    # the default gate is the footprint: + weights 138,116,620 + input t*1,244,160 (t*3*240*432*4)
+    # t=4: 430,718,976 + 138,116,620 + 4,976,640 = 573,812,236 <= 600,000,000; t=5: 681,969,436 is over
+    assert fit.max_frames("600MB") == 4
 
 
 def test_fit_nothing_fits(capsys: pytest.CaptureFixture[str]) -> None:

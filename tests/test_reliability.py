@@ -240,14 +240,14 @@ def test_fit_says_the_search_reached_the_largest_t(record: RunRecord) -> None:
         return replace(record, peak=PeakRecord(1000 * run.frames, "ffn", "aten.bmm", 0, ""))
 
     base = RunConfig(frames=1)
-    answer = solve(base, 10**20, fake)
+    answer = solve(base, 10**20, fake, gate="peak")
     assert (answer.max_frames, answer.peak_bytes, answer.next_peak_bytes) == (MAX_FRAMES, 1000 * MAX_FRAMES, None)
     assert max(calls) == MAX_FRAMES and answer.limit_reached
     text = render_text(answer, base)
     assert f"every t up to {MAX_FRAMES}, the largest t this tool accepts, fits" in text
     assert "over budget" not in text
     assert json.loads(answer.to_json())["next_peak_bytes"] is None
-    below = solve(base, 1000 * 5 + 999, fake)
+    below = solve(base, 1000 * 5 + 999, fake, gate="peak")
     assert (below.max_frames, below.next_peak_bytes, below.limit_reached) == (5, 6000, False)
 
 
@@ -397,6 +397,6 @@ def test_unit_list_is_complete(capsys: pytest.CaptureFixture[str]) -> None:
 def test_fit_answer_json_keys() -> None:
     answer = FitAnswer(3, 30, 40, 35, 4, "ffn")
     assert json.loads(answer.to_json()) == {
-        "max_frames": 3, "peak_bytes": 30, "next_peak_bytes": 40, "budget_bytes": 35, "gate": "peak",
+        "max_frames": 3, "peak_bytes": 30, "next_peak_bytes": 40, "budget_bytes": 35, "gate": "footprint",
         "footprint_bytes": 0, "next_footprint_bytes": None,
     }
