@@ -22,7 +22,7 @@ help:
 	@echo "make report  profile DSTT at $(FRAMES) frames, $(RES) (HTML report under reports/)"
 	@echo "make test    ruff, mypy and pytest"
 	@echo "make lint    ruff and mypy only"
-	@echo "make clean   remove generated reports and caches"
+	@echo "make clean   remove generated reports (committed screenshots stay) and caches"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,9 @@ test: lint browser
 	$(BIN)/python -m pytest -q
 
 clean:
-	find reports -mindepth 1 -maxdepth 1 ! -name README.md ! -name .gitkeep -exec rm -rf {} +
+	# reports/: the generated files go; what git tracks there (README.md, .gitkeep, the committed
+	# screenshots) stays.
+	find reports -mindepth 1 -maxdepth 1 ! -name README.md ! -name .gitkeep ! -name 'screenshot*.png' -exec rm -rf {} +
 	rm -rf benchmarks/out build .mypy_cache .ruff_cache .pytest_cache
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 	find . -path ./$(VENV) -prune -o -name '*.egg-info' -type d -prune -exec rm -rf {} +

@@ -21,7 +21,8 @@ from dstt_profile.errors import UsageError
 from dstt_profile.fileio import check_outputs, ensure_dir, output_path, write_atomic
 from dstt_profile.records import Result, RunRecord, StageRecord
 from dstt_profile.render import graph, plots
-from dstt_profile.render.terminal import describe
+from dstt_profile.render.terminal import backward_flops, backward_share, describe, peak_location, stage_place
+from dstt_profile.stages import BACKWARD
 from dstt_profile.units import fmt_bytes, fmt_count
 
 
@@ -61,8 +62,33 @@ def scaling_runs(result: Result, allow_sweep: bool) -> Scaling:
 
 
 def stage_rows(run: RunRecord) -> list[dict[str, str]]:
-    """The stage table as text cells, in the run's stage order."""
-    return [_stage_row(run, s) for s in run.stages.values()]
+    """The stage table as text cells, in the run's stage order, then a `backward` row where the run's
+    FLOPs include ops outside every forward stage (train mode: the whole backward pass), so the shares
+    add up to the total."""
+    rows = [_stage_row(run, s) for s in run.stages.values()]
+    rest = backward_flops(run)
+    if rest:
+        rows.append(_backward_row(run, rest))
+    return rows
+
+
+def _backward_row(run: RunRecord, flops: int) -> dict[str, str]:
+    what = "the backward pass (train mode): every op of it, where no module runs"
+    if run.config.get("mode", "inference") != "train":
+        what = "ops outside every forward stage"
+    return {
+        "stage": BACKWARD,
+        "shape": "-",
+        "elements": "-",
+        "bytes": "-",
+        "flops": fmt_count(flops, "FLOP"),
+        "instances": "-",
+        "share": f"{100 * backward_share(run):.1f}%",
+        "formula": "-",
+        "substituted": "-",
+        "check": "-",
+        "headline": what,
+    }
 
 
 def _stage_row(run: RunRecord, s: StageRecord) -> dict[str, str]:
@@ -86,9 +112,9 @@ def summary(run: RunRecord) -> dict[str, str]:
     c = run.config
     peak = run.peak_view
     other = (
-        f"tensors only: {fmt_bytes(run.peak.tensor_bytes)} ({run.peak.tensor_bytes:,} B) in {run.peak.tensor_stage}"
+        f"tensors only: {fmt_bytes(run.peak.tensor_bytes)} ({run.peak.tensor_bytes:,} B) in {stage_place(run.peak.tensor_stage)}"
         if peak.view == "allocator"
-        else f"allocator peak: {fmt_bytes(run.peak.bytes)} ({run.peak.bytes:,} B) in {run.peak.stage}"
+        else f"allocator peak: {fmt_bytes(run.peak.bytes)} ({run.peak.bytes:,} B) in {stage_place(run.peak.stage)}"
     )
     return {
         "config": describe(run),
@@ -99,7 +125,7 @@ def summary(run: RunRecord) -> dict[str, str]:
         "peak": f"{fmt_bytes(peak.bytes)} ({peak.bytes:,} B), {peak.label}",
         "peak_other": other,
         "peak_basis": run.peak.basis,
-        "peak_where": f"{peak.stage}, op #{peak.op_index} {peak.op} in {peak.module or '<root>'}",
+        "peak_where": peak_location(peak.stage, peak.op_index, peak.op, peak.module),
         "footprint": footprint_text(run),
         "dtype": str(c["dtype"]),
         "input": fmt_bytes(run.input_bytes),
@@ -172,8 +198,8 @@ def context(result: Result, scaling: Scaling) -> dict[str, Any]:
         ),
         "scaling_note": scaling.note,
         "scaling_rows": plots.scaling_table(shown_runs(sorted(scaling.runs, key=lambda r: r.frames), main)),
-        "bytes_svg": svg(plots.scaling_svg(scaling.runs, "bytes", f"bytes per instance ({main.config['dtype']})")),
-        "flops_svg": svg(plots.scaling_svg(scaling.runs, "flops", "FLOPs, all instances (2 per multiply-add)")),
+        "bytes_svg": svg(plots.scaling_svg(scaling.runs, "bytes", f"per instance ({main.config['dtype']})")),
+        "flops_svg": svg(plots.scaling_svg(scaling.runs, "flops", "over all instances (2 per multiply-add)")),
         "timeline_svg": _maybe(plots.timeline_svg(main)),
         "graph_svgs": {k: svg(v) for k, v in graph.graph_svgs(main).items()},
         "measured_rows": measured_rows(runs),

@@ -93,7 +93,8 @@ def fit(series: Series) -> Poly | None:
 
 
 def crossover(series: Sequence[Series]) -> int | None:
-    """Smallest t in the swept range from which temporal attention's bytes are the largest of all stages.
+    """Smallest whole t in the swept range from which temporal attention's figure (whatever the series
+    hold: bytes or FLOPs) is the largest of all stages.
 
     Read from the points themselves where every whole t was swept; otherwise from the exact fits."""
     by_stage = {s.stage: s for s in series}
@@ -124,11 +125,51 @@ def crossover(series: Sequence[Series]) -> int | None:
     return answer
 
 
-def _plot_series(ax: Any, series: Sequence[Series], log: bool) -> None:
+@dataclass(frozen=True)
+class Scale:
+    """A unit the plotted figures are divided by: its name and its size."""
+
+    name: str
+    size: int
+
+
+BYTE_SCALES = (Scale("GiB", 2**30), Scale("MiB", 2**20), Scale("KiB", 2**10), Scale("bytes", 1))
+FLOP_SCALES = (Scale("TFLOP", 10**12), Scale("GFLOP", 10**9), Scale("MFLOP", 10**6), Scale("FLOP", 1))
+
+
+def scale_for(field: str, largest: int) -> Scale:
+    """The largest unit (GiB/MiB/KiB for bytes, TFLOP/GFLOP/MFLOP for FLOPs) that `largest` reaches one of."""
+    scales = BYTE_SCALES if field == "bytes" else FLOP_SCALES
+    return next((sc for sc in scales if largest >= sc.size), scales[-1])
+
+
+def _plain(value: float, _pos: object = None) -> str:
+    """A tick label as a plain number: 0.01, 2, 20, 1000."""
+    return f"{value:g}"
+
+
+def _log_ticks(ax: Any) -> None:
+    """Major ticks only, labelled as plain numbers: no minor labels (3x10^0, 4x10^0) to overlap."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+
+    lo, hi = ax.get_xlim()
+    steps = [m * 10**e for e in range(-1, 7) for m in (1, 2, 5)]
+    ax.xaxis.set_major_locator(FixedLocator([x for x in steps if lo <= x <= hi]))
+    ylo, yhi = ax.get_ylim()
+    decades = np.log10(yhi / ylo) if ylo > 0 else 99.0
+    subs = (1.0, 2.0, 5.0) if decades <= 2 else (1.0,)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(FuncFormatter(_plain))
+        axis.set_minor_formatter(NullFormatter())
+
+
+def _plot_series(ax: Any, series: Sequence[Series], log: bool, scale: Scale) -> None:
     for s in series:
         color = stage_color(s.stage)
         dense = sorted(s.t) == list(range(min(s.t), max(s.t) + 1))
-        shown = [max(v, 1) if log else v for v in s.values]
+        floor = 1 / scale.size  # one byte or one FLOP, in the plotted unit
+        shown = [max(v / scale.size, floor) if log else v / scale.size for v in s.values]
         if dense:  # every whole t is known exactly: the curve is the points
             ax.plot(s.t, shown, "-", lw=1.2, color=color, label=s.stage)
             continue
@@ -136,30 +177,39 @@ def _plot_series(ax: Any, series: Sequence[Series], log: bool) -> None:
         poly = fit(s)
         if poly is not None:
             grid = np.linspace(min(s.t), max(s.t), 100)
-            curve = np.array([float(poly(Fraction(x).limit_denominator(1000))) for x in grid])
-            ax.plot(grid, np.clip(curve, 1, None) if log else curve, "-", lw=1, color=color)
+            curve = np.array([float(poly(Fraction(x).limit_denominator(1000))) for x in grid]) / scale.size
+            ax.plot(grid, np.clip(curve, floor, None) if log else curve, "-", lw=1, color=color)
     if log:
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _log_ticks(ax)
     ax.set_xlabel("t (frames)")
     ax.grid(True, alpha=0.3)
 
 
-def scaling_svg(runs: Sequence[RunRecord], field: str, unit: str) -> str:
-    """Linear and log-log panels of per-stage `field` against t, fitted curves and the crossover."""
-    series = [s for s in stage_series(runs, field) if any(s.values)]
-    cross = crossover(stage_series(runs, "bytes"))
+def scaling_svg(runs: Sequence[RunRecord], field: str, what: str) -> str:
+    """Linear and log-log panels of per-stage `field` ("bytes" or "flops") against t, fitted curves and
+    the t from which temporal attention's `field` is the largest (that quantity's own crossover).
+
+    Figures are drawn in a unit chosen from the data (GiB, MiB, ... or TFLOP, GFLOP, ...); the y axis
+    reads `<unit> <what>`."""
+    all_series = stage_series(runs, field)
+    series = [s for s in all_series if any(s.values)]
+    cross = crossover(all_series)
+    scale = scale_for(field, max((v for s in series for v in s.values), default=0))
+    quantity = "FLOPs" if field == "flops" else field
     with plt.rc_context(_RC):
         fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
         fig.subplots_adjust(left=0.06, right=0.84, bottom=0.14, top=0.92, wspace=0.22)
         for ax, log in zip(axes, (False, True)):
-            _plot_series(ax, series, log)
-            ax.set_ylabel(unit)
-            ax.set_title(f"{field} per stage vs t ({'log-log' if log else 'linear'})")
+            _plot_series(ax, series, log, scale)
+            ax.set_ylabel(f"{scale.name} {what}")
+            ax.set_title(f"{quantity} per stage vs t ({'log-log' if log else 'linear'})")
             if cross is not None:
                 ax.axvline(cross, color=stage_color(TEMPORAL), ls="--", lw=1)
-                ax.annotate(f"t={cross}: temporal attention largest", (cross, 0.95), xycoords=("data", "axes fraction"),
-                            fontsize=8, color=stage_color(TEMPORAL), ha="left", va="top")
+                ax.annotate(f"t={cross}: temporal attention's {quantity} largest", (cross, 0.95),
+                            xycoords=("data", "axes fraction"), fontsize=8, color=stage_color(TEMPORAL),
+                            ha="left", va="top")
         axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
         return _svg(fig)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dstt_profile import footprint
 from dstt_profile.records import Result, RunRecord
+from dstt_profile.stages import BACKWARD
 from dstt_profile.units import fmt_bytes, fmt_count
 
 
@@ -29,6 +30,32 @@ def describe(run: RunRecord) -> str:
     )
 
 
+def backward_flops(run: RunRecord) -> int:
+    """FLOPs of the total that no forward stage holds: the backward pass's in train mode, whose ops run
+    where no module does (stage `backward`, stages.py); 0 in inference.
+
+    Read from the totals, so a derived run (no per-op records) has it too."""
+    return run.flops.total - sum(s.flops for s in run.stages.values())
+
+
+def backward_share(run: RunRecord) -> float:
+    """`backward_flops` as a share of the total: with the stages' shares it adds up to 1."""
+    return backward_flops(run) / run.flops.total if run.flops.total else 0.0
+
+
+def stage_place(stage: str) -> str:
+    """A stage as a place in the pass: the backward stage is "the backward pass"."""
+    return "the backward pass" if stage == BACKWARD else stage
+
+
+def peak_location(stage: str, op_index: int, op: str, module: str) -> str:
+    """Where a peak is: `stage, op #i op in module`. A backward op runs in no module, so a peak there is
+    located as the backward pass rather than as the root module."""
+    if stage == BACKWARD:
+        return f"backward pass, op #{op_index} {op}"
+    return f"{stage}, op #{op_index} {op} in {module or '<root>'}"
+
+
 def render_run(run: RunRecord) -> str:
     dtype = run.config["dtype"]
     rows = []
@@ -47,6 +74,9 @@ def render_run(run: RunRecord) -> str:
                 "ok" if s.match else "MISMATCH",
             ]
         )
+    rest = backward_flops(run)
+    if rest:
+        rows.append([BACKWARD, "-", "-", "-", fmt_count(rest, "FLOP"), f"{100 * backward_share(run):.1f}%", "-"])
     header = ["stage", "headline shape", "elements", f"bytes ({dtype})", "FLOPs", "share", "formula"]
     lines = [describe(run), "", *_table(header, rows, {2, 3, 4, 5})]
     if any(not s.materialised for s in run.stages.values()):
@@ -75,18 +105,18 @@ def peak_lines(run: RunRecord) -> list[str]:
     """The headline peak in the run's view, with the other view beside it and what each includes."""
     p = run.peak
     shown = run.peak_view
-    where = f"in {shown.stage} at op #{shown.op_index} {shown.op} ({shown.module or '<root>'})"
+    where = f"in {peak_location(shown.stage, shown.op_index, shown.op, shown.module)}"
     if shown.view == "allocator":
         inside = f"; {fmt_bytes(p.transient_bytes)} of it held inside that op" if p.transient_bytes else ""
         return [
             f"peak         {fmt_bytes(p.bytes)} ({p.bytes:,} B) allocator peak above weights and input, {where}{inside}",
-            f"             tensors only: {fmt_bytes(p.tensor_bytes)} ({p.tensor_bytes:,} B) in {p.tensor_stage} "
+            f"             tensors only: {fmt_bytes(p.tensor_bytes)} ({p.tensor_bytes:,} B) in {stage_place(p.tensor_stage)} "
             "(no workspaces, storages at tensor size; --memory tensors to gate on it)",
         ]
     return [
         f"peak         {fmt_bytes(p.tensor_bytes)} ({p.tensor_bytes:,} B) of tensors only (no workspaces, storages "
         f"at tensor size), {where}",
-        f"             allocator peak: {fmt_bytes(p.bytes)} ({p.bytes:,} B) in {p.stage} (what a real run holds)",
+        f"             allocator peak: {fmt_bytes(p.bytes)} ({p.bytes:,} B) in {stage_place(p.stage)} (what a real run holds)",
     ]
 
 
