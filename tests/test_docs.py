@@ -1,0 +1,63 @@
+"""The project's own docs: docs/json.md lists every field of every record, and nothing in the
+repository points to a document it does not hold."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from dstt_profile import records
+
+ROOT = Path(__file__).resolve().parent.parent
+JSON_DOC = ROOT / "docs" / "json.md"
+RECORDS = [
+    obj
+    for obj in vars(records).values()
+    if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == records.__name__
+]
+
+
+def _documented(name: str) -> set[str]:
+    """The field names in the table under `### \\`name\\`` in docs/json.md."""
+    text = JSON_DOC.read_text(encoding="utf-8")
+    section = text.split(f"### `{name}`", 1)
+    assert len(section) == 2, f"docs/json.md has no section for {name}"
+    body = section[1].split("\n#", 1)[0]
+    return set(re.findall(r"^\| `(\w+)` \|", body, flags=re.M))
+
+
+@pytest.mark.parametrize("record", [r for r in RECORDS if r.__name__ not in ("Result", "PeakView")],
+                         ids=lambda r: r.__name__)
+def test_every_record_field_is_documented(record: type) -> None:
+    fields = {f.name for f in dataclasses.fields(record)}
+    assert fields - _documented(record.__name__) == set()
+    assert _documented(record.__name__) - fields == set()  # and nothing stale
+
+
+def test_top_level_fields_are_documented() -> None:
+    text = JSON_DOC.read_text(encoding="utf-8")
+    assert {f.name for f in dataclasses.fields(records.Result)} == {"runs", "schema", "meta"}
+    for name in ("schema", "meta", "runs"):
+        assert f"- `{name}`:" in text
+    assert records.SCHEMA in text
+
+
+def test_docs_links_resolve() -> None:
+    """Every relative link to a .md file in the tracked docs points to a file that exists."""
+    for md in [ROOT / "README.md", ROOT / "reports" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#:]+\.md)(?:#[^)]*)?\)", md.read_text(encoding="utf-8")):
+            assert (md.parent / target).is_file(), f"{md.relative_to(ROOT)} links to missing {target}"
+
+
+def test_no_reference_to_missing_documents() -> None:
+    hits = []
+    for path in ROOT.rglob("*"):
+        if any(part in (".venv", ".git", "build") for part in path.parts) or path.suffix not in (".py", ".md", ".j2"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"\b(dstt|design)\.md\b", text) and path.name != "test_docs.py":
+            hits.append(str(path.relative_to(ROOT)))
+    assert hits == []
