@@ -1,7 +1,7 @@
 """dstt-profile: memory and operation analysis of DSTT, the Decoupled Spatial-Temporal Transformer.
 
 For any clip length t, resolution and dtype: the tensor each stage makes, its FLOPs and bytes, the
-peak activation memory and where it is, each checked against dstt.md's closed-form formulas.
+peak activation memory and where it is, each checked against docs/architecture.md's closed-form formulas.
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def seed_command(argv: Sequence[str]) -> int:
 
     p = UsageParser(
         prog="dstt-profile seed",
-        description="The seed analysis (dstt.md) at t = 14, 240x432: each tensor's formula, elements and bytes at "
+        description="The seed analysis (docs/architecture.md) at t = 14, 240x432: each tensor's formula, elements and bytes at "
         "int8, fp16 and fp32, and each of the seed's size notes against the exact figure.",
     )
     p.parse_args(list(argv))

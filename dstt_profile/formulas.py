@@ -1,4 +1,4 @@
-"""Closed-form formulas per stage, in the symbols of dstt.md, as data plus small pure functions.
+"""Closed-form formulas per stage, in the symbols of docs/architecture.md, as data plus small pure functions.
 
 Each formula is a power of t times constant factors, so it prints two ways: general
 (`k*t^2*n^2/s^2`) and with the run's constants substituted (`t^2*720*720` at 240x432), and it
@@ -17,7 +17,7 @@ from dstt_profile.runconfig import RunConfig
 
 @dataclass(frozen=True)
 class Symbols:
-    """dstt.md's symbols for one run."""
+    """docs/architecture.md's symbols for one run."""
 
     b: int
     t: int
@@ -136,7 +136,7 @@ FUSED_ELEMENTS: dict[str, Formula] = {
 
 # Conv / linear / matmul FLOPs of the whole stage, all instances (2 per multiply-add).
 # Attention stage: q, k, v and output projections (4 * t*n*d^2 multiply-adds per block) plus the two
-# attention products (spatial 2*t*n^2*d, temporal 2*t^2*n^2*d/s^2 multiply-adds per block, dstt.md).
+# attention products (spatial 2*t*n^2*d, temporal 2*t^2*n^2*d/s^2 multiply-adds per block, docs/architecture.md).
 FLOPS: dict[str, Formula] = {
     "he_output": Formula("2*t*n*d*c'*p^2", lambda s: _one(1, 2, s.n, s.d, s.cp * s.p**2)),
     "spatial_attention": Formula(

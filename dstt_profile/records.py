@@ -97,7 +97,7 @@ class StageRecord:
     headline: str  # what the headline tensor is
     module: str  # where it was read (first instance)
     materialised: bool  # False where a fused kernel never builds the usual headline tensor
-    formula: str  # general, in dstt.md's symbols
+    formula: str  # general, in docs/architecture.md's symbols
     formula_substituted: str  # the run's constants substituted
     formula_elements: int
     match: bool

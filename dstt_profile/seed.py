@@ -1,4 +1,4 @@
-"""The seed analysis table (dstt.md), reproduced at t = 14 with bytes at int8, fp16 and fp32.
+"""The seed analysis table (docs/architecture.md), reproduced at t = 14 with bytes at int8, fp16 and fp32.
 
 The seed counted one byte per element (int8) and wrote each size as `t^p * amount`. Each note is
 checked against the exact per-frame (or per-frame^2) bytes at one byte per element, read both in

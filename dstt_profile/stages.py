@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# Network order; the first five after `hier_enc` are dstt.md's operation-analysis stages.
+# Network order; the first five after `hier_enc` are docs/architecture.md's operation-analysis stages.
 STAGES: tuple[str, ...] = (
     "encoder",
     "hier_enc",

@@ -21,7 +21,7 @@ HIER_GROUPS: tuple[int, ...] = (1, 2, 4, 8, 1)
 class DSTTConfig:
     """Sizes of the generator. The defaults are the released network at 240x432.
 
-    Symbols (dstt.md): `channel` is c, `hidden` is d, `heads` is k, `blocks` is L, `zones` is s (zones per
+    Symbols (docs/architecture.md): `channel` is c, `hidden` is d, `heads` is k, `blocks` is L, `zones` is s (zones per
     side in temporal blocks), `kernel`/`stride`/`padding` is p (patch2vec, and Fold in Vec2Patch).
     """
 
@@ -43,7 +43,7 @@ class DSTTConfig:
         if problem is not None:
             raise ValueError(problem)
 
-    # Derived sizes, in the symbols of dstt.md.
+    # Derived sizes, in the symbols of docs/architecture.md.
     @property
     def feature_size(self) -> tuple[int, int]:
         """(H/4, W/4): the encoder's output grid."""

@@ -1,10 +1,10 @@
-"""DSTT, the Decoupled Spatial-Temporal Transformer for video inpainting, written from dstt.md.
+"""DSTT, the Decoupled Spatial-Temporal Transformer for video inpainting, described in docs/architecture.md.
 
 The module names, parameter shapes and operation order are those of the released generator, so its
 checkpoint loads with `strict=True` and the same weights compute the same function. What the release
 fixes in code (240x432 frames, 2x2 zones, 4 heads) is a `DSTTConfig` field here.
 
-Shapes in comments use the symbols of dstt.md: b clips, t frames, c encoder channels, d = hidden,
+Shapes in comments use the symbols of docs/architecture.md: b clips, t frames, c encoder channels, d = hidden,
 k heads, s zones per side, h' x w' token grid, n = h'*w' tokens per frame.
 """
 

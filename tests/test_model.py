@@ -1,6 +1,6 @@
 """Exact tests for `model/`: parameter count and names, checkpoint loading, shapes, config validation.
 
-Every expected number is written with its arithmetic beside it (symbols of dstt.md). Shapes at full
+Every expected number is written with its arithmetic beside it (symbols of docs/architecture.md). Shapes at full
 size are checked without real memory, under `torch.device("meta")` or `FakeTensorMode`; real forward
 passes run on CPU at 48x96 only, so the file runs in a few seconds.
 """
@@ -77,7 +77,7 @@ def default_meta() -> InpaintGenerator:
 
 
 def test_parameter_count(default_meta: InpaintGenerator) -> None:
-    # 34,529,155 parameters (dstt.md), built up from the stages:
+    # 34,529,155 parameters, built up from the stages:
     # block: 4 Linear d->d 4*(512*512 + 512) = 1,050,624; ffn.conv.0 512*2048 + 2048 = 1,050,624;
     #        ffn.conv.3 2048*512 + 512 = 1,049,088; norm1, norm2 2*(512 + 512) = 2,048 -> 3,152,384
     assert n_params(default_meta.transformer[0]) == 3_152_384
@@ -226,7 +226,7 @@ def test_output_shape_default(default_meta: InpaintGenerator, t: int) -> None:
 
 
 def test_stage_shapes_default(default_meta: InpaintGenerator) -> None:
-    # dstt.md's table at t = 14, 240x432.
+    # docs/architecture.md's table at t = 14, 240x432.
     names = [
         "encoder",
         "hier_enc",
@@ -394,7 +394,7 @@ def test_attention_matrix_under_fake_tensor_mode() -> None:
         with capture_outputs(model, name) as seen:
             model(torch.empty(1, 14, 3, 240, 432))
     assert tuple(seen[name][1].shape) == (1, 4, 4, 2520, 2520)
-    # 4*4*2520*2520 = 101,606,400 elements = 406,425,600 bytes at fp32 (dstt.md: 406 MB)
+    # 4*4*2520*2520 = 101,606,400 elements = 406,425,600 bytes at fp32 (docs/architecture.md: 406 MB)
     assert seen[name][1].numel() * seen[name][1].element_size() == 406_425_600
 
 
