@@ -105,7 +105,11 @@ def peak_lines(run: RunRecord) -> list[str]:
     """The headline peak in the run's view, with the other view beside it and what each includes."""
     p = run.peak
     shown = run.peak_view
-    where = f"in {peak_location(shown.stage, shown.op_index, shown.op, shown.module)}"
+    where = (
+        f"in the backward pass at op #{shown.op_index} {shown.op}"
+        if shown.stage == BACKWARD
+        else f"in {shown.stage} at op #{shown.op_index} {shown.op} ({shown.module or '<root>'})"
+    )
     if shown.view == "allocator":
         inside = f"; {fmt_bytes(p.transient_bytes)} of it held inside that op" if p.transient_bytes else ""
         return [
