@@ -34,6 +34,14 @@ def needed_bytes(tensor: torch.Tensor) -> int:
     return (int(tensor.storage_offset()) + span) * tensor.element_size()
 
 
+def what_if_bytes(nbytes: int, dtype: torch.dtype, element_bytes: int | None) -> int:
+    """`nbytes` of a `dtype` tensor counted at `element_bytes` per element where that is set and the
+    dtype is floating (the int8 storage what-if); else unchanged."""
+    if element_bytes is not None and dtype.is_floating_point:
+        return nbytes * element_bytes // dtype.itemsize
+    return nbytes
+
+
 class Liveness:
     """Live bytes of storages created while it watches; weights and inputs marked external count 0."""
 
@@ -47,9 +55,7 @@ class Liveness:
 
     def scaled(self, tensor: torch.Tensor, nbytes: int) -> int:
         """`nbytes` of `tensor`'s dtype at the what-if element size (unchanged when there is none)."""
-        if self.element_bytes is not None and tensor.dtype.is_floating_point:
-            return nbytes * self.element_bytes // tensor.element_size()
-        return nbytes
+        return what_if_bytes(nbytes, tensor.dtype, self.element_bytes)
 
     def _release(self, key: int) -> None:
         entry = self._known.pop(key, None)

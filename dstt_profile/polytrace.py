@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from dstt_profile.devicerules import DeviceRules
+from dstt_profile.liveness import what_if_bytes
 from dstt_profile.records import OpRecord
 from dstt_profile.runconfig import RunConfig
 from dstt_profile.trace import Trace, trace, with_peaks
@@ -104,12 +105,10 @@ def _recompute_rules(ops: tuple[OpRecord, ...], run: RunConfig) -> tuple[OpRecor
 
 def _scaled(raw: int, op: OpRecord, run: RunConfig) -> int:
     """`raw` bytes at the run's what-if element size, as the liveness scales them (int8: floating only)."""
-    if run.dtype != "int8" or not op.outputs:
+    dtype = getattr(torch, op.outputs[0].dtype, None) if op.outputs else None
+    if not isinstance(dtype, torch.dtype):
         return raw
-    dtype = getattr(torch, op.outputs[0].dtype, None)
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        return raw
-    return raw * run.element_bytes // torch.empty((), dtype=dtype).element_size()
+    return what_if_bytes(raw, dtype, run.element_bytes if run.dtype == "int8" else None)
 
 
 def _peaks(tr: Trace) -> tuple[int, int, int, int]:
@@ -202,34 +201,3 @@ def worth_deriving(frames: Iterable[int]) -> bool:
     wanted = set(frames)
     derived_cost = len(set(BASE_FRAMES) | {t for t in wanted if t < DIRECT_BELOW} | {max(wanted, default=0)})
     return derived_cost < len(wanted)
-
-
-def traces_for(base: RunConfig, frames: Iterable[int]) -> dict[int, tuple[Trace, str]]:
-    """The trace of `base` at every t in `frames`, with how it was obtained (said in its record).
-
-    Derived from three traces and checked against a traced fourth when that is cheaper; every t
-    traced directly otherwise, or when the check fails.
-    """
-    wanted = sorted(set(frames))
-
-    def traced(t: int) -> tuple[Trace, str]:
-        return trace(base.replace(frames=t)), TRACED
-
-    if not worth_deriving(wanted):
-        return {t: traced(t) for t in wanted}
-    family = TraceFamily(base)
-    check_t = wanted[-1]
-    check = trace(base.replace(frames=check_t))
-    if not family.agrees(check):
-        return {t: (check, TRACED) if t == check_t else traced(t) for t in wanted}
-    how = f"derived from the traces at t={','.join(map(str, BASE_FRAMES))}; checked exactly against the trace at t={check_t}"
-    out: dict[int, tuple[Trace, str]] = {}
-    for t in wanted:
-        if t == check_t:
-            out[t] = (check, TRACED)
-        elif t in family.traces:
-            out[t] = (family.traces[t], TRACED)
-        else:
-            derived = family.derive(t)
-            out[t] = (derived, how) if derived is not None else traced(t)
-    return out

@@ -20,7 +20,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from dstt_profile.devicerules import DeviceRules
 from dstt_profile.errors import TraceError, UsageError
 from dstt_profile.hooks import ModuleCall, ModuleTracker
-from dstt_profile.liveness import Liveness
+from dstt_profile.liveness import Liveness, what_if_bytes
 from dstt_profile.recorder import OpRecorder
 from dstt_profile.records import OpRecord
 from dstt_profile.runconfig import RunConfig
@@ -224,10 +224,10 @@ def _with_workspaces(
             "workspaces not included: there is no CUDA device here to calibrate them on"
         )
     cache = workspaces if workspaces is not None else default_cache(run.device)
-    scale = run.element_bytes / torch.empty((), dtype=run.torch_dtype).element_size()
+    what_if = run.element_bytes if run.dtype == "int8" else None
     out = list(ops)
     for index, (sig, batch) in convolutions.items():
-        extra = int(cache.bytes_at(sig, batch) * scale)
+        extra = what_if_bytes(cache.bytes_at(sig, batch), run.torch_dtype, what_if)
         op = out[index]
         names = ",".join(n for n in (op.rules, WORKSPACE_RULE) if n)
         out[index] = replace(op, transient_bytes=op.transient_bytes + extra, rules=names)

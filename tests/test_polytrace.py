@@ -8,7 +8,7 @@ import torch
 from dstt_profile import polytrace
 from dstt_profile.api import profile_many
 from dstt_profile.polysummary import comparable
-from dstt_profile.polytrace import TRACED, TraceFamily, _flatten, traces_for, worth_deriving
+from dstt_profile.polytrace import TRACED, TraceFamily, _flatten, worth_deriving
 from dstt_profile.runconfig import RunConfig
 from dstt_profile.trace import trace
 
@@ -81,10 +81,9 @@ def test_worth_deriving() -> None:
 
 def test_failed_check_falls_back_to_tracing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(polytrace.TraceFamily, "agrees", lambda self, traced: False)
-    found = traces_for(RunConfig(frames=1), range(1, 8))
-    assert sorted(found) == list(range(1, 8))
-    assert {how for _, how in found.values()} == {TRACED}
-    assert all(tr.run.frames == t for t, (tr, _) in found.items())
+    found = profile_many([RunConfig(frames=t) for t in range(1, 8)], keep_ops=False)
+    assert [r.frames for r in found.runs] == list(range(1, 8))
+    assert {r.extra["source"] for r in found.runs} == {TRACED}
 
 
 def test_sweep_records_equal_traced_records() -> None:
