@@ -19,7 +19,7 @@ detail of any t is one `dstt_profile.profile(frames=t)` away.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -115,24 +115,19 @@ class _Quadratics:
         return self.v0[i] + u * self.d1[i] + (u * (u - 1) // 2) * self.d2[i]
 
 
-def _first_max(curves: _Quadratics, t: int, extra: dict[int, int], members: Sequence[int] | None) -> tuple[int, int]:
-    """(the highest value at t, the first op index reaching it) over `members` (all ops when None);
-    `extra` adds exact bytes to some ops. Floating point picks the candidates, integers decide."""
-    approx = curves.approx(t)
-    for i, add in extra.items():
-        approx[i] += add
-    if members is not None:
-        mask = np.full(approx.shape, -np.inf)
-        mask[list(members)] = approx[list(members)]
-        approx = mask
-    top = float(approx.max())
-    if top == -np.inf:
+def _first_max(approx: np.ndarray[Any, np.dtype[np.float64]], exact: Callable[[int], int], members: Sequence[int]) -> tuple[int, int]:
+    """(the highest value, the first op index reaching it) over `members`, given every op's value at
+    one t in floating point (`approx`) and exactly (`exact(i)`). Floating point picks the candidates,
+    integers decide."""
+    if not members:
         return 0, -1
+    index = np.asarray(members)
+    values = approx[index]
+    top = float(values.max())
     slack = max(1.0, abs(top) * 1e-9) + 1.0
-    candidates = np.nonzero(approx >= top - slack)[0]
     best, where = 0, -1
-    for i in sorted(int(c) for c in candidates):
-        value = curves.exact(i, t) + extra.get(i, 0)
+    for i in index[values >= top - slack].tolist():
+        value = exact(i)
         if value > best:
             best, where = value, i
     return best, where
@@ -170,8 +165,16 @@ class SummaryFamily:
         record: RunRecord = _join(self.skeleton, iter(ints))
         curves = self.curves
         rules = curves.rule_bytes(t)
-        tensor_bytes, tensor_at = _first_max(curves.live, t, {}, None)
-        alloc_bytes, alloc_at = _first_max(curves.alloc, t, rules, None)
+        every = range(len(curves.ops))
+        tensor_bytes, tensor_at = _first_max(curves.live.approx(t), lambda i: curves.live.exact(i, t), every)
+        alloc_approx = curves.alloc.approx(t)  # one evaluation serves the peak and every stage's peak
+        for i, add in rules.items():
+            alloc_approx[i] += add
+
+        def alloc_exact(i: int) -> int:
+            return curves.alloc.exact(i, t) + rules.get(i, 0)
+
+        alloc_bytes, alloc_at = _first_max(alloc_approx, alloc_exact, every)
         ops = curves.ops
         transient = (
             alloc_bytes - curves.held.exact(alloc_at, t) if alloc_at >= 0 else 0
@@ -193,8 +196,7 @@ class SummaryFamily:
         total = record.flops.total
         stages: dict[str, StageRecord] = {}
         for name, s in record.stages.items():
-            members = self.by_stage.get(name, [])
-            stage_peak = _first_max(curves.alloc, t, rules, members)[0] if members else 0
+            stage_peak = _first_max(alloc_approx, alloc_exact, self.by_stage.get(name, []))[0]
             stages[name] = dataclasses.replace(s, share=s.flops / total if total else 0.0, peak_bytes=stage_peak)
         flops = dataclasses.replace(
             record.flops,
