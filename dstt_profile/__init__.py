@@ -7,8 +7,8 @@ peak activation memory and where it is, each checked against docs/architecture.m
 from __future__ import annotations
 
 from dstt_profile.api import Profile, profile, run_config, sweep
-from dstt_profile.records import Result, RunRecord
-from dstt_profile.runconfig import RunConfig
+from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.schema import Result, RunRecord
 
 __all__ = ["Profile", "Result", "RunConfig", "RunRecord", "profile", "run_config", "sweep"]
 __version__ = "0.1.0"

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from dstt_profile.cli import main
+from dstt_profile.cli.main import main
 
 sys.exit(main())

@@ -13,14 +13,21 @@ from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from dstt_profile.analysis.polysummary import SummaryFamily, comparable
+from dstt_profile.analysis.summarize import summarize
+from dstt_profile.engine.polytrace import BASE_FRAMES, DIRECT_BELOW, TRACED, TraceFamily, worth_deriving
+from dstt_profile.engine.trace import Trace, trace
 from dstt_profile.errors import UsageError
 from dstt_profile.numbers import shown, whole_number
-from dstt_profile.polysummary import SummaryFamily, comparable
-from dstt_profile.polytrace import BASE_FRAMES, DIRECT_BELOW, TRACED, TraceFamily, worth_deriving
-from dstt_profile.records import Result, RunRecord
-from dstt_profile.runconfig import MAX_FRAMES, MAX_SWEEP, RunConfig, check_frames, parse_frames, parse_res
-from dstt_profile.summarize import summarize
-from dstt_profile.trace import Trace, trace
+from dstt_profile.records.runconfig import (
+    MAX_FRAMES,
+    MAX_SWEEP,
+    RunConfig,
+    check_frames,
+    parse_frames,
+    parse_res,
+)
+from dstt_profile.records.schema import Result, RunRecord
 from dstt_profile.units import fmt_bytes, fmt_count
 
 if TYPE_CHECKING:
@@ -54,7 +61,7 @@ def finish_record(record: RunRecord, run: RunConfig, fvcore: bool, source: str) 
     """The record with how it was obtained, and fvcore's count beside it when asked for."""
     record = replace(record, extra={**record.extra, "source": source})
     if fvcore:
-        from dstt_profile.fvcore_check import run_fvcore
+        from dstt_profile.analysis.fvcore_check import run_fvcore
 
         record = replace(record, fvcore=run_fvcore(run))
     return record

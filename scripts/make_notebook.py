@@ -55,7 +55,7 @@ CELLS: list[tuple[str, str]] = [
      "backends = pd.DataFrame(rows)\nbackends"),
     ("md", "## The largest t under a memory budget"),
     ("code", "BUDGET = \"4 GiB\"\n\n"
-     "from dstt_profile.fit import max_frames\n\n"
+     "from dstt_profile.analysis.fit import max_frames\n\n"
      "def largest_t(budget: str, **options) -> int:\n"
      "    return max_frames(budget, **options)  # the allocator peak; memory=\"tensors\" for tensors only\n\n"
      "{backend: largest_t(BUDGET, res=\"240x432\", attention=backend) for backend in (\"matmul\", \"sdpa\")}"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dstt_profile import workspace
+from dstt_profile.engine import workspace
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -15,13 +15,13 @@ import pytest
 import torch
 from torch import nn
 
-from dstt_profile.allocations import BETWEEN_OPS, record_allocations
 from dstt_profile.api import profile_run
-from dstt_profile.cli import main
-from dstt_profile.devicecheck import compare
-from dstt_profile.devicerules import CUDA_ROUND, DeviceRules
-from dstt_profile.runconfig import RunConfig
-from dstt_profile.trace import WORKSPACE_RULE
+from dstt_profile.cli.main import main
+from dstt_profile.engine.allocations import BETWEEN_OPS, record_allocations
+from dstt_profile.engine.devicecheck import compare
+from dstt_profile.engine.devicerules import CUDA_ROUND, DeviceRules
+from dstt_profile.engine.trace import WORKSPACE_RULE
+from dstt_profile.records.runconfig import RunConfig
 from model import DSTTConfig, InpaintGenerator
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "released_cpu_allocations.json").read_text())

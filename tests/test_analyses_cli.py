@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dstt_profile.cli import main
+from dstt_profile.cli.main import main
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:

@@ -12,11 +12,12 @@ from functools import cache
 
 import pytest
 
-from dstt_profile import fit, scaling, seed, training, whatif
+from dstt_profile.analysis import fit, scaling, training, whatif
 from dstt_profile.api import profile_run
-from dstt_profile.cli import main
-from dstt_profile.records import Result, RunRecord
-from dstt_profile.runconfig import RunConfig
+from dstt_profile.cli.main import main
+from dstt_profile.profiles.dstt import seed
+from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.schema import Result, RunRecord
 
 GIB = 2**30
 

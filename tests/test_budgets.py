@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from dstt_profile.budgets import check_command
-from dstt_profile.cli import main
+from dstt_profile.analysis.budgets import check_command
+from dstt_profile.cli.main import main
 
 PEAK_T14 = 1_507_147_776  # allocator peak, decoder.4.conv: 107,642,880*14 + 147,456 (tests/test_allocator.py)
 TEMPORAL_T14 = 4 * 1 * 4 * 4 * 2520 * 2520  # = 406,425,600

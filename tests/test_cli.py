@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dstt_profile.cli import main
-from dstt_profile.records import Result
-from dstt_profile.runconfig import parse_frames
+from dstt_profile.cli.main import main
+from dstt_profile.records.runconfig import parse_frames
+from dstt_profile.records.schema import Result
 
 
 def test_main_job_writes_json_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from dstt_profile.api import profile_run
-from dstt_profile.cli import main
-from dstt_profile.codec import from_jsonable, to_jsonable
+from dstt_profile.cli.main import main
 from dstt_profile.errors import SchemaError
-from dstt_profile.records import Result
-from dstt_profile.runconfig import RunConfig
+from dstt_profile.records.codec import from_jsonable, to_jsonable
+from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.schema import Result
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ import torch
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from dstt_profile.hooks import ModuleTracker
-from dstt_profile.liveness import Liveness
-from dstt_profile.recorder import OpRecorder
-from dstt_profile.stages import stage_of
+from dstt_profile.engine.hooks import ModuleTracker
+from dstt_profile.engine.liveness import Liveness
+from dstt_profile.engine.recorder import OpRecorder
+from dstt_profile.profiles.dstt.stages import stage_of
 from model.config import DSTTConfig
 
 KIND = DSTTConfig().block_kind

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dstt_profile.cli import main
-from dstt_profile.records import Result
+from dstt_profile.cli.main import main
+from dstt_profile.records.schema import Result
 
 TINY = ["--frames", "2", "--res", "48x96", "--format", "json"]  # n = 32 tokens per frame
 

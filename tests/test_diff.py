@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from dstt_profile import diff
+from dstt_profile.analysis import diff
 from dstt_profile.api import profile_run
-from dstt_profile.cli import main
-from dstt_profile.records import Result
-from dstt_profile.runconfig import RunConfig
+from dstt_profile.cli.main import main
+from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.schema import Result
 
 SMALL = {"frames": 2, "height": 48, "width": 96}  # n = (48/12)*(96/12) = 32 tokens per frame
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dstt_profile import records
+from dstt_profile.records import schema as records
 
 ROOT = Path(__file__).resolve().parent.parent
 JSON_DOC = ROOT / "docs" / "json.md"

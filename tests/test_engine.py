@@ -7,9 +7,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from dstt_profile.api import profile_run
-from dstt_profile.records import RunRecord
-from dstt_profile.runconfig import RunConfig
-from dstt_profile.trace import _fake_session, build
+from dstt_profile.engine.trace import _fake_session, build
+from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.schema import RunRecord
 
 MIB = 2**20
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from dstt_profile.analysis.budgets import check_command
 from dstt_profile.api import profile_run
-from dstt_profile.budgets import check_command
-from dstt_profile.cli import main
-from dstt_profile.runconfig import RunConfig
+from dstt_profile.cli.main import main
+from dstt_profile.records.runconfig import RunConfig
 
 GIB = 1024**3
 

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from dstt_profile import footprint
+from dstt_profile.analysis import footprint
 from dstt_profile.api import profile_run
-from dstt_profile.cli import main
-from dstt_profile.records import FootprintRecord, Result, RunRecord
+from dstt_profile.cli.main import main
+from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.schema import FootprintRecord, Result, RunRecord
 from dstt_profile.render.html import footprint_text
 from dstt_profile.render.tabular import STAGE_COLUMNS, render_csv
 from dstt_profile.render.terminal import render_run
-from dstt_profile.runconfig import RunConfig
 from model.config import DSTTConfig
 from model.dstt import InpaintGenerator
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dstt_profile.cli import main
+from dstt_profile.cli.main import main
 
 SEED = 20240613
 CASES = 300
@@ -92,7 +92,7 @@ def _entry(key: str, literal: str) -> str:
 def test_every_budgets_key(
     key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("dstt_profile.budgets.run_budget", lambda b: pytest.fail("ran the model"))
+    monkeypatch.setattr("dstt_profile.analysis.budgets.run_budget", lambda b: pytest.fail("ran the model"))
     path = tmp_path / "b.toml"
     for literal in [json.dumps(v, ensure_ascii=False) for v in VALUES] + LITERALS:
         path.write_text(_entry(key, literal), encoding="utf-8")
@@ -116,9 +116,9 @@ BAD_VALUES = [float("nan"), float("inf"), -1, 0, 1.5, 10**400, True, None, "", "
 
 def test_every_numeric_api_argument() -> None:
     """The same strings, and bad Python values, through the API: its own UsageError every time."""
+    from dstt_profile.analysis.fit import max_frames
     from dstt_profile.api import profile, run_config, sweep
     from dstt_profile.errors import UsageError
-    from dstt_profile.fit import max_frames
 
     tried = 0
     for value in VALUES:

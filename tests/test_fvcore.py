@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 from fvcore.nn import FlopCountAnalysis
 
+from dstt_profile.analysis.fvcore_check import reconcile, run_fvcore
 from dstt_profile.api import profile_run
-from dstt_profile.fvcore_check import reconcile, run_fvcore
-from dstt_profile.runconfig import RunConfig
-from dstt_profile.trace import build
+from dstt_profile.engine.trace import build
+from dstt_profile.records.runconfig import RunConfig
 
 
 @pytest.mark.parametrize("t", [1, 2])

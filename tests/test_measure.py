@@ -10,14 +10,12 @@ from typing import TypeVar
 import pytest
 import torch
 
-from dstt_profile.allocations import AllocEvent, net_peak
-from dstt_profile.cli import main
-from dstt_profile.measure import GLUE, error_pct, measure, stage_roots
-from dstt_profile.meters import CpuProfilerMeter
-from dstt_profile.records import Result
-from dstt_profile.runconfig import RunConfig
-from dstt_profile.trace import WORKSPACE_RULE, trace
-from dstt_profile.workspace import (
+from dstt_profile.cli.main import main
+from dstt_profile.engine.allocations import AllocEvent, net_peak
+from dstt_profile.engine.measure import GLUE, error_pct, measure, stage_roots
+from dstt_profile.engine.meters import CpuProfilerMeter
+from dstt_profile.engine.trace import WORKSPACE_RULE, trace
+from dstt_profile.engine.workspace import (
     ConvSignature,
     Workspace,
     WorkspaceCache,
@@ -25,6 +23,8 @@ from dstt_profile.workspace import (
     calibrate,
     signature_of,
 )
+from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.schema import Result
 from model import InpaintGenerator
 
 R = TypeVar("R")
@@ -175,7 +175,7 @@ def measured_small() -> object:
 
 
 def test_measured_run_beside_prediction(measured_small: object) -> None:
-    from dstt_profile.records import RunRecord
+    from dstt_profile.records.schema import RunRecord
 
     assert isinstance(measured_small, RunRecord)
     m = measured_small.measured
@@ -229,7 +229,7 @@ def test_cli_measure_bad_input_exits_2(
 
 def test_cuda_meter_reads_the_peak_above_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
     # No GPU here: the CUDA calls are replaced by a recording stand-in, to check the order and arithmetic.
-    from dstt_profile.meters import CudaMeter, meter_for
+    from dstt_profile.engine.meters import CudaMeter, meter_for
 
     calls: list[str] = []
     state = {"allocated": 1000, "max": 1000}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dstt_profile.cli import main
+from dstt_profile.cli.main import main
 
 TINY = ["--res", "48x96", "--format", "json"]  # n = (48/12)*(96/12) = 32 tokens: real passes take milliseconds
 

@@ -8,11 +8,11 @@ import re
 import pytest
 
 from dstt_profile.api import profile_run, run_config, scaling_runs
-from dstt_profile.records import RunRecord
+from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.schema import RunRecord
 from dstt_profile.render.html import stage_rows, summary
 from dstt_profile.render.plots import crossover, scale_for, scaling_svg, stage_series
 from dstt_profile.render.terminal import render_run
-from dstt_profile.runconfig import RunConfig
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from dstt_profile.analysis.polysummary import SummaryFamily, comparable
+from dstt_profile.analysis.summarize import summarize
 from dstt_profile.api import profile_many
-from dstt_profile.cli import main
-from dstt_profile.polysummary import SummaryFamily, comparable
-from dstt_profile.polytrace import TRACED, TraceFamily
-from dstt_profile.progress import sweep_progress
-from dstt_profile.runconfig import RunConfig
-from dstt_profile.summarize import summarize
-from dstt_profile.trace import trace
+from dstt_profile.cli.main import main
+from dstt_profile.cli.progress import sweep_progress
+from dstt_profile.engine.polytrace import TRACED, TraceFamily
+from dstt_profile.engine.trace import trace
+from dstt_profile.records.runconfig import RunConfig
 
 
 @pytest.mark.parametrize(

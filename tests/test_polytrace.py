@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dstt_profile import polytrace
+from dstt_profile.analysis.polysummary import comparable
 from dstt_profile.api import profile_many
-from dstt_profile.polysummary import comparable
-from dstt_profile.polytrace import TRACED, TraceFamily, _flatten, worth_deriving
-from dstt_profile.runconfig import RunConfig
-from dstt_profile.trace import trace
+from dstt_profile.engine import polytrace
+from dstt_profile.engine.polytrace import TRACED, TraceFamily, _flatten, worth_deriving
+from dstt_profile.engine.trace import trace
+from dstt_profile.records.runconfig import RunConfig
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import pytest
 
 from dstt_profile.api import profile_run
 from dstt_profile.errors import UsageError
-from dstt_profile.formulas import ELEMENTS, FLOPS, Symbols
-from dstt_profile.records import Result
-from dstt_profile.runconfig import RunConfig
+from dstt_profile.profiles.dstt.formulas import ELEMENTS, FLOPS, Symbols
+from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.schema import Result
 from dstt_profile.units import parse_bytes, parse_flops
 
 

@@ -16,21 +16,21 @@ from typing import Any
 import pytest
 
 import dstt_profile
-from dstt_profile import capacity
+from dstt_profile.analysis import capacity
+from dstt_profile.analysis.budgets import EntryResult, Metric
+from dstt_profile.analysis.budgets_file import Budget
+from dstt_profile.analysis.fit import FitAnswer, render_text, solve
 from dstt_profile.api import profile_run
-from dstt_profile.budgets import EntryResult, Metric
-from dstt_profile.budgets_file import Budget
-from dstt_profile.cli import main
+from dstt_profile.cli.main import main
 from dstt_profile.errors import UsageError
 from dstt_profile.fileio import write_atomic
-from dstt_profile.fit import FitAnswer, render_text, solve
-from dstt_profile.junit import junit_xml
-from dstt_profile.records import PeakRecord, Result, RunRecord
+from dstt_profile.records.runconfig import MAX_FRAMES, MAX_SWEEP, RunConfig
+from dstt_profile.records.schema import PeakRecord, Result, RunRecord
 from dstt_profile.render.graph import graphml_text
+from dstt_profile.render.junit import junit_xml
 from dstt_profile.render.plots import default_upto
-from dstt_profile.runconfig import MAX_FRAMES, MAX_SWEEP, RunConfig
+from dstt_profile.render.xmltext import xml_text
 from dstt_profile.units import parse_bytes
-from dstt_profile.xmltext import xml_text
 
 PROG = [sys.executable, "-m", "dstt_profile"]
 
@@ -111,7 +111,7 @@ def test_check_outputs_refused_before_running(
     budgets = budgets_file(tmp_path)
     out_dir = tmp_path / "DIR"
     out_dir.mkdir()
-    monkeypatch.setattr("dstt_profile.budgets.run_budget", lambda b: pytest.fail("ran before checking outputs"))
+    monkeypatch.setattr("dstt_profile.analysis.budgets.run_budget", lambda b: pytest.fail("ran before checking outputs"))
     value = str(out_dir) if target == "DIR" else target.replace("{DIR}", str(out_dir))
     assert main(["check", str(budgets), "--update", f"{option}={value}"]) == 2
     assert message.replace("{DIR}", str(out_dir)) in one_error_line(capsys)
@@ -126,7 +126,7 @@ def test_read_only_baseline_is_refused_and_kept(
     baseline = tmp_path / "p.baseline.json"
     baseline.write_text("{}", encoding="utf-8")
     baseline.chmod(0o444)
-    monkeypatch.setattr("dstt_profile.budgets.run_budget", lambda b: pytest.fail("ran before checking outputs"))
+    monkeypatch.setattr("dstt_profile.analysis.budgets.run_budget", lambda b: pytest.fail("ran before checking outputs"))
     assert main(["check", str(budgets), "--update"]) == 2
     assert f"the baseline (--update) '{baseline}' is read-only" in one_error_line(capsys)
     assert stat.S_IMODE(baseline.stat().st_mode) == 0o444 and baseline.read_text(encoding="utf-8") == "{}"
@@ -153,7 +153,7 @@ def test_main_job_output_name_that_is_a_directory(tmp_path: Path, capsys: pytest
 
 def test_planned_outputs_are_the_files_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The paths checked before the work are exactly the files the main job then writes."""
-    from dstt_profile.cli import planned_outputs
+    from dstt_profile.cli.main import planned_outputs
 
     assert main(["--frames", "2", "--res", "48x48", "--out", str(tmp_path), "--quiet"]) == 0
     planned = planned_outputs(tmp_path, "dstt_t2_48x48_float32", ("json", "csv"))
@@ -181,7 +181,7 @@ def test_report_does_not_overwrite_its_input(record: RunRecord, tmp_path: Path, 
 _TERM_WHILE_WRITING = """
 import os, signal, sys
 import dstt_profile.fileio as fileio
-from dstt_profile.cli import main
+from dstt_profile.cli.main import main
 real_chmod = os.chmod
 def chmod_then_term(path, mode):
     real_chmod(path, mode)
@@ -271,7 +271,7 @@ def test_huge_frame_size_is_one_line_on_the_terminal(tmp_path: Path) -> None:
 
 _PROFILE_QUIETLY = """
 import torch
-from dstt_profile.edge import quiet_libraries
+from dstt_profile.cli.edge import quiet_libraries
 with quiet_libraries():
     with torch.profiler.profile(profile_memory=True):
         torch.ones(3) + 1
@@ -289,7 +289,7 @@ def test_real_run_that_cannot_fit_is_refused_up_front(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(capacity, "available_bytes", lambda: (2**30, "the address space limit (ulimit -v)"))
-    monkeypatch.setattr("dstt_profile.fvcore_check.run_fvcore", lambda run: pytest.fail("ran fvcore"))
+    monkeypatch.setattr("dstt_profile.analysis.fvcore_check.run_fvcore", lambda run: pytest.fail("ran fvcore"))
     assert main(["--fvcore", "--frames", "200", "--out", str(tmp_path)]) == 2
     line = one_error_line(capsys)
     assert "--fvcore at t=200 needs about " in line and "the address space limit (ulimit -v) leaves 1.0 GiB" in line
@@ -342,7 +342,7 @@ def test_baseline_figures_must_be_whole(
     (tmp_path / "p.baseline.json").write_text(
         '{"schema": "dstt-profile-baseline/1", "entries": {"t2": {"peak": ' + value + "}}}", encoding="utf-8"
     )
-    monkeypatch.setattr("dstt_profile.budgets.run_budget", lambda b: pytest.fail("ran with a bad baseline"))
+    monkeypatch.setattr("dstt_profile.analysis.budgets.run_budget", lambda b: pytest.fail("ran with a bad baseline"))
     assert main(["check", str(budgets)]) == 2
     line = one_error_line(capsys)
     assert f"baseline entry 't2': figure 'peak' {shown}" in line

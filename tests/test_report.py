@@ -11,8 +11,8 @@ import networkx as nx
 import pytest
 
 from dstt_profile.api import profile_many, run_config
-from dstt_profile.cli import main, result_stem
-from dstt_profile.records import Result
+from dstt_profile.cli.main import main, result_stem
+from dstt_profile.records.schema import Result
 from dstt_profile.render.html import render_html, report_command, write_report
 from dstt_profile.render.plots import crossover, default_upto, stage_series
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 
-from dstt_profile.diff import Change, RunDiff
+from dstt_profile.analysis.diff import Change, RunDiff
 from dstt_profile.render.terminal import _table
 
 

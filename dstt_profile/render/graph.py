@@ -14,10 +14,10 @@ from html import escape
 
 import networkx as nx
 
-from dstt_profile.records import ModuleRecord, OpRecord, RunRecord
+from dstt_profile.records.schema import ModuleRecord, OpRecord, RunRecord
 from dstt_profile.render.plots import stage_color
+from dstt_profile.render.xmltext import xml_text
 from dstt_profile.units import fmt_bytes
-from dstt_profile.xmltext import xml_text
 
 _SKIP_OPS = frozenset({"aten.t", "aten.expand", "aten._unsafe_view"})
 BOX_W, BOX_H, GAP = 330, 40, 18

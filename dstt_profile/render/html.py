@@ -19,10 +19,10 @@ from markupsafe import Markup
 
 from dstt_profile.errors import UsageError
 from dstt_profile.fileio import check_outputs, ensure_dir, output_path, write_atomic
-from dstt_profile.records import Result, RunRecord, StageRecord
+from dstt_profile.profiles.dstt.stages import BACKWARD
+from dstt_profile.records.schema import Result, RunRecord, StageRecord
 from dstt_profile.render import graph, plots
 from dstt_profile.render.terminal import backward_flops, backward_share, describe, peak_location, stage_place
-from dstt_profile.stages import BACKWARD
 from dstt_profile.units import fmt_bytes, fmt_count
 
 
@@ -135,7 +135,7 @@ def summary(run: RunRecord) -> dict[str, str]:
 
 def footprint_text(run: RunRecord) -> str:
     """The footprint as the sum of its parts, with what is inside the activation peak (train mode)."""
-    from dstt_profile import footprint
+    from dstt_profile.analysis import footprint
 
     fp = footprint.of_record(run)
     notes = "; ".join(f"{name}: {note}" for name, _, note in footprint.parts(fp))
@@ -143,7 +143,7 @@ def footprint_text(run: RunRecord) -> str:
 
 
 def fvcore_rows(run: RunRecord) -> list[dict[str, str]]:
-    from dstt_profile.fvcore_check import reconcile
+    from dstt_profile.analysis.fvcore_check import reconcile
 
     return [
         {
@@ -266,7 +266,7 @@ REPORT_SUFFIXES = ("html", "graphml", "dot")  # what write_files writes, stem.<s
 
 
 def write_files(result: Result, out: Path, allow_sweep: bool) -> list[Path]:
-    from dstt_profile.cli import result_stem
+    from dstt_profile.cli.main import result_stem
 
     ensure_dir(out)
     stem = result_stem(result)
@@ -318,7 +318,7 @@ def report_command(argv: Sequence[str]) -> int:
         raise UsageError(f"report: {str(path)!r} holds no runs")
     out = given if given is not None else path.parent
     ensure_dir(out)
-    from dstt_profile.cli import result_stem
+    from dstt_profile.cli.main import result_stem
 
     stem = result_stem(result)
     planned = {f"the {suffix.upper()} output": out / f"{stem}.{suffix}" for suffix in REPORT_SUFFIXES}

@@ -18,9 +18,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dstt_profile.records import RunRecord  # noqa: E402
-from dstt_profile.scaling import Poly, fit_points  # noqa: E402
-from dstt_profile.stages import STAGES  # noqa: E402
+from dstt_profile.analysis.scaling import Poly, fit_points  # noqa: E402
+from dstt_profile.profiles.dstt.stages import STAGES  # noqa: E402
+from dstt_profile.records.schema import RunRecord  # noqa: E402
 from dstt_profile.units import fmt_bytes, fmt_count  # noqa: E402
 
 STAGE_COLORS: dict[str, str] = {
@@ -51,7 +51,7 @@ def default_upto(t: int) -> int:
     14 -> 28. Every t up to it is derived exactly from three traces (polytrace.py), so the curves are
     drawn through every whole t and cost the same whatever this is.
     """
-    from dstt_profile.runconfig import MAX_FRAMES
+    from dstt_profile.records.runconfig import MAX_FRAMES
 
     return min(max(2 * t, 16), MAX_FRAMES)
 

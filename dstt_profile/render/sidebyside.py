@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dstt_profile.records import Result, RunRecord
+from dstt_profile.records.schema import Result, RunRecord
 from dstt_profile.render.terminal import _table
 
 

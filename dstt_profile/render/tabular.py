@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from dstt_profile.footprint import of_record
-from dstt_profile.records import Result, RunRecord
+from dstt_profile.analysis.footprint import of_record
+from dstt_profile.records.schema import Result, RunRecord
 
 STAGE_COLUMNS = (
     "t", "height", "width", "batch", "dtype", "attention", "mode", "stage", "shape", "elements", "bytes",

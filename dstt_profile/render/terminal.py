@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dstt_profile import footprint
-from dstt_profile.records import Result, RunRecord
-from dstt_profile.stages import BACKWARD
+from dstt_profile.analysis import footprint
+from dstt_profile.profiles.dstt.stages import BACKWARD
+from dstt_profile.records.schema import Result, RunRecord
 from dstt_profile.units import fmt_bytes, fmt_count
 
 

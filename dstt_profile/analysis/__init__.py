@@ -1,0 +1,1 @@
+"""Analyses over records: summaries, scaling laws, what-if, training, fit, budgets."""

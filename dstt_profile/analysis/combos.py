@@ -1,0 +1,67 @@
+"""Lists in the main job's --dtype, --attention and --mode: every combination is run, in the order
+given (dtype slowest), and shown side by side (render/sidebyside.py)."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+from dstt_profile.errors import UsageError
+from dstt_profile.numbers import shown
+from dstt_profile.records.schema import Result
+
+LISTED = ("dtype", "attention", "mode")  # options that take a comma-separated list
+
+
+def _values(option: str, text: str) -> list[str]:
+    values = [v.strip() for v in text.split(",")]
+    if any(not v for v in values):
+        raise UsageError(f"--{option} {shown(text)}: an empty value in the list")
+    if len(set(values)) != len(values):
+        raise UsageError(f"--{option} {shown(text)}: a value is repeated")
+    return values
+
+
+def combinations(args: argparse.Namespace) -> list[argparse.Namespace]:
+    """One namespace per combination of the listed options' values (just `args` when none is a list)."""
+    lists = [_values(option, getattr(args, option)) for option in LISTED]
+    out = []
+    for combo in itertools.product(*lists):
+        variant = argparse.Namespace(**vars(args))
+        for option, value in zip(LISTED, combo):
+            setattr(variant, option, value)
+        out.append(variant)
+    return out
+
+
+def varying(variants: list[argparse.Namespace]) -> list[str]:
+    """The listed options whose value differs between the combinations."""
+    return [o for o in LISTED if len({getattr(v, o) for v in variants}) > 1]
+
+
+def run_combinations(variants: list[argparse.Namespace]) -> int:
+    """Every combination validated and its files checked first, then each run (files as the main job
+    writes them); then one side-by-side table. Exit 1 when any run's formula check failed."""
+    from dstt_profile.cli.main import plan_job, run_job
+    from dstt_profile.render.sidebyside import render
+
+    args = variants[0]
+    for variant in variants:
+        plan_job(variant)
+    codes: list[int] = []
+    results: list[Result] = []
+    written: list[Path] = []
+    for variant in variants:
+        code, result, paths = run_job(variant, show=False)
+        codes.append(code)
+        results.append(result)
+        written += paths
+    if not args.quiet:
+        names = varying(variants)
+        labels = [" ".join(str(getattr(v, o)) for o in names) for v in variants]
+        print(render(results, labels))
+        print()
+        for path in written:
+            print(f"wrote {path}")
+    return max(codes)

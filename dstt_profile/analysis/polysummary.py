@@ -1,0 +1,212 @@
+"""Summaries as polynomials in t: a sweep's records for thousands of t at the cost of a few traces.
+
+`TraceFamily` (polytrace.py) derives a whole trace at any t, every op included; a sweep needs less per
+t: the record without its per-op detail (stage table, FLOPs, formula checks, the peak). Every integer
+of that record is a polynomial of degree at most 2 in t, fixed by the summaries at t = 2, 3, 4, except
+three kinds of figures, which are found exactly instead of interpolated:
+
+* the peaks (both views, and each stage's): a maximum over ops, whose place moves as t grows. Each
+  op's held bytes are a polynomial in t; their maximum at every t is found in floating point over all
+  ops at once and then settled in exact integers among the ops within rounding of it;
+* temporary bytes given by a device rule whose formula switches with t (the CPU flash-attention
+  kernel's block sizes): recomputed from the op's derived shapes, as polytrace.py does;
+* FLOP shares (ratios), recomputed from the derived integers, and the footprint, from the peak.
+
+A derived record carries no per-op or per-module detail; `extra["source"]` says it was derived. The
+detail of any t is one `dstt_profile.profile(frames=t)` away.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from dstt_profile.analysis.footprint import footprint
+from dstt_profile.analysis.summarize import summarize
+from dstt_profile.engine.devicerules import DeviceRules
+from dstt_profile.engine.polytrace import BASE_FRAMES, TraceFamily, _join, _Polynomial, _scaled, _split
+from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.schema import PeakRecord, RunRecord, StageRecord
+
+
+def _bare(record: RunRecord) -> RunRecord:
+    """The record without what is not a polynomial in t (peaks, shares, timing, the order of FLOPs by
+    op, which is by size) or not kept (detail)."""
+    zero_peak = PeakRecord(0, "", "", -1, "", basis=record.peak.basis)
+    stages = {k: dataclasses.replace(s, share=0.0, peak_bytes=0) for k, s in record.stages.items()}
+    flops = dataclasses.replace(
+        record.flops, by_op=dict(sorted(record.flops.by_op.items())), other_by_op=dict(sorted(record.flops.other_by_op.items()))
+    )
+    return dataclasses.replace(
+        record,
+        peak=zero_peak,
+        stages=stages,
+        flops=flops,
+        modules=(),
+        ops=(),
+        seconds=0.0,
+        extra={},
+        fvcore=None,
+        measured=None,
+    )
+
+
+def _by_size(values: dict[str, int], order: list[str]) -> dict[str, int]:
+    """`values` largest first, ties in `order` (the order ops first appear in the pass), as summarize.py sorts."""
+    return dict(sorted(((k, values[k]) for k in order if k in values), key=lambda kv: -kv[1]))
+
+
+class _OpCurves:
+    """Each op's held bytes (tensor view, allocator view) as exact quadratics in t, with the rule ops apart."""
+
+    def __init__(self, family: TraceFamily) -> None:
+        bases = [family.traces[t].ops for t in BASE_FRAMES]
+        self.ops = bases[0]
+        self.run = family.base
+        self.rules = DeviceRules(self.run.device)
+        live = [[o.live_bytes for o in ops] for ops in bases]
+        # allocator view without the rule part, which is recomputed per t
+        alloc = [[o.held_bytes + o.transient_bytes - o.rule_transient for o in ops] for ops in bases]
+        params = [[list(o.rule_params) for o in ops] for ops in bases]
+        self.live = _Quadratics(live)
+        self.alloc = _Quadratics(alloc)
+        self.held = _Quadratics([[o.held_bytes for o in ops] for ops in bases])
+        self.rule_ops = [i for i, o in enumerate(self.ops) if o.rule_params]
+        self.rule_params = {
+            i: _Polynomial(BASE_FRAMES, (params[0][i], params[1][i], params[2][i])) for i in self.rule_ops
+        }
+        self.stage_of = [o.stage for o in self.ops]
+
+    def rule_bytes(self, t: int) -> dict[int, int]:
+        out = {}
+        for i in self.rule_ops:
+            op = self.ops[i]
+            rule = self.rules.temporary_rule(op.op)
+            values = self.rule_params[i].at(t)
+            if rule is None or values is None:
+                raise ValueError(f"op #{i} {op.op}: its rule's params are not whole numbers at t={t}")
+            out[i] = _scaled(rule.bytes(tuple(values)), op, self.run)
+        return out
+
+
+class _Quadratics:
+    """Integer-valued quadratics through the values at t = 2, 3, 4, one per op.
+
+    p(t) = v2 + (t-2)*d1 + (t-2)(t-3)/2 * d2, with d1 = v3 - v2 and d2 = v4 - 2*v3 + v2 (exact)."""
+
+    def __init__(self, values: Sequence[Sequence[int]]) -> None:
+        v0, v1, v2 = (list(v) for v in values)
+        self.v0 = v0
+        self.d1 = [b - a for a, b in zip(v0, v1)]
+        self.d2 = [c - 2 * b + a for a, b, c in zip(v0, v1, v2)]
+        self.f0 = np.array(self.v0, dtype=np.float64)
+        self.f1 = np.array(self.d1, dtype=np.float64)
+        self.f2 = np.array(self.d2, dtype=np.float64)
+
+    def approx(self, t: int) -> np.ndarray[Any, np.dtype[np.float64]]:
+        u = float(t - 2)
+        return self.f0 + u * self.f1 + (u * (u - 1.0) / 2.0) * self.f2
+
+    def exact(self, i: int, t: int) -> int:
+        u = t - 2
+        return self.v0[i] + u * self.d1[i] + (u * (u - 1) // 2) * self.d2[i]
+
+
+def _first_max(approx: np.ndarray[Any, np.dtype[np.float64]], exact: Callable[[int], int], members: Sequence[int]) -> tuple[int, int]:
+    """(the highest value, the first op index reaching it) over `members`, given every op's value at
+    one t in floating point (`approx`) and exactly (`exact(i)`). Floating point picks the candidates,
+    integers decide."""
+    if not members:
+        return 0, -1
+    index = np.asarray(members)
+    values = approx[index]
+    top = float(values.max())
+    slack = max(1.0, abs(top) * 1e-9) + 1.0
+    best, where = 0, -1
+    for i in index[values >= top - slack].tolist():
+        value = exact(i)
+        if value > best:
+            best, where = value, i
+    return best, where
+
+
+class SummaryFamily:
+    """The records of one configuration at any t >= 2, without per-op detail, from `family`."""
+
+    def __init__(self, family: TraceFamily) -> None:
+        self.family = family
+        bare = [_bare(summarize(family.traces[t], keep_ops=False)) for t in BASE_FRAMES]
+        flat = []
+        for record in bare:
+            ints: list[int] = []
+            flat.append((_split(record, ints), ints))
+        self.consistent = family.consistent and flat[0][0] == flat[1][0] == flat[2][0]
+        self.skeleton = flat[0][0]
+        self.poly = _Polynomial(BASE_FRAMES, (flat[0][1], flat[1][1], flat[2][1]))
+        self.curves = _OpCurves(family)
+        ops = family.traces[BASE_FRAMES[0]].ops
+        self.flop_order = list(dict.fromkeys(o.op for o in ops if o.flops))
+        self.other_order = list(dict.fromkeys(o.op for o in ops if o.other_flops))
+        by_stage: dict[str, list[int]] = {}
+        for i, stage in enumerate(self.curves.stage_of):
+            by_stage.setdefault(stage, []).append(i)
+        self.by_stage = by_stage
+
+    def record(self, t: int) -> RunRecord | None:
+        """The record at t (no ops, no modules), or None where it cannot be derived."""
+        if not self.consistent or t < BASE_FRAMES[0]:
+            return None
+        ints = self.poly.at(t)
+        if ints is None:
+            return None
+        record: RunRecord = _join(self.skeleton, iter(ints))
+        curves = self.curves
+        rules = curves.rule_bytes(t)
+        every = range(len(curves.ops))
+        tensor_bytes, tensor_at = _first_max(curves.live.approx(t), lambda i: curves.live.exact(i, t), every)
+        alloc_approx = curves.alloc.approx(t)  # one evaluation serves the peak and every stage's peak
+        for i, add in rules.items():
+            alloc_approx[i] += add
+
+        def alloc_exact(i: int) -> int:
+            return curves.alloc.exact(i, t) + rules.get(i, 0)
+
+        alloc_bytes, alloc_at = _first_max(alloc_approx, alloc_exact, every)
+        ops = curves.ops
+        transient = (
+            alloc_bytes - curves.held.exact(alloc_at, t) if alloc_at >= 0 else 0
+        )
+        peak = PeakRecord(
+            bytes=alloc_bytes,
+            stage=ops[alloc_at].stage if alloc_at >= 0 else "",
+            op=ops[alloc_at].op if alloc_at >= 0 else "",
+            op_index=alloc_at,
+            module=ops[alloc_at].module if alloc_at >= 0 else "",
+            tensor_bytes=tensor_bytes,
+            tensor_stage=ops[tensor_at].stage if tensor_at >= 0 else "",
+            tensor_op=ops[tensor_at].op if tensor_at >= 0 else "",
+            tensor_op_index=tensor_at,
+            tensor_module=ops[tensor_at].module if tensor_at >= 0 else "",
+            transient_bytes=transient,
+            basis=record.peak.basis,
+        )
+        total = record.flops.total
+        stages: dict[str, StageRecord] = {}
+        for name, s in record.stages.items():
+            stage_peak = _first_max(alloc_approx, alloc_exact, self.by_stage.get(name, []))[0]
+            stages[name] = dataclasses.replace(s, share=s.flops / total if total else 0.0, peak_bytes=stage_peak)
+        flops = dataclasses.replace(
+            record.flops,
+            by_op=_by_size(record.flops.by_op, self.flop_order),
+            other_by_op=_by_size(record.flops.other_by_op, self.other_order),
+        )
+        run = RunConfig(**record.config)
+        fp = footprint(run, record.params, record.param_bytes, record.input_bytes, peak.bytes)
+        return dataclasses.replace(record, peak=peak, stages=stages, flops=flops, footprint=fp)
+
+def comparable(record: RunRecord) -> RunRecord:
+    """A record as a derived one would hold it: no detail, no timing, no provenance."""
+    return dataclasses.replace(record, modules=(), ops=(), seconds=0.0, extra={}, fvcore=None, measured=None)

@@ -1,0 +1,1 @@
+"""The command line: one option parser for every subcommand."""

@@ -1,0 +1,40 @@
+"""Progress of a sweep on stderr: a bar redrawn in place on a terminal, else a line every few seconds.
+
+A sweep's first runs are traced (about a second each) and the rest derived (about a millisecond
+each), so a long sweep can sit on one run for a while and then finish thousands in a blink. On a
+terminal the bar shows every step; in a log (CI, a pipe) a line is written at most every `every`
+seconds, plus the last one, so the log shows the run is alive without a line per t.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from dstt_profile.records.runconfig import RunConfig
+
+EVERY_S = 3.0
+
+
+def sweep_progress(stream: TextIO, tty: bool, every: float = EVERY_S, clock: Callable[[], float] = time.monotonic) -> Callable[[int, int, RunConfig], None]:
+    """A callback for `profile_many(progress=...)`."""
+    started = clock()
+    last = [started]
+
+    def bar(done: int, total: int, run: RunConfig) -> None:
+        width = 30
+        filled = width * done // total
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} t={run.frames}   ")
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+
+    def lines(done: int, total: int, run: RunConfig) -> None:
+        now = clock()
+        if done == total or now - last[0] >= every:
+            last[0] = now
+            stream.write(f"sweep: {done}/{total} runs done (t={run.frames}), {now - started:.1f} s\n")
+            stream.flush()
+
+    return bar if tty else lines

@@ -1,0 +1,110 @@
+"""The allocator view checked op by op: a real small run's allocator events against its fake trace.
+
+The same configuration is traced twice: on fake tensors (the prediction: storages at their real sizes
+by the device rules, temporaries, calibrated convolution workspaces) and on real tensors with every op
+marked as a profiler range, under the profiler's memory events. For every op the real run gives
+* `held`: what the allocator holds when the op returns, above what it held when the pass began; and
+* `transient`: how far above that it went inside the op.
+The prediction must equal both, integer for integer. Any difference is listed with its op, module and
+the rules that applied there: either a rule is missing, or one is wrong.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+from dstt_profile.engine.allocations import AllocationLog, record_allocations
+from dstt_profile.engine.devicerules import SCALAR_RULE, WRAPPED_NUMBER
+from dstt_profile.engine.trace import Trace, trace
+from dstt_profile.engine.workspace import WorkspaceCache
+from dstt_profile.records.runconfig import RunConfig
+
+PREFIX = "dstt-profile op #"
+# Measurement artefact, not device truth: on the annotated real pass the recorder passes each Python
+# number to the op again, and the op wraps it once more inside itself (8 B, released before it returns).
+RECORDER_REWRAP = WRAPPED_NUMBER
+
+
+def scalar_count(rules: str) -> int:
+    """How many scalar operands an op's rule names say it took."""
+    for name in rules.split(","):
+        base, _, times = name.partition("*")
+        if base == SCALAR_RULE:
+            return int(times or 1)
+    return 0
+
+
+@dataclass(frozen=True)
+class RealOp:
+    """What the allocator did during one op of a real pass (bytes above the start of the pass)."""
+
+    index: int
+    held: int  # when the op returned
+    transient: int  # highest point inside the op, above `held` (0 when it never went above)
+
+
+@dataclass(frozen=True)
+class Difference:
+    index: int
+    op: str
+    module: str
+    figure: str  # held | transient
+    predicted: int
+    measured: int
+    rules: str
+
+    def __str__(self) -> str:
+        where = self.module or "<root>"
+        rules = self.rules or "no rule"
+        return (
+            f"op #{self.index} {self.op} in {where}: {self.figure} predicted {self.predicted:,} B, "
+            f"measured {self.measured:,} B ({rules})"
+        )
+
+
+def real_ops(log: AllocationLog) -> list[RealOp]:
+    """Per-op figures of an annotated real pass, in op order."""
+    ranges = sorted((int(r.name[len(PREFIX) :]), r.start, r.end) for r in log.ranges if r.name.startswith(PREFIX))
+    if not ranges:
+        raise ValueError("no annotated op in the log: was the pass recorded with annotations?")
+    times = [e.time_ns for e in log.events]
+    first_start = ranges[0][1]
+    k = bisect.bisect_left(times, first_start)
+    start = log.events[k - 1].live if k > 0 else 0  # held before the pass's first op
+    out = []
+    for index, begin, end in ranges:
+        lo, hi = bisect.bisect_left(times, begin), bisect.bisect_right(times, end)
+        before = log.events[lo - 1].live if lo > 0 else 0
+        after = log.events[hi - 1].live if hi > 0 else 0
+        highest = max([before, *(e.live for e in log.events[lo:hi])])
+        out.append(RealOp(index, after - start, highest - after))
+    return out
+
+
+def compare(run: RunConfig, workspaces: WorkspaceCache | None = None) -> tuple[Trace, list[Difference]]:
+    """Trace `run` on fake tensors and run it for real; the differences between the two, op by op."""
+    fake = trace(run.replace(real=False), workspaces=workspaces)
+    log, real_trace = record_allocations(
+        lambda: trace(run.replace(real=True), annotate_prefix=PREFIX, workspaces=workspaces), PREFIX
+    )
+    return fake, differences(fake, real_trace, log)
+
+
+def differences(fake: Trace, real_trace: Trace, log: AllocationLog) -> list[Difference]:
+    """Every op where the fake trace's allocator view differs from the real pass's events."""
+    if [op.op for op in fake.ops] != [op.op for op in real_trace.ops]:
+        raise ValueError("the real pass ran other ops than the fake trace: the two cannot be compared")
+    real = {r.index: r for r in real_ops(log)}
+    found = []
+    for op in fake.ops:
+        measured = real.get(op.index)
+        if measured is None:
+            raise ValueError(f"op #{op.index} {op.op} has no profiler range in the real pass")
+        for figure, predicted, value in (
+            ("held", op.held_bytes, measured.held),
+            ("transient", op.transient_bytes + RECORDER_REWRAP * scalar_count(op.rules), measured.transient),
+        ):
+            if predicted != value:
+                found.append(Difference(op.index, op.op, op.module, figure, predicted, value, op.rules))
+    return found

@@ -1,0 +1,202 @@
+"""Measured mode: the model run for real beside the fake-tensor prediction of the same configuration.
+
+For one configuration, in this order:
+1. the prediction: the fake-tensor trace (tensor peak, stage headlines, per-op live bytes);
+2. (part of the prediction) the allocator peak: storages at their real sizes, op temporaries and
+   convolution workspaces calibrated on this machine (devicerules.py, workspace.py);
+3. a real run under the same hooks and op recorder (real headline tensors, the real tensor peak);
+4. the allocator's measured peak for one more forward pass (meters.py: profiler events on CPU,
+   `max_memory_allocated` on CUDA);
+5. wall time per stage: `repeats` timed passes after a warm-up, medians;
+6. process RSS before and the process's peak after.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+import torch
+from torch import nn
+
+from dstt_profile.api import profile_run
+from dstt_profile.engine.meters import PeakMeter, meter_for, synchronize
+from dstt_profile.engine.trace import WORKSPACE_RULE, _check_device, build
+from dstt_profile.profiles.dstt.stages import BlockKind, stage_of
+from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.schema import MeasuredRecord, RunRecord
+
+GLUE = "glue"  # time outside every stage's modules (the root's reshapes, residual adds)
+
+
+def error_pct(predicted: int, measured: int) -> float:
+    """(predicted - measured) / measured in %; 0 where both are 0."""
+    if measured == 0:
+        return 0.0 if predicted == 0 else float("inf")
+    return 100.0 * (predicted - measured) / measured
+
+
+def current_rss() -> int:
+    """Resident set size of this process now, in bytes (Linux /proc)."""
+    with open("/proc/self/statm", encoding="ascii") as f:
+        pages = int(f.read().split()[1])
+    return pages * resource.getpagesize()
+
+
+def peak_rss() -> int:
+    """The highest resident set size this process has had, in bytes (Linux reports KiB).
+
+    The kernel's high-water mark can trail the current figure by a few pages (RSS counters are kept
+    per thread and folded in now and then), so the current RSS is taken into account as well."""
+    return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, current_rss())
+
+
+def stage_roots(model: nn.Module, block_kind: BlockKind) -> dict[str, str]:
+    """Module name -> stage, for the outermost module of each stage (its parent is in another stage)."""
+    roots = {}
+    for name, _ in model.named_modules():
+        stage = stage_of(name, block_kind) if name else None
+        parent = name.rpartition(".")[0]
+        if stage is not None and stage_of(parent, block_kind) != stage:
+            roots[name] = stage
+    return roots
+
+
+class StageTimer:
+    """Wall time spent inside each stage's outermost modules, summed per stage, for one pass at a time."""
+
+    def __init__(self, model: nn.Module, roots: dict[str, str], device: str) -> None:
+        self.device = device
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._started: dict[str, float] = {}
+        self._handles = []
+        for name, module in model.named_modules():
+            if name in roots:
+                self._handles.append(module.register_forward_pre_hook(self._enter(name)))
+                self._handles.append(module.register_forward_hook(self._leave(name, roots[name])))
+
+    def _enter(self, name: str) -> Any:
+        def hook(_module: nn.Module, _args: Any) -> None:
+            synchronize(self.device)
+            self._started[name] = time.perf_counter()
+
+        return hook
+
+    def _leave(self, name: str, stage: str) -> Any:
+        def hook(_module: nn.Module, _args: Any, _out: Any) -> None:
+            synchronize(self.device)
+            self.seconds[stage] += time.perf_counter() - self._started.pop(name)
+
+        return hook
+
+    def take(self) -> dict[str, float]:
+        out, self.seconds = dict(self.seconds), defaultdict(float)
+        return out
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+
+def _timed_passes(
+    model: nn.Module,
+    frames: torch.Tensor,
+    run: RunConfig,
+    repeats: int,
+    say: Callable[[str], None] = lambda _step: None,
+    first: int = 1,
+    passes: int = 0,
+) -> tuple[float, dict[str, float]]:
+    """Median forward time and median time per stage over `repeats` passes (after one warm-up);
+    `say` is told of each pass, numbered from `first` of `passes`."""
+    timer = StageTimer(model, stage_roots(model, run.model_config().block_kind), run.device)
+    totals: list[float] = []
+    per_stage: dict[str, list[float]] = defaultdict(list)
+    try:
+        with torch.no_grad():
+            say(f"real forward pass {first}/{passes} (timing warm-up)")
+            model(frames)
+            timer.take()
+            for i in range(repeats):
+                say(f"real forward pass {first + 1 + i}/{passes} (timed {i + 1}/{repeats})")
+                synchronize(run.device)
+                started = time.perf_counter()
+                model(frames)
+                synchronize(run.device)
+                totals.append(time.perf_counter() - started)
+                stages = timer.take()
+                stages[GLUE] = totals[-1] - sum(stages.values())
+                for stage, seconds in stages.items():
+                    per_stage[stage].append(seconds)
+    finally:
+        timer.remove()
+    return statistics.median(totals), {s: statistics.median(v) for s, v in per_stage.items()}
+
+
+def measure(
+    run: RunConfig, repeats: int = 3, meter: PeakMeter | None = None, progress: Callable[[str], None] | None = None
+) -> RunRecord:
+    """The prediction for `run` (fake tensors) with a real run beside it in `record.measured`.
+    `progress` is told each step as it starts ("real forward pass 2/4", ...): real passes are slow."""
+    if run.mode != "inference":
+        raise ValueError("measured mode runs the forward pass: use mode 'inference'")
+    _check_device(run.replace(real=True))
+    meter = meter or meter_for(run.device)
+    say = progress or (lambda _step: None)
+    passes = 3 + 1 + repeats  # recorded, warm-up, metered; the timing warm-up and the timed passes
+    say("prediction (fake tensors)")
+    record = profile_run(run.replace(real=False), keep_ops=True)
+    rss_before = current_rss()
+    say(f"real forward pass 1/{passes} (op recorder)")
+    real = profile_run(run.replace(real=True), keep_ops=False)
+    model, frames = build(run.replace(real=True))
+    model.eval()
+    with torch.no_grad():
+        say(f"real forward pass 2/{passes} (warm-up)")
+        model(frames)  # warm-up: library caches and thread pools, as in every later pass
+        say(f"real forward pass 3/{passes} (allocator peak)")
+        measured, out = meter.peak(partial(model, frames))
+        del out
+    forward_seconds, stage_seconds = _timed_passes(model, frames, run, repeats, say, 4, passes)
+    del model, frames
+    peak = record.peak
+    measured_record = MeasuredRecord(
+        device=run.device,
+        method=meter.method,
+        measured_peak_bytes=measured,
+        predicted_peak_bytes=peak.tensor_bytes,
+        predicted_allocator_peak_bytes=peak.bytes,
+        allocator_peak_op=peak.op,
+        allocator_peak_module=peak.module,
+        allocator_peak_stage=peak.stage,
+        workspace_at_peak_bytes=peak.transient_bytes,
+        peak_error_pct=error_pct(peak.bytes, measured),
+        tensor_peak_error_pct=error_pct(peak.tensor_bytes, measured),
+        real_tensor_peak_bytes=real.peak.tensor_bytes,
+        headline_elements={name: s.elements for name, s in real.stages.items()},
+        headline_error_pct={
+            name: error_pct(s.elements, real.stages[name].elements) for name, s in record.stages.items() if name in real.stages
+        },
+        workspaces=conv_workspaces(record),
+        forward_seconds=forward_seconds,
+        stage_seconds=stage_seconds,
+        repeats=repeats,
+        rss_before_bytes=rss_before,
+        rss_peak_bytes=peak_rss(),
+    )
+    return replace(record, measured=measured_record)
+
+
+def conv_workspaces(record: RunRecord) -> dict[str, int]:
+    """Convolution module -> the workspace its op holds inside itself in this run (first call)."""
+    found: dict[str, int] = {}
+    for op in record.ops:
+        if WORKSPACE_RULE in op.rules.split(",") and op.module not in found:
+            found[op.module] = op.transient_bytes
+    return found

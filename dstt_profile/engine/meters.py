@@ -1,0 +1,62 @@
+"""Peak meters: how much memory the allocator held, at most, above where it started, while a call ran.
+
+CPU: the net allocation peak from torch.profiler's memory events (`profile_memory=True`): every
+allocation and release the CPU allocator reports, in time order, summed. CUDA: the caching
+allocator's own statistics, `max_memory_allocated()` minus the figure before the call, after
+`reset_peak_memory_stats()`. Everything device-specific lives here; the rest of the measured mode asks
+a `PeakMeter` and never a device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+import torch
+
+from dstt_profile.engine.allocations import net_peak, record_allocations
+
+R = TypeVar("R")
+
+
+class PeakMeter(Protocol):
+    method: str
+
+    def peak(self, call: Callable[[], R]) -> tuple[int, R]:
+        """(bytes allocated above the start at the highest point during `call`, its result)."""
+        ...
+
+
+class CpuProfilerMeter:
+    method = "torch.profiler memory events (profile_memory=True): net allocation peak"
+
+    def peak(self, call: Callable[[], R]) -> tuple[int, R]:
+        log, result = record_allocations(call)
+        return net_peak(log.events), result
+
+
+class CudaMeter:
+    method = "torch.cuda.max_memory_allocated() - memory_allocated() before, after reset_peak_memory_stats()"
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def peak(self, call: Callable[[], R]) -> tuple[int, R]:
+        torch.cuda.synchronize(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        before = torch.cuda.memory_allocated(self.device)
+        result = call()
+        torch.cuda.synchronize(self.device)
+        return torch.cuda.max_memory_allocated(self.device) - before, result
+
+
+def meter_for(device: str) -> PeakMeter:
+    if device == "cuda":
+        return CudaMeter(torch.device("cuda"))
+    return CpuProfilerMeter()
+
+
+def synchronize(device: str) -> None:
+    """Wait for queued kernels (CUDA), so wall times measure the work; nothing to wait for on CPU."""
+    if device == "cuda":
+        torch.cuda.synchronize()

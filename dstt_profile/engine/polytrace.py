@@ -1,0 +1,203 @@
+"""Traces as polynomials in t: a sweep over many clip lengths from a handful of traces.
+
+DSTT's forward has no branch on the clip length t, so for t >= 2 every trace runs the same ops on the
+same modules in the same order, and holds the same integers in the same places: each dimension of
+each shape is affine in t, and the bytes allocated, freed and live after each op and the FLOPs of
+each op are polynomials of degree at most 2 in t (the temporal attention matrix is (t*n)^2).
+
+So three traces fix every integer of a trace at every t, exactly (Lagrange interpolation in integer
+arithmetic). `TraceFamily` builds them and checks the result against a fourth, independent trace
+(the largest t asked for): same structure, every integer equal. Where any of that fails, the caller
+traces every t instead. The peak and where it falls are recomputed from the derived live bytes, so
+they stay exact where the peak moves from one op to another as t grows.
+
+t = 1 is always traced: size-1 dimensions change strides, and with them which ops copy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable, Iterator
+from math import lcm, prod
+from typing import Any
+
+import torch
+
+from dstt_profile.engine.devicerules import DeviceRules
+from dstt_profile.engine.liveness import what_if_bytes
+from dstt_profile.engine.trace import Trace, trace, with_peaks
+from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.schema import OpRecord
+
+BASE_FRAMES: tuple[int, int, int] = (2, 3, 4)  # the traces every derived t is interpolated from
+DIRECT_BELOW = BASE_FRAMES[0]  # clip lengths under this are always traced
+TRACED = "traced"
+
+
+class _Slot:
+    """Where an integer sat in a flattened trace."""
+
+    def __repr__(self) -> str:
+        return "<int>"
+
+
+_SLOT = _Slot()
+
+
+def _split(value: Any, ints: list[int]) -> Any:
+    """The structure of `value` with every int replaced by `_SLOT`; the ints are appended in order."""
+    kind = type(value)
+    if kind is int:
+        ints.append(value)
+        return _SLOT
+    if value is None or kind in (str, float, bool):
+        return value
+    if isinstance(value, (tuple, list)):
+        return (kind, tuple(_split(v, ints) for v in value))
+    if isinstance(value, dict):
+        return (kind, tuple((k, _split(v, ints)) for k, v in value.items()))
+    if dataclasses.is_dataclass(value):
+        return (kind, tuple((f.name, _split(getattr(value, f.name), ints)) for f in dataclasses.fields(value)))
+    raise TypeError(f"cannot flatten a {kind.__name__}")
+
+
+def _join(skeleton: Any, ints: Iterator[int]) -> Any:
+    """The inverse of `_split`: rebuild the value, taking its ints from `ints` in order."""
+    if skeleton is _SLOT:
+        return next(ints)
+    if not isinstance(skeleton, tuple):
+        return skeleton
+    kind, items = skeleton
+    if issubclass(kind, (tuple, list)):
+        return kind(_join(s, ints) for s in items)
+    if issubclass(kind, dict):
+        return kind((k, _join(s, ints)) for k, s in items)
+    return kind(**{name: _join(s, ints) for name, s in items})
+
+
+def _flatten(tr: Trace) -> tuple[Any, list[int]]:
+    """A trace's structure and integers, leaving out its run config, peak (recomputed) and timing."""
+    ints: list[int] = []
+    skeleton = _split((tr.ops, tr.calls, tr.unsupported, tr.params, tr.param_bytes, tr.input_bytes), ints)
+    return skeleton, ints
+
+
+def _recompute_rules(ops: tuple[OpRecord, ...], run: RunConfig) -> tuple[OpRecord, ...]:
+    """Each op's temporary-rule bytes computed again from its derived params.
+
+    The params (shapes, sizes) are affine in t and so derived exactly; the rule's formula need not be
+    a polynomial in t (the CPU flash-attention kernel switches block sizes with the sequence length),
+    so its bytes are recomputed rather than interpolated. The rest of the op's transient bytes (a
+    convolution's workspace, affine in the batch) is interpolated as before."""
+    rules = DeviceRules(run.device)
+    out = []
+    for op in ops:
+        if op.rule_params:
+            rule = rules.temporary_rule(op.op)
+            if rule is not None:
+                raw = rule.bytes(op.rule_params)
+                exact = _scaled(raw, op, run)
+                op = dataclasses.replace(op, transient_bytes=op.transient_bytes - op.rule_transient + exact, rule_transient=exact)
+        out.append(op)
+    return tuple(out)
+
+
+def _scaled(raw: int, op: OpRecord, run: RunConfig) -> int:
+    """`raw` bytes at the run's what-if element size, as the liveness scales them (int8: floating only)."""
+    dtype = getattr(torch, op.outputs[0].dtype, None) if op.outputs else None
+    if not isinstance(dtype, torch.dtype):
+        return raw
+    return what_if_bytes(raw, dtype, run.element_bytes if run.dtype == "int8" else None)
+
+
+def _peaks(tr: Trace) -> tuple[int, int, int, int]:
+    return tr.peak_bytes, tr.peak_index, tr.allocator_peak_bytes, tr.allocator_peak_index
+
+
+class _Polynomial:
+    """Integer-valued polynomials through three points, evaluated exactly in integer arithmetic.
+
+    p(t) = sum_i v_i * prod_{j != i} (t - t_j) / d_i with d_i = prod_{j != i} (t_i - t_j); every term is
+    scaled to the common denominator D = lcm(|d_i|) so the sum is an integer before one exact division.
+    """
+
+    def __init__(self, frames: tuple[int, int, int], values: tuple[list[int], list[int], list[int]]) -> None:
+        self.frames = frames
+        self.values = values
+        dens = [prod(ti - tj for tj in frames if tj != ti) for ti in frames]
+        self.common = lcm(*(abs(d) for d in dens))
+        self.scale = [self.common // d for d in dens]
+
+    def at(self, t: int) -> list[int] | None:
+        """Every value at t, or None where one is not an integer (so not a polynomial through the points)."""
+        weights = [
+            s * prod(t - tj for tj in self.frames if tj != ti)
+            for ti, s in zip(self.frames, self.scale, strict=True)
+        ]
+        out = []
+        w0, w1, w2 = weights
+        v0, v1, v2 = self.values
+        for a, b, c in zip(v0, v1, v2, strict=True):
+            num = a * w0 + b * w1 + c * w2
+            value, rest = divmod(num, self.common)
+            if rest:
+                return None
+            out.append(value)
+        return out
+
+
+class TraceFamily:
+    """Every trace of one configuration across t, derived from the traces at `BASE_FRAMES`."""
+
+    def __init__(self, base: RunConfig) -> None:
+        self.base = base
+        self.traces = {t: trace(base.replace(frames=t)) for t in BASE_FRAMES}
+        flat = [_flatten(self.traces[t]) for t in BASE_FRAMES]
+        skeletons = [s for s, _ in flat]
+        self.consistent = skeletons[0] == skeletons[1] == skeletons[2]
+        self.skeleton = skeletons[0]
+        self.poly = _Polynomial(BASE_FRAMES, (flat[0][1], flat[1][1], flat[2][1]))
+
+    def derive(self, t: int) -> Trace | None:
+        """The trace at t, derived; None where it cannot be (t below `DIRECT_BELOW`, or no exact fit)."""
+        if t in self.traces:
+            return self.traces[t]
+        if t < DIRECT_BELOW or not self.consistent:
+            return None
+        started = time.perf_counter()
+        ints = self.poly.at(t)
+        if ints is None:
+            return None
+        ops, calls, unsupported, params, param_bytes, input_bytes = _join(self.skeleton, iter(ints))
+        ops = _recompute_rules(ops, self.base)
+        base = self.traces[BASE_FRAMES[0]]
+        return with_peaks(
+            Trace(
+                run=self.base.replace(frames=t),
+                ops=ops,
+                calls=calls,
+                unsupported=unsupported,
+                peak_bytes=0,
+                peak_index=-1,
+                params=params,
+                param_bytes=param_bytes,
+                input_bytes=input_bytes,
+                seconds=time.perf_counter() - started,
+                basis=base.basis,
+            )
+        )
+
+    def agrees(self, traced: Trace) -> bool:
+        """True when the trace derived at `traced`'s t equals it in structure and every integer."""
+        derived = self.derive(traced.run.frames)
+        if derived is None:
+            return False
+        return _flatten(derived) == _flatten(traced) and _peaks(derived) == _peaks(traced)
+
+
+def worth_deriving(frames: Iterable[int]) -> bool:
+    """True when deriving costs fewer traces than tracing every t (three bases, t = 1, one check)."""
+    wanted = set(frames)
+    derived_cost = len(set(BASE_FRAMES) | {t for t in wanted if t < DIRECT_BELOW} | {max(wanted, default=0)})
+    return derived_cost < len(wanted)

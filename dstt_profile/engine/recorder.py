@@ -1,0 +1,194 @@
+"""The op recorder: a TorchDispatchMode that sees every aten op of the pass.
+
+For each op it records the owning module (from the `ModuleTracker`), the stage (from the stage map),
+output shapes, the bytes its new storages hold in both memory views (liveness.py; on fake tensors the
+allocator view applies the device's rules, devicerules.py), the temporaries its kernel holds inside it,
+and its costs; liveness gives live bytes after it. Convolution calls are noted with their signature, for
+their workspaces (workspace.py). It works the same on fake tensors (FakeTensorMode sits below it) and on
+real ones, where `annotate` marks every op as a profiler range so the allocator's own events can be
+matched to it (devicecheck.py).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+
+from dstt_profile.engine.allocations import annotate
+from dstt_profile.engine.costs import Costs, op_name
+from dstt_profile.engine.devicerules import SCALAR_RULE, WRAPPED_NUMBER, DeviceRules
+from dstt_profile.engine.hooks import ModuleTracker, tensor_infos
+from dstt_profile.engine.liveness import Liveness
+from dstt_profile.engine.workspace import CONVOLUTION, ConvSignature, signature_of
+from dstt_profile.profiles.dstt.stages import BlockKind, stage_of
+from dstt_profile.records.schema import OpRecord
+
+aten = torch.ops.aten
+
+# Metadata queries that some tensor types route through dispatch; they are not operations.
+_METADATA = {
+    aten.sym_size.default,
+    aten.sym_stride.default,
+    aten.sym_numel.default,
+    aten.sym_storage_offset.default,
+    aten.size.default,
+    aten.stride.default,
+    aten.numel.default,
+    aten.dim.default,
+    aten.is_contiguous.default,
+    aten.storage_offset.default,
+    torch.ops.prim.device.default,
+    torch.ops.prim.layout.default,
+}
+
+
+def _first_tensor(value: Any) -> torch.Tensor | None:
+    return next((t for t in tree_leaves(value) if isinstance(t, torch.Tensor)), None)
+
+
+@dataclass(frozen=True)
+class OpMemory:
+    """An op's allocator view beyond its new storages (which the liveness counts)."""
+
+    lingering: int  # held around the op and released right after it (wrapped Python numbers)
+    transient: int  # held inside the op on top of what it returns
+    rules: str  # names of the rules applied
+    rule_params: tuple[int, ...]  # what the temporary rule was computed from
+    rule_transient: int  # the temporary rule's part of `transient`
+
+
+class OpRecorder(TorchDispatchMode):
+    """Records ops while active. Read `ops`, `unsupported`, `convolutions`, `peak_*` after the pass."""
+
+    def __init__(
+        self,
+        tracker: ModuleTracker,
+        liveness: Liveness,
+        block_kind: BlockKind,
+        first_stage: str,
+        rules: DeviceRules | None = None,
+        real: bool = False,
+        annotate_prefix: str = "",
+    ) -> None:
+        super().__init__()
+        self.tracker = tracker
+        self.liveness = liveness
+        self.block_kind = block_kind
+        self.rules = rules if rules is not None else DeviceRules("cpu")
+        self.real = real
+        self.annotate_prefix = annotate_prefix
+        self.costs = Costs()
+        self.ops: list[OpRecord] = []
+        self.unsupported: Counter[str] = Counter()
+        self.convolutions: dict[int, tuple[ConvSignature, int]] = {}  # op index -> (signature, batch)
+        self.stage = first_stage
+        self.peak_bytes = 0
+        self.peak_index = -1
+        self.fixed_stage: str | None = None  # set for the backward pass, where no module runs
+        self._stage_cache: dict[str, str | None] = {}
+
+    def _stage_for(self, module: str) -> str:
+        if self.fixed_stage is not None:
+            return self.fixed_stage
+        if module not in self._stage_cache:
+            self._stage_cache[module] = stage_of(module, self.block_kind)
+        stage = self._stage_cache[module]
+        if stage is not None:
+            self.stage = stage
+        return self.stage
+
+    def _allocator_view(self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> OpMemory:
+        """(bytes held around the op and released right after it, temporaries inside the op, names of
+        the rules applied). New storages are counted in the liveness, at their real size."""
+        applied: list[str] = []
+        storage = None if self.real else self.rules.storage_rule(name)
+        held_before = self.liveness.held
+        if storage is not None:
+            rule = storage
+
+            def held(t: torch.Tensor) -> int:
+                return rule.bytes(args, kwargs, t)
+
+            self.liveness.observe(out, held)
+        else:
+            self.liveness.observe(out)
+        new_held = self.liveness.held - held_before
+        if storage is not None and new_held:
+            applied.append(storage.name)
+        transient = lingering = converted = 0
+        params: tuple[int, ...] = ()
+        temporary = self.rules.temporary_rule(name)
+        numbers = any(type(a) in (int, float) for a in args)
+        first = _first_tensor(out) if temporary is not None or numbers else None
+        if temporary is not None:
+            params = temporary.params(args, kwargs, out)
+            raw = temporary.bytes(params)
+            transient = self.liveness.scaled(first, raw) if first is not None else raw
+            if transient:
+                applied.append(temporary.name)
+        rule_transient = transient
+        if numbers:
+            size = first.element_size() if first is not None else 8
+            lingering, converted = self.rules.scalar_operands(func._schema, args, size)
+        if lingering:
+            transient += converted
+            count = lingering // WRAPPED_NUMBER
+            applied.append(SCALAR_RULE if count == 1 else f"{SCALAR_RULE}*{count}")
+        return OpMemory(lingering, transient, ",".join(applied), params if rule_transient else (), rule_transient)
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        index = len(self.ops)
+        with annotate(f"{self.annotate_prefix}{index}") if self.annotate_prefix else nullcontext():
+            out = func(*args, **kwargs)
+        if func in _METADATA:
+            return out
+        name = op_name(func)
+        flops, other, supported = self.costs(func, name, args, kwargs, out)
+        if not supported:
+            self.unsupported[name] += 1
+        freed = self.liveness.take_freed()
+        live_before = self.liveness.live
+        memory = self._allocator_view(func, name, args, kwargs, out)
+        alloc = self.liveness.live - live_before
+        live = self.liveness.live
+        if name == CONVOLUTION:
+            self.convolutions[index] = signature_of(args, kwargs)
+        module = self.tracker.current
+        stage = self._stage_for(module)
+        if live > self.peak_bytes:
+            self.peak_bytes, self.peak_index = live, index
+        self.ops.append(
+            OpRecord(
+                index,
+                name,
+                module,
+                stage,
+                tensor_infos(out),
+                alloc,
+                freed,
+                live,
+                flops,
+                other,
+                held_bytes=self.liveness.held + memory.lingering,
+                transient_bytes=memory.transient,
+                rules=memory.rules,
+                rule_params=memory.rule_params,
+                rule_transient=memory.rule_transient,
+            )
+        )
+        for frame in self.tracker.stack:
+            call = self.tracker.calls[frame]
+            call.flops += flops
+            call.other_flops += other
+            call.alloc_bytes += alloc
+            if call.first_op < 0:
+                call.first_op = index
+            call.last_op = index
+        return out

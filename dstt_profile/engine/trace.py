@@ -1,0 +1,238 @@
+"""Tracing one run: build DSTT for the config, run it with hooks and the op recorder, return raw data.
+
+By default the pass runs under FakeTensorMode on the target device type: shapes, dtypes, devices and
+kernel selection are those of a real run, but no memory is touched, so t = 1024 costs what t = 1 does.
+With `real=True` the same code runs on real tensors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+from torch._subclasses.fake_tensor import FakeTensorMode
+
+from dstt_profile.engine.devicerules import DeviceRules
+from dstt_profile.engine.hooks import ModuleCall, ModuleTracker
+from dstt_profile.engine.liveness import Liveness, what_if_bytes
+from dstt_profile.engine.recorder import OpRecorder
+from dstt_profile.engine.workspace import ConvSignature, WorkspaceCache, default_cache
+from dstt_profile.errors import TraceError, UsageError
+from dstt_profile.profiles.dstt.stages import BACKWARD, STAGES
+from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.schema import OpRecord
+from model import InpaintGenerator
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What one traced pass saw, before it is summarised into records.
+
+    `peak_*` is the tensor view; `allocator_peak_*` the allocator view (docs/memory.md)."""
+
+    run: RunConfig
+    ops: tuple[OpRecord, ...]
+    calls: dict[str, ModuleCall]
+    unsupported: Counter[str]
+    peak_bytes: int
+    peak_index: int
+    params: int
+    param_bytes: int
+    input_bytes: int
+    seconds: float
+    allocator_peak_bytes: int = 0
+    allocator_peak_index: int = -1
+    basis: str = ""
+
+
+def first_max(values: Iterable[int]) -> tuple[int, int]:
+    """(the highest value, the index of the first place it is reached); (0, -1) when none is above 0."""
+    peak, where = 0, -1
+    for i, value in enumerate(values):
+        if value > peak:
+            peak, where = value, i
+    return peak, where
+
+
+def with_peaks(tr: Trace) -> Trace:
+    """`tr` with both peaks found from its ops (tensor view: live bytes; allocator view: held + transient)."""
+    peak, where = first_max(op.live_bytes for op in tr.ops)
+    apeak, awhere = first_max(op.allocator_bytes for op in tr.ops)
+    return replace(
+        tr, peak_bytes=peak, peak_index=where, allocator_peak_bytes=apeak, allocator_peak_index=awhere
+    )
+
+
+class _FakeSession:
+    """One FakeTensorMode for the process, and the fake models built in it (a sweep builds each once)."""
+
+    def __init__(self) -> None:
+        self.mode = FakeTensorMode(allow_non_fake_inputs=False)
+        self.models: dict[tuple[object, ...], InpaintGenerator] = {}
+
+    def model(self, run: RunConfig) -> InpaintGenerator:
+        key = (run.model_config(), run.device, run.torch_dtype)
+        if key not in self.models:
+            with torch.device("meta"):
+                model = InpaintGenerator(run.model_config(), init_weights=False)
+            _materialise(model, torch.device(run.device), run.torch_dtype)
+            self.models[key] = model
+        return self.models[key]
+
+
+_SESSION: _FakeSession | None = None
+
+
+def _fake_session() -> _FakeSession:
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = _FakeSession()
+    return _SESSION
+
+
+@contextlib.contextmanager
+def _tensor_mode(run: RunConfig) -> Iterator[None]:
+    if run.real:
+        yield
+        return
+    with _fake_session().mode:
+        yield
+
+
+def _materialise(model: nn.Module, device: torch.device, dtype: torch.dtype) -> None:
+    """Give a meta-device model empty parameters on `device` (fake ones, under FakeTensorMode).
+
+    `Module.to` cannot convert fake parameters in place, and initialising them on a fake CUDA device
+    would ask a CPU-only build for CUDA random numbers; empty tensors need neither.
+    """
+    for module in model.modules():
+        for name, param in list(module._parameters.items()):
+            if param is not None:
+                fresh = torch.empty(param.shape, device=device, dtype=dtype)
+                module._parameters[name] = nn.Parameter(fresh, requires_grad=param.requires_grad)
+        for name, buf in list(module._buffers.items()):
+            if buf is not None:
+                module._buffers[name] = torch.empty(buf.shape, device=device, dtype=buf.dtype)
+
+
+def _check_device(run: RunConfig) -> None:
+    if run.device == "cuda" and not torch.backends.cuda.is_built():
+        raise UsageError(
+            "--device cuda needs a PyTorch built with CUDA (this one is CPU-only; fake CUDA tensors "
+            "cannot run every kernel's shape function without it)"
+        )
+    if run.real and run.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda with real tensors needs a CUDA GPU, and this machine has none")
+
+
+def build(run: RunConfig) -> tuple[InpaintGenerator, torch.Tensor]:
+    """The model and an input clip for `run`, on its device and dtype (fake tensors unless `run.real`;
+    call it inside `_tensor_mode(run)`)."""
+    if run.real:
+        model = InpaintGenerator(run.model_config()).to(device=run.device, dtype=run.torch_dtype)
+    else:
+        model = _fake_session().model(run)
+    frames = torch.empty(
+        run.batch, run.frames, 3, run.height, run.width, device=run.device, dtype=run.torch_dtype
+    )
+    if run.real:
+        frames.uniform_(-1.0, 1.0)
+    return model, frames
+
+
+def trace(run: RunConfig, annotate_prefix: str = "", workspaces: WorkspaceCache | None = None) -> Trace:
+    """Run the forward pass (and backward, in train mode) of `run` under the recorder.
+
+    Convolution workspaces come from `workspaces` (by default this machine's calibration cache for
+    the run's device). `annotate_prefix` marks every op as a profiler range (real runs, devicecheck.py)."""
+    _check_device(run)
+    cfg = run.model_config()
+    started = time.perf_counter()
+    with _tensor_mode(run):
+        model, frames = build(run)
+        model.zero_grad(set_to_none=True)  # a cached fake model must not carry gradients between runs
+        params = sum(p.numel() for p in model.parameters())
+        liveness = Liveness(run.element_bytes if run.dtype == "int8" else None)
+        param_bytes = liveness.mark_external(list(model.parameters()) + list(model.buffers()))
+        input_bytes = liveness.mark_external(frames)
+        tracker = ModuleTracker(model, train=run.mode == "train")
+        recorder = OpRecorder(
+            tracker,
+            liveness,
+            cfg.block_kind,
+            first_stage=STAGES[0],
+            rules=DeviceRules(run.device),
+            real=run.real,
+            annotate_prefix=annotate_prefix,
+        )
+        grad = torch.enable_grad() if run.mode == "train" else torch.no_grad()
+        try:
+            with tracker, grad, recorder:
+                output = model(frames)
+                if run.mode == "train":
+                    recorder.fixed_stage = BACKWARD
+                    output.float().mean().backward()
+                del output
+        except UsageError:
+            raise
+        except Exception as exc:
+            where = tracker.failing_module() or "<root>"
+            raise TraceError(f"forward failed in module {where!r}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            liveness.close()
+            model.zero_grad(set_to_none=True)
+    ops, basis = _with_workspaces(run, recorder.ops, recorder.convolutions, workspaces)
+    return with_peaks(
+        Trace(
+            run=run,
+            ops=ops,
+            calls=dict(tracker.calls),
+            unsupported=Counter(recorder.unsupported),
+            peak_bytes=recorder.peak_bytes,
+            peak_index=recorder.peak_index,
+            params=params,
+            param_bytes=param_bytes,
+            input_bytes=input_bytes,
+            seconds=time.perf_counter() - started,
+            basis=basis,
+        )
+    )
+
+
+WORKSPACE_RULE = "workspace.convolution"
+
+
+def _with_workspaces(
+    run: RunConfig,
+    ops: list[OpRecord],
+    convolutions: dict[int, tuple[ConvSignature, int]],
+    workspaces: WorkspaceCache | None,
+) -> tuple[tuple[OpRecord, ...], str]:
+    """The ops with each convolution's workspace added to what it holds inside itself, and what the
+    allocator view of the run includes, in words."""
+    rules = ", ".join(DeviceRules(run.device).names()) or "none"
+    if not convolutions:
+        return tuple(ops), f"storages at their real sizes and op temporaries ({run.device} rules: {rules})"
+    if run.device == "cuda" and not torch.cuda.is_available():
+        return tuple(ops), (
+            f"storages at their real sizes and op temporaries ({run.device} rules: {rules}); convolution "
+            "workspaces not included: there is no CUDA device here to calibrate them on"
+        )
+    cache = workspaces if workspaces is not None else default_cache(run.device)
+    what_if = run.element_bytes if run.dtype == "int8" else None
+    out = list(ops)
+    for index, (sig, batch) in convolutions.items():
+        extra = what_if_bytes(cache.bytes_at(sig, batch), run.torch_dtype, what_if)
+        op = out[index]
+        names = ",".join(n for n in (op.rules, WORKSPACE_RULE) if n)
+        out[index] = replace(op, transient_bytes=op.transient_bytes + extra, rules=names)
+    cache.save()
+    basis = f"storages at their real sizes and op temporaries ({run.device} rules: {rules}); {cache.describe()}"
+    if run.mode == "train":
+        basis += "; backward ops are counted without workspaces or temporaries (not calibrated)"
+    return tuple(out), basis

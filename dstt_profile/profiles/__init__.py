@@ -1,0 +1,1 @@
+"""Model profiles: what the engine needs to know about a model, and nothing more."""

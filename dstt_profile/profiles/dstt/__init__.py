@@ -1,0 +1,1 @@
+"""The DSTT profile: stage map, formulas, seed table, checkpoints."""

@@ -1,0 +1,340 @@
+"""Records: what a run found, as plain frozen data with a JSON round trip (`schema: dstt-profile/1`).
+
+Renderers and analyses read these and never the model, so a saved JSON re-renders anywhere.
+Units: bytes are bytes at the run's dtype (see `RunRecord.config["dtype"]`); FLOPs count 2 per
+multiply-add (torch's FlopCounterMode convention); fvcore's figures are multiply-adds and say so.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from dstt_profile.errors import SchemaError
+from dstt_profile.records.codec import describe, from_jsonable, to_jsonable
+
+SCHEMA = "dstt-profile/1"
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    shape: tuple[int, ...]
+    dtype: str
+
+    @property
+    def elements(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+@dataclass(frozen=True)
+class OpRecord:
+    """One aten op of the traced pass, in execution order."""
+
+    index: int
+    op: str  # torch's name, aten.<name>
+    module: str  # innermost module running it, "" the root
+    stage: str
+    outputs: tuple[TensorInfo, ...]
+    alloc_bytes: int  # bytes of new storage this op's outputs hold (views and in-place ops: 0)
+    freed_bytes: int  # bytes released since the previous op
+    live_bytes: int  # bytes held by tensors allocated during the pass, right after this op
+    flops: int  # conv / linear / matmul / attention FLOPs, torch's formulas (2 per multiply-add)
+    other_flops: int  # elementwise, softmax, norm: this toolkit's stated costs (costs.py)
+    # The allocator view (see docs/memory.md): bytes the allocator holds for storages allocated during
+    # the pass right after this op, at their real sizes; and what the op holds inside itself on top of
+    # that at its highest point (convolution workspaces, temporaries), released before it returns.
+    held_bytes: int = 0
+    transient_bytes: int = 0
+    rules: str = ""  # the device rules and calibrations that changed this op's figures, comma-separated
+    rule_params: tuple[int, ...] = ()  # what the op's temporary rule was computed from (devicerules.py)
+    rule_transient: int = 0  # the part of `transient_bytes` that rule gives
+
+    @property
+    def allocator_bytes(self) -> int:
+        """The most the allocator holds while this op runs (held + transient)."""
+        return self.held_bytes + self.transient_bytes
+
+
+@dataclass(frozen=True)
+class ModuleRecord:
+    """One module's first call. FLOPs and allocations include its submodules."""
+
+    name: str  # fully qualified, "" the root
+    type: str
+    stage: str
+    depth: int
+    order: int  # position in call order
+    calls: int
+    params: int
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    flops: int
+    other_flops: int
+    alloc_bytes: int
+    first_op: int
+    last_op: int
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """A stage: its headline tensor (per instance), FLOPs (all instances) and its formula check."""
+
+    name: str
+    shape: tuple[int, ...]
+    elements: int
+    bytes: int
+    flops: int
+    other_flops: int
+    instances: int
+    share: float  # of total FLOPs
+    alloc_bytes: int  # all storage allocated by the stage's ops, all instances
+    peak_bytes: int  # highest live bytes while the stage ran
+    headline: str  # what the headline tensor is
+    module: str  # where it was read (first instance)
+    materialised: bool  # False where a fused kernel never builds the usual headline tensor
+    formula: str  # general, in docs/architecture.md's symbols
+    formula_substituted: str  # the run's constants substituted
+    formula_elements: int
+    match: bool
+
+
+@dataclass(frozen=True)
+class PeakRecord:
+    """The peak of the pass, in the allocator view (`bytes`, the headline) and the tensor view.
+
+    Allocator view: the most the device's allocator holds during the pass above what it held before
+    (weights and input excluded): storages at their real sizes plus what the running op holds inside
+    itself (workspaces, temporaries). Tensor view: bytes the live tensors need, nothing else."""
+
+    bytes: int
+    stage: str
+    op: str
+    op_index: int
+    module: str
+    tensor_bytes: int = 0
+    tensor_stage: str = ""
+    tensor_op: str = ""
+    tensor_op_index: int = -1
+    tensor_module: str = ""
+    transient_bytes: int = 0  # held inside the peak op (workspace, temporaries), part of `bytes`
+    basis: str = ""  # what the allocator view includes for this run's device, in words
+
+    def view(self, memory: str) -> tuple[int, str, str, int, str]:
+        """(bytes, stage, op, op index, module) of the peak in the view `memory` (allocator | tensors)."""
+        if memory == "tensors":
+            return self.tensor_bytes, self.tensor_stage, self.tensor_op, self.tensor_op_index, self.tensor_module
+        return self.bytes, self.stage, self.op, self.op_index, self.module
+
+
+@dataclass(frozen=True)
+class PeakView:
+    """The peak in one memory view, with the view's name: what a figure shown to a user is."""
+
+    view: str  # allocator | tensors
+    bytes: int
+    stage: str
+    op: str
+    op_index: int
+    module: str
+
+    @property
+    def label(self) -> str:
+        return "allocator peak" if self.view == "allocator" else "tensor peak (tensors only: no workspaces, storages at tensor size)"
+
+
+@dataclass(frozen=True)
+class FootprintRecord:
+    """The whole memory the pass needs on its device, by part (footprint.py says how each is found).
+
+    `total == weights + input + activations + optimizer + context`, exactly. `activations` is the
+    allocator peak of the pass (`PeakRecord.bytes`); in train mode it already holds the gradients and
+    the activations saved for backward that are alive at that op (`gradients_in_peak`,
+    `saved_in_peak`: parts of `activations`, never added again; -1 where they were not split)."""
+
+    total: int = 0
+    mode: str = "inference"  # train: forward + backward, with optimizer state
+    weights: int = 0
+    input: int = 0
+    activations: int = 0
+    optimizer: int = 0  # optimizer state kept between steps (train mode)
+    optimizer_name: str = "none"
+    context: int = 0  # the CUDA context: an assumed allowance (footprint.CUDA_CONTEXT_BYTES), 0 on CPU
+    gradients_in_peak: int = -1
+    saved_in_peak: int = -1
+
+
+@dataclass(frozen=True)
+class FlopsRecord:
+    total: int
+    by_op: dict[str, int]
+    other_total: int
+    other_by_op: dict[str, int]
+    unsupported: dict[str, int]  # ops with no cost function: name -> calls
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """A measured figure against its analytic formula, exactly (integers)."""
+
+    name: str
+    formula: str
+    formula_substituted: str
+    expected: int
+    measured: int
+    unit: str
+
+    @property
+    def passed(self) -> bool:
+        return self.expected == self.measured
+
+
+@dataclass(frozen=True)
+class FvcoreRecord:
+    """fvcore's independent count on real tensors. Its unit is multiply-adds."""
+
+    macs_total: int
+    macs_by_op: dict[str, int]
+    macs_by_module: dict[str, int]
+    activations_total: int
+    unsupported: dict[str, int]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class MeasuredRecord:
+    """A real run beside the fake-tensor prediction of the same configuration (`--measure`).
+
+    Two peaks are predicted (both are in `RunRecord.peak`). The tensor peak counts the bytes live
+    tensors need. The allocator peak counts storages at their real sizes and what kernels allocate and
+    free inside one op (oneDNN's reorders of a convolution's input, weight or output on CPU, calibrated
+    per convolution on this machine). The measured peak is the allocator's net allocation peak during
+    the forward pass. Errors are (predicted - measured) / measured, in %.
+    """
+
+    device: str
+    method: str  # how the measured peak was read
+    measured_peak_bytes: int
+    predicted_peak_bytes: int  # tensor peak, fake tensors
+    predicted_allocator_peak_bytes: int  # storages at real size + op temporaries + kernel workspaces
+    allocator_peak_op: str
+    allocator_peak_module: str
+    allocator_peak_stage: str
+    workspace_at_peak_bytes: int
+    peak_error_pct: float  # allocator prediction vs measured
+    tensor_peak_error_pct: float  # tensor peak vs measured
+    real_tensor_peak_bytes: int  # the op recorder's tensor peak on the real run (equals the prediction)
+    headline_elements: dict[str, int]  # measured on the real run, per stage
+    headline_error_pct: dict[str, float]
+    workspaces: dict[str, int]  # convolution module -> workspace bytes at this run's batch
+    forward_seconds: float  # median over `repeats` timed runs after a warm-up
+    stage_seconds: dict[str, float]  # median per stage (time inside the stage's modules)
+    repeats: int
+    rss_before_bytes: int  # process RSS before the real runs
+    rss_peak_bytes: int  # the process's peak RSS after them
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    config: dict[str, Any]
+    params: int
+    flops: FlopsRecord
+    peak: PeakRecord
+    stages: dict[str, StageRecord]
+    checks: tuple[CheckRecord, ...] = ()
+    modules: tuple[ModuleRecord, ...] = ()
+    ops: tuple[OpRecord, ...] = ()
+    kernels: dict[str, str] = field(default_factory=dict)  # attention stage -> aten op that ran it
+    fvcore: FvcoreRecord | None = None
+    measured: MeasuredRecord | None = None
+    input_bytes: int = 0
+    param_bytes: int = 0
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+    footprint: FootprintRecord = field(default_factory=FootprintRecord)  # total 0: a result saved before it
+
+    @property
+    def frames(self) -> int:
+        return int(self.config["frames"])
+
+    @property
+    def memory(self) -> str:
+        """The memory view this run's figures are shown and gated in: allocator (default) or tensors."""
+        return str(self.config.get("memory", "allocator"))
+
+    @property
+    def peak_view(self) -> PeakView:
+        """The peak in this run's memory view (`peak.bytes` is always the allocator's)."""
+        return PeakView(self.memory, *self.peak.view(self.memory))
+
+    def timeline_bytes(self, op: OpRecord) -> int:
+        """What one op's point on the memory timeline is, in this run's view."""
+        return op.live_bytes if self.memory == "tensors" else op.allocator_bytes
+
+
+@dataclass(frozen=True)
+class Result:
+    runs: tuple[RunRecord, ...]
+    schema: str = SCHEMA
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, "meta": to_jsonable(self.meta), "runs": to_jsonable(self.runs)}
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Result:
+        """A result from its JSON values, validated field by field (SchemaError naming the field)."""
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+            raise SchemaError("", f"not a {SCHEMA} result (schema: {found!r})")
+        unknown = sorted(set(data) - {"schema", "meta", "runs"})
+        if unknown:
+            raise SchemaError("", f"unknown field {unknown[0]!r}")
+        if "runs" not in data:
+            raise SchemaError("runs", "missing")
+        if not isinstance(data["runs"], list):
+            raise SchemaError("runs", f"expected a list, got {describe(data['runs'])}")
+        runs = tuple(_run(r, f"runs[{i}]") for i, r in enumerate(data["runs"]))
+        meta = data.get("meta", {})
+        if not isinstance(meta, dict):
+            raise SchemaError("meta", f"expected an object, got {describe(meta)}")
+        return cls(runs=runs, schema=SCHEMA, meta=dict(meta))
+
+    @classmethod
+    def from_json(cls, text: str) -> Result:
+        try:
+            data = json.loads(text)
+        except RecursionError:
+            raise SchemaError("", "nested too deeply") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Result:
+        """A saved result. OSError when it cannot be read, json.JSONDecodeError when it is not JSON,
+        SchemaError (a ValueError) naming the field when it is not a valid result."""
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+# A run's configuration must name at least these; the rest take RunConfig's defaults.
+CONFIG_REQUIRED = ("frames", "height", "width", "dtype")
+
+
+def _run(data: Any, where: str) -> RunRecord:
+    """One run: the record types, then its configuration against RunConfig and its rules."""
+    from dstt_profile.errors import UsageError
+    from dstt_profile.records.runconfig import RunConfig
+
+    record = from_jsonable(RunRecord, data, where)
+    at = f"{where}.config"
+    try:
+        config = from_jsonable(RunConfig, record.config, at, required=CONFIG_REQUIRED)
+    except UsageError as exc:
+        raise SchemaError(at, str(exc)) from None
+    return replace(record, config=asdict(config))
