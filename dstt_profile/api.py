@@ -19,14 +19,8 @@ from dstt_profile.engine.polytrace import BASE_FRAMES, DIRECT_BELOW, TRACED, Tra
 from dstt_profile.engine.trace import Trace, trace
 from dstt_profile.errors import UsageError
 from dstt_profile.numbers import shown, whole_number
-from dstt_profile.records.runconfig import (
-    MAX_FRAMES,
-    MAX_SWEEP,
-    RunConfig,
-    check_frames,
-    parse_frames,
-    parse_res,
-)
+from dstt_profile.records.runconfig import MAX_FRAMES, MAX_SWEEP, RunConfig, check_frames, parse_frames
+from dstt_profile.records.runoptions import build_run
 from dstt_profile.records.schema import Result, RunRecord
 from dstt_profile.units import fmt_bytes, fmt_count
 
@@ -34,22 +28,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def _res_of(res: Any) -> tuple[int, int]:
-    """`res` as "HxW" or (H, W); UsageError in the API's own terms otherwise."""
-    if isinstance(res, str):
-        return parse_res(res, "res")
-    if isinstance(res, (tuple, list)) and len(res) == 2:
-        return whole_number(res[0], "res height", 1), whole_number(res[1], "res width", 1)
-    raise UsageError(f"res must be 'HEIGHTxWIDTH' or (height, width), got {shown(res)}")
-
-
 def run_config(frames: int = 14, res: str | tuple[int, int] = "240x432", **options: Any) -> RunConfig:
-    """A validated RunConfig from API-style arguments (`res` as "HxW" or (H, W))."""
-    height, width = _res_of(res)
-    try:
-        return RunConfig(frames=frames, height=height, width=width, **options)
-    except TypeError as exc:
-        raise UsageError(str(exc)) from None
+    """A validated RunConfig from API-style arguments: `res` as "HxW" or (H, W), options by the
+    command line's names (batch, dtype, attention, mode, heads, ..., and `real`), the same rules."""
+    return build_run({"frames": frames, "res": res, **options})
 
 
 def profile_run(run: RunConfig, keep_ops: bool = True, fvcore: bool = False) -> RunRecord:
@@ -65,6 +47,16 @@ def finish_record(record: RunRecord, run: RunConfig, fvcore: bool, source: str) 
 
         record = replace(record, fvcore=run_fvcore(run))
     return record
+
+
+def measure_run(
+    run: RunConfig, repeats: int = 3, fvcore: bool = False, progress: Callable[[str], None] | None = None
+) -> RunRecord:
+    """The fake-tensor prediction of `run` with a real run of it beside it (engine/measure.py)."""
+    from dstt_profile.engine.measure import measure
+
+    record = measure(run, lambda r, ops: profile_run(r, keep_ops=ops), repeats=repeats, progress=progress)
+    return finish_record(record, run, fvcore, TRACED)
 
 
 def _frames_of(frames: int | str | Iterable[int]) -> tuple[int, ...]:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import torch
 from torch import nn
+from traces import profiled
 
-from dstt_profile.api import profile_run
 from dstt_profile.cli.main import main
 from dstt_profile.engine.allocations import BETWEEN_OPS, record_allocations
 from dstt_profile.engine.devicecheck import compare
@@ -70,7 +70,7 @@ def test_fake_trace_equals_real_allocator_op_by_op(t: int, attention: str) -> No
 
 
 def test_allocator_peak_at_t14() -> None:
-    run = profile_run(RunConfig(frames=14), keep_ops=False)
+    run = profiled(RunConfig(frames=14), keep_ops=False)
     # At decoder.4.conv, the full-resolution 64-channel convolution, per frame (240x432, fp32):
     #   its input, the bilinear x2 output, 64*240*432*4        = 26,542,080
     #   the Fold output, kept by the forward's local; its storage is Fold's input, 6272*720*4 = 18,063,360

@@ -1,19 +1,19 @@
 """The analyses over the engine's records: scaling fits, crossovers, the attention what-if, training
 memory, "will it fit" and the seed table. Exact figures, arithmetic beside them.
 
-Fake-tensor runs cost about a second each, so every run goes through one cache and the sweeps are short.
+Fake-tensor runs cost about a second each, so every run comes from the session's shared traces
+(tests/traces.py) and the sweeps are short.
 """
 
 from __future__ import annotations
 
 import json
 from fractions import Fraction
-from functools import cache
 
 import pytest
+from traces import profiled
 
 from dstt_profile.analysis import fit, scaling, training, whatif
-from dstt_profile.api import profile_run
 from dstt_profile.cli.main import main
 from dstt_profile.profiles.dstt import seed
 from dstt_profile.records.runconfig import RunConfig
@@ -22,9 +22,8 @@ from dstt_profile.records.schema import Result, RunRecord
 GIB = 2**30
 
 
-@cache
 def run(config: RunConfig) -> RunRecord:
-    return profile_run(config, keep_ops=False)
+    return profiled(config, keep_ops=False)
 
 
 def ints(poly: scaling.Poly | None) -> tuple[int, ...]:
@@ -87,6 +86,19 @@ def test_headline_crossover(fits: dict[str, dict[str, scaling.Fit]]) -> None:
     # largest linear headline is vec2patch, 4_515_840*t; 518_400*t^2 > 4_515_840*t  <=>  t > 8.71
     # t=8: 33_177_600 < 36_126_720;  t=9: 41_990_400 > 40_642_560
     assert scaling.headline_crossover(fits) == 9
+
+
+def test_crossover_tie_rule() -> None:
+    square = {"temporal_attention": lambda t: t * t, "ffn": lambda t: 4 * t}  # equal at t = 4: 16 = 16
+    assert scaling.crossover(square, range(1, 11)) == 5  # a tie is not the largest: from t = 5 (25 > 20)
+    assert scaling.crossover(square, range(1, 5)) is None  # a tie at the last t: no crossover
+    assert scaling.crossover(square, range(5, 8)) == 5  # larger at every t swept: the first one
+    # larger (t = 1: 9 > 4), tied (t = 2: 8 = 8), larger again (t >= 3): from after the tie
+    dip = {"temporal_attention": lambda t: 9 if t == 1 else 4 * t, "hier_enc": lambda t: 4 + 2 * t}
+    assert scaling.crossover(dip, range(1, 6)) == 3
+    # against the largest of several others, and exactly: t^2 / 3 = t at t = 3 only
+    thirds = {"temporal_attention": lambda t: Fraction(t * t, 3), "ffn": lambda t: t, "encoder": lambda t: 1}
+    assert scaling.crossover(thirds, range(1, 10)) == 4
 
 
 # Peaks of model/dstt.py (the released lifetimes), fp32 at 240x432, in the two memory views:
@@ -199,7 +211,7 @@ def test_fit_16gib_480x864(capsys: pytest.CaptureFixture[str]) -> None:
         "footprint_bytes": 15_748_300_800 + 138_116_620 + 74_649_600,
         "next_footprint_bytes": 17_859_870_720 + 138_116_620 + 79_626_240,
     }
-    at, nxt = (profile_run(RunConfig(frames=t, height=480, width=864), keep_ops=False) for t in (15, 16))
+    at, nxt = (profiled(RunConfig(frames=t, height=480, width=864), keep_ops=False) for t in (15, 16))
     assert at.peak.bytes == 15_748_300_800 <= 16 * GIB < nxt.peak.bytes == 17_859_870_720
 
 

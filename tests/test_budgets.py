@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dstt_profile.analysis.budgets import check_command
+from dstt_profile.cli.check import check_command
 from dstt_profile.cli.main import main
 
 PEAK_T14 = 1_507_147_776  # allocator peak, decoder.4.conv: 107,642,880*14 + 147,456 (tests/test_allocator.py)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dstt_profile.analysis.budgets import check_command
+from dstt_profile.cli.check import check_command
 
 ROOT = Path(__file__).resolve().parent.parent
 

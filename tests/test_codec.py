@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from traces import profiled
 
-from dstt_profile.api import profile_run
 from dstt_profile.cli.main import main
 from dstt_profile.errors import SchemaError
 from dstt_profile.records.codec import from_jsonable, to_jsonable
@@ -93,7 +93,7 @@ def test_missing_and_unknown_fields() -> None:
 @pytest.fixture(scope="module")
 def saved() -> dict[str, Any]:
     """A real result (t=2, no per-op records), as JSON values."""
-    return Result((profile_run(RunConfig(frames=2), keep_ops=False),)).to_dict()
+    return Result((profiled(RunConfig(frames=2), keep_ops=False),)).to_dict()
 
 
 def _broken(saved: dict[str, Any], change: Any) -> dict[str, Any]:

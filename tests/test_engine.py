@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+from traces import profiled
 
-from dstt_profile.api import profile_run
 from dstt_profile.engine.trace import _fake_session, build
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import RunRecord
@@ -16,7 +16,7 @@ MIB = 2**20
 
 @pytest.fixture(scope="module")
 def t14() -> RunRecord:
-    return profile_run(RunConfig(frames=14))
+    return profiled(RunConfig(frames=14))
 
 
 def test_stage_headlines_at_t14(t14: RunRecord) -> None:
@@ -83,7 +83,7 @@ def _flop_counter(run: RunConfig) -> dict[str, int]:
 @pytest.mark.parametrize("t", [1, 2, 5, 14])
 def test_flops_equal_flop_counter_mode(t: int) -> None:
     run = RunConfig(frames=t)
-    ours = profile_run(run, keep_ops=False).flops.by_op
+    ours = profiled(run, keep_ops=False).flops.by_op
     theirs = _flop_counter(run)
     assert set(theirs) == {"aten.convolution", "aten.addmm", "aten.bmm"}
     for op, value in theirs.items():
@@ -97,14 +97,14 @@ def test_temporal_flops_formula_at_t14(t14: RunRecord) -> None:
 
 
 def test_int8_what_if_counts_one_byte_per_element() -> None:
-    rec = profile_run(RunConfig(frames=14, dtype="int8"), keep_ops=False)
+    rec = profiled(RunConfig(frames=14, dtype="int8"), keep_ops=False)
     assert rec.stages["temporal_attention"].bytes == 101_606_400  # 14^2*720*720 * 1 B
     assert rec.peak.tensor_bytes == 1_003_806_720 // 4  # every live tensor is floating: a quarter of float32's
     assert rec.peak.bytes == 1_507_147_776 // 4  # the what-if scales workspaces and real storages alike
 
 
 def test_bfloat16_halves_bytes() -> None:
-    rec = profile_run(RunConfig(frames=14, dtype="bfloat16"), keep_ops=False)
+    rec = profiled(RunConfig(frames=14, dtype="bfloat16"), keep_ops=False)
     assert rec.stages["temporal_attention"].bytes == 203_212_800  # 101,606,400 * 2 B
     assert rec.peak.tensor_bytes == 1_003_806_720 // 2
     # oneDNN's bf16 convolutions hold bf16 copies: the allocator peak halves too (calibrated, not assumed)
@@ -112,17 +112,17 @@ def test_bfloat16_halves_bytes() -> None:
 
 
 def test_t1024_runs_on_fake_tensors() -> None:
-    rec = profile_run(RunConfig(frames=1024), keep_ops=False)
+    rec = profiled(RunConfig(frames=1024), keep_ops=False)
     assert rec.stages["temporal_attention"].elements == 543_581_798_400  # 1024^2*720*720
     assert rec.stages["temporal_attention"].bytes == 2_174_327_193_600  # * 4 B: 2.2 TB, never allocated
 
 
 def test_480x864_and_a_variant() -> None:
-    big = profile_run(RunConfig(frames=14, height=480, width=864), keep_ops=False)
+    big = profiled(RunConfig(frames=14, height=480, width=864), keep_ops=False)
     assert big.stages["temporal_attention"].elements == 1_625_702_400  # 14^2*2880*2880
     assert big.stages["temporal_attention"].formula_substituted == "t^2*2880*2880"
     assert big.stages["spatial_attention"].elements == 464_486_400  # 14*4*2880*2880
-    var = profile_run(RunConfig(frames=14, height=480, width=864, heads=8, zones=4), keep_ops=False)
+    var = profiled(RunConfig(frames=14, height=480, width=864, heads=8, zones=4), keep_ops=False)
     ta = var.stages["temporal_attention"]
     assert ta.shape == (1, 16, 8, 2520, 2520)  # s^2 = 16 zones, k = 8, 14*2880/16 = 2520 tokens a zone
     assert ta.elements == 812_851_200  # k*t^2*n^2/s^2 = 8*196*2880^2/16
@@ -132,7 +132,7 @@ def test_480x864_and_a_variant() -> None:
 
 
 def test_batch_scales_everything() -> None:
-    rec = profile_run(RunConfig(frames=14, batch=2), keep_ops=False)
+    rec = profiled(RunConfig(frames=14, batch=2), keep_ops=False)
     assert rec.stages["temporal_attention"].elements == 203_212_800  # 2*14^2*720*720
     assert rec.stages["temporal_attention"].formula_substituted == "2*t^2*720*720"
     assert rec.peak.tensor_bytes == 2 * 1_003_806_720
@@ -142,7 +142,7 @@ def test_batch_scales_everything() -> None:
 
 
 def test_sdpa_never_materialises_the_matrix() -> None:
-    rec = profile_run(RunConfig(frames=14, attention="sdpa"), keep_ops=False)
+    rec = profiled(RunConfig(frames=14, attention="sdpa"), keep_ops=False)
     ta = rec.stages["temporal_attention"]
     assert not ta.materialised
     assert ta.elements == 5_160_960  # largest tensor is a token tensor: t*n*d = 14*720*512

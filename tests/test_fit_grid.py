@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 
 import pytest
+from traces import profiled
 
-from dstt_profile.analysis.budgets import check_command
-from dstt_profile.api import profile_run
+from dstt_profile.cli.check import check_command
 from dstt_profile.cli.main import main
 from dstt_profile.records.runconfig import RunConfig
 
@@ -115,7 +115,7 @@ def test_check_train_footprint_keys(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert check_command([str(path), "--json", str(tmp_path / "r.json")]) == 0
     metric = json.loads((tmp_path / "r.json").read_text())["entries"][0]["metrics"][0]
     small = RunConfig(frames=2, mode="train", optimizer="sgd", hidden=128, channel=64, blocks=2)
-    record = profile_run(small, keep_ops=False)
+    record = profiled(small, keep_ops=False)
     # weights 5,095,948 + input 2*3*240*432*4 = 2,488,320 + the step's peak + momentum 5,095,948
     assert metric["metric"] == "footprint"
     assert metric["actual"] == 5_095_948 + 2_488_320 + record.peak.bytes + 5_095_948

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from traces import profiled
 
 from dstt_profile.analysis import footprint
-from dstt_profile.api import profile_run
 from dstt_profile.cli.main import main
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import FootprintRecord, Result, RunRecord
@@ -30,12 +30,12 @@ PEAK_T14 = 1_507_147_776  # allocator peak: 107,642,880*14 + 147,456
 
 @pytest.fixture(scope="module")
 def t14() -> RunRecord:
-    return profile_run(RunConfig(frames=14), keep_ops=False)
+    return profiled(RunConfig(frames=14), keep_ops=False)
 
 
 @pytest.fixture(scope="module")
 def train2() -> RunRecord:
-    return footprint.with_train_split(profile_run(RunConfig(frames=2, mode="train"), keep_ops=True))
+    return footprint.with_train_split(profiled(RunConfig(frames=2, mode="train"), keep_ops=True))
 
 
 def parts_sum(fp: FootprintRecord) -> int:

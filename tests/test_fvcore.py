@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 from fvcore.nn import FlopCountAnalysis
+from traces import profiled
 
 from dstt_profile.analysis.fvcore_check import reconcile, run_fvcore
-from dstt_profile.api import profile_run
 from dstt_profile.engine.trace import build
 from dstt_profile.records.runconfig import RunConfig
 
@@ -16,7 +16,7 @@ from dstt_profile.records.runconfig import RunConfig
 @pytest.mark.parametrize("t", [1, 2])
 def test_fvcore_reconciles(t: int) -> None:
     run = RunConfig(frames=t)
-    record = profile_run(run, keep_ops=False)
+    record = profiled(run, keep_ops=False)
     fv = run_fvcore(run)
     # fvcore's total is the sum of its operators (it counts one per multiply-add)
     assert fv.macs_total == sum(fv.macs_by_op.values())

@@ -10,9 +10,10 @@ from typing import TypeVar
 import pytest
 import torch
 
+from dstt_profile.api import measure_run
 from dstt_profile.cli.main import main
 from dstt_profile.engine.allocations import AllocEvent, net_peak
-from dstt_profile.engine.measure import GLUE, error_pct, measure, stage_roots
+from dstt_profile.engine.measure import GLUE, error_pct, stage_roots
 from dstt_profile.engine.meters import CpuProfilerMeter
 from dstt_profile.engine.trace import WORKSPACE_RULE, trace
 from dstt_profile.engine.workspace import (
@@ -171,7 +172,7 @@ def test_stage_roots_of_the_released_layout() -> None:
 
 @pytest.fixture(scope="module")
 def measured_small() -> object:
-    return measure(RunConfig(frames=2, **SMALL), repeats=2)
+    return measure_run(RunConfig(frames=2, **SMALL), repeats=2)
 
 
 def test_measured_run_beside_prediction(measured_small: object) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,7 @@ def test_notebook_runs_top_to_bottom() -> None:
     nb = nbformat.read(NOTEBOOK, as_version=4)
     # "python3" resolves to the kernel of the interpreter running the tests (ipykernel is in the dev extra).
     client = NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(ROOT)}})
-    start = time.monotonic()
     client.execute()
-    assert time.monotonic() - start < 60
     outputs = _outputs(nb)
     assert not [out for out in outputs if out.get("output_type") == "error"]
     data: list[dict[str, Any]] = [out.get("data", {}) for out in outputs]

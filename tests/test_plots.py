@@ -6,19 +6,20 @@ from __future__ import annotations
 import re
 
 import pytest
+from traces import T14, profiled
 
-from dstt_profile.api import profile_run, run_config, scaling_runs
+from dstt_profile.api import scaling_runs
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import RunRecord
 from dstt_profile.render.html import stage_rows, summary
-from dstt_profile.render.plots import crossover, scale_for, scaling_svg, stage_series
+from dstt_profile.render.plots import Series, crossover, scale_for, scaling_svg, stage_series
 from dstt_profile.render.terminal import render_run
 
 
 @pytest.fixture(scope="module")
 def runs() -> tuple[RunRecord, ...]:
     """t = 2..28 at 240x432 fp32, as the main job's report draws them."""
-    derived, _ = scaling_runs(profile_run(run_config(14)), 28)
+    derived, _ = scaling_runs(profiled(T14), 28)
     return derived
 
 
@@ -69,6 +70,19 @@ def test_flops_crossover_is_t22(runs: tuple[RunRecord, ...]) -> None:
     assert crossover(stage_series(runs, "flops")) == 22
 
 
+def test_plot_crossover_ties_do_not_count() -> None:
+    # temporal 518,400*t^2 against vec2patch-like 2,073,600*t: equal at t = 4 (8,294,400 both)
+    ts = list(range(2, 9))
+    temporal = Series("temporal_attention", ts, [518_400 * t * t for t in ts])
+    linear = Series("vec2patch", ts, [2_073_600 * t for t in ts])
+    assert crossover([temporal, linear]) == 5  # every whole t swept: read from the points
+    sparse = [Series(s.stage, [2, 3, 4, 6, 8], [v for t, v in zip(s.t, s.values) if t in (2, 3, 4, 6, 8)])
+              for s in (temporal, linear)]
+    assert crossover(sparse) == 5  # from the exact fits, the same rule
+    tied = Series("vec2patch", ts, [518_400 * t * t for t in ts])
+    assert crossover([temporal, tied]) is None  # equal everywhere: never the largest
+
+
 def test_each_plot_marks_its_own_crossover(runs: tuple[RunRecord, ...]) -> None:
     bytes_svg = _texts(scaling_svg(runs, "bytes", "per instance (float32)"))
     flops_svg = _texts(scaling_svg(runs, "flops", "over all instances (2 per multiply-add)"))
@@ -103,7 +117,7 @@ def test_log_ticks_are_plain_majors(runs: tuple[RunRecord, ...]) -> None:
 
 @pytest.fixture(scope="module")
 def train_run() -> RunRecord:
-    return profile_run(RunConfig(frames=2, mode="train", memory="tensors"), keep_ops=True)
+    return profiled(RunConfig(frames=2, mode="train", memory="tensors"), keep_ops=True)
 
 
 def test_train_shares_include_the_backward_pass(train_run: RunRecord) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from traces import profiled
 
-from dstt_profile.api import profile_run
 from dstt_profile.errors import UsageError
 from dstt_profile.profiles.dstt.formulas import ELEMENTS, FLOPS, Symbols
 from dstt_profile.records.runconfig import RunConfig
@@ -13,7 +13,7 @@ from dstt_profile.units import parse_bytes, parse_flops
 
 
 def test_json_round_trip() -> None:
-    result = Result((profile_run(RunConfig(frames=2)),))
+    result = Result((profiled(RunConfig(frames=2)),))
     again = Result.from_json(result.to_json())
     assert again == result
     assert again.runs[0].ops[0] == result.runs[0].ops[0]

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from traces import profiled
 
 import dstt_profile
 from dstt_profile.analysis import capacity
 from dstt_profile.analysis.budgets import EntryResult, Metric
 from dstt_profile.analysis.budgets_file import Budget
 from dstt_profile.analysis.fit import FitAnswer, render_text, solve
-from dstt_profile.api import profile_run
 from dstt_profile.cli.main import main
 from dstt_profile.errors import UsageError
 from dstt_profile.fileio import write_atomic
@@ -51,7 +51,7 @@ def budgets_file(tmp_path: Path, extra: str = "") -> Path:
 
 @pytest.fixture(scope="module")
 def record() -> RunRecord:
-    return profile_run(RunConfig(frames=2, height=48, width=48), keep_ops=True)
+    return profiled(RunConfig(frames=2, height=48, width=48), keep_ops=True)
 
 
 # 1, 12: numbers and frame lists ------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def test_main_job_output_name_that_is_a_directory(tmp_path: Path, capsys: pytest
 
 def test_planned_outputs_are_the_files_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The paths checked before the work are exactly the files the main job then writes."""
-    from dstt_profile.cli.main import planned_outputs
+    from dstt_profile.cli.job import planned_outputs
 
     assert main(["--frames", "2", "--res", "48x48", "--out", str(tmp_path), "--quiet"]) == 0
     planned = planned_outputs(tmp_path, "dstt_t2_48x48_float32", ("json", "csv"))

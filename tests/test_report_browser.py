@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from traces import T14, result
 
-from dstt_profile.api import profile_many, run_config
 from dstt_profile.render.html import render_html
 
 CHROMIUM = shutil.which("chromium")
@@ -41,7 +41,7 @@ def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("report") / "dstt_t14.html"
-    path.write_text(render_html(profile_many([run_config(14)]), allow_sweep=False), encoding="utf-8")
+    path.write_text(render_html(result(T14), allow_sweep=False), encoding="utf-8")
     return path
 
 

@@ -1,22 +1,21 @@
-"""`dstt-profile check BUDGETS.toml`: run every budget entry with fake tensors and compare.
+"""Memory and FLOP budgets: every budget entry run with fake tensors and compared with its limits and
+its baseline (`dstt-profile check BUDGETS.toml`: cli/check.py).
 
-Exit codes: 0 every limit holds, 1 a limit is exceeded or a metric grew past its baseline tolerance,
-2 bad input (one line). The file format is in budgets_file.py and docs/budgets.md.
+A metric fails when it is over its budget or grew past its baseline tolerance. The file format is in
+budgets_file.py and docs/budgets.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from dstt_profile.analysis.budgets_file import Budget, load_budgets
+from dstt_profile.analysis.budgets_file import Budget
 from dstt_profile.analysis.footprint import of_record
 from dstt_profile.errors import UsageError
-from dstt_profile.fileio import check_outputs, output_path, write_atomic
 from dstt_profile.numbers import shown, whole_number
 from dstt_profile.records.schema import RunRecord
 from dstt_profile.units import fmt_bytes, fmt_count
@@ -242,79 +241,3 @@ def result_json(results: Sequence[EntryResult]) -> str:
         ],
     }
     return json.dumps(data, indent=1) + "\n"
-
-
-# The command -----------------------------------------------------------------------------------------
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="dstt-profile check",
-        description="Check DSTT's memory and FLOPs against the budgets in a TOML file (fake tensors).",
-        epilog="Exit codes: 0 every budget holds, 1 a budget is exceeded or a figure grew past its "
-        "baseline tolerance, 2 bad input.",
-    )
-    p.add_argument("budgets", help="budgets file (TOML, [[budget]] entries)")
-    p.add_argument("--junit", help="also write JUnit XML here")
-    p.add_argument("--json", help="also write a machine-readable result here")
-    p.add_argument("--baseline", help="baseline file (default: BUDGETS with suffix .baseline.json)")
-    p.add_argument("--update", action="store_true", help="write the current figures to the baseline file")
-    return p
-
-
-def _baselines(path: Path, explicit: bool, update: bool) -> dict[str, dict[str, int]]:
-    """The baseline figures to compare with: none when updating, or when the default file is absent."""
-    if update or (not explicit and not path.exists()):
-        return {}
-    return read_baseline(path)
-
-
-def _paths(args: argparse.Namespace) -> tuple[Path, Path, dict[str, Path]]:
-    """The budgets file, the baseline file and every output by what it is, all checked before any run:
-    no empty path, every output writable and none of them an input or another output."""
-    budgets_path = output_path(args.budgets, "the budgets file")
-    assert budgets_path is not None
-    given = output_path(args.baseline, "--baseline")
-    baseline_path = given if given is not None else default_baseline_path(budgets_path)
-    outputs: dict[str, Path] = {}
-    if args.update:
-        outputs["the baseline (--update)"] = baseline_path
-    for option in ("junit", "json"):
-        path = output_path(getattr(args, option), f"--{option}")
-        if path is not None:
-            outputs[f"--{option}"] = path
-    inputs = {"the budgets file": budgets_path}
-    if not args.update and baseline_path.exists():
-        inputs["the baseline"] = baseline_path
-    check_outputs(outputs, inputs)
-    return budgets_path, baseline_path, outputs
-
-
-def check_command(argv: Sequence[str]) -> int:
-    args = _parser().parse_args(list(argv))
-    budgets_path, baseline_path, _ = _paths(args)
-    budgets = load_budgets(budgets_path)
-    baselines = _baselines(baseline_path, args.baseline is not None, args.update)
-    results = [evaluate(b, run_budget(b), baselines.get(b.name)) for b in budgets]
-    print(render_table(results))
-    print()
-    print(summary(results))
-    _write_outputs(results, args, baseline_path)
-    return 0 if all(r.passed for r in results) else 1
-
-
-def _write_outputs(results: Sequence[EntryResult], args: argparse.Namespace, baseline_path: Path) -> None:
-    if args.update:
-        write_atomic(baseline_path, baseline_json(results))
-        print(f"wrote baseline {baseline_path}")
-    if args.json is not None:
-        write_atomic(Path(args.json), result_json(results))
-    if args.junit is not None:
-        from dstt_profile.render.junit import junit_xml
-
-        write_atomic(Path(args.junit), junit_xml(results))

@@ -13,28 +13,22 @@ from pathlib import Path
 from typing import Any
 
 from dstt_profile.errors import UsageError
-from dstt_profile.numbers import INT64_MAX, decimal, shown, whole_number
+from dstt_profile.numbers import decimal, shown, whole_number
 from dstt_profile.profiles.dstt.stages import STAGES
-from dstt_profile.records.runconfig import (
-    DTYPES,
-    MAX_FRAMES,
-    MEMORY_VIEWS,
-    MODES,
-    OPTIMIZERS,
-    RunConfig,
-    parse_res,
+from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.runoptions import (
+    CHOICES,
+    RUN_OPTIONS,
+    WHOLE_OPTIONS,
+    FieldError,
+    build_run,
+    highest,
 )
 from dstt_profile.units import parse_bytes, parse_flops
-from model.config import ATTENTION_BACKENDS
 
 DEFAULT_GROWTH = "+2%"
-ENTRY_KEYS = frozenset(
-    {
-        "name", "frames", "res", "dtype", "peak", "footprint", "flops", "stages", "attention", "mode", "batch",
-        "growth", "memory", "optimizer", "hidden", "channel", "blocks",
-    }
-)
-SIZE_DEFAULTS = {"hidden": 512, "channel": 256, "blocks": 8}  # the network's size keys (RunConfig's defaults)
+# An entry's own keys, and the run options (frames, res, batch, dtype, ...: the command line's, by name).
+ENTRY_KEYS = frozenset({"name", "peak", "footprint", "flops", "stages", "growth", *RUN_OPTIONS})
 _GROWTH = re.compile(r"\+?\s*([0-9.]+)\s*%", re.ASCII)
 MAX_GROWTH = 1000  # percent
 
@@ -175,62 +169,28 @@ def _growth(where: _Where, raw: Any) -> float:
     return float(percent) / 100
 
 
-def _positive(where: _Where, raw: dict[str, Any], key: str, default: int, high: int = INT64_MAX) -> int:
-    value = raw.get(key, default)
+def _positive(where: _Where, key: str, value: Any) -> int:
+    """A TOML integer of at least 1 (no text, no float, no boolean)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise where.fail(key, f"{shown(value)} is not a positive whole number")
     try:
-        return whole_number(value, key, 1, high)
+        return whole_number(value, key, 1, highest(key))
     except UsageError as exc:
         raise where.fail(key, str(exc)) from None
-
-
-def _choice(where: _Where, raw: dict[str, Any], key: str, default: str, choices: tuple[str, ...]) -> str:
-    value = raw.get(key, default)
-    if value not in choices:
-        raise where.fail(key, f"{shown(value)} is not one of {', '.join(choices)}")
-    return str(value)
-
-
-def _res(where: _Where, raw: dict[str, Any]) -> tuple[int, int]:
-    value = raw.get("res", "240x432")
-    if not isinstance(value, str):
-        raise where.fail("res", f"{shown(value)} is not HEIGHTxWIDTH (for example \"240x432\")")
-    try:
-        return parse_res(value, "res")
-    except UsageError as exc:
-        raise where.fail("res", str(exc)) from None
 
 
 def _run(where: _Where, raw: dict[str, Any]) -> RunConfig:
+    """The entry's run: its run options (the command line's, by the same names), each of its TOML
+    type, through the one builder; each problem reported against its key."""
     if "frames" not in raw:
         raise where.fail("frames", "every entry needs frames (the clip length t)")
-    frames = _positive(where, raw, "frames", 1, MAX_FRAMES)
-    batch = _positive(where, raw, "batch", 1)
-    dtype = _choice(where, raw, "dtype", "float32", tuple(DTYPES))
-    attention = _choice(where, raw, "attention", "matmul", ATTENTION_BACKENDS)
-    mode = _choice(where, raw, "mode", "inference", MODES)
-    memory = _choice(where, raw, "memory", MEMORY_VIEWS[0], MEMORY_VIEWS)
-    optimizer = _choice(where, raw, "optimizer", OPTIMIZERS[0], OPTIMIZERS)
-    hidden, channel, blocks = (_positive(where, raw, key, default) for key, default in SIZE_DEFAULTS.items())
-    height, width = _res(where, raw)
+    values = {key: raw[key] for key in RUN_OPTIONS if key in raw}
+    for key, value in values.items():
+        if key in WHOLE_OPTIONS:
+            _positive(where, key, value)
+        elif key in CHOICES and value not in CHOICES[key]:
+            raise where.fail(key, f"{shown(value)} is not one of {', '.join(CHOICES[key])}")
     try:
-        return RunConfig(
-            frames=frames,
-            height=height,
-            width=width,
-            batch=batch,
-            dtype=dtype,
-            attention=attention,
-            mode=mode,
-            memory=memory,
-            optimizer=optimizer,
-            hidden=hidden,
-            channel=channel,
-            blocks=blocks,
-        )
-    except UsageError as exc:
-        # The fields were checked one by one above; what is left is the network's rules on the sizes.
-        text = str(exc)
-        key = next((k for k in ("frames", *SIZE_DEFAULTS) if k in text), "res")
-        raise where.fail(key, str(exc)) from None
+        return build_run(values)
+    except FieldError as exc:
+        raise where.fail(exc.option, str(exc)) from None

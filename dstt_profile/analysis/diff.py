@@ -1,4 +1,4 @@
-"""`dstt-profile diff A.json B.json`: what changed between two saved results.
+"""What changed between two saved results (`dstt-profile diff A.json B.json`: cli/diff.py).
 
 Runs are paired by t (one run each: paired whatever their t). For each pair: the configuration keys
 that differ, the totals (allocator peak, tensor peak, FLOPs, parameters), stage by stage (headline
@@ -11,17 +11,13 @@ headline bytes grew by more than that fraction of A's figure, exactly (no roundi
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
-from dstt_profile.cli.main import UsageParser
 from dstt_profile.errors import UsageError
-from dstt_profile.fileio import output_path
 from dstt_profile.records.schema import OpRecord, Result, RunRecord
 
 _GROWTH = re.compile(r"\s*\+?([0-9]+(?:\.[0-9]+)?)\s*%\s*", re.ASCII)
@@ -203,43 +199,3 @@ def over_limit(diffs: Sequence[RunDiff], limit: Fraction) -> list[tuple[RunDiff,
         names = ["peak", "FLOPs", *(f"{stage} bytes" for stage in d.stages)]
         found += [(d, name, change) for name, change in zip(names, gated) if change.exceeds(limit)]
     return found
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = UsageParser(
-        prog="dstt-profile diff",
-        description="What changed between two saved results: configuration, totals, stages, op families, "
-        "the first op where the traces diverge.",
-        epilog="Exit codes: 0 ok, 1 a figure grew by more than --max-growth, 2 bad usage or input.",
-    )
-    p.add_argument("a", help="the result before (a JSON written by dstt-profile)")
-    p.add_argument("b", help="the result after")
-    p.add_argument(
-        "--max-growth",
-        default=None,
-        help="fail (exit 1) when the peak, the FLOPs or a stage's bytes grew by more than this, e.g. +2%%",
-    )
-    return p
-
-
-def _load(text: str, which: str) -> Result:
-    from dstt_profile.render.html import load_result
-
-    path = output_path(text, f"diff: result {which}")
-    assert path is not None
-    result = load_result(Path(path), "diff")
-    if not result.runs:
-        raise UsageError(f"diff: {str(path)!r} holds no runs")
-    return result
-
-
-def diff_command(argv: Sequence[str]) -> int:
-    args = _parser().parse_args(list(argv))
-    limit = parse_growth(args.max_growth) if args.max_growth is not None else None
-    a, b = _load(args.a, "A"), _load(args.b, "B")
-    diffs = diff_results(a, b)
-    from dstt_profile.render.difftext import render
-
-    failed = over_limit(diffs, limit) if limit is not None else []
-    print(render(diffs, args.a, args.b, limit, failed))
-    return 1 if failed else 0

@@ -1,4 +1,4 @@
-"""`dstt-profile fit`: the largest clip length t that stays within a memory budget.
+"""The largest clip length t that stays within a memory budget (`dstt-profile fit`: cli/fit.py).
 
 The gate is the footprint (`--gate footprint`, the default, since "will it fit" is asked of the whole
 memory: weights + input + allocator peak [+ optimizer state in train mode] [+ the assumed CUDA
@@ -10,25 +10,21 @@ between the last fit and the first miss. Each probed t is derived from the trace
 (polytrace.py, exact integers) and t = 1 is traced; the answer is then checked against a trace at
 the largest t found, and where that check fails the search is made again tracing every probed t.
 Assumes the gated figure grows with t (it does: every stage is linear or quadratic in t with positive
-coefficients). Any of --res, --dtype, --attention, --mode, --batch may be a comma-separated list:
-one answer per combination (fit_grid.py renders them as a table).
+coefficients). One answer per configuration; fit_grid.py renders several as a table.
 """
 
 from __future__ import annotations
 
-import argparse
-import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from dstt_profile.analysis.footprint import of_record
-from dstt_profile.cli.main import UsageParser, add_size_options, positive_int, size_options
 from dstt_profile.errors import UsageError
-from dstt_profile.records.runconfig import MAX_FRAMES, RunConfig, parse_res
+from dstt_profile.records.runconfig import MAX_FRAMES, RunConfig
 from dstt_profile.records.schema import RunRecord
-from dstt_profile.units import BYTE_UNIT_LIST, fmt_bytes, parse_bytes
+from dstt_profile.units import fmt_bytes, parse_bytes
 
 PeakOf = Callable[[int], int]  # t -> gated bytes
 GATES = ("peak", "footprint")
@@ -204,82 +200,6 @@ def max_frames(
     return solve(run_config(1, res, **options), parse_bytes(budget_bytes), gate=gate).max_frames
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = UsageParser(
-        prog="dstt-profile fit",
-        description="Largest t whose activation peak or footprint stays within a memory budget. --res, "
-        "--dtype, --attention, --mode and --batch take comma-separated lists: one row per combination.",
-    )
-    p.add_argument(
-        "--budget", required=True, help=f"memory budget: a number with a unit ({BYTE_UNIT_LIST}), e.g. 16GiB, or bytes"
-    )
-    p.add_argument(
-        "--gate",
-        default="footprint",
-        help="what must fit: footprint (default: weights + input + activation peak + optimizer state in train "
-        "mode + the assumed CUDA context) or peak (the activation peak above weights and input)",
-    )
-    p.add_argument("--res", default="240x432", help="frame size HEIGHTxWIDTH, or a list (default 240x432)")
-    p.add_argument("--dtype", default="float32", help="float32, float16, bfloat16 or int8, or a list")
-    p.add_argument("--attention", default="matmul", help="matmul or sdpa, or a list")
-    p.add_argument("--mode", default="inference", help="inference or train, or a list")
-    p.add_argument("--batch", default="1", help="clips per batch, or a list (default 1)")
-    p.add_argument("--device", default="cpu", help="device type traced: cpu or cuda")
-    p.add_argument("--heads", default="4", help="attention heads k (default 4)")
-    p.add_argument("--zones", default="2", help="zones per side s in temporal blocks (default 2)")
-    add_size_options(p)
-    p.add_argument(
-        "--memory",
-        default="allocator",
-        help="peak to fit: allocator (default: storages at real size, op workspaces) or tensors (tensors only)",
-    )
-    p.add_argument("--format", default="text", help="text or json")
-    return p
-
-
-def _items(text: str, option: str) -> list[str]:
-    items = [part.strip() for part in text.split(",")]
-    if not all(items):
-        raise UsageError(f"{option} {text!r}: an empty item in the list")
-    if len(set(items)) != len(items):
-        raise UsageError(f"{option} {text!r}: an item is repeated")
-    return items
-
-
-MAX_COMBINATIONS = 64  # the most configurations one fit searches
-
-
-def bases(args: argparse.Namespace) -> list[RunConfig]:
-    """Every configuration the options name (lists multiply), validated; frames 1."""
-    if args.format not in ("text", "json"):
-        raise UsageError(f"--format {args.format!r}: choose text or json")
-    if args.gate not in GATES:
-        raise UsageError(f"--gate {args.gate!r}: choose {' or '.join(GATES)}")
-    lists = [_items(getattr(args, name), f"--{name}") for name in ("res", "dtype", "attention", "mode", "batch")]
-    count = 1
-    for items in lists:
-        count *= len(items)
-    if count > MAX_COMBINATIONS:
-        raise UsageError(f"{count} combinations is more than {MAX_COMBINATIONS} in one fit")
-    common = dict(
-        device=args.device,
-        memory=args.memory,
-        heads=positive_int("heads", args.heads),
-        zones=positive_int("zones", args.zones),
-        **size_options(args),
-    )
-    out = []
-    for res, dtype, attention, mode, batch in itertools.product(*lists):
-        height, width = parse_res(res)
-        out.append(
-            RunConfig(
-                frames=1, height=height, width=width, batch=positive_int("batch", batch), dtype=dtype,
-                attention=attention, mode=mode, **common,
-            )
-        )
-    return out
-
-
 _VIEWS = {
     "allocator": "allocator peak above weights and input: storages at real size, op workspaces included",
     "tensors": "tensor peak: live tensors only, no workspaces; weights and input excluded",
@@ -321,27 +241,3 @@ def render_text(answer: FitAnswer, base: RunConfig) -> str:
         f"  peak at t = {answer.max_frames + 1}: {nxt}; footprint {next_fp} ({answer.gate} over budget)\n"
         f"  ({_how(answer)})"
     )
-
-
-def fit_command(argv: Sequence[str]) -> int:
-    args = _parser().parse_args(list(argv))
-    budget = parse_bytes(args.budget)
-    configs = bases(args)
-    if args.checkpoint is not None:
-        from dstt_profile.profiles.dstt.checkpoint import check_checkpoint
-
-        checked = check_checkpoint(args.checkpoint, configs[0])
-    answers = [solve(base, budget, gate=args.gate) for base in configs]
-    if args.format == "json":
-        from dstt_profile.analysis.fit_grid import grid_json
-
-        print(answers[0].to_json() if len(answers) == 1 else grid_json(answers))
-    elif len(answers) == 1:
-        print(render_text(answers[0], configs[0]))
-    else:
-        from dstt_profile.analysis.fit_grid import render_grid
-
-        print(render_grid(answers, budget, args.gate, args.memory))
-    if args.checkpoint is not None and args.format == "text":
-        print(checked)
-    return 0 if all(a.max_frames > 0 for a in answers) else 1

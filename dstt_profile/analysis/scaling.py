@@ -11,7 +11,7 @@ peak is fitted per segment of constant peak stage, never across segments.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -172,22 +172,37 @@ def peak_segments(result: Result) -> list[PeakSegment]:
     return out
 
 
-def headline_crossover(
-    fits: dict[str, dict[str, Fit]], stage: str = TEMPORAL, limit: int = 4096
-) -> int | None:
-    """Smallest t from which `stage`'s headline tensor is strictly the largest of all stages, for every
-    t up to `limit` (elements; the same t for bytes at any dtype, as every headline shares the dtype)."""
-    mine = fits[stage]["elements"].poly
-    others = [f["elements"].poly for name, f in fits.items() if name != stage]
-    if mine is None or any(p is None for p in others):
-        return None
+Curve = Callable[[int], int | Fraction]  # t -> a stage's figure
+
+
+def crossover(curves: Mapping[str, Curve], ts: Sequence[int], stage: str = TEMPORAL) -> int | None:
+    """The one definition of a crossover: the smallest t of `ts` (ascending) from which `stage`'s
+    figure is the largest of all the stages in `curves`, there and at every later t of `ts`; None
+    when it is not the largest at the last t. Figures are compared exactly (ints or Fractions).
+
+    Tie rule: the largest means strictly larger than every other stage's figure. Where `stage`'s
+    figure only equals the largest other one it is not the largest, so a tie at a t puts the
+    crossover after that t, and a tie at the last t of `ts` means no crossover (None)."""
+    mine = curves[stage]
+    others = [curve for name, curve in curves.items() if name != stage]
     answer: int | None = None
-    for t in range(limit, 0, -1):
-        if all(mine(t) > p(t) for p in others if p is not None):
+    for t in reversed(ts):
+        if all(mine(t) > other(t) for other in others):
             answer = t
         else:
             break
     return answer
+
+
+def headline_crossover(
+    fits: dict[str, dict[str, Fit]], stage: str = TEMPORAL, limit: int = 4096
+) -> int | None:
+    """The crossover (`crossover`) of `stage`'s headline tensor over t = 1..`limit`, from the exact
+    fits of the elements (the same t for bytes at any dtype, as every headline shares the dtype)."""
+    polys = {name: f["elements"].poly for name, f in fits.items()}
+    if any(p is None for p in polys.values()):
+        return None
+    return crossover({name: p for name, p in polys.items() if p is not None}, range(1, limit + 1), stage)
 
 
 def peak_in_temporal(run: RunRecord) -> bool:

@@ -7,37 +7,11 @@ parser, so the same rules and messages) and refuses those that only the main job
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
+from dstt_profile.cli.options import analysis_parser, analysis_runs, seed_parser
 from dstt_profile.errors import UsageError
 from dstt_profile.records.runconfig import RunConfig
-
-# The main job's options that mean nothing to an analysis.
-MAIN_ONLY = ("measure", "repeats", "fvcore", "format", "out", "quiet")
-
-
-def _parser(name: str, description: str, frames: str | None = None) -> argparse.ArgumentParser:
-    from dstt_profile.cli.main import PROG, _main_parser
-
-    p = _main_parser()
-    p.prog = f"{PROG} {name}"
-    p.description = description
-    p.epilog = f"The main job's options --measure, --repeats, --fvcore, --format, --out and --quiet do not apply to {name}."
-    if frames is not None:
-        p.set_defaults(frames=frames)
-    return p
-
-
-def _runs(name: str, p: argparse.ArgumentParser, argv: Sequence[str], fixed: Sequence[str] = ()) -> list[RunConfig]:
-    """The runs the options ask for; UsageError for an option `name` does not take (main-only or `fixed`)."""
-    from dstt_profile.cli.main import runs_from_args
-
-    args = p.parse_args(list(argv))
-    for dest in (*MAIN_ONLY, *fixed):
-        if getattr(args, dest) != p.get_default(dest):
-            raise UsageError(f"{name}: --{dest} does not apply here")
-    return runs_from_args(args)
 
 
 def scaling_command(argv: Sequence[str]) -> int:
@@ -46,13 +20,13 @@ def scaling_command(argv: Sequence[str]) -> int:
     from dstt_profile.analysis.scaling import peak_crossover, report
     from dstt_profile.api import profile_many
 
-    p = _parser(
+    p = analysis_parser(
         "scaling",
         "Exact scaling laws in t (fits verified on every point) and the crossovers: from which t the temporal "
         "attention matrix is the largest headline tensor, and from which t a temporal block holds the peak.",
         frames="1:8",
     )
-    runs = _runs("scaling", p, argv)
+    runs = analysis_runs("scaling", p, argv)
     if len(runs) < 3:
         raise UsageError("scaling: --frames needs at least 3 values of t to fit and verify a law (e.g. 1:8)")
     result = profile_many(runs, keep_ops=False)
@@ -68,12 +42,12 @@ def whatif_command(argv: Sequence[str]) -> int:
     """matmul against sdpa attention at the largest t asked for; with 3+ values of t, how each peak grows."""
     from dstt_profile.analysis.whatif import compare, growth, render, sweep_pair
 
-    p = _parser(
+    p = analysis_parser(
         "whatif",
         "The attention what-if: the matmul backend (t^2 matrix materialised) against sdpa (fused kernel). "
         "With several t (e.g. --frames 24:27), the growth of each backend's peak as exact fits.",
     )
-    runs = _runs("whatif", p, argv, fixed=("attention",))
+    runs = analysis_runs("whatif", p, argv, fixed=("attention",))
     frames = [r.frames for r in runs]
     base = runs[0]
     matmul, sdpa = sweep_pair(base, frames)
@@ -87,12 +61,12 @@ def training_command(argv: Sequence[str]) -> int:
     """The training step's tensor peak split into gradients, saved activations and temporaries."""
     from dstt_profile.analysis.training import render, training_split
 
-    p = _parser(
+    p = analysis_parser(
         "training",
         "One training step (forward + backward, fake tensors): its tensor peak split into gradients, "
         "activations saved for backward and temporaries, with parameters and Adam's state beside it.",
     )
-    runs = _runs("training", p, argv)  # always the training step: --mode is train whatever is given
+    runs = analysis_runs("training", p, argv)  # always the training step: --mode is train whatever is given
     lines = [render(training_split(run.replace(mode="train")), run.replace(mode="train")) for run in runs]
     print("\n\n".join(lines))
     return 0
@@ -101,15 +75,9 @@ def training_command(argv: Sequence[str]) -> int:
 def seed_command(argv: Sequence[str]) -> int:
     """The seed analysis table at t = 14, 240x432, every element count checked against a trace."""
     from dstt_profile.api import profile_run
-    from dstt_profile.cli.main import UsageParser
     from dstt_profile.profiles.dstt.seed import SEED_FRAMES, render, seed_rows
 
-    p = UsageParser(
-        prog="dstt-profile seed",
-        description="The seed analysis (docs/architecture.md) at t = 14, 240x432: each tensor's formula, elements and bytes at "
-        "int8, fp16 and fp32, and each of the seed's size notes against the exact figure.",
-    )
-    p.parse_args(list(argv))
+    seed_parser().parse_args(list(argv))
     traced = profile_run(RunConfig(frames=SEED_FRAMES), keep_ops=False)
     print(render(seed_rows(measured=traced)))
     print(f"(every element count above equals a fake-tensor trace at t = {SEED_FRAMES})")

@@ -25,13 +25,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from dstt_profile.api import profile_run
 from dstt_profile.engine.meters import PeakMeter, meter_for, synchronize
 from dstt_profile.engine.trace import WORKSPACE_RULE, _check_device, build
 from dstt_profile.profiles.dstt.stages import BlockKind, stage_of
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import MeasuredRecord, RunRecord
 
+# (run, keep_ops) -> its record: the fake-tensor prediction, or the real run's own record (api.profile_run)
+Profile = Callable[[RunConfig, bool], RunRecord]
 GLUE = "glue"  # time outside every stage's modules (the root's reshapes, residual adds)
 
 
@@ -140,9 +141,13 @@ def _timed_passes(
 
 
 def measure(
-    run: RunConfig, repeats: int = 3, meter: PeakMeter | None = None, progress: Callable[[str], None] | None = None
+    run: RunConfig,
+    profile: Profile,
+    repeats: int = 3,
+    meter: PeakMeter | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> RunRecord:
-    """The prediction for `run` (fake tensors) with a real run beside it in `record.measured`.
+    """The prediction for `run` (fake tensors, by `profile`) with a real run beside it in `record.measured`.
     `progress` is told each step as it starts ("real forward pass 2/4", ...): real passes are slow."""
     if run.mode != "inference":
         raise ValueError("measured mode runs the forward pass: use mode 'inference'")
@@ -151,10 +156,10 @@ def measure(
     say = progress or (lambda _step: None)
     passes = 3 + 1 + repeats  # recorded, warm-up, metered; the timing warm-up and the timed passes
     say("prediction (fake tensors)")
-    record = profile_run(run.replace(real=False), keep_ops=True)
+    record = profile(run.replace(real=False), True)
     rss_before = current_rss()
     say(f"real forward pass 1/{passes} (op recorder)")
-    real = profile_run(run.replace(real=True), keep_ops=False)
+    real = profile(run.replace(real=True), False)
     model, frames = build(run.replace(real=True))
     model.eval()
     with torch.no_grad():

@@ -150,14 +150,20 @@ class RunConfig:
 _RES = re.compile(r"\s*([0-9]+)\s*[xX]\s*([0-9]+)\s*", re.ASCII)
 
 
-def parse_res(text: str, option: str = "--res") -> tuple[int, int]:
-    """'240x432' -> (240, 432). Validity against the network's rules is checked by RunConfig."""
-    m = _RES.fullmatch(text) if isinstance(text, str) else None
+def parse_res(value: object, option: str = "--res") -> tuple[int, int]:
+    """The one reader of a frame size, wherever it is given: text '240x432' (command line, budgets
+    file, API) or a pair (240, 432) (API, budgets file) -> (240, 432). Each side is a whole number of
+    at least 1; its validity against the network's rules is checked by RunConfig."""
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return whole_number(value[0], f"{option} height", 1), whole_number(value[1], f"{option} width", 1)
+    if not isinstance(value, str):
+        raise UsageError(f"{option} must be 'HEIGHTxWIDTH' or (height, width), got {shown(value)}")
+    m = _RES.fullmatch(value)
     if m is None:
-        raise UsageError(f"{option} {shown(text)} is not HEIGHTxWIDTH (for example 240x432)")
+        raise UsageError(f"{option} {shown(value)} is not HEIGHTxWIDTH (for example 240x432)")
     return (
-        whole_number(m.group(1), f"{option} {shown(text)}: height", 1),
-        whole_number(m.group(2), f"{option} {shown(text)}: width", 1),
+        whole_number(m.group(1), f"{option} {shown(value)}: height", 1),
+        whole_number(m.group(2), f"{option} {shown(value)}: width", 1),
     )
 
 

@@ -1,26 +1,25 @@
 """The HTML report: one self-contained file (inline CSS and SVG, nothing fetched) rendered with jinja2
 from a Result's records, plus the layer graph as GraphML and DOT beside it.
 
-`write_report` is the main job's extra writer; `report_command` re-renders a saved JSON without
-running the model.
+`write_report` is the main job's extra writer; `write_files` also re-renders a saved JSON without
+running the model (`dstt-profile report`: cli/report.py).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
 from dstt_profile.errors import UsageError
-from dstt_profile.fileio import check_outputs, ensure_dir, output_path, write_atomic
+from dstt_profile.fileio import ensure_dir, write_atomic
 from dstt_profile.profiles.dstt.stages import BACKWARD
 from dstt_profile.records.schema import Result, RunRecord, StageRecord
+from dstt_profile.records.stems import result_stem
 from dstt_profile.render import graph, plots
 from dstt_profile.render.terminal import backward_flops, backward_share, describe, peak_location, stage_place
 from dstt_profile.units import fmt_bytes, fmt_count
@@ -266,8 +265,6 @@ REPORT_SUFFIXES = ("html", "graphml", "dot")  # what write_files writes, stem.<s
 
 
 def write_files(result: Result, out: Path, allow_sweep: bool) -> list[Path]:
-    from dstt_profile.cli.main import result_stem
-
     ensure_dir(out)
     stem = result_stem(result)
     main = _detail_run(result)
@@ -281,48 +278,3 @@ def write_files(result: Result, out: Path, allow_sweep: bool) -> list[Path]:
 def write_report(result: Result, out: Path) -> list[Path]:
     """The main job's writer: HTML (with a default sweep for a single t), GraphML and DOT."""
     return write_files(result, out, allow_sweep=True)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"report: {message}")
-
-
-def load_result(path: Path, command: str = "report") -> Result:
-    """A saved result, or UsageError with one line saying what is wrong with the file."""
-    try:
-        return Result.load(path)
-    except FileNotFoundError:
-        raise UsageError(f"{command}: no such file {str(path)!r}") from None
-    except IsADirectoryError:
-        raise UsageError(f"{command}: {str(path)!r} is a directory, not a result JSON") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{command}: cannot read {str(path)!r}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: not a dstt-profile result (it is not JSON: {exc.msg} at line {exc.lineno})") from None
-    except ValueError as exc:  # SchemaError, or a number json cannot convert
-        raise UsageError(f"{path}: not a dstt-profile result ({exc})") from None
-
-
-def report_command(argv: Sequence[str]) -> int:
-    """`dstt-profile report RESULT.json [--out DIR]`: re-render a saved result, never running the model."""
-    p = _Parser(prog="dstt-profile report", description="Re-render a saved result JSON as the HTML report.")
-    p.add_argument("result", help="a result JSON written by dstt-profile")
-    p.add_argument("--out", default=None, help="directory for the files (default: the JSON's directory)")
-    args = p.parse_args(list(argv))
-    path = output_path(args.result, "report: the result JSON")
-    given = output_path(args.out, "report: --out")
-    assert path is not None
-    result = load_result(path)
-    if not result.runs:
-        raise UsageError(f"report: {str(path)!r} holds no runs")
-    out = given if given is not None else path.parent
-    ensure_dir(out)
-    from dstt_profile.cli.main import result_stem
-
-    stem = result_stem(result)
-    planned = {f"the {suffix.upper()} output": out / f"{stem}.{suffix}" for suffix in REPORT_SUFFIXES}
-    check_outputs(planned, {"the result JSON": path})
-    for written in write_files(result, out, allow_sweep=False):
-        print(f"wrote {written}")
-    return 0

@@ -18,7 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dstt_profile.analysis.scaling import Poly, fit_points  # noqa: E402
+from dstt_profile.analysis.scaling import Curve, Poly, fit_points  # noqa: E402
+from dstt_profile.analysis.scaling import crossover as scaling_crossover  # noqa: E402
 from dstt_profile.profiles.dstt.stages import STAGES  # noqa: E402
 from dstt_profile.records.schema import RunRecord  # noqa: E402
 from dstt_profile.units import fmt_bytes, fmt_count  # noqa: E402
@@ -93,36 +94,25 @@ def fit(series: Series) -> Poly | None:
 
 
 def crossover(series: Sequence[Series]) -> int | None:
-    """Smallest whole t in the swept range from which temporal attention's figure (whatever the series
-    hold: bytes or FLOPs) is the largest of all stages.
+    """The crossover (scaling.crossover: strictly the largest, ties do not count) of temporal
+    attention's figure, whatever the series hold (bytes or FLOPs), over the swept range of whole t.
 
     Read from the points themselves where every whole t was swept; otherwise from the exact fits."""
     by_stage = {s.stage: s for s in series}
     if TEMPORAL not in by_stage:
         return None
-    t_max = max(max(s.t) for s in series)
-    t_min = min(min(s.t) for s in series)
-    grid = range(t_min, t_max + 1)
-
-    def values(s: Series) -> dict[int, float] | None:
+    grid = range(min(min(s.t) for s in series), max(max(s.t) for s in series) + 1)
+    curves: dict[str, Curve] = {}
+    for name, s in by_stage.items():
         known = dict(zip(s.t, s.values, strict=True))
         if all(t in known for t in grid):
-            return {t: float(known[t]) for t in grid}
+            curves[name] = known.__getitem__
+            continue
         poly = fit(s)
-        return None if poly is None else {t: float(poly(t)) for t in grid}
-
-    table = {name: values(s) for name, s in by_stage.items()}
-    mine = table[TEMPORAL]
-    if mine is None or any(v is None for v in table.values()):
-        return None
-    others = [v for name, v in table.items() if name != TEMPORAL and v is not None]
-    answer = None
-    for t in reversed(grid):
-        if all(mine[t] >= o[t] for o in others):
-            answer = t
-        else:
-            break
-    return answer
+        if poly is None:
+            return None
+        curves[name] = poly
+    return scaling_crossover(curves, grid)
 
 
 @dataclass(frozen=True)

@@ -7,25 +7,16 @@ import argparse
 import itertools
 from pathlib import Path
 
-from dstt_profile.errors import UsageError
-from dstt_profile.numbers import shown
+from dstt_profile.cli.job import plan_job, run_job
+from dstt_profile.cli.options import split_list
 from dstt_profile.records.schema import Result
 
 LISTED = ("dtype", "attention", "mode")  # options that take a comma-separated list
 
 
-def _values(option: str, text: str) -> list[str]:
-    values = [v.strip() for v in text.split(",")]
-    if any(not v for v in values):
-        raise UsageError(f"--{option} {shown(text)}: an empty value in the list")
-    if len(set(values)) != len(values):
-        raise UsageError(f"--{option} {shown(text)}: a value is repeated")
-    return values
-
-
 def combinations(args: argparse.Namespace) -> list[argparse.Namespace]:
     """One namespace per combination of the listed options' values (just `args` when none is a list)."""
-    lists = [_values(option, getattr(args, option)) for option in LISTED]
+    lists = [split_list(f"--{option}", getattr(args, option)) for option in LISTED]
     out = []
     for combo in itertools.product(*lists):
         variant = argparse.Namespace(**vars(args))
@@ -43,7 +34,6 @@ def varying(variants: list[argparse.Namespace]) -> list[str]:
 def run_combinations(variants: list[argparse.Namespace]) -> int:
     """Every combination validated and its files checked first, then each run (files as the main job
     writes them); then one side-by-side table. Exit 1 when any run's formula check failed."""
-    from dstt_profile.cli.main import plan_job, run_job
     from dstt_profile.render.sidebyside import render
 
     args = variants[0]

@@ -1,0 +1,70 @@
+"""`dstt-profile check BUDGETS.toml`: run every budget entry with fake tensors and compare
+(analysis/budgets.py); the table and summary on stdout, JUnit XML, JSON and the baseline on request.
+
+Exit codes: 0 every limit holds, 1 a limit is exceeded or a metric grew past its baseline tolerance,
+2 bad input (one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from dstt_profile.analysis import budgets
+from dstt_profile.analysis.budgets_file import load_budgets
+from dstt_profile.cli.options import check_parser
+from dstt_profile.fileio import check_outputs, output_path, write_atomic
+
+
+def _baselines(path: Path, explicit: bool, update: bool) -> dict[str, dict[str, int]]:
+    """The baseline figures to compare with: none when updating, or when the default file is absent."""
+    if update or (not explicit and not path.exists()):
+        return {}
+    return budgets.read_baseline(path)
+
+
+def _paths(args: argparse.Namespace) -> tuple[Path, Path, dict[str, Path]]:
+    """The budgets file, the baseline file and every output by what it is, all checked before any run:
+    no empty path, every output writable and none of them an input or another output."""
+    budgets_path = output_path(args.budgets, "the budgets file")
+    assert budgets_path is not None
+    given = output_path(args.baseline, "--baseline")
+    baseline_path = given if given is not None else budgets.default_baseline_path(budgets_path)
+    outputs: dict[str, Path] = {}
+    if args.update:
+        outputs["the baseline (--update)"] = baseline_path
+    for option in ("junit", "json"):
+        path = output_path(getattr(args, option), f"--{option}")
+        if path is not None:
+            outputs[f"--{option}"] = path
+    inputs = {"the budgets file": budgets_path}
+    if not args.update and baseline_path.exists():
+        inputs["the baseline"] = baseline_path
+    check_outputs(outputs, inputs)
+    return budgets_path, baseline_path, outputs
+
+
+def check_command(argv: Sequence[str]) -> int:
+    args = check_parser().parse_args(list(argv))
+    budgets_path, baseline_path, _ = _paths(args)
+    entries = load_budgets(budgets_path)
+    baselines = _baselines(baseline_path, args.baseline is not None, args.update)
+    results = [budgets.evaluate(b, budgets.run_budget(b), baselines.get(b.name)) for b in entries]
+    print(budgets.render_table(results))
+    print()
+    print(budgets.summary(results))
+    _write_outputs(results, args, baseline_path)
+    return 0 if all(r.passed for r in results) else 1
+
+
+def _write_outputs(results: Sequence[budgets.EntryResult], args: argparse.Namespace, baseline_path: Path) -> None:
+    if args.update:
+        write_atomic(baseline_path, budgets.baseline_json(results))
+        print(f"wrote baseline {baseline_path}")
+    if args.json is not None:
+        write_atomic(Path(args.json), budgets.result_json(results))
+    if args.junit is not None:
+        from dstt_profile.render.junit import junit_xml
+
+        write_atomic(Path(args.junit), junit_xml(results))

@@ -1,0 +1,31 @@
+"""`dstt-profile fit --budget SIZE`: the largest t that fits, for one configuration or a grid of them
+(the search: analysis/fit.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dstt_profile.analysis.fit import render_text, solve
+from dstt_profile.analysis.fit_grid import grid_json, render_grid
+from dstt_profile.cli.options import fit_configs, fit_parser
+from dstt_profile.units import parse_bytes
+
+
+def fit_command(argv: Sequence[str]) -> int:
+    args = fit_parser().parse_args(list(argv))
+    budget = parse_bytes(args.budget)
+    configs = fit_configs(args)
+    if args.checkpoint is not None:
+        from dstt_profile.profiles.dstt.checkpoint import check_checkpoint
+
+        checked = check_checkpoint(args.checkpoint, configs[0])
+    answers = [solve(base, budget, gate=args.gate) for base in configs]
+    if args.format == "json":
+        print(answers[0].to_json() if len(answers) == 1 else grid_json(answers))
+    elif len(answers) == 1:
+        print(render_text(answers[0], configs[0]))
+    else:
+        print(render_grid(answers, budget, args.gate, args.memory))
+    if args.checkpoint is not None and args.format == "text":
+        print(checked)
+    return 0 if all(a.max_frames > 0 for a in answers) else 1

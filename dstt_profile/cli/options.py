@@ -1,0 +1,297 @@
+"""Every subcommand's options, parsed once here and turned into typed configs (RunConfig, ...).
+
+The options that describe a run (--res, --dtype, --batch, --heads, ...) are declared once
+(`add_run_options`) and mean the same everywhere; a run is built from them by the one builder the API
+and budgets files use too (records/runoptions.py). A parse error is a `UsageError`: one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from dstt_profile.analysis.fit import GATES
+from dstt_profile.errors import UsageError
+from dstt_profile.numbers import INT64_MAX, positive, shown
+from dstt_profile.records.runconfig import (
+    DEVICES,
+    DTYPES,
+    MAX_FRAMES,
+    MAX_SWEEP,
+    MEMORY_VIEWS,
+    MODES,
+    OPTIMIZERS,
+    RunConfig,
+    parse_frames,
+)
+from dstt_profile.records.runoptions import RUN_OPTIONS, build_run
+from dstt_profile.units import BYTE_UNIT_LIST
+
+PROG = "dstt-profile"
+FORMATS = ("json", "csv")
+FIT_FORMATS = ("text", "json")
+MAX_REPEATS = 1000
+DEFAULT_REPEATS = 3
+MAX_COMBINATIONS = 64  # the most configurations one fit searches
+
+SUBCOMMAND_USAGE: dict[str, str] = {
+    "report": "report RESULT.json (re-render a saved result)",
+    "check": "check BUDGETS.toml (memory and FLOP budgets, for CI)",
+    "fit": "fit --budget SIZE [--gate peak|footprint] (the largest t that fits; lists of --res, --dtype, ... give a grid)",
+    "diff": "diff A.json B.json [--max-growth +2%] (what changed between two saved results)",
+    "scaling": "scaling [--frames 1:8 ...] (exact laws in t and the crossovers)",
+    "whatif": "whatif [--frames 32 ...] (matmul against sdpa attention)",
+    "training": "training [--frames 5 --batch 8 ...] (the training step's peak, split)",
+    "seed": "seed (the seed analysis table, checked)",
+}
+
+# The main job's options that mean nothing to an analysis subcommand.
+MAIN_ONLY = ("measure", "repeats", "fvcore", "format", "out", "quiet")
+
+
+class UsageParser(argparse.ArgumentParser):
+    """argparse whose errors are UsageError (one line, exit 2), each message after `prefix`."""
+
+    def __init__(self, *args: Any, prefix: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.prefix = prefix
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prefix}{message}")
+
+
+# Option name -> (default, help). `--frames` is added apart: fit searches t instead.
+RUN_HELP: dict[str, tuple[str, str]] = {
+    "res": ("240x432", "frame size HEIGHTxWIDTH (default 240x432)"),
+    "dtype": ("float32", f"one of {', '.join(DTYPES)} (int8: storage what-if)"),
+    "batch": ("1", "clips per batch (default 1)"),
+    "device": ("cpu", f"device type traced: {', '.join(DEVICES)}"),
+    "attention": ("matmul", "attention backend: matmul or sdpa"),
+    "mode": ("inference", f"one of {', '.join(MODES)}"),
+    "heads": ("4", "attention heads k (default 4)"),
+    "zones": ("2", "zones per side s in temporal blocks (default 2)"),
+    "hidden": ("512", "token width d (default 512)"),
+    "channel": ("256", "encoder channels c (default 256)"),
+    "blocks": ("8", "transformer blocks L (default 8)"),
+    "optimizer": (OPTIMIZERS[0], f"train mode: optimizer whose state the footprint holds, {', '.join(OPTIMIZERS)} (default adam)"),
+    "memory": (
+        MEMORY_VIEWS[0],
+        "which peak counts: allocator (default: what the device's allocator holds, with workspaces and "
+        "storages at real size) or tensors (live tensors only)",
+    ),
+}
+LIST_HELP = ", or a comma-separated list (every combination is run)"
+
+
+def add_frames(p: argparse.ArgumentParser, default: str = "14") -> None:
+    p.add_argument(
+        "--frames",
+        default=default,
+        help=f"t: 14, a list 1,2,4,8, or a range 1:32 or 1:64:8 (t <= {MAX_FRAMES}, at most {MAX_SWEEP} values)",
+    )
+
+
+def add_run_options(p: argparse.ArgumentParser, lists: Sequence[str] = ()) -> None:
+    """Every option of a run but --frames, and --checkpoint; those in `lists` also take a list."""
+    for name, (default, text) in RUN_HELP.items():
+        p.add_argument(f"--{name}", default=default, help=text + (LIST_HELP if name in lists else ""))
+    p.add_argument("--checkpoint", default=None, help="a checkpoint FILE that must load strictly into this network")
+
+
+def split_list(option: str, text: str, noun: str = "value") -> list[str]:
+    """A comma-separated list of `option`: no empty or repeated `noun`."""
+    items = [part.strip() for part in text.split(",")]
+    article = "an" if noun[0] in "aeiou" else "a"
+    if not all(items):
+        raise UsageError(f"{option} {shown(text)}: an empty {noun} in the list")
+    if len(set(items)) != len(items):
+        raise UsageError(f"{option} {shown(text)}: {article} {noun} is repeated")
+    return items
+
+
+def option_name(name: str) -> str:
+    """How an option is named in a message: --batch."""
+    return f"--{name}"
+
+
+def positive_int(name: str, text: str, high: int = INT64_MAX) -> int:
+    """The value of option --`name`: ASCII digits, at least 1 and at most `high`."""
+    return positive(text, option_name(name), high)
+
+
+def run_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The run options' values as given (text), by option name; --frames left out."""
+    return {name: getattr(args, name) for name in RUN_OPTIONS if name != "frames" and hasattr(args, name)}
+
+
+def runs_from_options(args: argparse.Namespace) -> list[RunConfig]:
+    """One validated run per t of --frames, every other option as given (one value each)."""
+    base = build_run({**run_values(args), "frames": 1}, option_name)
+    return [base.replace(frames=t) for t in parse_frames(args.frames)]
+
+
+# The main job and the analyses ---------------------------------------------------------------------
+
+
+def main_parser() -> UsageParser:
+    p = UsageParser(
+        prog=PROG,
+        description="Shapes, FLOPs, activation bytes and the peak of every DSTT stage, for any clip length t.",
+        epilog=f"Subcommands: {'; '.join(SUBCOMMAND_USAGE.values())}. Exit codes: 0 ok, "
+        "1 a check or budget failed, 2 bad usage or input.",
+    )
+    add_frames(p)
+    add_run_options(p, lists=("dtype", "attention", "mode"))
+    p.add_argument(
+        "--measure",
+        action="store_true",
+        help="also run the model for real (on --device): measured peak beside the prediction, its error, "
+        "wall time per stage, RSS",
+    )
+    p.add_argument("--repeats", default=None, help="timed real passes per run with --measure (median; default 3)")
+    p.add_argument("--fvcore", action="store_true", help="also count with fvcore on real tensors (small t)")
+    p.add_argument("--format", default="json,csv", help="files to write: json, csv (comma-separated)")
+    p.add_argument("--out", default="reports", help="directory for the files (default reports/)")
+    p.add_argument(
+        "--keep-ops",
+        action="store_true",
+        help="in a sweep, keep every traced run's per-op detail (default: the largest t's only; derived runs never "
+        "carry it: profile that t alone for its detail)",
+    )
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    return p
+
+
+def formats(text: str) -> tuple[str, ...]:
+    """--format of the main job: json, csv or both."""
+    found = tuple(f.strip() for f in text.split(",") if f.strip())
+    bad = [f for f in found if f not in FORMATS]
+    if bad or not found:
+        raise UsageError(f"--format {text!r}: choose from {', '.join(FORMATS)}")
+    return found
+
+
+def repeats(args: argparse.Namespace) -> int:
+    """--repeats, which only --measure takes."""
+    if args.repeats is None:
+        return DEFAULT_REPEATS
+    count = positive_int("repeats", args.repeats, MAX_REPEATS)
+    if not args.measure:
+        raise UsageError("--repeats counts the timed real passes of --measure: add --measure or leave it out")
+    return count
+
+
+def analysis_parser(name: str, description: str, frames: str | None = None) -> UsageParser:
+    """The main job's options under `dstt-profile NAME` (the same rules and messages)."""
+    p = main_parser()
+    p.prog = f"{PROG} {name}"
+    p.description = description
+    p.epilog = f"The main job's options --measure, --repeats, --fvcore, --format, --out and --quiet do not apply to {name}."
+    if frames is not None:
+        p.set_defaults(frames=frames)
+    return p
+
+
+def analysis_runs(name: str, p: argparse.ArgumentParser, argv: Sequence[str], fixed: Sequence[str] = ()) -> list[RunConfig]:
+    """The runs an analysis is asked for; UsageError for an option `name` does not take (main-only or `fixed`)."""
+    args = p.parse_args(list(argv))
+    for dest in (*MAIN_ONLY, *fixed):
+        if getattr(args, dest) != p.get_default(dest):
+            raise UsageError(f"{name}: --{dest} does not apply here")
+    return runs_from_options(args)
+
+
+def seed_parser() -> UsageParser:
+    return UsageParser(
+        prog=f"{PROG} seed",
+        description="The seed analysis (docs/architecture.md) at t = 14, 240x432: each tensor's formula, elements and bytes at "
+        "int8, fp16 and fp32, and each of the seed's size notes against the exact figure.",
+    )
+
+
+# fit -------------------------------------------------------------------------------------------------
+
+FIT_LISTS = ("res", "dtype", "attention", "mode", "batch")  # options of fit that take a list
+
+
+def fit_parser() -> UsageParser:
+    p = UsageParser(
+        prog=f"{PROG} fit",
+        description="Largest t whose activation peak or footprint stays within a memory budget. --res, "
+        "--dtype, --attention, --mode and --batch take comma-separated lists: one row per combination.",
+    )
+    p.add_argument(
+        "--budget", required=True, help=f"memory budget: a number with a unit ({BYTE_UNIT_LIST}), e.g. 16GiB, or bytes"
+    )
+    p.add_argument(
+        "--gate",
+        default="footprint",
+        help="what must fit: footprint (default: weights + input + activation peak + optimizer state in train "
+        "mode + the assumed CUDA context) or peak (the activation peak above weights and input)",
+    )
+    add_run_options(p, lists=FIT_LISTS)
+    p.add_argument("--format", default="text", help="text or json")
+    return p
+
+
+def fit_configs(args: argparse.Namespace) -> list[RunConfig]:
+    """Every configuration fit's options name (lists multiply), validated; frames 1."""
+    if args.format not in FIT_FORMATS:
+        raise UsageError(f"--format {args.format!r}: choose text or json")
+    if args.gate not in GATES:
+        raise UsageError(f"--gate {args.gate!r}: choose {' or '.join(GATES)}")
+    lists = [split_list(option_name(name), getattr(args, name), "item") for name in FIT_LISTS]
+    count = 1
+    for items in lists:
+        count *= len(items)
+    if count > MAX_COMBINATIONS:
+        raise UsageError(f"{count} combinations is more than {MAX_COMBINATIONS} in one fit")
+    common = run_values(args)
+    return [
+        build_run({**common, **dict(zip(FIT_LISTS, combo)), "frames": 1}, option_name)
+        for combo in itertools.product(*lists)
+    ]
+
+
+# The subcommands on saved files -----------------------------------------------------------------------
+
+
+def report_parser() -> UsageParser:
+    p = UsageParser(prog=f"{PROG} report", description="Re-render a saved result JSON as the HTML report.", prefix="report: ")
+    p.add_argument("result", help="a result JSON written by dstt-profile")
+    p.add_argument("--out", default=None, help="directory for the files (default: the JSON's directory)")
+    return p
+
+
+def diff_parser() -> UsageParser:
+    p = UsageParser(
+        prog=f"{PROG} diff",
+        description="What changed between two saved results: configuration, totals, stages, op families, "
+        "the first op where the traces diverge.",
+        epilog="Exit codes: 0 ok, 1 a figure grew by more than --max-growth, 2 bad usage or input.",
+    )
+    p.add_argument("a", help="the result before (a JSON written by dstt-profile)")
+    p.add_argument("b", help="the result after")
+    p.add_argument(
+        "--max-growth",
+        default=None,
+        help="fail (exit 1) when the peak, the FLOPs or a stage's bytes grew by more than this, e.g. +2%%",
+    )
+    return p
+
+
+def check_parser() -> UsageParser:
+    p = UsageParser(
+        prog=f"{PROG} check",
+        description="Check DSTT's memory and FLOPs against the budgets in a TOML file (fake tensors).",
+        epilog="Exit codes: 0 every budget holds, 1 a budget is exceeded or a figure grew past its "
+        "baseline tolerance, 2 bad input.",
+    )
+    p.add_argument("budgets", help="budgets file (TOML, [[budget]] entries)")
+    p.add_argument("--junit", help="also write JUnit XML here")
+    p.add_argument("--json", help="also write a machine-readable result here")
+    p.add_argument("--baseline", help="baseline file (default: BUDGETS with suffix .baseline.json)")
+    p.add_argument("--update", action="store_true", help="write the current figures to the baseline file")
+    return p
