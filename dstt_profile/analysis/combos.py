@@ -14,8 +14,10 @@ from dstt_profile.records.schema import Result
 LISTED = ("dtype", "attention", "mode")  # options that take a comma-separated list
 
 
-def _values(option: str, text: str) -> list[str]:
-    values = [v.strip() for v in text.split(",")]
+def _values(option: str, text: str | None) -> list[str | None]:
+    if text is None:  # an option left unset (DSTT's --attention for another model)
+        return [None]
+    values: list[str | None] = [v.strip() for v in text.split(",")]
     if any(not v for v in values):
         raise UsageError(f"--{option} {shown(text)}: an empty value in the list")
     if len(set(values)) != len(values):

@@ -26,6 +26,7 @@ from typing import Any
 from dstt_profile.analysis.footprint import of_record
 from dstt_profile.cli.main import UsageParser, add_size_options, positive_int, size_options
 from dstt_profile.errors import UsageError
+from dstt_profile.profiles.registry import normalised, subject_for
 from dstt_profile.records.runconfig import MAX_FRAMES, RunConfig, parse_res
 from dstt_profile.records.schema import RunRecord
 from dstt_profile.units import BYTE_UNIT_LIST, fmt_bytes, parse_bytes
@@ -112,14 +113,14 @@ class _Derived:
 
         if run.frames >= DIRECT_BELOW:
             if self.family is None:
-                self.family = TraceFamily(self.base)
+                self.family = TraceFamily(self.base, subject_for(self.base))
                 self.traces += len(self.family.traces)
             derived = self.family.derive(run.frames) if self.family.consistent else None
             if derived is not None:
                 self.derived += run.frames not in self.family.traces
                 return summarize(derived, keep_ops=False)
         self.traces += 1
-        return summarize(trace(run), keep_ops=False)
+        return summarize(trace(run, subject_for(run)), keep_ops=False)
 
     def agrees_at(self, t: int) -> bool:
         """True when t was not derived, or its derivation equals a fresh trace at t, integer for integer."""
@@ -128,7 +129,7 @@ class _Derived:
         if self.family is None or t in self.family.traces or not self.family.consistent:
             return True
         self.traces += 1
-        return self.family.agrees(trace(self.base.replace(frames=t)))
+        return self.family.agrees(trace(self.base.replace(frames=t), subject_for(self.base)))
 
 
 def _profile(run: RunConfig) -> RunRecord:
@@ -221,12 +222,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--res", default="240x432", help="frame size HEIGHTxWIDTH, or a list (default 240x432)")
     p.add_argument("--dtype", default="float32", help="float32, float16, bfloat16 or int8, or a list")
-    p.add_argument("--attention", default="matmul", help="matmul or sdpa, or a list")
+    p.add_argument("--attention", default=None, help="DSTT's attention: matmul (default) or sdpa, or a list")
     p.add_argument("--mode", default="inference", help="inference or train, or a list")
     p.add_argument("--batch", default="1", help="clips per batch, or a list (default 1)")
     p.add_argument("--device", default="cpu", help="device type traced: cpu or cuda")
-    p.add_argument("--heads", default="4", help="attention heads k (default 4)")
-    p.add_argument("--zones", default="2", help="zones per side s in temporal blocks (default 2)")
+    p.add_argument("--heads", default=None, help="DSTT's attention heads k (default 4)")
+    p.add_argument("--zones", default=None, help="DSTT's zones per side s in temporal blocks (default 2)")
     add_size_options(p)
     p.add_argument(
         "--memory",
@@ -255,28 +256,22 @@ def bases(args: argparse.Namespace) -> list[RunConfig]:
         raise UsageError(f"--format {args.format!r}: choose text or json")
     if args.gate not in GATES:
         raise UsageError(f"--gate {args.gate!r}: choose {' or '.join(GATES)}")
-    lists = [_items(getattr(args, name), f"--{name}") for name in ("res", "dtype", "attention", "mode", "batch")]
+    lists = [
+        _items(getattr(args, name), f"--{name}") if getattr(args, name) is not None else [None]
+        for name in ("res", "dtype", "attention", "mode", "batch")
+    ]
     count = 1
     for items in lists:
         count *= len(items)
     if count > MAX_COMBINATIONS:
         raise UsageError(f"{count} combinations is more than {MAX_COMBINATIONS} in one fit")
-    common = dict(
-        device=args.device,
-        memory=args.memory,
-        heads=positive_int("heads", args.heads),
-        zones=positive_int("zones", args.zones),
-        **size_options(args),
-    )
     out = []
     for res, dtype, attention, mode, batch in itertools.product(*lists):
+        assert res is not None and dtype is not None and mode is not None and batch is not None
         height, width = parse_res(res)
-        out.append(
-            RunConfig(
-                frames=1, height=height, width=width, batch=positive_int("batch", batch), dtype=dtype,
-                attention=attention, mode=mode, **common,
-            )
-        )
+        common: dict[str, Any] = dict(device=args.device, memory=args.memory, **size_options(args, attention))
+        run = RunConfig(frames=1, height=height, width=width, batch=positive_int("batch", batch), dtype=dtype, mode=mode, **common)
+        out.append(normalised(run))
     return out
 
 
@@ -300,7 +295,8 @@ def _how(answer: FitAnswer) -> str:
 
 
 def render_text(answer: FitAnswer, base: RunConfig) -> str:
-    what = f"{base.res} {base.dtype} {base.attention} {base.mode} batch {base.batch} (gate: {gate_text(answer.gate, base.memory)})"
+    words = [base.res, base.dtype, str(base.arg("attention", "")), base.mode, f"batch {base.batch}"]
+    what = f"{' '.join(w for w in words if w)} (gate: {gate_text(answer.gate, base.memory)})"
     budget = f"{fmt_bytes(answer.budget_bytes)} ({answer.budget_bytes:,} B)"
     at = f"{fmt_bytes(answer.peak_bytes)} ({answer.peak_bytes:,} B, in {answer.peak_stage})"
     fp = f"{fmt_bytes(answer.footprint_bytes)} ({answer.footprint_bytes:,} B)"

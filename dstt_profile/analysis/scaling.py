@@ -248,12 +248,15 @@ def report(result: Result) -> str:
 
 def _config_text(run: RunRecord) -> str:
     c = run.config
-    return f"{c['height']}x{c['width']} {c['dtype']} {c['attention']} b={c['batch']}"
+    words = [f"{c['height']}x{c['width']}", c["dtype"], str(run.arg("attention")), f"b={c['batch']}"]
+    return " ".join(w for w in words if w)
 
 
 def tokens_of(run: RunRecord) -> int:
     """n, tokens per frame, of a run's configuration (grows with H*W: n = (H/12)*(W/12) by default)."""
-    return int(RunConfig(**run.config).model_config().tokens)
+    from dstt_profile.profiles.dstt.args import config_of
+
+    return int(config_of(RunConfig.from_dict(run.config)).tokens)
 
 
 def resolution_fits(result: Result) -> dict[str, Fit]:

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from dstt_profile.cli import edge
+from dstt_profile.cli.modelopts import add_model_options, model_fields
 from dstt_profile.cli.progress import sweep_progress
 from dstt_profile.errors import TraceError, UsageError
 from dstt_profile.fileio import check_outputs, ensure_dir, output_path, remove_pending
 from dstt_profile.numbers import INT64_MAX, positive
+from dstt_profile.profiles.registry import normalised, resolve
 from dstt_profile.records.runconfig import (
     DEVICES,
     DTYPES,
@@ -61,10 +63,12 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float32", help=f"one of {', '.join(DTYPES)} (int8: storage what-if), or a list such as float32,bfloat16")
     p.add_argument("--batch", default="1", help="clips per batch (default 1)")
     p.add_argument("--device", default="cpu", help=f"device type traced: {', '.join(DEVICES)}")
-    p.add_argument("--attention", default="matmul", help="attention backend: matmul or sdpa, or both: matmul,sdpa")
+    p.add_argument(
+        "--attention", default=None, help="DSTT's attention backend: matmul (default) or sdpa, or both: matmul,sdpa"
+    )
     p.add_argument("--mode", default="inference", help=f"one of {', '.join(MODES)}, or a list (lists run every combination, side by side)")
-    p.add_argument("--heads", default="4", help="attention heads k (default 4)")
-    p.add_argument("--zones", default="2", help="zones per side s in temporal blocks (default 2)")
+    p.add_argument("--heads", default=None, help="DSTT's attention heads k (default 4)")
+    p.add_argument("--zones", default=None, help="DSTT's zones per side s in temporal blocks (default 2)")
     add_size_options(p)
     p.add_argument(
         "--memory",
@@ -93,11 +97,12 @@ def _main_parser() -> argparse.ArgumentParser:
 
 
 def add_size_options(p: argparse.ArgumentParser) -> None:
-    """The network's size, the optimizer a training step keeps state for, and a checkpoint to check
-    against them: shared by the main job and `fit`."""
-    p.add_argument("--hidden", default="512", help="token width d (default 512)")
-    p.add_argument("--channel", default="256", help="encoder channels c (default 256)")
-    p.add_argument("--blocks", default="8", help="transformer blocks L (default 8)")
+    """The model and its size, the optimizer a training step keeps state for, and a checkpoint to
+    check against them: shared by the main job and `fit`."""
+    add_model_options(p)
+    p.add_argument("--hidden", default=None, help="DSTT's token width d (default 512)")
+    p.add_argument("--channel", default=None, help="DSTT's encoder channels c (default 256)")
+    p.add_argument("--blocks", default=None, help="DSTT's transformer blocks L (default 8)")
     p.add_argument(
         "--optimizer",
         default=OPTIMIZERS[0],
@@ -106,14 +111,10 @@ def add_size_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", default=None, help="a checkpoint FILE that must load strictly into this network")
 
 
-def size_options(args: argparse.Namespace) -> dict[str, Any]:
-    """RunConfig fields from the options `add_size_options` adds."""
-    return dict(
-        hidden=positive_int("hidden", args.hidden),
-        channel=positive_int("channel", args.channel),
-        blocks=positive_int("blocks", args.blocks),
-        optimizer=args.optimizer,
-    )
+def size_options(args: argparse.Namespace, attention: str | None = None) -> dict[str, Any]:
+    """RunConfig fields from the options `add_size_options` adds (and --heads, --zones and `attention`,
+    DSTT's shorthands for model arguments)."""
+    return dict(optimizer=args.optimizer, **model_fields(args, attention))
 
 
 def positive_int(name: str, text: str, high: int = INT64_MAX) -> int:
@@ -138,27 +139,25 @@ def runs_from_args(args: argparse.Namespace) -> list[RunConfig]:
         batch=positive_int("batch", args.batch),
         dtype=args.dtype,
         device=args.device,
-        attention=args.attention,
         mode=args.mode,
-        heads=positive_int("heads", args.heads),
-        zones=positive_int("zones", args.zones),
         memory=args.memory,
-        **size_options(args),
+        **size_options(args, args.attention),
     )
-    return [RunConfig(frames=t, **common) for t in frames]
+    return [normalised(RunConfig(frames=t, **common)) for t in frames]
 
 
 def stem_for(runs: Sequence[RunConfig]) -> str:
     """The file-name stem of a result holding `runs`: dstt_t14_240x432_float32, dstt_t1-32_..."""
     first = runs[0]
+    slug = resolve(first).slug(first)
     if len(runs) == 1:
-        return first.slug()
+        return slug
     frames = [r.frames for r in runs]
-    return first.slug().replace(f"_t{first.frames}_", f"_t{min(frames)}-{max(frames)}_", 1)
+    return slug.replace(f"_t{first.frames}_", f"_t{min(frames)}-{max(frames)}_", 1)
 
 
 def result_stem(result: Result) -> str:
-    return stem_for([RunConfig(**r.config) for r in result.runs])
+    return stem_for([RunConfig.from_dict(r.config) for r in result.runs])
 
 
 def planned_outputs(out: Path, stem: str, formats: Sequence[str]) -> dict[str, Path]:
@@ -184,14 +183,13 @@ def write_outputs(result: Result, out: Path, formats: Sequence[str]) -> list[Pat
 def _measured(runs: Sequence[RunConfig], repeats: int, fvcore: bool, quiet: bool) -> Result:
     """Each run predicted and measured (measure.py); real memory and time, so t stays small. Unless
     `quiet`, each step is announced on stderr as it starts: "measuring t=14: real forward pass 2/6 ..."."""
-    from dstt_profile.api import finish_record
-    from dstt_profile.engine.measure import measure
+    from dstt_profile.api import finish_record, measured_run
     from dstt_profile.engine.polytrace import TRACED
 
     records = []
     for run in runs:
         step = None if quiet else _step_line(sys.stderr, run)
-        records.append(finish_record(measure(run, repeats=repeats, progress=step), run, fvcore, TRACED))
+        records.append(finish_record(measured_run(run, repeats=repeats, progress=step), run, fvcore, TRACED))
     return Result(tuple(records))
 
 

@@ -1,4 +1,4 @@
-"""Records: what a run found, as plain frozen data with a JSON round trip (`schema: dstt-profile/1`).
+"""Records: what a run found, as plain frozen data with a JSON round trip (`schema: dstt-profile/2`).
 
 Renderers and analyses read these and never the model, so a saved JSON re-renders anywhere.
 Units: bytes are bytes at the run's dtype (see `RunRecord.config["dtype"]`); FLOPs count 2 per
@@ -8,14 +8,17 @@ multiply-add (torch's FlopCounterMode convention); fvcore's figures are multiply
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from dstt_profile.errors import SchemaError
 from dstt_profile.records.codec import describe, from_jsonable, to_jsonable
 
-SCHEMA = "dstt-profile/1"
+SCHEMA = "dstt-profile/2"
+SCHEMA_V1 = "dstt-profile/1"  # read still: DSTT's sizes were configuration fields, now model arguments
+_V1_MODEL_FIELDS = ("attention", "heads", "zones", "blocks", "hidden", "channel")
+BACKWARD = "backward"  # the stage of every op of the backward pass (train mode), where no module runs
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,25 @@ class MeasuredRecord:
 
 
 @dataclass(frozen=True)
+class ProfileRecord:
+    """What the renderers know of the model's profile, so a saved result re-renders without the model.
+
+    `stages` in network order; `quadratic_stage` the stage whose headline tensor grows with t^2 (the
+    plots mark where it becomes the largest; "" where none does); `blocks` the container module of
+    repeated blocks (the graph draws them as a chain; "" where there is none); `variant` words for the
+    model arguments shown in titles ("matmul attention"); `note` how the profile was chosen."""
+
+    name: str = ""
+    title: str = ""
+    variant: str = ""
+    stages: tuple[str, ...] = ()
+    quadratic_stage: str = ""
+    blocks: str = ""
+    colours: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class RunRecord:
     config: dict[str, Any]
     params: int
@@ -256,10 +278,20 @@ class RunRecord:
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
     footprint: FootprintRecord = field(default_factory=FootprintRecord)  # total 0: a result saved before it
+    profile: ProfileRecord = field(default_factory=ProfileRecord)
 
     @property
     def frames(self) -> int:
         return int(self.config["frames"])
+
+    def arg(self, name: str, default: Any = "") -> Any:
+        """A model argument of this run (`config["model_args"]`), or `default`."""
+        return self.config.get("model_args", {}).get(name, default)
+
+    @property
+    def title(self) -> str:
+        """The model's name in titles: the profile's, else the model reference."""
+        return self.profile.title or str(self.config.get("model", ""))
 
     @property
     def memory(self) -> str:
@@ -291,9 +323,10 @@ class Result:
     @classmethod
     def from_dict(cls, data: Any) -> Result:
         """A result from its JSON values, validated field by field (SchemaError naming the field)."""
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        if not isinstance(data, dict) or data.get("schema") not in (SCHEMA, SCHEMA_V1):
             found = data.get("schema") if isinstance(data, dict) else type(data).__name__
             raise SchemaError("", f"not a {SCHEMA} result (schema: {found!r})")
+        version1 = data["schema"] == SCHEMA_V1
         unknown = sorted(set(data) - {"schema", "meta", "runs"})
         if unknown:
             raise SchemaError("", f"unknown field {unknown[0]!r}")
@@ -301,7 +334,7 @@ class Result:
             raise SchemaError("runs", "missing")
         if not isinstance(data["runs"], list):
             raise SchemaError("runs", f"expected a list, got {describe(data['runs'])}")
-        runs = tuple(_run(r, f"runs[{i}]") for i, r in enumerate(data["runs"]))
+        runs = tuple(_run(_from_v1(r) if version1 else r, f"runs[{i}]") for i, r in enumerate(data["runs"]))
         meta = data.get("meta", {})
         if not isinstance(meta, dict):
             raise SchemaError("meta", f"expected an object, got {describe(meta)}")
@@ -326,6 +359,28 @@ class Result:
 CONFIG_REQUIRED = ("frames", "height", "width", "dtype")
 
 
+def _from_v1(data: Any) -> Any:
+    """A `dstt-profile/1` run as `/2` holds it: DSTT's sizes move into `model_args`, and the profile
+    the renderers need is DSTT's (every /1 result is of the DSTT network)."""
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict) or "profile" in data:
+        return data
+    config = dict(data["config"])
+    args = {name: config.pop(name) for name in _V1_MODEL_FIELDS if name in config}
+    config.setdefault("model", "dstt")
+    config["model_args"] = {"attention": "matmul", "heads": 4, "zones": 2, "blocks": 8, "hidden": 512,
+                            "channel": 256, **args}
+    stages = list(data["stages"]) if isinstance(data.get("stages"), dict) else []
+    profile = {
+        "name": "dstt",
+        "title": "DSTT",
+        "variant": f"{config['model_args']['attention']} attention",
+        "stages": stages,
+        "quadratic_stage": "temporal_attention" if "temporal_attention" in stages else "",
+        "blocks": "transformer",
+    }
+    return {**data, "config": config, "profile": profile}
+
+
 def _run(data: Any, where: str) -> RunRecord:
     """One run: the record types, then its configuration against RunConfig and its rules."""
     from dstt_profile.errors import UsageError
@@ -333,8 +388,11 @@ def _run(data: Any, where: str) -> RunRecord:
 
     record = from_jsonable(RunRecord, data, where)
     at = f"{where}.config"
+    raw = dict(record.config)
+    if isinstance(raw.get("model_args"), dict):
+        raw["model_args"] = [[k, v] for k, v in raw["model_args"].items()]
     try:
-        config = from_jsonable(RunConfig, record.config, at, required=CONFIG_REQUIRED)
+        config = from_jsonable(RunConfig, raw, at, required=CONFIG_REQUIRED)
     except UsageError as exc:
         raise SchemaError(at, str(exc)) from None
-    return replace(record, config=asdict(config))
+    return replace(record, config=config.to_dict())

@@ -15,7 +15,7 @@ from html import escape
 import networkx as nx
 
 from dstt_profile.records.schema import ModuleRecord, OpRecord, RunRecord
-from dstt_profile.render.plots import stage_color
+from dstt_profile.render.plots import stage_color, use_colours
 from dstt_profile.render.xmltext import xml_text
 from dstt_profile.units import fmt_bytes
 
@@ -44,12 +44,14 @@ def _block_kind(run: RunRecord, block: ModuleRecord) -> str:
 
 
 def overview_modules(run: RunRecord) -> list[ModuleRecord]:
-    """Top-level modules in call order, with the transformer stack replaced by its blocks."""
+    """Top-level modules in call order, with the container of repeated blocks (the profile's
+    `blocks`: DSTT's transformer) replaced by its blocks."""
+    blocks = run.profile.blocks
     picked = []
     for m in sorted(run.modules, key=lambda m: m.order):
         parts = m.name.split(".") if m.name else []
-        top = len(parts) == 1 and parts[0] != "transformer"
-        if top or (len(parts) == 2 and parts[0] == "transformer"):
+        top = len(parts) == 1 and parts[0] != blocks
+        if top or (len(parts) == 2 and parts[0] == blocks):
             picked.append(m)
     return picked
 
@@ -69,7 +71,7 @@ def overview_graph(run: RunRecord) -> nx.DiGraph:
         out = m.outputs[0] if m.outputs else None
         nbytes = m.alloc_bytes
         label = f"{m.name}  {m.type}"
-        if m.name.startswith("transformer."):
+        if run.profile.blocks and m.name.startswith(f"{run.profile.blocks}."):
             label = f"{m.name} ({_block_kind(run, m)} block)"
         detail = f"-> {_output(m)}, allocates {fmt_bytes(nbytes)} in all"
         g.add_node(m.name, **_node_attrs(label, detail, m.stage, nbytes, _holds_peak(run, m.first_op, m.last_op), "overview"))
@@ -83,7 +85,7 @@ def overview_graph(run: RunRecord) -> nx.DiGraph:
 
 def first_block(run: RunRecord, kind: str) -> ModuleRecord | None:
     for m in overview_modules(run):
-        if m.name.startswith("transformer.") and m.stage == f"{kind}_attention":
+        if run.profile.blocks and m.name.startswith(f"{run.profile.blocks}.") and m.stage == f"{kind}_attention":
             return m
     return None
 
@@ -238,7 +240,9 @@ def _box_svg(attrs: dict[str, object], x: int, y: int) -> str:
 
 def graph_svgs(run: RunRecord) -> dict[str, str]:
     """Inline SVGs: the overview and the two block detail views (empty views are left out)."""
-    views = {"overview": chain_svg(overview_graph(run), "DSTT, data-flow order (transformer blocks as a chain)")}
+    use_colours(run)
+    chain = f" ({run.profile.blocks} blocks as a chain)" if run.profile.blocks else ""
+    views = {"overview": chain_svg(overview_graph(run), f"{run.title}, data-flow order{chain}")}
     for kind in ("temporal", "spatial"):
         g = detail_graph(run, kind)
         block = first_block(run, kind)

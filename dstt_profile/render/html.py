@@ -19,8 +19,7 @@ from markupsafe import Markup
 
 from dstt_profile.errors import UsageError
 from dstt_profile.fileio import check_outputs, ensure_dir, output_path, write_atomic
-from dstt_profile.profiles.dstt.stages import BACKWARD
-from dstt_profile.records.schema import Result, RunRecord, StageRecord
+from dstt_profile.records.schema import BACKWARD, Result, RunRecord, StageRecord
 from dstt_profile.render import graph, plots
 from dstt_profile.render.terminal import backward_flops, backward_share, describe, peak_location, stage_place
 from dstt_profile.units import fmt_bytes, fmt_count
@@ -186,7 +185,7 @@ def context(result: Result, scaling: Scaling) -> dict[str, Any]:
     failing = [r for r in runs if any(not c.passed for c in r.checks)]
     svg = Markup  # our own SVG (matplotlib's, or graph.py's with every text escaped)
     return {
-        "title": describe(main) if len(runs) == 1 else describe(main).replace(f"t={main.frames}", "sweep t=" + _frames(runs)),
+        "title": describe(main) if len(runs) == 1 else describe(main, "sweep t=" + _frames(runs)),
         "sweep": len(runs) > 1,
         "main": main,
         "summary": summary(main),
@@ -217,7 +216,7 @@ def context(result: Result, scaling: Scaling) -> dict[str, Any]:
             else f"Every formula check of all {len(runs)} runs passes"
             + ("." if len(shown) == len(runs) else f"; {len(shown)} runs shown.")
         ),
-        "stage_colors": plots.STAGE_COLORS,
+        "stage_colors": plots.use_colours(main),
     }
 
 

@@ -19,29 +19,45 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dstt_profile.analysis.scaling import Poly, fit_points  # noqa: E402
-from dstt_profile.profiles.dstt.stages import STAGES  # noqa: E402
-from dstt_profile.records.schema import RunRecord  # noqa: E402
+from dstt_profile.records.schema import BACKWARD, RunRecord  # noqa: E402
 from dstt_profile.units import fmt_bytes, fmt_count  # noqa: E402
 
-STAGE_COLORS: dict[str, str] = {
-    "encoder": "#4e79a7",
-    "hier_enc": "#76b7b2",
-    "he_output": "#59a14f",
-    "temporal_attention": "#e15759",
-    "spatial_attention": "#f28e2b",
-    "ffn": "#edc948",
-    "vec2patch": "#b07aa1",
-    "decoder": "#9c755f",
-    "output": "#bab0ac",
-    "backward": "#555555",
-}
+# Stage colours: the profile's own (a record's `profile.colours`), else this palette in stage order.
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f", "#bab0ac")
+STAGE_COLORS: dict[str, str] = {BACKWARD: "#555555"}
 OTHER_COLOR = "#cccccc"
-TEMPORAL = "temporal_attention"
 _RC: Any = {"svg.fonttype": "none", "font.size": 9, "svg.hashsalt": "dstt-profile"}
+
+
+def use_colours(run: RunRecord) -> dict[str, str]:
+    """Colour every stage of `run` (its profile's colours, else the palette in stage order); returns
+    the colours now in use."""
+    colours = dict(run.profile.colours)
+    free = [c for c in PALETTE if c not in colours.values()] or list(PALETTE)
+    for i, stage in enumerate(s for s in stage_order([run]) if s not in colours):
+        colours[stage] = free[i % len(free)]
+    STAGE_COLORS.clear()
+    STAGE_COLORS.update({**colours, BACKWARD: "#555555"})
+    return dict(STAGE_COLORS)
 
 
 def stage_color(stage: str) -> str:
     return STAGE_COLORS.get(stage, OTHER_COLOR)
+
+
+def stage_order(runs: Sequence[RunRecord]) -> list[str]:
+    """The stages of `runs` in the order their profile shows them."""
+    names: list[str] = []
+    for r in runs:
+        for name in (*r.profile.stages, *r.stages):
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def quadratic_stage(runs: Sequence[RunRecord]) -> str:
+    """The stage whose headline grows with t^2, by the runs' profile ("" where there is none)."""
+    return runs[0].profile.quadratic_stage if runs else ""
 
 
 def default_upto(t: int) -> int:
@@ -76,7 +92,7 @@ class Series:
 def stage_series(runs: Sequence[RunRecord], field: str) -> list[Series]:
     """Per-stage `field` ("bytes" or "flops") against t, in network order."""
     ordered = sorted(runs, key=lambda r: r.frames)
-    names = [s for s in STAGES if any(s in r.stages for r in ordered)]
+    names = [s for s in stage_order(ordered) if any(s in r.stages for r in ordered)]
     out = []
     for name in names:
         pts = [(r.frames, int(getattr(r.stages[name], field))) for r in ordered if name in r.stages]
@@ -92,13 +108,13 @@ def fit(series: Series) -> Poly | None:
     return fit_points(series.stage, list(zip(series.t, series.values, strict=True))).poly
 
 
-def crossover(series: Sequence[Series]) -> int | None:
+def crossover(series: Sequence[Series], quadratic: str = "temporal_attention") -> int | None:
     """Smallest whole t in the swept range from which temporal attention's figure (whatever the series
     hold: bytes or FLOPs) is the largest of all stages.
 
     Read from the points themselves where every whole t was swept; otherwise from the exact fits."""
     by_stage = {s.stage: s for s in series}
-    if TEMPORAL not in by_stage:
+    if quadratic not in by_stage:
         return None
     t_max = max(max(s.t) for s in series)
     t_min = min(min(s.t) for s in series)
@@ -112,10 +128,10 @@ def crossover(series: Sequence[Series]) -> int | None:
         return None if poly is None else {t: float(poly(t)) for t in grid}
 
     table = {name: values(s) for name, s in by_stage.items()}
-    mine = table[TEMPORAL]
+    mine = table[quadratic]
     if mine is None or any(v is None for v in table.values()):
         return None
-    others = [v for name, v in table.items() if name != TEMPORAL and v is not None]
+    others = [v for name, v in table.items() if name != quadratic and v is not None]
     answer = None
     for t in reversed(grid):
         if all(mine[t] >= o[t] for o in others):
@@ -195,7 +211,10 @@ def scaling_svg(runs: Sequence[RunRecord], field: str, what: str) -> str:
     reads `<unit> <what>`."""
     all_series = stage_series(runs, field)
     series = [s for s in all_series if any(s.values)]
-    cross = crossover(all_series)
+    quadratic = quadratic_stage(runs)
+    if runs:
+        use_colours(runs[-1])
+    cross = crossover(all_series, quadratic) if quadratic else None
     scale = scale_for(field, max((v for s in series for v in s.values), default=0))
     quantity = "FLOPs" if field == "flops" else field
     with plt.rc_context(_RC):
@@ -206,9 +225,9 @@ def scaling_svg(runs: Sequence[RunRecord], field: str, what: str) -> str:
             ax.set_ylabel(f"{scale.name} {what}")
             ax.set_title(f"{quantity} per stage vs t ({'log-log' if log else 'linear'})")
             if cross is not None:
-                ax.axvline(cross, color=stage_color(TEMPORAL), ls="--", lw=1)
-                ax.annotate(f"t={cross}: temporal attention's {quantity} largest", (cross, 0.95),
-                            xycoords=("data", "axes fraction"), fontsize=8, color=stage_color(TEMPORAL),
+                ax.axvline(cross, color=stage_color(quadratic), ls="--", lw=1)
+                ax.annotate(f"t={cross}: {quadratic.replace('_', ' ')}'s {quantity} largest", (cross, 0.95),
+                            xycoords=("data", "axes fraction"), fontsize=8, color=stage_color(quadratic),
                             ha="left", va="top")
         axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
         return _svg(fig)
@@ -220,6 +239,7 @@ def timeline_svg(run: RunRecord) -> str | None:
     bands, the peak marked. None without ops."""
     if not run.ops:
         return None
+    use_colours(run)
     index = [o.index for o in run.ops]
     live = [run.timeline_bytes(o) / 2**20 for o in run.ops]
     with plt.rc_context(_RC):
@@ -258,12 +278,13 @@ def _bands(run: RunRecord) -> list[tuple[str, int, int]]:
 def scaling_table(runs: Sequence[RunRecord]) -> list[dict[str, str]]:
     """One row per t: the figures the plots show, as text (for the report and for readers without SVG)."""
     rows = []
+    quadratic = quadratic_stage(runs)
     for r in sorted(runs, key=lambda r: r.frames):
         largest = max(r.stages.values(), key=lambda s: s.bytes)
         rows.append(
             {
                 "t": str(r.frames),
-                "temporal": fmt_bytes(r.stages[TEMPORAL].bytes) if TEMPORAL in r.stages else "-",
+                "temporal": fmt_bytes(r.stages[quadratic].bytes) if quadratic in r.stages else "-",
                 "largest": largest.name,
                 "flops": fmt_count(r.flops.total, "FLOP"),
                 "peak": fmt_bytes(r.peak_view.bytes),
