@@ -245,7 +245,7 @@ def _model(where: _Where, raw: dict[str, Any]) -> dict[str, Any]:
     clash = sorted(set(given) & set(args))
     if clash:
         raise where.fail(clash[0], "set both as a key and in model_args: give one")
-    fields = dict(
+    fields: dict[str, Any] = dict(
         model=model,
         model_args={**args, **given},
         model_path=tuple(_near(where, p) for p in paths),

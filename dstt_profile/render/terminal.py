@@ -94,6 +94,8 @@ def render_run(run: RunRecord) -> str:
     ]
     for c in failed:
         lines.append(f"  FAIL {c.name}: {c.formula_substituted} = {c.expected:,} but measured {c.measured:,}")
+    if run.profile.note:
+        lines.append(f"profile      {run.profile.note}")
     if run.flops.unsupported:
         ops = ", ".join(f"{k} x{v}" for k, v in sorted(run.flops.unsupported.items()))
         lines.append(f"no cost function: {ops}")
