@@ -121,7 +121,8 @@ def _import_failure(reference: str, exc: BaseException) -> UsageError:
 
 
 def _load_file(reference: str, path: Path, imports: UserImports) -> types.ModuleType:
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    where = "\n".join([str(path.resolve()), *map(str, imports.roots)])  # another root: another module
+    digest = hashlib.sha256(where.encode()).hexdigest()[:12]
     stem = "".join(c if c.isalnum() else "_" for c in path.stem)
     name = f"dstt_profile_user_{digest}_{stem}"
     if name in sys.modules:
