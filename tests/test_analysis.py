@@ -16,6 +16,7 @@ from dstt_profile.analysis import fit, scaling, training, whatif
 from dstt_profile.api import profile_run
 from dstt_profile.cli.main import main
 from dstt_profile.profiles.dstt import seed
+from dstt_profile.profiles.dstt.args import dstt_run
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result, RunRecord
 
@@ -34,7 +35,7 @@ def ints(poly: scaling.Poly | None) -> tuple[int, ...]:
 
 
 def sweep(frames: tuple[int, ...], **options: object) -> Result:
-    return Result(tuple(run(RunConfig(frames=t, **options)) for t in frames))  # type: ignore[arg-type]
+    return Result(tuple(run(dstt_run(frames=t, **options)) for t in frames))
 
 
 @pytest.fixture(scope="module")
@@ -133,11 +134,11 @@ def test_peak_fitted_per_segment() -> None:
 
 def test_whatif_matmul_vs_sdpa() -> None:
     # At t=14 the decoder holds the allocator peak whichever attention runs: the fused kernel saves nothing
-    cmp14 = whatif.compare(run(RunConfig(frames=14)), run(RunConfig(frames=14, attention="sdpa")))
+    cmp14 = whatif.compare(run(RunConfig(frames=14)), run(dstt_run(frames=14, attention="sdpa")))
     assert cmp14.matmul.peak_bytes == cmp14.sdpa.peak_bytes == 1_507_147_776  # 107,642,880*14 + 147,456
     assert cmp14.ratio == 1
     # At t=32 the two t^2 matrices hold it: 4,147,200*1024 + 13,639,680*32 = 4,683,202,560
-    cmp = whatif.compare(run(RunConfig(frames=32)), run(RunConfig(frames=32, attention="sdpa")))
+    cmp = whatif.compare(run(RunConfig(frames=32)), run(dstt_run(frames=32, attention="sdpa")))
     assert cmp.matmul.peak_bytes == 4_683_202_560
     assert cmp.sdpa.peak_bytes == 3_444_719_616  # decoder 107,642,880*32 + 147,456
     assert cmp.ratio == Fraction(4_683_202_560, 3_444_719_616)

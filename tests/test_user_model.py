@@ -29,7 +29,7 @@ def _tiny_class() -> type[torch.nn.Module]:
         from tinyvideo import TinyVideoNet
     finally:
         sys.path.remove(str(MODELS))
-    return TinyVideoNet  # type: ignore[no-any-return]
+    return TinyVideoNet
 
 
 @pytest.fixture(scope="module")

@@ -60,3 +60,12 @@ def config_of(run: RunConfig) -> DSTTConfig:
     """The network `run` describes (its arguments, at its frame size)."""
     args = full_args(run)
     return DSTTConfig(height=run.height, width=run.width, **args)  # type: ignore[arg-type]
+
+
+def dstt_run(**fields: Any) -> RunConfig:
+    """A RunConfig of the built-in network from keywords, DSTT's arguments among them
+    (`dstt_run(frames=14, attention="sdpa", heads=8)`), with every argument stated."""
+    args = {name: fields.pop(name) for name in list(fields) if name in DEFAULTS}
+    run = RunConfig(**fields)
+    run = run.replace(model_args={**run.args, **args})
+    return run.replace(model_args=full_args(run))

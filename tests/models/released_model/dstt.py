@@ -13,7 +13,6 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
 from core.spectral_norm import spectral_norm as _spectral_norm
 
 
