@@ -77,7 +77,8 @@ def _layout(x: torch.Tensor) -> str:
         return "contiguous"
     if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
         return "channels_last"
-    order = sorted(range(x.dim()), key=lambda d: (-x.stride(d), d))
+    strides = x.stride()
+    order = sorted(range(x.dim()), key=lambda d: (-strides[d], d))
     return "strided:" + ",".join(map(str, order))
 
 
