@@ -193,3 +193,12 @@ def test_a_users_own_model_package_stays_apart_from_ours(tmp_path: Path) -> None
     from model.config import DSTTConfig
 
     assert DSTTConfig().hidden == 512
+
+
+def test_scaling_of_a_model_without_a_quadratic_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scaling", "--model", TINY, "--frames", "1:4", "--res", "32x32"]) == 0
+    out = capsys.readouterr().out
+    # temporal FLOPs: 131,072 t + 8,192 t^2 (test_sweep_derives_from_three_traces_and_matches_a_trace)
+    assert "  temporal.flops: 8192*t^2 + 131072*t + 0 (degree 2" in out
+    assert "Temporal" not in out and "temporal block" not in out
+    assert main(["whatif", "--model", TINY, "--frames", "2", "--res", "32x32"]) == 2

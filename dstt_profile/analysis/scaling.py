@@ -241,8 +241,11 @@ def report(result: Result) -> str:
     lines.append("Peak, fitted only where the stage holding it is constant:")
     for seg in peak_segments(result):
         lines.append(f"  t={seg.first}..{seg.last} in {seg.stage}: {seg.fit.text()}")
-    crossing = headline_crossover(fits)
-    lines.append(f"Temporal attention matrix is the largest headline tensor from t = {crossing}")
+    quadratic = result.runs[0].profile.quadratic_stage  # the stage that grows with t^2, by the profile
+    if quadratic in fits:
+        crossing = headline_crossover(fits, quadratic)
+        what = "Temporal attention matrix" if quadratic == TEMPORAL else f"The {quadratic} headline tensor"
+        lines.append(f"{what} is the largest headline tensor from t = {crossing}")
     return "\n".join(lines)
 
 

@@ -43,7 +43,7 @@ def _runs(name: str, p: argparse.ArgumentParser, argv: Sequence[str], fixed: Seq
 def scaling_command(argv: Sequence[str]) -> int:
     """Exact polynomial laws in t of every stage's headline elements and FLOPs, the peak fitted per
     segment of constant peak stage, and both crossovers (headline and peak)."""
-    from dstt_profile.analysis.scaling import peak_crossover, report
+    from dstt_profile.analysis.scaling import TEMPORAL, peak_crossover, report
     from dstt_profile.api import profile_many
 
     p = _parser(
@@ -56,11 +56,12 @@ def scaling_command(argv: Sequence[str]) -> int:
     if len(runs) < 3:
         raise UsageError("scaling: --frames needs at least 3 values of t to fit and verify a law (e.g. 1:8)")
     result = profile_many(runs, keep_ops=False)
-    crossing = peak_crossover(runs[0].replace(frames=1))
-    view = "allocator peak" if runs[0].memory == "allocator" else "tensor peak"
-    found = f"t = {crossing}" if crossing is not None else "no t up to 65,536"
     print(report(result))
-    print(f"The {view} is set inside a temporal block from {found} (searched over fake-tensor runs)")
+    if result.runs[0].profile.quadratic_stage == TEMPORAL:  # DSTT's temporal blocks
+        crossing = peak_crossover(runs[0].replace(frames=1))
+        view = "allocator peak" if runs[0].memory == "allocator" else "tensor peak"
+        found = f"t = {crossing}" if crossing is not None else "no t up to 65,536"
+        print(f"The {view} is set inside a temporal block from {found} (searched over fake-tensor runs)")
     return 0
 
 
@@ -74,6 +75,8 @@ def whatif_command(argv: Sequence[str]) -> int:
         "With several t (e.g. --frames 24:27), the growth of each backend's peak as exact fits.",
     )
     runs = _runs("whatif", p, argv, fixed=("attention",))
+    if runs[0].model != "dstt":
+        raise UsageError(f"whatif compares the built-in DSTT network's attention backends, not --model {runs[0].model}")
     frames = [r.frames for r in runs]
     base = runs[0]
     matmul, sdpa = sweep_pair(base, frames)
