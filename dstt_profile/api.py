@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from dstt_profile.analysis.polysummary import SummaryFamily, comparable
+from dstt_profile.analysis.series import default_upto, scaling_series
 from dstt_profile.analysis.summarize import summarize
 from dstt_profile.engine.polytrace import BASE_FRAMES, DIRECT_BELOW, TRACED, TraceFamily, worth_deriving
 from dstt_profile.engine.trace import Trace, trace
@@ -218,6 +219,19 @@ def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]
         f"t={','.join(map(str, BASE_FRAMES))} and checked op by op against {against}"
     )
     return runs, note
+
+
+def with_scaling(result: Result) -> Result:
+    """`result` with the scaling series its report draws (records/schema.py `ScalingRecord`).
+
+    A single run gets those of a default sweep around its t (`scaling_runs` up to `default_upto(t)`),
+    stored in the result so that a saved result re-renders the same report; a sweep's report draws
+    its own runs, so a sweep (or a result that has them) is returned as it is."""
+    if len(result.runs) != 1 or result.scaling is not None:
+        return result
+    run = result.runs[0]
+    runs, how = scaling_runs(run, default_upto(run.frames))
+    return replace(result, scaling=scaling_series(runs, f"from a default sweep around t={run.frames}: {how}"))
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,15 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from dstt_profile.api import profile_many, run_config
+from dstt_profile.analysis.laws import crossover, stage_series
+from dstt_profile.analysis.series import default_upto, scaling_series
+from dstt_profile.api import profile_many, run_config, with_scaling
 from dstt_profile.cli.main import main, result_stem
 from dstt_profile.records.schema import Result
 from dstt_profile.render.html import render_html, report_command, write_report
-from dstt_profile.render.plots import crossover, default_upto, stage_series
 
 GOLDEN = Path(__file__).parent / "golden" / "stage_table_t14.txt"
-SECTIONS = ("summary", "stages", "scaling", "timeline", "graph", "fvcore", "checks")
+SECTIONS = ("summary", "stages", "laws", "scaling", "crossovers", "timeline", "graph", "fvcore", "checks")
 
 
 class _TableText(HTMLParser):
@@ -57,12 +58,12 @@ def table_text(html: str, cls: str = "stage-table") -> str:
 
 @pytest.fixture(scope="module")
 def result_t14() -> Result:
-    return profile_many([run_config(14)])
+    return with_scaling(profile_many([run_config(14)]))  # as the main job writes it
 
 
 @pytest.fixture(scope="module")
 def html_t14(result_t14: Result) -> str:
-    return render_html(result_t14, allow_sweep=False)
+    return render_html(result_t14)
 
 
 def test_stage_table_matches_golden(html_t14: str) -> None:
@@ -109,7 +110,7 @@ def test_report_from_saved_json_alone(tmp_path: Path) -> None:
     html = (out / f"{saved.stem}.html").read_text(encoding="utf-8")
     for section in SECTIONS:
         assert f'<section id="{section}">' in html
-    assert "does not run the model" in html
+    assert "from a default sweep around t=2: t = 2..16" in html  # the saved series: default_upto(2) = 16
     assert (out / f"{saved.stem}.dot").read_text().startswith("digraph dstt {")
 
 
@@ -176,6 +177,6 @@ def test_main_job_scaling_plots_are_exact_and_checked(tmp_path: Path) -> None:
     # temporal matrix t^2*720*720*4 B per instance, exact at every derived t: at t=28 = 1,625,702,400 B
     assert runs[-1].stages["temporal_attention"].bytes == 28 * 28 * 720 * 720 * 4
     # the exact crossover read from whole-t points: temporal attention is the largest headline from t=9
-    assert crossover(stage_series(runs, "bytes")) == 9
+    assert crossover(stage_series(scaling_series(runs, note), "bytes")) == 9
 
 

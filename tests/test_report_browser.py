@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dstt_profile.api import profile_many, run_config
+from dstt_profile.api import profile_many, run_config, with_scaling
 from dstt_profile.render.html import render_html
 
 CHROMIUM = shutil.which("chromium")
@@ -41,7 +41,7 @@ def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("report") / "dstt_t14.html"
-    path.write_text(render_html(profile_many([run_config(14)]), allow_sweep=False), encoding="utf-8")
+    path.write_text(render_html(with_scaling(profile_many([run_config(14)]))), encoding="utf-8")
     return path
 
 
@@ -57,7 +57,7 @@ def test_dom_has_sections_svgs_and_no_requests(report: Path, tmp_path: Path) -> 
     probed.write_text(report.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
     done = _chromium(tmp_path, "--dump-dom", probed.as_uri())
     dom = done.stdout
-    for section in ("summary", "stages", "scaling", "timeline", "graph", "fvcore", "checks"):
+    for section in ("summary", "stages", "laws", "scaling", "crossovers", "timeline", "graph", "fvcore", "checks"):
         assert f'id="{section}"' in dom, section
     sizes = json.loads(_attr(dom, "data-svg-sizes"))
     assert len(sizes) >= 6 and all(w > 0 and h > 0 for w, h in sizes), sizes

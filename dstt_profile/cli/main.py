@@ -271,6 +271,9 @@ def run_job(args: argparse.Namespace, show: bool = True) -> tuple[int, Result, l
             runs, keep_ops=True, fvcore=args.fvcore, progress=progress, detail="traced" if args.keep_ops else "last"
         )
     result = _finished(result, checked)
+    from dstt_profile.api import with_scaling
+
+    result = with_scaling(result)  # a single run's scaling series for its report, saved with the result
     written = write_outputs(result, out, formats)
     for target in REPORT_WRITERS:
         writer = _load(target)

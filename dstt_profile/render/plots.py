@@ -18,9 +18,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dstt_profile.analysis.scaling import Poly, fit_points  # noqa: E402
-from dstt_profile.profiles.dstt.stages import STAGES  # noqa: E402
-from dstt_profile.records.schema import RunRecord  # noqa: E402
+from dstt_profile.analysis.laws import TEMPORAL, Series, crossover, fit, stage_series  # noqa: E402
+from dstt_profile.analysis.series import peaks  # noqa: E402
+from dstt_profile.records.schema import RunRecord, ScalingRecord  # noqa: E402
 from dstt_profile.units import fmt_bytes, fmt_count  # noqa: E402
 
 STAGE_COLORS: dict[str, str] = {
@@ -36,24 +36,11 @@ STAGE_COLORS: dict[str, str] = {
     "backward": "#555555",
 }
 OTHER_COLOR = "#cccccc"
-TEMPORAL = "temporal_attention"
 _RC: Any = {"svg.fonttype": "none", "font.size": 9, "svg.hashsalt": "dstt-profile"}
 
 
 def stage_color(stage: str) -> str:
     return STAGE_COLORS.get(stage, OTHER_COLOR)
-
-
-def default_upto(t: int) -> int:
-    """The largest t the main job's scaling plots reach: twice the requested t, at least 16, and never
-    past the largest t a run may ask for (MAX_FRAMES).
-
-    14 -> 28. Every t up to it is derived exactly from three traces (polytrace.py), so the curves are
-    drawn through every whole t and cost the same whatever this is.
-    """
-    from dstt_profile.records.runconfig import MAX_FRAMES
-
-    return min(max(2 * t, 16), MAX_FRAMES)
 
 
 def _svg(fig: Any) -> str:
@@ -64,65 +51,6 @@ def _svg(fig: Any) -> str:
     text = buf.getvalue()
     text = text[text.index("<svg") :]
     return re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
-
-
-@dataclass(frozen=True)
-class Series:
-    stage: str
-    t: list[int]
-    values: list[int]
-
-
-def stage_series(runs: Sequence[RunRecord], field: str) -> list[Series]:
-    """Per-stage `field` ("bytes" or "flops") against t, in network order."""
-    ordered = sorted(runs, key=lambda r: r.frames)
-    names = [s for s in STAGES if any(s in r.stages for r in ordered)]
-    out = []
-    for name in names:
-        pts = [(r.frames, int(getattr(r.stages[name], field))) for r in ordered if name in r.stages]
-        out.append(Series(name, [p[0] for p in pts], [p[1] for p in pts]))
-    return out
-
-
-def fit(series: Series) -> Poly | None:
-    """The exact polynomial through every point (scaling.py: lowest degree that reproduces all of them,
-    with a point to spare), or None where there is none of degree <= 4."""
-    if len(set(series.t)) < 2:
-        return None
-    return fit_points(series.stage, list(zip(series.t, series.values, strict=True))).poly
-
-
-def crossover(series: Sequence[Series]) -> int | None:
-    """Smallest whole t in the swept range from which temporal attention's figure (whatever the series
-    hold: bytes or FLOPs) is the largest of all stages.
-
-    Read from the points themselves where every whole t was swept; otherwise from the exact fits."""
-    by_stage = {s.stage: s for s in series}
-    if TEMPORAL not in by_stage:
-        return None
-    t_max = max(max(s.t) for s in series)
-    t_min = min(min(s.t) for s in series)
-    grid = range(t_min, t_max + 1)
-
-    def values(s: Series) -> dict[int, float] | None:
-        known = dict(zip(s.t, s.values, strict=True))
-        if all(t in known for t in grid):
-            return {t: float(known[t]) for t in grid}
-        poly = fit(s)
-        return None if poly is None else {t: float(poly(t)) for t in grid}
-
-    table = {name: values(s) for name, s in by_stage.items()}
-    mine = table[TEMPORAL]
-    if mine is None or any(v is None for v in table.values()):
-        return None
-    others = [v for name, v in table.items() if name != TEMPORAL and v is not None]
-    answer = None
-    for t in reversed(grid):
-        if all(mine[t] >= o[t] for o in others):
-            answer = t
-        else:
-            break
-    return answer
 
 
 @dataclass(frozen=True)
@@ -187,13 +115,13 @@ def _plot_series(ax: Any, series: Sequence[Series], log: bool, scale: Scale) -> 
     ax.grid(True, alpha=0.3)
 
 
-def scaling_svg(runs: Sequence[RunRecord], field: str, what: str) -> str:
+def scaling_svg(scaling: ScalingRecord, field: str, what: str) -> str:
     """Linear and log-log panels of per-stage `field` ("bytes" or "flops") against t, fitted curves and
     the t from which temporal attention's `field` is the largest (that quantity's own crossover).
 
     Figures are drawn in a unit chosen from the data (GiB, MiB, ... or TFLOP, GFLOP, ...); the y axis
     reads `<unit> <what>`."""
-    all_series = stage_series(runs, field)
+    all_series = stage_series(scaling, field)
     series = [s for s in all_series if any(s.values)]
     cross = crossover(all_series)
     scale = scale_for(field, max((v for s in series for v in s.values), default=0))
@@ -255,19 +183,24 @@ def _bands(run: RunRecord) -> list[tuple[str, int, int]]:
     return bands
 
 
-def scaling_table(runs: Sequence[RunRecord]) -> list[dict[str, str]]:
-    """One row per t: the figures the plots show, as text (for the report and for readers without SVG)."""
+def scaling_table(scaling: ScalingRecord, memory: str, frames: Sequence[int]) -> list[dict[str, str]]:
+    """One row per t of `frames` (those of `scaling` to show): the figures the plots show, as text (for
+    the report and for readers without SVG); the peak in the view `memory`."""
+    peak_bytes, peak_stage = peaks(scaling, memory)
+    at = {t: i for i, t in enumerate(scaling.frames)}
+    temporal = scaling.stages.get(TEMPORAL)
     rows = []
-    for r in sorted(runs, key=lambda r: r.frames):
-        largest = max(r.stages.values(), key=lambda s: s.bytes)
+    for t in frames:
+        i = at[t]
+        largest = max(scaling.stages, key=lambda name: scaling.stages[name].bytes[i]) if scaling.stages else "-"
         rows.append(
             {
-                "t": str(r.frames),
-                "temporal": fmt_bytes(r.stages[TEMPORAL].bytes) if TEMPORAL in r.stages else "-",
-                "largest": largest.name,
-                "flops": fmt_count(r.flops.total, "FLOP"),
-                "peak": fmt_bytes(r.peak_view.bytes),
-                "peak_stage": r.peak_view.stage,
+                "t": str(t),
+                "temporal": fmt_bytes(temporal.bytes[i]) if temporal is not None else "-",
+                "largest": largest,
+                "flops": fmt_count(scaling.flops[i], "FLOP"),
+                "peak": fmt_bytes(peak_bytes[i]),
+                "peak_stage": peak_stage[i],
             }
         )
     return rows
