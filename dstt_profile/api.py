@@ -203,12 +203,12 @@ def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]
     if not checked:
         traced = profile_many([base.replace(frames=t) for t in frames], keep_ops=False, derive=False)
         runs = tuple(sorted((run, *traced.runs), key=lambda r: r.frames))
-        return runs, f"t = {frames[0]}..{frames[-1]}, each traced (the derivation did not match {against})"
+        return runs, f"t = {runs[0].frames}..{runs[-1].frames}, each traced (the derivation did not match {against})"
     summaries = SummaryFamily(family)
     if derived_main is not None and summaries.record(run.frames) != comparable(run):
         traced = profile_many([base.replace(frames=t) for t in frames], keep_ops=False, derive=False)
         runs = tuple(sorted((run, *traced.runs), key=lambda r: r.frames))
-        return runs, f"t = {frames[0]}..{frames[-1]}, each traced (the derived summary did not match {against})"
+        return runs, f"t = {runs[0].frames}..{runs[-1].frames}, each traced (the derived summary did not match {against})"
     records = []
     for t in frames:
         found = summarize(family.traces[t], keep_ops=False) if t in family.traces else summaries.record(t)

@@ -196,7 +196,7 @@ def context(result: Result) -> dict[str, Any]:
         "unsupported": sorted(main.flops.unsupported.items()),
         "fvcore_unsupported": sorted(main.fvcore.unsupported.items()) if main.fvcore else [],
         "checks": main.checks,
-        "checks_line": f"{len(runs)} runs, {passed}/{sum(len(r.checks) for r in runs)} formula checks pass",
+        "checks_line": f"{len(runs):,} runs, {passed:,}/{sum(len(r.checks) for r in runs):,} formula checks pass",
         "failures": [(r.frames, [c.name for c in r.checks if not c.passed]) for r in failing],
         "stage_colors": plots.STAGE_COLORS,
     }

@@ -145,11 +145,14 @@ def scaling_svg(scaling: ScalingRecord, field: str, what: str) -> str:
 def timeline_svg(run: RunRecord) -> str | None:
     """Bytes held at each op in the run's memory view (allocator: storages at real size plus what the op
     holds inside itself, so workspaces show as spikes; tensors: live tensor bytes), stages as coloured
-    bands, the peak marked. None without ops."""
+    bands, the peak marked; in a unit chosen from the data (GiB, MiB, ...). None without ops."""
     if not run.ops:
         return None
     index = [o.index for o in run.ops]
-    live = [run.timeline_bytes(o) / 2**20 for o in run.ops]
+    held = [run.timeline_bytes(o) for o in run.ops]
+    peak = run.peak_view
+    scale = scale_for("bytes", max([*held, peak.bytes]))
+    live = [v / scale.size for v in held]
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(12, 3.6))
         fig.subplots_adjust(left=0.07, right=0.84, bottom=0.14, top=0.95)
@@ -159,13 +162,12 @@ def timeline_svg(run: RunRecord) -> str | None:
             seen.add(stage)
             ax.axvspan(first - 0.5, last + 0.5, color=stage_color(stage), alpha=0.25, lw=0, label=label)
         ax.plot(index, live, color="#222222", lw=1)
-        peak = run.peak_view
-        ax.plot([peak.op_index], [peak.bytes / 2**20], "v", color="#d00000", ms=8)
-        ax.annotate(f"peak {fmt_bytes(peak.bytes)}\n#{peak.op_index} {peak.op}", (peak.op_index, peak.bytes / 2**20),
+        ax.plot([peak.op_index], [peak.bytes / scale.size], "v", color="#d00000", ms=8)
+        ax.annotate(f"peak {fmt_bytes(peak.bytes)}\n#{peak.op_index} {peak.op}", (peak.op_index, peak.bytes / scale.size),
                     xytext=(8, -4), textcoords="offset points", fontsize=8, color="#d00000", va="top")
         ax.set_xlabel("op index (execution order)")
         what = "allocator, incl. workspaces" if peak.view == "allocator" else "tensors only"
-        ax.set_ylabel(f"held during the pass (MiB, {what})")
+        ax.set_ylabel(f"held during the pass ({scale.name}, {what})")
         ax.set_xlim(index[0] - 0.5, index[-1] + 0.5)
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
