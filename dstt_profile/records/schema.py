@@ -32,6 +32,26 @@ class TensorInfo:
 
 
 @dataclass(frozen=True)
+class OpInput:
+    """One tensor an op reads: the op that produced its data, and the tensor as the op reads it.
+
+    The producer is the op that last wrote the storage the tensor reads: a view (`view`, `permute`,
+    `expand`, ...) is looked through to the op whose data it shows, and an in-place op is the writer of
+    what it changed. -1: data that exists before the pass (a parameter, a buffer, the model input)."""
+
+    producer: int
+    shape: tuple[int, ...]
+    dtype: str
+
+    @property
+    def elements(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+@dataclass(frozen=True)
 class OpRecord:
     """One aten op of the traced pass, in execution order."""
 
@@ -53,6 +73,12 @@ class OpRecord:
     rules: str = ""  # the device rules and calibrations that changed this op's figures, comma-separated
     rule_params: tuple[int, ...] = ()  # what the op's temporary rule was computed from (devicerules.py)
     rule_transient: int = 0  # the part of `transient_bytes` that rule gives
+    inputs: tuple[OpInput, ...] = ()  # tensor inputs in argument order, each with the op that produced it
+
+    @property
+    def producers(self) -> tuple[int, ...]:
+        """The ops whose data this op reads, once each in argument order (-1, data from before the pass, left out)."""
+        return tuple(dict.fromkeys(i.producer for i in self.inputs if i.producer >= 0))
 
     @property
     def allocator_bytes(self) -> int:
