@@ -222,11 +222,15 @@ def test_junit_with_control_characters_parses(record: RunRecord) -> None:
 
 
 def test_graphml_with_control_characters_parses(record: RunRecord, tmp_path: Path) -> None:
-    modules = tuple(replace(m, name="encoder\x01x") if m.name == "encoder" else m for m in record.modules)
-    text = graphml_text(replace(record, modules=modules))
+    def renamed(name: str) -> str:
+        return name.replace("encoder.0", "encoder.0\x01x", 1) if name.startswith("encoder.0") else name
+
+    modules = tuple(replace(m, name=renamed(m.name)) for m in record.modules)
+    ops = tuple(replace(o, module=renamed(o.module)) for o in record.ops)
+    text = graphml_text(replace(record, modules=modules, ops=ops))
     root = ET.fromstring(text)
     ids = [n.get("id") for n in root.iter("{http://graphml.graphdrawing.org/xmlns}node")]
-    assert "encoder\ufffdx" in ids and "encoder" not in ids
+    assert "encoder.0\ufffdx" in ids and "encoder.0" not in ids
 
 
 # 7: fit at the largest t ------------------------------------------------------------------------------

@@ -81,7 +81,11 @@ def _external_urls(html: str) -> list[str]:
 def test_html_has_no_external_urls(html_t14: str) -> None:
     assert _external_urls(html_t14) == []
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html_t14)
-    assert "<script" not in html_t14  # nothing to fetch, nothing to run
+    # One small inline script, the layer graph's: it opens a block's pre-drawn view in place, fetches nothing.
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", html_t14, flags=re.S)
+    assert len(scripts) == html_t14.count("<script") == 1
+    assert "<script>" in html_t14  # no src, no attributes
+    assert not re.search(r"fetch|XMLHttpRequest|import|src|href\s*=|innerHTML", scripts[0])
     assert "@import" not in html_t14 and "url(http" not in html_t14
 
 
@@ -130,10 +134,10 @@ def test_graphml_parses_back(tmp_path: Path, result_t14: Result) -> None:
     path = tmp_path / "g.graphml"
     path.write_text(graphml_text(result_t14.runs[0]), encoding="utf-8")
     g = nx.read_graphml(path)
-    assert "transformer.7" in g and "encoder" in g
+    assert "transformer.7" in g and "encoder.0" in g  # depth 2: the top-level modules' children
     assert g.has_edge("transformer.0", "transformer.1")
-    assert sum(int(a["peak"]) for _, a in g.nodes(data=True) if a["view"] == "overview") == 1
-    assert g.nodes["decoder"]["peak"] == 1  # the allocator peak is in decoder.4.conv
+    assert sum(int(a["peak"]) for _, a in g.nodes(data=True)) == 1
+    assert g.nodes["decoder.4"]["peak"] == 1  # the allocator peak is in decoder.4.conv
 
 
 def test_report_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

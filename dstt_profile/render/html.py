@@ -20,6 +20,7 @@ from dstt_profile.analysis import laws as fitted
 from dstt_profile.analysis import series
 from dstt_profile.errors import UsageError
 from dstt_profile.fileio import check_outputs, ensure_dir, output_path, write_atomic
+from dstt_profile.profiles.dstt.graphhints import graph_hints
 from dstt_profile.profiles.dstt.stages import BACKWARD
 from dstt_profile.records.schema import Result, RunRecord, StageRecord
 from dstt_profile.render import graph, laws, plots
@@ -187,7 +188,7 @@ def context(result: Result) -> dict[str, Any]:
         "bytes_svg": svg(plots.scaling_svg(scaling, "bytes", f"per instance ({main.config['dtype']})")),
         "flops_svg": svg(plots.scaling_svg(scaling, "flops", "over all instances (2 per multiply-add)")),
         "timeline_svg": _maybe(plots.timeline_svg(main)),
-        "graph_svgs": {k: svg(v) for k, v in graph.graph_svgs(main).items()},
+        "graph": _graph_views(main),
         "measured_rows": measured_rows(runs),
         "measured_method": next((r.measured.method for r in runs if r.measured), ""),
         "measured_stages": list(dict.fromkeys(s for r in runs if r.measured for s in r.measured.stage_seconds)),
@@ -209,6 +210,23 @@ def _span(frames: Sequence[int]) -> str:
     if list(frames) == list(range(frames[0], frames[-1] + 1)):
         return f"t = {frames[0]}..{frames[-1]}" if len(frames) > 1 else f"t = {frames[0]}"
     return f"t in {', '.join(map(str, frames))}" if len(frames) <= 8 else f"{len(frames)} values of t from {frames[0]} to {frames[-1]}"
+
+
+def _graph_views(run: RunRecord) -> dict[str, Any]:
+    """The layer graph at its default depth and each of its blocks opened to its ops, as inline SVG."""
+    if not run.ops:
+        return {"main": None, "reason": "This result kept no per-op records, so there is no layer graph. The main job "
+                "(`dstt-profile --frames N`) keeps them."}
+    if not any(o.inputs for o in run.ops):
+        return {"main": None, "reason": "This result was saved before the ops' inputs were recorded, so its data flow is "
+                "unknown; run the configuration again to draw its layer graph."}
+    hints = graph_hints(run)
+    main, details = graph.report_views(run, hints)
+    return {
+        "main": Markup(main.svg),
+        "details": [{"id": d.id, "node": d.node, "svg": Markup(d.svg)} for d in details],
+        "depth": hints.depth,
+    }
 
 
 def measured_rows(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
@@ -262,8 +280,8 @@ def write_files(result: Result, out: Path, stem: str) -> list[Path]:
     main = _detail_run(result)
     return [
         write_atomic(out / f"{stem}.html", render_html(result)),
-        write_atomic(out / f"{stem}.graphml", graph.graphml_text(main)),
-        write_atomic(out / f"{stem}.dot", graph.dot_text(main)),
+        write_atomic(out / f"{stem}.graphml", graph.graphml_text(main, graph_hints(main))),
+        write_atomic(out / f"{stem}.dot", graph.dot_text(main, graph_hints(main))),
     ]
 
 
