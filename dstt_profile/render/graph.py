@@ -144,6 +144,7 @@ def collapse(run: RunRecord, ops: Sequence[OpRecord], key: Callable[[OpRecord], 
     op of the node; edges come from the drawn ops' inputs, self-loops dropped."""
     g = nx.DiGraph(name=name)
     drawn = drawn_ops(ops)
+    carrying = {o.index for o in drawn}
     members: dict[str, list[OpRecord]] = {}
     for o in ops:
         k = key(o)
@@ -165,7 +166,7 @@ def collapse(run: RunRecord, ops: Sequence[OpRecord], key: Callable[[OpRecord], 
             flops=sum(o.flops for o in group),
             other_flops=sum(o.other_flops for o in group),
             ops=len(group),
-            drawn_ops=sum(1 for o in group if o in drawn),
+            drawn_ops=sum(1 for o in group if o.index in carrying),
             first_op=first.index,
             last_op=group[-1].index,
             shape=_shape(out.shape) if out else "",
@@ -234,8 +235,8 @@ def interior_graph(run: RunRecord, node: str, hints: GraphHints | None = None) -
 
     g = collapse(run, ops, key, f"{hints.name}:{node}")
     _describe_nodes(g, run, tree, hints, relative_to=node)
-    drawn = drawn_ops(ops)
-    for o in drawn:
+    by_index = {o.index: o for o in ops}
+    for o in drawn_ops(ops):
         for i in o.inputs:
             if i.producer < 0:
                 continue
@@ -244,7 +245,7 @@ def interior_graph(run: RunRecord, node: str, hints: GraphHints | None = None) -
             if reads_in:
                 a, b = f"from {outer[i.producer]}", op_node(o)
             elif feeds_out:
-                a, b = op_node(next(p for p in ops if p.index == i.producer)), f"to {outer[o.index]}"
+                a, b = op_node(by_index[i.producer]), f"to {outer[o.index]}"
             else:
                 continue
             for end in (a, b):
