@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from dstt_profile.analysis.polysummary import SummaryFamily, comparable
+from dstt_profile.analysis.series import default_upto, scaling_series
 from dstt_profile.analysis.summarize import summarize
 from dstt_profile.engine.polytrace import BASE_FRAMES, DIRECT_BELOW, TRACED, TraceFamily, worth_deriving
 from dstt_profile.engine.trace import Trace, trace
@@ -245,12 +246,12 @@ def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]
     if not checked:
         traced = profile_many([base.replace(frames=t) for t in frames], keep_ops=False, derive=False)
         runs = tuple(sorted((run, *traced.runs), key=lambda r: r.frames))
-        return runs, f"t = {frames[0]}..{frames[-1]}, each traced (the derivation did not match {against})"
+        return runs, f"t = {runs[0].frames}..{runs[-1].frames}, each traced (the derivation did not match {against})"
     summaries = SummaryFamily(family)
     if derived_main is not None and summaries.record(run.frames) != comparable(run):
         traced = profile_many([base.replace(frames=t) for t in frames], keep_ops=False, derive=False)
         runs = tuple(sorted((run, *traced.runs), key=lambda r: r.frames))
-        return runs, f"t = {frames[0]}..{frames[-1]}, each traced (the derived summary did not match {against})"
+        return runs, f"t = {runs[0].frames}..{runs[-1].frames}, each traced (the derived summary did not match {against})"
     records = []
     for t in frames:
         found = summarize(family.traces[t], keep_ops=False) if t in family.traces else summaries.record(t)
@@ -261,6 +262,19 @@ def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]
         f"t={','.join(map(str, BASE_FRAMES))} and checked op by op against {against}"
     )
     return runs, note
+
+
+def with_scaling(result: Result) -> Result:
+    """`result` with the scaling series its report draws (records/schema.py `ScalingRecord`).
+
+    A single run gets those of a default sweep around its t (`scaling_runs` up to `default_upto(t)`),
+    stored in the result so that a saved result re-renders the same report; a sweep's report draws
+    its own runs, so a sweep (or a result that has them) is returned as it is."""
+    if len(result.runs) != 1 or result.scaling is not None:
+        return result
+    run = result.runs[0]
+    runs, how = scaling_runs(run, default_upto(run.frames))
+    return replace(result, scaling=scaling_series(runs, f"from a default sweep around t={run.frames}: {how}"))
 
 
 @dataclass(frozen=True)

@@ -268,7 +268,11 @@ def run_job(args: argparse.Namespace, show: bool = True) -> tuple[int, Result, l
         result = profile_many(
             runs, keep_ops=True, fvcore=args.fvcore, progress=progress, detail="traced" if args.keep_ops else "last"
         )
-    result = _finished(result, checked)
+    from dstt_profile.api import with_scaling
+
+    # a single run's scaling series for its report, saved with the result; derived before the train
+    # split, so that the derivation is checked against the traced record itself
+    result = _finished(with_scaling(result), checked)
     written = write_outputs(result, out, formats)
     for target in REPORT_WRITERS:
         writer = _load(target)

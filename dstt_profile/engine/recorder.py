@@ -3,7 +3,7 @@
 For each op it records the owning module (from the `ModuleTracker`), the stage (the subject's stage map),
 output shapes, the bytes its new storages hold in both memory views (liveness.py; on fake tensors the
 allocator view applies the device's rules, devicerules.py), the temporaries its kernel holds inside it,
-and its costs; liveness gives live bytes after it. Convolution calls are noted with their signature, for
+its costs, and which earlier op produced each tensor it reads (producers.py); liveness gives live bytes after it. Convolution calls are noted with their signature, for
 their workspaces (workspace.py). It works the same on fake tensors (FakeTensorMode sits below it) and on
 real ones, where `annotate` marks every op as a profiler range so the allocator's own events can be
 matched to it (devicecheck.py).
@@ -26,6 +26,7 @@ from dstt_profile.engine.costs import Costs, op_name
 from dstt_profile.engine.devicerules import SCALAR_RULE, WRAPPED_NUMBER, DeviceRules
 from dstt_profile.engine.hooks import ModuleTracker, tensor_infos
 from dstt_profile.engine.liveness import Liveness
+from dstt_profile.engine.producers import Producers
 from dstt_profile.engine.split import StorageSplit
 from dstt_profile.engine.subject import CostFunction
 from dstt_profile.engine.workspace import CONVOLUTION, ConvSignature, signature_of
@@ -89,6 +90,7 @@ class OpRecorder(TorchDispatchMode):
         self.annotate_prefix = annotate_prefix
         self.costs = Costs(costs)
         self.split = split
+        self.producers = Producers()
         self.ops: list[OpRecord] = []
         self.unsupported: Counter[str] = Counter()
         self.convolutions: dict[int, tuple[ConvSignature, int]] = {}  # op index -> (signature, batch)
@@ -150,10 +152,12 @@ class OpRecorder(TorchDispatchMode):
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
         index = len(self.ops)
+        if func in _METADATA:
+            return func(*args, **kwargs)
+        inputs = self.producers.inputs(args, kwargs)
         with annotate(f"{self.annotate_prefix}{index}") if self.annotate_prefix else nullcontext():
             out = func(*args, **kwargs)
-        if func in _METADATA:
-            return out
+        self.producers.wrote(func, index, args, kwargs, out)
         name = op_name(func)
         flops, other, supported = self.costs(func, name, args, kwargs, out)
         if not supported:
@@ -186,6 +190,7 @@ class OpRecorder(TorchDispatchMode):
                 rules=memory.rules,
                 rule_params=memory.rule_params,
                 rule_transient=memory.rule_transient,
+                inputs=inputs,
             )
         )
         for frame in self.tracker.stack:

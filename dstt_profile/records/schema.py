@@ -35,6 +35,26 @@ class TensorInfo:
 
 
 @dataclass(frozen=True)
+class OpInput:
+    """One tensor an op reads: the op that produced its data, and the tensor as the op reads it.
+
+    The producer is the op that last wrote the storage the tensor reads: a view (`view`, `permute`,
+    `expand`, ...) is looked through to the op whose data it shows, and an in-place op is the writer of
+    what it changed. -1: data that exists before the pass (a parameter, a buffer, the model input)."""
+
+    producer: int
+    shape: tuple[int, ...]
+    dtype: str
+
+    @property
+    def elements(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+@dataclass(frozen=True)
 class OpRecord:
     """One aten op of the traced pass, in execution order."""
 
@@ -56,6 +76,12 @@ class OpRecord:
     rules: str = ""  # the device rules and calibrations that changed this op's figures, comma-separated
     rule_params: tuple[int, ...] = ()  # what the op's temporary rule was computed from (devicerules.py)
     rule_transient: int = 0  # the part of `transient_bytes` that rule gives
+    inputs: tuple[OpInput, ...] = ()  # tensor inputs in argument order, each with the op that produced it
+
+    @property
+    def producers(self) -> tuple[int, ...]:
+        """The ops whose data this op reads, once each in argument order (-1, data from before the pass, left out)."""
+        return tuple(dict.fromkeys(i.producer for i in self.inputs if i.producer >= 0))
 
     @property
     def allocator_bytes(self) -> int:
@@ -96,7 +122,7 @@ class StageRecord:
     instances: int
     share: float  # of total FLOPs
     alloc_bytes: int  # all storage allocated by the stage's ops, all instances
-    peak_bytes: int  # highest live bytes while the stage ran
+    peak_bytes: int  # the most the allocator holds while the stage runs (allocator view), bytes
     headline: str  # what the headline tensor is
     module: str  # where it was read (first instance)
     materialised: bool  # False where a fused kernel never builds the usual headline tensor
@@ -309,13 +335,64 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class StageSeries:
+    """One stage's figures at each t of a `ScalingRecord`, in the order of its `frames`."""
+
+    bytes: tuple[int, ...]  # headline tensor, one instance, bytes at the run's dtype
+    flops: tuple[int, ...]  # conv / linear / matmul / attention FLOPs of every instance, 2 per multiply-add
+    peak_bytes: tuple[int, ...]  # the most the allocator holds while the stage runs, bytes
+
+
+@dataclass(frozen=True)
+class ScalingRecord:
+    """What the report's scaling laws, plots and crossovers are drawn from: one configuration's figures
+    at every t of `frames` (ascending), each exact, and how they were obtained.
+
+    A sweep's report draws them from its own runs; a single run's report from the default sweep around
+    its t that the main job derives and stores here, so a saved result re-renders the same report."""
+
+    source: str  # how the points were obtained, a sentence
+    frames: tuple[int, ...]
+    stages: dict[str, StageSeries]  # stage -> its figures, in network order
+    flops: tuple[int, ...]  # total FLOPs of the pass
+    peak_bytes: tuple[int, ...]  # allocator peak, bytes above weights and input
+    peak_stage: tuple[str, ...]  # stage of the allocator peak
+    tensor_peak_bytes: tuple[int, ...]  # tensor peak, bytes
+    tensor_peak_stage: tuple[str, ...]  # stage of the tensor peak
+
+    def check(self, where: str = "scaling") -> None:
+        """SchemaError unless t ascends and every series holds one value per t."""
+        n = len(self.frames)
+        if any(b <= a for a, b in zip(self.frames, self.frames[1:])):
+            raise SchemaError(f"{where}.frames", "expected t in ascending order, each once")
+        series = {
+            "flops": self.flops,
+            "peak_bytes": self.peak_bytes,
+            "peak_stage": self.peak_stage,
+            "tensor_peak_bytes": self.tensor_peak_bytes,
+            "tensor_peak_stage": self.tensor_peak_stage,
+        }
+        for stage, s in self.stages.items():
+            series.update({f"stages.{stage}.{k}": getattr(s, k) for k in ("bytes", "flops", "peak_bytes")})
+        for name, values in series.items():
+            if len(values) != n:
+                raise SchemaError(f"{where}.{name}", f"expected {n} values (one per t), got {len(values)}")
+
+
+@dataclass(frozen=True)
 class Result:
     runs: tuple[RunRecord, ...]
     schema: str = SCHEMA
     meta: dict[str, Any] = field(default_factory=dict)
+    scaling: ScalingRecord | None = None  # a single run's scaling series; None: a sweep's come from its runs
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": self.schema, "meta": to_jsonable(self.meta), "runs": to_jsonable(self.runs)}
+        return {
+            "schema": self.schema,
+            "meta": to_jsonable(self.meta),
+            "runs": to_jsonable(self.runs),
+            "scaling": to_jsonable(self.scaling),
+        }
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -327,7 +404,7 @@ class Result:
             found = data.get("schema") if isinstance(data, dict) else type(data).__name__
             raise SchemaError("", f"not a {SCHEMA} result (schema: {found!r})")
         version1 = data["schema"] == SCHEMA_V1
-        unknown = sorted(set(data) - {"schema", "meta", "runs"})
+        unknown = sorted(set(data) - {"schema", "meta", "runs", "scaling"})
         if unknown:
             raise SchemaError("", f"unknown field {unknown[0]!r}")
         if "runs" not in data:
@@ -338,7 +415,10 @@ class Result:
         meta = data.get("meta", {})
         if not isinstance(meta, dict):
             raise SchemaError("meta", f"expected an object, got {describe(meta)}")
-        return cls(runs=runs, schema=SCHEMA, meta=dict(meta))
+        scaling = from_jsonable(ScalingRecord, data["scaling"], "scaling") if data.get("scaling") is not None else None
+        if scaling is not None:
+            scaling.check()
+        return cls(runs=runs, schema=SCHEMA, meta=dict(meta), scaling=scaling)
 
     @classmethod
     def from_json(cls, text: str) -> Result:
