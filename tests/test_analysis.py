@@ -87,7 +87,7 @@ def test_flop_fits(fits: dict[str, dict[str, scaling.Fit]]) -> None:
 def test_headline_crossover(fits: dict[str, dict[str, scaling.Fit]]) -> None:
     # largest linear headline is vec2patch, 4_515_840*t; 518_400*t^2 > 4_515_840*t  <=>  t > 8.71
     # t=8: 33_177_600 < 36_126_720;  t=9: 41_990_400 > 40_642_560
-    assert scaling.headline_crossover(fits) == 9
+    assert scaling.headline_crossover(fits, "temporal_attention") == 9
 
 
 # Peaks of model/dstt.py (the released lifetimes), fp32 at 240x432, in the two memory views:

@@ -22,7 +22,7 @@ from dstt_profile.api import profile_many, run_config, trace_run
 from dstt_profile.engine.hooks import ModuleTracker
 from dstt_profile.engine.liveness import Liveness
 from dstt_profile.engine.recorder import OpRecorder
-from dstt_profile.profiles.dstt.graphhints import graph_hints
+from dstt_profile.render.graphhints import graph_hints
 from dstt_profile.records.codec import from_jsonable, to_jsonable
 from dstt_profile.records.schema import FlopsRecord, ModuleRecord, OpRecord, PeakRecord, Result, RunRecord
 from dstt_profile.render import graph

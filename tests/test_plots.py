@@ -60,7 +60,7 @@ def test_bytes_crossover_is_t9(runs: tuple[RunRecord, ...], series: ScalingRecor
     assert t9["vec2patch"].bytes == 9 * 720 * 128 * 49 * 4 == 162_570_240
     assert t8["temporal_attention"].bytes == 8 * 8 * 720 * 720 * 4 == 132_710_400
     assert t8["vec2patch"].bytes == 8 * 720 * 128 * 49 * 4 == 144_506_880
-    assert crossover(stage_series(series, "bytes")) == 9
+    assert crossover(stage_series(series, "bytes"), "temporal_attention") == 9
 
 
 def test_flops_crossover_is_t22(runs: tuple[RunRecord, ...], series: ScalingRecord) -> None:
@@ -73,33 +73,33 @@ def test_flops_crossover_is_t22(runs: tuple[RunRecord, ...], series: ScalingReco
     assert t22["hier_enc"].flops == 28_665_446_400 * 22 == 630_639_820_800
     assert t21["temporal_attention"].flops == 6_039_797_760 * 21 + 1_061_683_200 * 21**2 == 595_038_044_160
     assert t21["hier_enc"].flops == 28_665_446_400 * 21 == 601_974_374_400
-    assert crossover(stage_series(series, "flops")) == 22
+    assert crossover(stage_series(series, "flops"), "temporal_attention") == 22
 
 
-def test_each_plot_marks_its_own_crossover(series: ScalingRecord) -> None:
-    bytes_svg = _texts(scaling_svg(series, "bytes", "per instance (float32)"))
-    flops_svg = _texts(scaling_svg(series, "flops", "over all instances (2 per multiply-add)"))
+def test_each_plot_marks_its_own_crossover(runs: tuple[RunRecord, ...], series: ScalingRecord) -> None:
+    bytes_svg = _texts(scaling_svg(series, "bytes", "per instance (float32)", runs[0].profile))
+    flops_svg = _texts(scaling_svg(series, "flops", "over all instances (2 per multiply-add)", runs[0].profile))
     assert [t for t in bytes_svg if "largest" in t] == ["t=9: temporal attention's bytes largest"] * 2
     assert [t for t in flops_svg if "largest" in t] == ["t=22: temporal attention's FLOPs largest"] * 2
 
 
-def test_axis_units_from_the_data(series: ScalingRecord) -> None:
+def test_axis_units_from_the_data(runs: tuple[RunRecord, ...], series: ScalingRecord) -> None:
     # largest bytes: the temporal matrix at t=28, 28^2*720^2*4 = 1,625,702,400 B = 1.51 GiB;
     # largest FLOPs: temporal attention at t=28, 6,039,797,760*28 + 1,061,683,200*28^2 = 1.0015e12.
     assert scale_for("bytes", 1_625_702_400).name == "GiB"
     assert scale_for("flops", 1_001_473_966_080).name == "TFLOP"
     assert scale_for("bytes", 2**30 - 1).name == "MiB"
     assert scale_for("flops", 10**12 - 1).name == "GFLOP"
-    bytes_texts = _texts(scaling_svg(series, "bytes", "per instance (float32)"))
-    flops_texts = _texts(scaling_svg(series, "flops", "over all instances (2 per multiply-add)"))
+    bytes_texts = _texts(scaling_svg(series, "bytes", "per instance (float32)", runs[0].profile))
+    flops_texts = _texts(scaling_svg(series, "flops", "over all instances (2 per multiply-add)", runs[0].profile))
     assert bytes_texts.count("GiB per instance (float32)") == 2
     assert flops_texts.count("TFLOP over all instances (2 per multiply-add)") == 2
     # no raw offsets (1e9, 1e12) on the linear panels
     assert not [t for t in bytes_texts + flops_texts if re.search(r"1e\+?\d|\\times", t)]
 
 
-def test_log_ticks_are_plain_majors(series: ScalingRecord) -> None:
-    svg = scaling_svg(series, "bytes", "per instance (float32)")
+def test_log_ticks_are_plain_majors(runs: tuple[RunRecord, ...], series: ScalingRecord) -> None:
+    svg = scaling_svg(series, "bytes", "per instance (float32)", runs[0].profile)
     x = _tick_labels(svg, "x")
     y = _tick_labels(svg, "y")
     # linear panel 5..25, then log panel: 2, 5, 10, 20 (t runs 2..28); no "3x10^0"-style minor labels

@@ -18,7 +18,7 @@ from dstt_profile.profiles.generic import read_stage_map
 from dstt_profile.profiles.loader import parse_arg
 from dstt_profile.profiles.registry import resolve
 from dstt_profile.records.runconfig import RunConfig
-from dstt_profile.records.schema import Result, RunRecord
+from dstt_profile.records.schema import GraphHintsRecord, Result, RunRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = Path(__file__).resolve().parent / "models"
@@ -35,14 +35,39 @@ def _imports(path: Path) -> list[str]:
     return names
 
 
-def test_the_engine_imports_no_profile_analysis_renderer_cli_or_model() -> None:
-    found = {
+def _breaches(layer: str, forbidden: tuple[str, ...]) -> set[str]:
+    return {
         f"{path.name}: {name}"
-        for path in sorted((ROOT / "dstt_profile" / "engine").glob("*.py"))
+        for path in sorted((ROOT / "dstt_profile" / layer).glob("*.py"))
         for name in _imports(path)
-        if any(name == f or name.startswith(f + ".") for f in FORBIDDEN) or name == "dstt_profile.api"
+        if any(name == f or name.startswith(f + ".") for f in forbidden)
     }
-    assert found == set()
+
+
+def test_the_engine_imports_no_profile_analysis_renderer_cli_or_model() -> None:
+    assert _breaches("engine", (*FORBIDDEN, "dstt_profile.api")) == set()
+
+
+def test_renderers_import_no_profile_engine_cli_or_api() -> None:
+    # a saved result re-renders from its records alone: the profile's hints travel in ProfileRecord
+    forbidden = ("dstt_profile.profiles", "dstt_profile.engine", "dstt_profile.cli", "dstt_profile.api", "model")
+    assert _breaches("render", forbidden) == set()
+    assert _breaches("records", forbidden) == set()
+
+
+def _strings(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+
+def test_renderers_and_scaling_analyses_name_no_dstt_stage() -> None:
+    from dstt_profile.profiles.dstt.stages import STAGES
+
+    files = [*sorted((ROOT / "dstt_profile" / "render").glob("*.py")),
+             *(ROOT / "dstt_profile" / "analysis" / f"{name}.py" for name in ("laws", "scaling", "whatif"))]
+    named = {f"{path.name}: {s}" for path in files for s in _strings(path) & set(STAGES)}
+    assert named == set()
+    assert "temporal_attention" in _strings(ROOT / "dstt_profile" / "profiles" / "dstt" / "stages.py")  # the check reads
 
 
 @pytest.fixture(scope="module")
@@ -132,9 +157,20 @@ def test_schema_2_round_trip_and_schema_1_is_read(builtin_t14: RunRecord) -> Non
     del run["profile"]
     loaded = Result.from_dict(old).runs[0]
     assert loaded.config == builtin_t14.config
-    assert dataclasses.replace(loaded.profile, colours={}, note="") == dataclasses.replace(
-        builtin_t14.profile, colours={}
-    )
+    # every hint the renderers read (colours, t^2 words, graph notes) filled in as DSTT's profile writes them
+    assert loaded.profile == builtin_t14.profile
+
+
+def test_schema_2_saved_before_the_hints_gets_dstts(builtin_t14: RunRecord) -> None:
+    data = json.loads(Result((builtin_t14,)).to_json())
+    for key in ("quadratic_words", "quadratic_headline", "graph"):
+        del data["runs"][0]["profile"][key]
+    assert Result.from_dict(data).runs[0].profile == builtin_t14.profile
+    assert builtin_t14.profile.graph.depth == 2 and len(builtin_t14.profile.graph.op_notes) == 4
+    # another model's file of that time gets the plain hints: no notes, depth 1, the palette
+    data["runs"][0]["profile"]["name"] = "generic"
+    plain = Result.from_dict(data).runs[0].profile
+    assert (plain.quadratic_words, plain.graph) == ("", GraphHintsRecord())
 
 
 def test_stage_map_file(tmp_path: Path) -> None:

@@ -181,6 +181,6 @@ def test_main_job_scaling_plots_are_exact_and_checked(tmp_path: Path) -> None:
     # temporal matrix t^2*720*720*4 B per instance, exact at every derived t: at t=28 = 1,625,702,400 B
     assert runs[-1].stages["temporal_attention"].bytes == 28 * 28 * 720 * 720 * 4
     # the exact crossover read from whole-t points: temporal attention is the largest headline from t=9
-    assert crossover(stage_series(scaling_series(runs, note), "bytes")) == 9
+    assert crossover(stage_series(scaling_series(runs, note), "bytes"), "temporal_attention") == 9
 
 

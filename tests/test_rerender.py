@@ -20,6 +20,10 @@ from dstt_profile.render.laws import law_text, poly_text
 
 SWEEP = "dstt_t1-28_240x432_float32"
 SINGLE = "dstt_t14_240x432_float32"
+TINY_MODEL = f"{Path(__file__).resolve().parent / 'models' / 'tinyvideo.py'}:TinyVideoNet"
+TINY = "tinyvideonet_t4_32x32_float32"
+STEMS = {"sweep": SWEEP, "single": SINGLE, "tiny": TINY}
+DSTT_WORDS = ("temporal attention", "Vec2Patch", "hier_enc")
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +37,15 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def single_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("single")
     assert main(["--frames", "14", "--format", "json", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A user's model (tests/models/tinyvideo.py): the generic profile, stages stem, temporal, head."""
+    out = tmp_path_factory.mktemp("tiny")
+    assert main(["--model", TINY_MODEL, "--frames", "4", "--res", "32x32", "--format", "json", "--out", str(out),
+                 "--quiet"]) == 0
     return out
 
 
@@ -51,17 +64,32 @@ def _rerender(directory: Path, stem: str) -> tuple[str, str]:
     return before.decode("utf-8"), again.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("which", ["sweep", "single"])
+@pytest.mark.parametrize("which", ["sweep", "single", "tiny"])
 def test_report_rerenders_the_same_html(which: str, request: pytest.FixtureRequest) -> None:
     directory = request.getfixturevalue(f"{which}_dir")
-    first, again = _rerender(directory, SWEEP if which == "sweep" else SINGLE)
+    first, again = _rerender(directory, STEMS[which])
     paths, paths_again = _svg_paths(first), _svg_paths(again)
     # 2 scaling figures, the timeline and the layer graph's views, each with its curves as paths
     assert len(paths) >= 5 and all(paths[:3])
     assert paths_again == paths
     assert again == first  # the whole page: it holds no file name and no time
     for stem in ("graphml", "dot"):
-        assert (directory / f"{SWEEP if which == 'sweep' else SINGLE}.report.{stem}").is_file()
+        assert (directory / f"{STEMS[which]}.report.{stem}").is_file()
+
+
+def test_a_users_model_reports_in_its_own_words(tiny_dir: Path, single_dir: Path) -> None:
+    tiny = (tiny_dir / f"{TINY}.html").read_text(encoding="utf-8")
+    dstt = (single_dir / f"{SINGLE}.html").read_text(encoding="utf-8")
+    assert [w for w in DSTT_WORDS if w in tiny] == []
+    assert [w for w in DSTT_WORDS if w in dstt] == list(DSTT_WORDS)
+    # its own stages, coloured from the neutral palette in stage order (render/colours.py PALETTE[0..2])
+    rows = re.findall(r'<tr title="[^"]*"><td><span class="swatch" style="background: ([^"]+)"></span> (\w+)</td>', tiny)
+    assert rows == [("#4e79a7", "stem"), ("#f28e2b", "temporal"), ("#59a14f", "head")]
+    assert "TinyVideoNet layer graph, data flow of the forward pass (depth 1)" in tiny
+    # no stage grows with t^2 by its profile: no crossover lines, no t^2 column, no dashed crossover mark
+    assert '<ul class="crossovers">\n</ul>' in tiny and "largest headline tensor</th>" in tiny
+    assert "<th>t</th><th>largest headline tensor</th>" in tiny and "dashed line" not in tiny
+    assert "<th>t</th><th>temporal attention matrix</th><th>largest headline tensor</th>" in dstt
 
 
 def test_single_run_keeps_its_scaling_curves(single_dir: Path) -> None:

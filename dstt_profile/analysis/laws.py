@@ -4,7 +4,8 @@ A law is the exact polynomial in t through every point of a series (scaling.py's
 degree that reproduces them all, with a point to spare). t = 1 may stand apart, as size-1 dimensions
 change which ops copy: where no polynomial passes through it as well, the law is fitted from t = 2 and
 t = 1's value is kept beside it. The peak is a maximum over ops whose stage changes with t, so it is
-fitted per run of t where the same stage holds it, never across.
+fitted per run of t where the same stage holds it, never across. Crossovers are of the stage a
+profile names (`ProfileRecord.quadratic_stage`, DSTT's temporal attention); nothing here names one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from dstt_profile.analysis.scaling import Point, Poly, fit_points
 from dstt_profile.analysis.series import peaks
 from dstt_profile.records.schema import ScalingRecord
 
-TEMPORAL = "temporal_attention"
 FIELDS = ("bytes", "flops", "peak_bytes")  # a stage's series
 
 
@@ -41,7 +41,7 @@ def fit(series: Series) -> Poly | None:
     return fit_points(series.stage, list(zip(series.t, series.values, strict=True))).poly
 
 
-def crossover(series: Sequence[Series], stage: str = TEMPORAL) -> int | None:
+def crossover(series: Sequence[Series], stage: str) -> int | None:
     """Smallest whole t in the swept range from which `stage`'s figure (whatever the series hold: bytes
     or FLOPs) is the largest of all stages, to the end of the range.
 
@@ -130,7 +130,7 @@ def peak_laws(scaling: ScalingRecord, memory: str) -> list[PeakSegment]:
     return [PeakSegment(seg[0][2], law(f"peak ({seg[0][2]})", [(t, v) for t, v, _ in seg])) for seg in runs]
 
 
-def peak_crossover(scaling: ScalingRecord, memory: str, stage: str = TEMPORAL) -> int | None:
+def peak_crossover(scaling: ScalingRecord, memory: str, stage: str) -> int | None:
     """Smallest swept t from which `stage` holds the peak at every swept t to the last; None where it
     does not hold it at the last."""
     _, stages = peaks(scaling, memory)

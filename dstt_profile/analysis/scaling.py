@@ -19,7 +19,6 @@ from typing import Any
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result, RunRecord
 
-TEMPORAL = "temporal_attention"
 Point = tuple[int, int]  # (t, value)
 
 
@@ -172,9 +171,7 @@ def peak_segments(result: Result) -> list[PeakSegment]:
     return out
 
 
-def headline_crossover(
-    fits: dict[str, dict[str, Fit]], stage: str = TEMPORAL, limit: int = 4096
-) -> int | None:
+def headline_crossover(fits: dict[str, dict[str, Fit]], stage: str, limit: int = 4096) -> int | None:
     """Smallest t from which `stage`'s headline tensor is strictly the largest of all stages, for every
     t up to `limit` (elements; the same t for bytes at any dtype, as every headline shares the dtype)."""
     mine = fits[stage]["elements"].poly
@@ -190,8 +187,10 @@ def headline_crossover(
     return answer
 
 
-def peak_in_temporal(run: RunRecord) -> bool:
-    return run.peak_view.stage == TEMPORAL
+def peak_in_quadratic(run: RunRecord) -> bool:
+    """Whether `run`'s peak (in its memory view) is inside the stage its profile says grows with t^2."""
+    stage = run.profile.quadratic_stage
+    return bool(stage) and run.peak_view.stage == stage
 
 
 def search_first(predicate: Callable[[int], bool], limit: int = 1 << 16) -> int | None:
@@ -212,9 +211,10 @@ def search_first(predicate: Callable[[int], bool], limit: int = 1 << 16) -> int 
 
 
 def peak_crossover(base: RunConfig, profile: Callable[[RunConfig], RunRecord] | None = None) -> int | None:
-    """Smallest t from which the peak is set inside a temporal block, by search over fake-tensor runs."""
+    """Smallest t from which the peak is set inside the stage the profile says grows with t^2 (DSTT's
+    temporal blocks), by search over fake-tensor runs; None where there is no such stage or t."""
     run = profile or _profile
-    return search_first(lambda t: peak_in_temporal(run(base.replace(frames=t))))
+    return search_first(lambda t: peak_in_quadratic(run(base.replace(frames=t))))
 
 
 def _profile(run: RunConfig) -> RunRecord:
@@ -224,10 +224,10 @@ def _profile(run: RunConfig) -> RunRecord:
 
 
 def crossovers_by_dtype(
-    base: RunConfig, dtypes: Sequence[str], fits: dict[str, dict[str, Fit]]
+    base: RunConfig, dtypes: Sequence[str], fits: dict[str, dict[str, Fit]], stage: str
 ) -> dict[str, dict[str, Any]]:
-    """Both crossovers per dtype: headline (from the exact fits) and peak (searched over runs)."""
-    headline = headline_crossover(fits)
+    """Both crossovers of `stage` per dtype: headline (from the exact fits) and peak (searched over runs)."""
+    headline = headline_crossover(fits, stage)
     return {dt: {"headline": headline, "peak": peak_crossover(base.replace(dtype=dt))} for dt in dtypes}
 
 
@@ -241,11 +241,12 @@ def report(result: Result) -> str:
     lines.append("Peak, fitted only where the stage holding it is constant:")
     for seg in peak_segments(result):
         lines.append(f"  t={seg.first}..{seg.last} in {seg.stage}: {seg.fit.text()}")
-    quadratic = result.runs[0].profile.quadratic_stage  # the stage that grows with t^2, by the profile
+    profile = result.runs[0].profile
+    quadratic = profile.quadratic_stage  # the stage that grows with t^2, by the profile
     if quadratic in fits:
         crossing = headline_crossover(fits, quadratic)
-        what = "Temporal attention matrix" if quadratic == TEMPORAL else f"The {quadratic} headline tensor"
-        lines.append(f"{what} is the largest headline tensor from t = {crossing}")
+        what = profile.quadratic_headline or f"the {quadratic} headline tensor"
+        lines.append(f"{what[:1].upper()}{what[1:]} is the largest headline tensor from t = {crossing}")
     return "\n".join(lines)
 
 

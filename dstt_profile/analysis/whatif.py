@@ -42,7 +42,11 @@ class Comparison:
 
 
 def side(record: RunRecord) -> Side:
-    temporal = record.stages["temporal_attention"]
+    """One backend's figures; the t^2 stage is the one the run's profile names (DSTT's temporal attention)."""
+    stage = record.profile.quadratic_stage
+    if stage not in record.stages:
+        raise ValueError(f"whatif: the {record.title} run's profile names no stage that grows with t^2")
+    temporal = record.stages[stage]
     return Side(
         attention=str(record.arg("attention")),
         peak_bytes=record.peak_view.bytes,

@@ -43,8 +43,9 @@ def _runs(name: str, p: argparse.ArgumentParser, argv: Sequence[str], fixed: Seq
 def scaling_command(argv: Sequence[str]) -> int:
     """Exact polynomial laws in t of every stage's headline elements and FLOPs, the peak fitted per
     segment of constant peak stage, and both crossovers (headline and peak)."""
-    from dstt_profile.analysis.scaling import TEMPORAL, peak_crossover, report
+    from dstt_profile.analysis.scaling import peak_crossover, report
     from dstt_profile.api import profile_many
+    from dstt_profile.profiles.dstt.profile import NAME as DSTT
 
     p = _parser(
         "scaling",
@@ -57,11 +58,13 @@ def scaling_command(argv: Sequence[str]) -> int:
         raise UsageError("scaling: --frames needs at least 3 values of t to fit and verify a law (e.g. 1:8)")
     result = profile_many(runs, keep_ops=False)
     print(report(result))
-    if result.runs[0].profile.quadratic_stage == TEMPORAL:  # DSTT's temporal blocks
+    profile = result.runs[0].profile
+    if profile.quadratic_stage:
         crossing = peak_crossover(runs[0].replace(frames=1))
         view = "allocator peak" if runs[0].memory == "allocator" else "tensor peak"
         found = f"t = {crossing}" if crossing is not None else "no t up to 65,536"
-        print(f"The {view} is set inside a temporal block from {found} (searched over fake-tensor runs)")
+        where = "a temporal block" if profile.name == DSTT else profile.quadratic_name
+        print(f"The {view} is set inside {where} from {found} (searched over fake-tensor runs)")
     return 0
 
 

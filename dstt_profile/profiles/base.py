@@ -3,7 +3,8 @@
 A profile names the stages (in network order), says which tensor is each stage's headline, may carry
 closed-form formulas to check the figures against (a model without them has no checks: not a
 failure), extra per-op cost functions (through its subject), and hints for the renderers (which stage
-grows with t^2, which container holds the repeated blocks, colours). DSTT's is one profile
+grows with t^2 and its words, which container holds the repeated blocks, colours, the layer graph's
+depth and notes), which travel in every run's `ProfileRecord`. DSTT's is one profile
 (profiles/dstt/profile.py); any other `nn.Module` gets the generic one (generic.py).
 """
 
@@ -15,7 +16,7 @@ from typing import Protocol
 
 from dstt_profile.engine.subject import Subject
 from dstt_profile.records.runconfig import RunConfig
-from dstt_profile.records.schema import CheckRecord, ProfileRecord, StageRecord
+from dstt_profile.records.schema import CheckRecord, GraphHintsRecord, ProfileRecord, StageRecord
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,11 @@ class ModelProfile:
     formulas: Formulas | None = None
     call_order: bool = False
     quadratic_stage: str = ""
+    quadratic_words: str = ""
+    quadratic_headline: str = ""
     blocks: str = ""
     colours: Mapping[str, str] = field(default_factory=dict)
+    graph: GraphHintsRecord = field(default_factory=GraphHintsRecord)
     kernel_stages: tuple[str, ...] = ()
     variant: Callable[[RunConfig], str] = lambda _run: ""
     slug_variants: Callable[[RunConfig], tuple[str, ...]] = lambda _run: ()
@@ -89,14 +93,19 @@ class ModelProfile:
         return run.slug(self.slug_variants(run))
 
     def record(self, run: RunConfig, stages: tuple[str, ...]) -> ProfileRecord:
-        """What a run's record carries of this profile, with the stages in the order shown."""
+        """What a run's record carries of this profile, with the stages in the order shown: all the
+        renderers read of it (they import no profile)."""
+        quadratic = self.quadratic_stage if self.quadratic_stage in stages else ""
         return ProfileRecord(
             name=self.name,
             title=self.title,
             variant=self.variant(run),
             stages=stages,
-            quadratic_stage=self.quadratic_stage if self.quadratic_stage in stages else "",
+            quadratic_stage=quadratic,
             blocks=self.blocks,
             colours=dict(self.colours),
             note=self.note,
+            quadratic_words=self.quadratic_words if quadratic else "",
+            quadratic_headline=self.quadratic_headline if quadratic else "",
+            graph=self.graph,
         )

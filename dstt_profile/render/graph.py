@@ -10,7 +10,8 @@ as read and their bytes. A view is the data of the op that wrote it, so ops that
 no node. Only the forward pass is drawn.
 
 Nothing here knows a particular model: module names and producer edges alone make the graph, and any
-model-specific wording comes in through `GraphHints`.
+model-specific wording and colours come in through `GraphHints`, which graphhints.py builds from a
+run's `ProfileRecord`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from html import escape
 import networkx as nx
 
 from dstt_profile.records.schema import OpRecord, RunRecord
-from dstt_profile.render.plots import stage_color
+from dstt_profile.render.colours import colour_of
 from dstt_profile.render.xmltext import xml_text
 from dstt_profile.units import fmt_bytes, fmt_count
 
@@ -45,6 +46,7 @@ class GraphHints:
     depth: int = 2  # the depth drawn first and exported
     notes: Mapping[str, str] = field(default_factory=dict)  # node name -> a few words shown beside it
     skip_stages: frozenset[str] = frozenset({"backward"})  # stages whose ops are not drawn
+    colours: Mapping[str, str] = field(default_factory=dict)  # stage -> box fill (render/colours.py)
 
 
 # The module tree ---------------------------------------------------------------------------------------
@@ -319,7 +321,7 @@ def _edge_text(attrs: Mapping[str, object]) -> str:
 
 
 def graph_svg(g: nx.DiGraph, title: str, prefix: str, links: Mapping[str, str] | None = None,
-              scale_bytes: int | None = None) -> str:
+              scale_bytes: int | None = None, colours: Mapping[str, str] | None = None) -> str:
     """`g` drawn as an inline <svg>: boxes filled by stage colour, a bar along each box's foot as long as
     its bytes (against the largest node's, or `scale_bytes`), the peak's node outlined in red; every
     edge labelled with the shape and bytes it carries. A node in `links` is a link to that element id."""
@@ -338,7 +340,7 @@ def graph_svg(g: nx.DiGraph, title: str, prefix: str, links: Mapping[str, str] |
         parts.append(_edge_svg(lay, a, b, attrs, marker))
     for n, attrs in g.nodes(data=True):
         x, y = lay.boxes[n]
-        parts.append(_box_svg(n, attrs, x, y, most, links.get(n)))
+        parts.append(_box_svg(n, attrs, x, y, most, links.get(n), colours or {}))
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -362,13 +364,14 @@ def _edge_svg(lay: Layout, a: str, b: str, attrs: Mapping[str, object], marker: 
             f'transform="translate({lane_x + 3:.0f},{y1 + 8:.0f}) rotate(90)">{text}</text></g>')
 
 
-def _box_svg(name: str, attrs: Mapping[str, object], x: float, y: float, most: int, link: str | None) -> str:
+def _box_svg(name: str, attrs: Mapping[str, object], x: float, y: float, most: int, link: str | None,
+             colours: Mapping[str, str]) -> str:
     peak = bool(attrs.get("peak"))
     boundary = attrs.get("kind") == "boundary"
     stroke = 'stroke="#d00000" stroke-width="3"' if peak else 'stroke="#333" stroke-width="0.8"'
     if boundary:
         stroke += ' stroke-dasharray="4 3"'
-    fill = "#ffffff" if boundary else stage_color(str(attrs["stage"]))
+    fill = "#ffffff" if boundary else colour_of(colours, str(attrs["stage"]))
     note = f"  {attrs['note']}" if attrs.get("note") else ""
     head = _fit(str(attrs["label"]) + note + ("  [PEAK]" if peak else ""), 46)
     detail = _fit(str(attrs.get("detail", "")), 54)
@@ -413,13 +416,13 @@ def report_views(run: RunRecord, hints: GraphHints | None = None) -> tuple[Graph
     ids = {n: f"graph-node-{i}" for i, n in enumerate(opened)}
     scale = max((int(a["bytes"]) for _, a in g.nodes(data=True)), default=0) or None
     main = GraphView("graph-main", "", f"{hints.title} (depth {hints.depth})",
-                     graph_svg(g, f"{hints.title} (depth {hints.depth})", "graph-main", ids, scale))
+                     graph_svg(g, f"{hints.title} (depth {hints.depth})", "graph-main", ids, scale, hints.colours))
     details = []
     for n in opened:
         inner = interior_graph(run, n, hints)
         note = f" ({hints.notes[n]})" if n in hints.notes else ""
         title = f"{n}{note}: its ops"
-        details.append(GraphView(ids[n], n, title, graph_svg(inner, title, ids[n], scale_bytes=scale)))
+        details.append(GraphView(ids[n], n, title, graph_svg(inner, title, ids[n], scale_bytes=scale, colours=hints.colours)))
     return main, details
 
 
@@ -472,7 +475,7 @@ def dot_text(run: RunRecord, hints: GraphHints | None = None) -> str:
         note = f"  {attrs['note']}" if attrs["note"] else ""
         label = f"{attrs['label']}{note}\n{attrs['detail']}\n{attrs['cost']}"
         extra = ', color="#d00000", penwidth=3' if attrs.get("peak") else ""
-        lines.append(f"  {_dot_quote(name)} [label={_dot_quote(label)}, fillcolor={_dot_quote(stage_color(str(attrs['stage'])))}{extra}];")
+        lines.append(f"  {_dot_quote(name)} [label={_dot_quote(label)}, fillcolor={_dot_quote(colour_of(hints.colours, str(attrs['stage'])))}{extra}];")
     for a, b, attrs in g.edges(data=True):
         lines.append(f"  {_dot_quote(a)} -> {_dot_quote(b)} [label={_dot_quote(_edge_text(attrs))}];")
     lines.append("}")

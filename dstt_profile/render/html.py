@@ -1,5 +1,7 @@
 """The HTML report: one self-contained file (inline CSS and SVG, nothing fetched) rendered with jinja2
-from a Result's records, plus the layer graph as GraphML and DOT beside it.
+from a Result's records, plus the layer graph as GraphML and DOT beside it. Whatever is the model's
+(stage colours, the stage that grows with t^2 and its words, the graph's notes) comes from the runs'
+`ProfileRecord`, so nothing here names a model.
 
 `write_report` is the main job's extra writer; `report_command` re-renders a saved JSON without
 running the model.
@@ -20,9 +22,10 @@ from dstt_profile.analysis import laws as fitted
 from dstt_profile.analysis import series
 from dstt_profile.errors import UsageError
 from dstt_profile.fileio import check_outputs, ensure_dir, output_path, write_atomic
-from dstt_profile.profiles.dstt.graphhints import graph_hints as dstt_graph_hints
 from dstt_profile.records.schema import BACKWARD, Result, RunRecord, StageRecord
 from dstt_profile.render import graph, laws, plots
+from dstt_profile.render.colours import stage_colours
+from dstt_profile.render.graphhints import graph_hints
 from dstt_profile.render.terminal import backward_flops, backward_share, describe, peak_location, stage_place
 from dstt_profile.units import fmt_bytes, fmt_count
 
@@ -158,6 +161,7 @@ def shown_runs(runs: Sequence[T], keep: T, limit: int = SHOWN_RUNS) -> list[T]:
 
 def context(result: Result) -> dict[str, Any]:
     main = _detail_run(result)
+    profile = main.profile  # every run of a result is of one model
     runs = sorted(result.runs, key=lambda r: r.frames)
     shown = shown_runs(runs, main)
     scaling = series.of_result(result)
@@ -178,14 +182,16 @@ def context(result: Result) -> dict[str, Any]:
             "JSON and CSV written beside this report."
         ),
         "scaling_note": scaling.source,
-        "scaling_rows": plots.scaling_table(scaling, main.memory, shown_runs(list(scaling.frames), main.frames)),
+        "scaling_rows": plots.scaling_table(scaling, main.memory, shown_runs(list(scaling.frames), main.frames),
+                                            profile.quadratic_stage),
         "law_rows": laws.stage_rows(stage_laws),
         "laws_apart": laws.any_apart(stage_laws, peak_laws),
         "peak_laws": laws.peak_rows(peak_laws),
-        "crossovers": laws.crossover_lines(scaling, main.memory),
+        "crossovers": laws.crossover_lines(scaling, main.memory, profile),
+        "quadratic": {"name": profile.quadratic_name, "tensor": profile.quadratic_tensor} if profile.quadratic_stage else None,
         "law_span": _span(scaling.frames),
-        "bytes_svg": svg(plots.scaling_svg(scaling, "bytes", f"per instance ({main.config['dtype']})")),
-        "flops_svg": svg(plots.scaling_svg(scaling, "flops", "over all instances (2 per multiply-add)")),
+        "bytes_svg": svg(plots.scaling_svg(scaling, "bytes", f"per instance ({main.config['dtype']})", profile)),
+        "flops_svg": svg(plots.scaling_svg(scaling, "flops", "over all instances (2 per multiply-add)", profile)),
         "timeline_svg": _maybe(plots.timeline_svg(main)),
         "graph": _graph_views(main),
         "measured_rows": measured_rows(runs),
@@ -198,7 +204,7 @@ def context(result: Result) -> dict[str, Any]:
         "checks": main.checks,
         "checks_line": f"{len(runs):,} runs, {passed:,}/{sum(len(r.checks) for r in runs):,} formula checks pass",
         "failures": [(r.frames, [c.name for c in r.checks if not c.passed]) for r in failing],
-        "stage_colors": plots.STAGE_COLORS,
+        "stage_colors": stage_colours(profile),
     }
 
 
@@ -272,14 +278,6 @@ def render_html(result: Result) -> str:
 
 REPORT_SUFFIXES = ("html", "graphml", "dot")  # what write_files writes, stem.<suffix>
 RERENDER_TAG = "report"  # `report X.json` writes X.report.html beside it, never X.html
-
-
-def graph_hints(run: RunRecord) -> graph.GraphHints:
-    """The graph's words: DSTT's for a run of the DSTT profile, else the model's name and nothing more."""
-    if run.profile.name == "dstt":
-        return dstt_graph_hints(run)
-    return graph.GraphHints(name=run.profile.name or "model", title=f"{run.title} layer graph, data flow of the forward pass",
-                            depth=1, skip_stages=frozenset({BACKWARD}))
 
 
 def write_files(result: Result, out: Path, stem: str) -> list[Path]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 
-from dstt_profile.analysis.laws import TEMPORAL, Law, PeakSegment, crossover, peak_crossover, stage_series
+from dstt_profile.analysis.laws import Law, PeakSegment, crossover, peak_crossover, stage_series
 from dstt_profile.analysis.scaling import Poly
-from dstt_profile.records.schema import ScalingRecord
+from dstt_profile.records.schema import ProfileRecord, ScalingRecord
 
 
 def _number(value: Fraction) -> str:
@@ -72,11 +72,14 @@ def peak_rows(peaks: Sequence[PeakSegment]) -> list[dict[str, str]]:
     return rows
 
 
-def crossover_lines(scaling: ScalingRecord, memory: str) -> list[str]:
-    """Where temporal attention takes over: its headline tensor, its FLOPs, the peak; each over the
-    swept t only."""
-    if TEMPORAL not in scaling.stages or not scaling.frames:
+def crossover_lines(scaling: ScalingRecord, memory: str, profile: ProfileRecord) -> list[str]:
+    """Where the stage that grows with t^2 (the profile's; DSTT's temporal attention) takes over: its
+    headline tensor, its FLOPs, the peak; each over the swept t only. None where the profile names
+    no such stage."""
+    stage = profile.quadratic_stage
+    if not stage or stage not in scaling.stages or not scaling.frames:
         return []
+    name = profile.quadratic_name
     last = scaling.frames[-1]
 
     def said(t: int | None, what: str) -> str:
@@ -88,7 +91,7 @@ def crossover_lines(scaling: ScalingRecord, memory: str) -> list[str]:
 
     view = "allocator" if memory == "allocator" else "tensors only"
     return [
-        said(crossover(stage_series(scaling, "bytes")), "temporal attention's headline tensor is the largest of all stages"),
-        said(crossover(stage_series(scaling, "flops")), "temporal attention's FLOPs are the largest of all stages"),
-        said(peak_crossover(scaling, memory), f"the peak ({view}) is inside temporal attention"),
+        said(crossover(stage_series(scaling, "bytes"), stage), f"{name}'s headline tensor is the largest of all stages"),
+        said(crossover(stage_series(scaling, "flops"), stage), f"{name}'s FLOPs are the largest of all stages"),
+        said(peak_crossover(scaling, memory, stage), f"the peak ({view}) is inside {name}"),
     ]

@@ -1,14 +1,14 @@
 """Plots for the HTML report, drawn with matplotlib (Agg) and returned as inline SVG strings.
 
-Every function takes records, never the model.
+Every function takes records, never the model: stage colours and the stage that grows with t^2 come
+from the run's `ProfileRecord`.
 """
 
 from __future__ import annotations
 
 import io
 import re
-import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -19,35 +19,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dstt_profile.analysis.laws import TEMPORAL, Series, crossover, fit, stage_series  # noqa: E402
+from dstt_profile.analysis.laws import Series, crossover, fit, stage_series  # noqa: E402
 from dstt_profile.analysis.series import peaks  # noqa: E402
-from dstt_profile.records.schema import RunRecord, ScalingRecord  # noqa: E402
+from dstt_profile.records.schema import ProfileRecord, RunRecord, ScalingRecord  # noqa: E402
+from dstt_profile.render.colours import colour_of, stage_colours  # noqa: E402
 from dstt_profile.units import fmt_bytes, fmt_count  # noqa: E402
 
-STAGE_COLORS: dict[str, str] = {
-    "encoder": "#4e79a7",
-    "hier_enc": "#76b7b2",
-    "he_output": "#59a14f",
-    "temporal_attention": "#e15759",
-    "spatial_attention": "#f28e2b",
-    "ffn": "#edc948",
-    "vec2patch": "#b07aa1",
-    "decoder": "#9c755f",
-    "output": "#bab0ac",
-    "backward": "#555555",
-}
-OTHER_COLOR = "#cccccc"
 _RC: Any = {"svg.fonttype": "none", "font.size": 9, "svg.hashsalt": "dstt-profile"}
-
-
-# A stage no profile colours (a generic model's) takes a palette colour fixed by its name.
-PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f", "#bab0ac")
-
-
-def stage_color(stage: str) -> str:
-    if stage in STAGE_COLORS:
-        return STAGE_COLORS[stage]
-    return PALETTE[zlib.crc32(stage.encode()) % len(PALETTE)] if stage else OTHER_COLOR
 
 
 def _svg(fig: Any) -> str:
@@ -99,9 +77,9 @@ def _log_ticks(ax: Any) -> None:
         axis.set_minor_formatter(NullFormatter())
 
 
-def _plot_series(ax: Any, series: Sequence[Series], log: bool, scale: Scale) -> None:
+def _plot_series(ax: Any, series: Sequence[Series], log: bool, scale: Scale, colours: Mapping[str, str]) -> None:
     for s in series:
-        color = stage_color(s.stage)
+        color = colour_of(colours, s.stage)
         dense = sorted(s.t) == list(range(min(s.t), max(s.t) + 1))
         floor = 1 / scale.size  # one byte or one FLOP, in the plotted unit
         shown = [max(v / scale.size, floor) if log else v / scale.size for v in s.values]
@@ -122,28 +100,31 @@ def _plot_series(ax: Any, series: Sequence[Series], log: bool, scale: Scale) -> 
     ax.grid(True, alpha=0.3)
 
 
-def scaling_svg(scaling: ScalingRecord, field: str, what: str) -> str:
-    """Linear and log-log panels of per-stage `field` ("bytes" or "flops") against t, fitted curves and
-    the t from which temporal attention's `field` is the largest (that quantity's own crossover).
+def scaling_svg(scaling: ScalingRecord, field: str, what: str, profile: ProfileRecord) -> str:
+    """Linear and log-log panels of per-stage `field` ("bytes" or "flops") against t, fitted curves and,
+    where `profile` names a stage that grows with t^2, the t from which that stage's `field` is the
+    largest (that quantity's own crossover).
 
     Figures are drawn in a unit chosen from the data (GiB, MiB, ... or TFLOP, GFLOP, ...); the y axis
     reads `<unit> <what>`."""
     all_series = stage_series(scaling, field)
     series = [s for s in all_series if any(s.values)]
-    cross = crossover(all_series)
+    quadratic = profile.quadratic_stage
+    cross = crossover(all_series, quadratic) if quadratic else None
+    colours = stage_colours(profile)
     scale = scale_for(field, max((v for s in series for v in s.values), default=0))
     quantity = "FLOPs" if field == "flops" else field
     with plt.rc_context(_RC):
         fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
         fig.subplots_adjust(left=0.06, right=0.84, bottom=0.14, top=0.92, wspace=0.22)
         for ax, log in zip(axes, (False, True)):
-            _plot_series(ax, series, log, scale)
+            _plot_series(ax, series, log, scale, colours)
             ax.set_ylabel(f"{scale.name} {what}")
             ax.set_title(f"{quantity} per stage vs t ({'log-log' if log else 'linear'})")
             if cross is not None:
-                ax.axvline(cross, color=stage_color(TEMPORAL), ls="--", lw=1)
-                ax.annotate(f"t={cross}: temporal attention's {quantity} largest", (cross, 0.95),
-                            xycoords=("data", "axes fraction"), fontsize=8, color=stage_color(TEMPORAL),
+                ax.axvline(cross, color=colour_of(colours, quadratic), ls="--", lw=1)
+                ax.annotate(f"t={cross}: {profile.quadratic_name}'s {quantity} largest", (cross, 0.95),
+                            xycoords=("data", "axes fraction"), fontsize=8, color=colour_of(colours, quadratic),
                             ha="left", va="top")
         axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
         return _svg(fig)
@@ -164,10 +145,11 @@ def timeline_svg(run: RunRecord) -> str | None:
         fig, ax = plt.subplots(figsize=(12, 3.6))
         fig.subplots_adjust(left=0.07, right=0.84, bottom=0.14, top=0.95)
         seen: set[str] = set()
+        colours = stage_colours(run.profile)
         for stage, first, last in _bands(run):
             label = stage if stage not in seen else None
             seen.add(stage)
-            ax.axvspan(first - 0.5, last + 0.5, color=stage_color(stage), alpha=0.25, lw=0, label=label)
+            ax.axvspan(first - 0.5, last + 0.5, color=colour_of(colours, stage), alpha=0.25, lw=0, label=label)
         ax.plot(index, live, color="#222222", lw=1)
         ax.plot([peak.op_index], [peak.bytes / scale.size], "v", color="#d00000", ms=8)
         ax.annotate(f"peak {fmt_bytes(peak.bytes)}\n#{peak.op_index} {peak.op}", (peak.op_index, peak.bytes / scale.size),
@@ -192,12 +174,13 @@ def _bands(run: RunRecord) -> list[tuple[str, int, int]]:
     return bands
 
 
-def scaling_table(scaling: ScalingRecord, memory: str, frames: Sequence[int]) -> list[dict[str, str]]:
+def scaling_table(scaling: ScalingRecord, memory: str, frames: Sequence[int], quadratic: str) -> list[dict[str, str]]:
     """One row per t of `frames` (those of `scaling` to show): the figures the plots show, as text (for
-    the report and for readers without SVG); the peak in the view `memory`."""
+    the report and for readers without SVG); the peak in the view `memory`; `quadratic` the stage
+    whose headline bytes have a column ("" none)."""
     peak_bytes, peak_stage = peaks(scaling, memory)
     at = {t: i for i, t in enumerate(scaling.frames)}
-    temporal = scaling.stages.get(TEMPORAL)
+    grows = scaling.stages.get(quadratic) if quadratic else None
     rows = []
     for t in frames:
         i = at[t]
@@ -205,7 +188,7 @@ def scaling_table(scaling: ScalingRecord, memory: str, frames: Sequence[int]) ->
         rows.append(
             {
                 "t": str(t),
-                "temporal": fmt_bytes(temporal.bytes[i]) if temporal is not None else "-",
+                "quadratic": fmt_bytes(grows.bytes[i]) if grows is not None else "-",
                 "largest": largest,
                 "flops": fmt_count(scaling.flops[i], "FLOP"),
                 "peak": fmt_bytes(peak_bytes[i]),

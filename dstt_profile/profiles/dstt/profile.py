@@ -20,6 +20,7 @@ from dstt_profile.profiles.base import FormulaValue, Headline, ModelProfile
 from dstt_profile.profiles.dstt import stages as st
 from dstt_profile.profiles.dstt.args import DEFAULTS, config_of
 from dstt_profile.profiles.dstt.formulas import ELEMENTS, FLOPS, FUSED_ELEMENTS, Formula, Symbols, general
+from dstt_profile.profiles.dstt.graphhints import GRAPH
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import CheckRecord, StageRecord
 from model.config import DSTTConfig
@@ -109,8 +110,11 @@ def _profile(
         headlines=HEADLINES,
         formulas=DSTTFormulas(config_for),
         quadratic_stage="temporal_attention",
+        quadratic_words="temporal attention",
+        quadratic_headline="temporal attention matrix",
         blocks="transformer",
         colours=COLOURS,
+        graph=GRAPH,
         kernel_stages=st.ATTENTION_STAGES,
         variant=variant,
         slug_variants=_slug_variants,
