@@ -4,7 +4,6 @@ network and for a file with the released generator's module names alike."""
 from __future__ import annotations
 
 import ast
-import dataclasses
 import json
 import shutil
 from pathlib import Path

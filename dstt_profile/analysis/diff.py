@@ -230,7 +230,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(text: str, which: str) -> Result:
-    from dstt_profile.render.html import load_result
+    from dstt_profile.cli.report import load_result
 
     path = output_path(text, f"diff: result {which}")
     assert path is not None

@@ -277,7 +277,7 @@ def run_job(args: argparse.Namespace, show: bool = True) -> tuple[int, Result, l
     for target in REPORT_WRITERS:
         writer = _load(target)
         if writer is not None:
-            written += writer(result, out)
+            written += writer(result, out, result_stem(result))
     if show and not args.quiet:
         print(render(result))
         if checked is not None:
@@ -307,7 +307,7 @@ REPORT_WRITERS: dict[str, tuple[str, ...]] = {"dstt_profile.render.html:write_re
 
 # Subcommands: name -> "module:function", function(argv) -> exit code. Imported only when used.
 SUBCOMMANDS: dict[str, str] = {
-    "report": "dstt_profile.render.html:report_command",
+    "report": "dstt_profile.cli.report:report_command",
     "check": "dstt_profile.analysis.budgets:check_command",
     "fit": "dstt_profile.analysis.fit:fit_command",
     "diff": "dstt_profile.analysis.diff:diff_command",

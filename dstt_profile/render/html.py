@@ -3,17 +3,15 @@ from a Result's records, plus the layer graph as GraphML and DOT beside it. What
 (stage colours, the stage that grows with t^2 and its words, the graph's notes) comes from the runs'
 `ProfileRecord`, so nothing here names a model.
 
-`write_report` is the main job's extra writer; `report_command` re-renders a saved JSON without
-running the model.
+`write_report` is the main job's extra writer; `write_files` also re-renders a saved JSON without
+running the model (`dstt-profile report`: cli/report.py).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import jinja2
 from markupsafe import Markup
@@ -21,7 +19,7 @@ from markupsafe import Markup
 from dstt_profile.analysis import laws as fitted
 from dstt_profile.analysis import series
 from dstt_profile.errors import UsageError
-from dstt_profile.fileio import check_outputs, ensure_dir, output_path, write_atomic
+from dstt_profile.fileio import ensure_dir, write_atomic
 from dstt_profile.records.schema import BACKWARD, Result, RunRecord, StageRecord
 from dstt_profile.render import graph, laws, plots
 from dstt_profile.render.colours import stage_colours
@@ -277,7 +275,6 @@ def render_html(result: Result) -> str:
 
 
 REPORT_SUFFIXES = ("html", "graphml", "dot")  # what write_files writes, stem.<suffix>
-RERENDER_TAG = "report"  # `report X.json` writes X.report.html beside it, never X.html
 
 
 def write_files(result: Result, out: Path, stem: str) -> list[Path]:
@@ -290,61 +287,8 @@ def write_files(result: Result, out: Path, stem: str) -> list[Path]:
     ]
 
 
-def write_report(result: Result, out: Path) -> list[Path]:
-    """The main job's writer: HTML, GraphML and DOT. A single run's scaling plots need the result's
-    scaling series (api.with_scaling, which the main job adds before writing)."""
-    from dstt_profile.cli.main import result_stem
-
-    return write_files(result, out, result_stem(result))
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"report: {message}")
-
-
-def load_result(path: Path, command: str = "report") -> Result:
-    """A saved result, or UsageError with one line saying what is wrong with the file."""
-    try:
-        return Result.load(path)
-    except FileNotFoundError:
-        raise UsageError(f"{command}: no such file {str(path)!r}") from None
-    except IsADirectoryError:
-        raise UsageError(f"{command}: {str(path)!r} is a directory, not a result JSON") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{command}: cannot read {str(path)!r}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: not a dstt-profile result (it is not JSON: {exc.msg} at line {exc.lineno})") from None
-    except ValueError as exc:  # SchemaError, or a number json cannot convert
-        raise UsageError(f"{path}: not a dstt-profile result ({exc})") from None
-
-
-def report_command(argv: Sequence[str]) -> int:
-    """`dstt-profile report RESULT.json [--out DIR]`: re-render a saved result, never running the model."""
-    p = _Parser(prog="dstt-profile report", description="Re-render a saved result JSON as the HTML report.")
-    p.add_argument("result", help="a result JSON written by dstt-profile")
-    p.add_argument(
-        "--out",
-        default=None,
-        help="directory for the files, named as the main job names them (default: beside the JSON, as "
-        "X.report.html, .graphml and .dot for X.json, so the original report stays)",
-    )
-    args = p.parse_args(list(argv))
-    path = output_path(args.result, "report: the result JSON")
-    given = output_path(args.out, "report: --out")
-    assert path is not None
-    result = load_result(path)
-    if not result.runs:
-        raise UsageError(f"report: {str(path)!r} holds no runs")
-    if given is not None:
-        from dstt_profile.cli.main import result_stem
-
-        out, stem = given, result_stem(result)
-    else:
-        out, stem = path.parent, f"{path.stem}.{RERENDER_TAG}"
-    ensure_dir(out)
-    planned = {f"the {suffix.upper()} output": out / f"{stem}.{suffix}" for suffix in REPORT_SUFFIXES}
-    check_outputs(planned, {"the result JSON": path})
-    for written in write_files(result, out, stem):
-        print(f"wrote {written}")
-    return 0
+def write_report(result: Result, out: Path, stem: str) -> list[Path]:
+    """The main job's writer: HTML, GraphML and DOT as `out/<stem>.<suffix>` (the caller names the
+    files: cli/main.py's result_stem). A single run's scaling plots need the result's scaling series
+    (api.with_scaling, which the main job adds before writing)."""
+    return write_files(result, out, stem)

@@ -1,0 +1,70 @@
+"""`dstt-profile report RESULT.json [--out DIR]`: re-render a saved result as the HTML report, its
+GraphML and DOT (render/html.py), never running the model; and reading a saved result with one clear
+line for a file that is not one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from dstt_profile.cli.main import result_stem
+from dstt_profile.errors import UsageError
+from dstt_profile.fileio import check_outputs, ensure_dir, output_path
+from dstt_profile.records.schema import Result
+from dstt_profile.render.html import REPORT_SUFFIXES, write_files
+
+RERENDER_TAG = "report"  # `report X.json` writes X.report.html beside it, never X.html
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"report: {message}")
+
+
+def load_result(path: Path, command: str = "report") -> Result:
+    """A saved result, or UsageError with one line saying what is wrong with the file."""
+    try:
+        return Result.load(path)
+    except FileNotFoundError:
+        raise UsageError(f"{command}: no such file {str(path)!r}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{command}: {str(path)!r} is a directory, not a result JSON") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{command}: cannot read {str(path)!r}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: not a dstt-profile result (it is not JSON: {exc.msg} at line {exc.lineno})") from None
+    except ValueError as exc:  # SchemaError, or a number json cannot convert
+        raise UsageError(f"{path}: not a dstt-profile result ({exc})") from None
+
+
+def report_command(argv: Sequence[str]) -> int:
+    """`dstt-profile report RESULT.json [--out DIR]`: re-render a saved result, never running the model."""
+    p = _Parser(prog="dstt-profile report", description="Re-render a saved result JSON as the HTML report.")
+    p.add_argument("result", help="a result JSON written by dstt-profile")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="directory for the files, named as the main job names them (default: beside the JSON, as "
+        "X.report.html, .graphml and .dot for X.json, so the original report stays)",
+    )
+    args = p.parse_args(list(argv))
+    path = output_path(args.result, "report: the result JSON")
+    given = output_path(args.out, "report: --out")
+    assert path is not None
+    result = load_result(path)
+    if not result.runs:
+        raise UsageError(f"report: {str(path)!r} holds no runs")
+    if given is not None:
+        out, stem = given, result_stem(result)
+    else:
+        out, stem = path.parent, f"{path.stem}.{RERENDER_TAG}"
+    ensure_dir(out)
+    planned = {f"the {suffix.upper()} output": out / f"{stem}.{suffix}" for suffix in REPORT_SUFFIXES}
+    check_outputs(planned, {"the result JSON": path})
+    for written in write_files(result, out, stem):
+        print(f"wrote {written}")
+    return 0
