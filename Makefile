@@ -20,7 +20,7 @@ SHELL       := bash
 help:
 	@echo "make setup   create $(VENV) and install the project with its dev extra"
 	@echo "make report  profile DSTT at $(FRAMES) frames, $(RES) (HTML report under reports/)"
-	@echo "make screenshots  re-take reports/screenshot.png (t=14) and screenshot_sweep.png (t=1..64)"
+	@echo "make screenshots  re-take reports/screenshot.png (t=14), screenshot_graph.png and screenshot_sweep.png (t=1..64)"
 	@echo "make test    ruff, mypy and pytest"
 	@echo "make lint    ruff and mypy only"
 	@echo "make clean   remove generated reports (committed screenshots stay) and caches"

@@ -22,4 +22,20 @@ shoot() {
 }
 
 shoot 14 dstt_t14_240x432_float32 screenshot.png
+
+# The t=14 layer graph on its own page (the report's styles and its graph section), so the whole graph is
+# in one picture: the long skip, the cats and every block.
+"$PY" - "$PWD/reports/dstt_t14_240x432_float32.html" "$profile/graph.html" <<'PYEOF'
+import sys
+page = open(sys.argv[1], encoding="utf-8").read()
+start = page.index('<section id="graph">')
+end = page.index("</section>", start) + len("</section>")
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    out.write(page[: page.index("</head>")] + "</head><body>" + page[start:end] + "</body></html>")
+PYEOF
+chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+  --disable-sync --no-first-run --host-resolver-rules="MAP * ~NOTFOUND" --user-data-dir="$profile/chrome" \
+  --window-size=1400,3600 --screenshot="$PWD/reports/screenshot_graph.png" "file://$profile/graph.html" 2>/dev/null
+test -s reports/screenshot_graph.png
+echo "wrote reports/screenshot_graph.png"
 shoot 1:64 dstt_t1-64_240x432_float32 screenshot_sweep.png
