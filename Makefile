@@ -15,11 +15,12 @@ SHELL       := bash
 .DELETE_ON_ERROR:
 .DEFAULT_GOAL := help
 
-.PHONY: help setup report test lint clean browser
+.PHONY: help setup report screenshots test lint clean browser
 
 help:
 	@echo "make setup   create $(VENV) and install the project with its dev extra"
 	@echo "make report  profile DSTT at $(FRAMES) frames, $(RES) (HTML report under reports/)"
+	@echo "make screenshots  re-take reports/screenshot.png (t=14), screenshot_graph.png and screenshot_sweep.png (t=1..64)"
 	@echo "make test    ruff, mypy and pytest"
 	@echo "make lint    ruff and mypy only"
 	@echo "make clean   remove generated reports (committed screenshots stay) and caches"
@@ -35,6 +36,10 @@ setup: $(STAMP)
 
 report: setup
 	$(BIN)/dstt-profile --frames $(FRAMES) --res $(RES)
+
+# The committed report screenshots (headless Chromium, offline): t=14 and the sweep t=1..64.
+screenshots: setup browser
+	PY=$(BIN)/python scripts/screenshot.sh
 
 lint: setup
 	$(BIN)/ruff check .

@@ -8,35 +8,85 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from dstt_profile.analysis.polysummary import SummaryFamily, comparable
+from dstt_profile.analysis.series import default_upto, scaling_series
 from dstt_profile.analysis.summarize import summarize
 from dstt_profile.engine.polytrace import BASE_FRAMES, DIRECT_BELOW, TRACED, TraceFamily, worth_deriving
 from dstt_profile.engine.trace import Trace, trace
 from dstt_profile.errors import UsageError
 from dstt_profile.numbers import shown, whole_number
-from dstt_profile.records.runconfig import MAX_FRAMES, MAX_SWEEP, RunConfig, check_frames, parse_frames
-from dstt_profile.records.runoptions import build_run
+from dstt_profile.profiles.registry import normalised, register_factory, subject_for
+from dstt_profile.records.runconfig import (
+    DEFAULT_MODEL,
+    MAX_FRAMES,
+    MAX_SWEEP,
+    RunConfig,
+    check_frames,
+    model_args_of,
+    parse_frames,
+)
 from dstt_profile.records.schema import Result, RunRecord
+from dstt_profile.runs import build_run
 from dstt_profile.units import fmt_bytes, fmt_count
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
+_FIELDS = frozenset(f.name for f in dataclasses.fields(RunConfig))
+
+
 def run_config(frames: int = 14, res: str | tuple[int, int] = "240x432", **options: Any) -> RunConfig:
-    """A validated RunConfig from API-style arguments: `res` as "HxW" or (H, W), options by the
-    command line's names (batch, dtype, attention, mode, heads, ..., and `real`), the same rules."""
-    return build_run({"frames": frames, "res": res, **options})
+    """A validated RunConfig from API-style arguments (`res` as "HxW" or (H, W)).
+
+    `model` is "dstt" (the default), "file.py:Name", "package.module:name", or a factory object (a
+    class or function returning an nn.Module). Options that are not RunConfig fields are model
+    arguments (`heads=8`, `attention="sdpa"` for DSTT; a factory's keywords for a user model), merged
+    into `model_args`. The run is checked against its model's profile before it is returned."""
+    if "height" in options or "width" in options:
+        raise UsageError("give the frame size as res='HxW' or res=(height, width)")
+    model = options.pop("model", DEFAULT_MODEL)
+    if not isinstance(model, str):
+        model = register_factory(model)
+    args = {k: options.pop(k) for k in list(options) if k not in _FIELDS}
+    if args:
+        given = options.pop("model_args", {})
+        options["model_args"] = {**(dict(given) if isinstance(given, dict) else dict(model_args_of(given))), **args}
+    return build_run(frames, res, model=model, **options)
+
+
+def trace_run(run: RunConfig, **options: Any) -> Trace:
+    """The engine's trace of `run`, its model resolved through the profiles."""
+    return trace(run, subject_for(run), **options)
 
 
 def profile_run(run: RunConfig, keep_ops: bool = True, fvcore: bool = False) -> RunRecord:
     """Trace and summarise one run; with `fvcore=True` also run fvcore's counters on real tensors."""
-    return finish_record(summarize(trace(run), keep_ops=keep_ops), run, fvcore, TRACED)
+    run = normalised(run)
+    return finish_record(summarize(trace_run(run), keep_ops=keep_ops), run, fvcore, TRACED)
+
+
+def measured_run(
+    run: RunConfig, repeats: int = 3, progress: Callable[[str], None] | None = None, meter: Any = None
+) -> RunRecord:
+    """The prediction for `run` with a real run beside it (engine/measure.py)."""
+    from dstt_profile.engine.measure import measure
+
+    run = normalised(run)
+    return measure(
+        run,
+        subject_for(run),
+        lambda r, keep: profile_run(r, keep_ops=keep),
+        repeats=repeats,
+        meter=meter,
+        progress=progress,
+    )
 
 
 def finish_record(record: RunRecord, run: RunConfig, fvcore: bool, source: str) -> RunRecord:
@@ -47,16 +97,6 @@ def finish_record(record: RunRecord, run: RunConfig, fvcore: bool, source: str) 
 
         record = replace(record, fvcore=run_fvcore(run))
     return record
-
-
-def measure_run(
-    run: RunConfig, repeats: int = 3, fvcore: bool = False, progress: Callable[[str], None] | None = None
-) -> RunRecord:
-    """The fake-tensor prediction of `run` with a real run of it beside it (engine/measure.py)."""
-    from dstt_profile.engine.measure import measure
-
-    record = measure(run, lambda r, ops: profile_run(r, keep_ops=ops), repeats=repeats, progress=progress)
-    return finish_record(record, run, fvcore, TRACED)
 
 
 def _frames_of(frames: int | str | Iterable[int]) -> tuple[int, ...]:
@@ -89,7 +129,7 @@ def profile_many(
 
     Per-op detail (`keep_ops`) is kept for traced runs (`detail="traced"`) or only for the last run
     (`detail="last"`, what a sweep's report needs); derived runs carry none (profile that t alone for it)."""
-    runs = list(runs)
+    runs = [normalised(run) for run in runs]
     groups: dict[RunConfig, list[int]] = {}
     for run in runs:
         if derive and not run.real:
@@ -130,11 +170,11 @@ def _family_records(
         return keep_ops and (detail == "traced" or t == last)
 
     def traced(t: int, tr: Trace | None = None) -> RunRecord:
-        found = tr if tr is not None else trace(base.replace(frames=t))
+        found = tr if tr is not None else trace_run(base.replace(frames=t))
         return replace(summarize(found, keep_ops=kept(t)), extra={"source": TRACED})
 
-    family = TraceFamily(base)
-    check = trace(base.replace(frames=check_t))
+    family = TraceFamily(base, subject_for(base))
+    check = trace_run(base.replace(frames=check_t))
     summary = SummaryFamily(family) if family.agrees(check) else None
     check_record = traced(check_t, check)
     if summary is None or summary.record(check_t) != comparable(check_record):
@@ -181,25 +221,25 @@ def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]
     and figure equal), else against a fresh trace at `upto`; where the check fails, each t is traced.
     Returns the runs (with `run` in its place) and a sentence saying how they were obtained.
     """
-    base = RunConfig(**run.config).replace(real=False)
+    base = RunConfig.from_dict(run.config).replace(real=False)
     frames = [t for t in plot_frames(max(upto, DIRECT_BELOW)) if t != run.frames]
-    family = TraceFamily(base)
+    family = TraceFamily(base, subject_for(base))
     derived_main = family.derive(run.frames) if family.consistent and not run.config.get("real") else None
     if derived_main is not None:
         checked = _comparable(summarize(derived_main, keep_ops=bool(run.ops))) == _comparable(run)
         against = f"this run (t={run.frames})"
     else:
-        checked = family.consistent and family.agrees(trace(base.replace(frames=frames[-1])))
+        checked = family.consistent and family.agrees(trace_run(base.replace(frames=frames[-1])))
         against = f"a trace at t={frames[-1]}"
     if not checked:
         traced = profile_many([base.replace(frames=t) for t in frames], keep_ops=False, derive=False)
         runs = tuple(sorted((run, *traced.runs), key=lambda r: r.frames))
-        return runs, f"t = {frames[0]}..{frames[-1]}, each traced (the derivation did not match {against})"
+        return runs, f"t = {runs[0].frames}..{runs[-1].frames}, each traced (the derivation did not match {against})"
     summaries = SummaryFamily(family)
     if derived_main is not None and summaries.record(run.frames) != comparable(run):
         traced = profile_many([base.replace(frames=t) for t in frames], keep_ops=False, derive=False)
         runs = tuple(sorted((run, *traced.runs), key=lambda r: r.frames))
-        return runs, f"t = {frames[0]}..{frames[-1]}, each traced (the derived summary did not match {against})"
+        return runs, f"t = {runs[0].frames}..{runs[-1].frames}, each traced (the derived summary did not match {against})"
     records = []
     for t in frames:
         found = summarize(family.traces[t], keep_ops=False) if t in family.traces else summaries.record(t)
@@ -210,6 +250,19 @@ def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]
         f"t={','.join(map(str, BASE_FRAMES))} and checked op by op against {against}"
     )
     return runs, note
+
+
+def with_scaling(result: Result) -> Result:
+    """`result` with the scaling series its report draws (records/schema.py `ScalingRecord`).
+
+    A single run gets those of a default sweep around its t (`scaling_runs` up to `default_upto(t)`),
+    stored in the result so that a saved result re-renders the same report; a sweep's report draws
+    its own runs, so a sweep (or a result that has them) is returned as it is."""
+    if len(result.runs) != 1 or result.scaling is not None:
+        return result
+    run = result.runs[0]
+    runs, how = scaling_runs(run, default_upto(run.frames))
+    return replace(result, scaling=scaling_series(runs, f"from a default sweep around t={run.frames}: {how}"))
 
 
 @dataclass(frozen=True)
@@ -298,8 +351,8 @@ class Profile:
         run = self.run
         cfg = run.config
         head = (
-            f"<p><b>DSTT</b> t={cfg['frames']} {cfg['height']}x{cfg['width']} {cfg['dtype']} "
-            f"({cfg['attention']}, {cfg['mode']}): {run.params:,} parameters, "
+            f"<p><b>{run.title}</b> t={cfg['frames']} {cfg['height']}x{cfg['width']} {cfg['dtype']} "
+            f"({', '.join(w for w in (run.profile.variant, cfg['mode']) if w)}): {run.params:,} parameters, "
             f"{fmt_count(run.flops.total, 'FLOP')} (2 per multiply-add), "
             f"{run.peak_view.label} {fmt_bytes(run.peak_view.bytes)} in {run.peak_view.stage} ({run.peak_view.op}); "
             f"tensors only {fmt_bytes(run.peak.tensor_bytes)}</p>"
@@ -325,7 +378,7 @@ def stages_frame(result: Result) -> pd.DataFrame:
                     "t": r.frames,
                     "res": f"{r.config['height']}x{r.config['width']}",
                     "dtype": r.config["dtype"],
-                    "attention": r.config["attention"],
+                    "attention": r.arg("attention"),
                     "stage": s.name,
                     "shape": tuple(s.shape),
                     "elements": s.elements,
@@ -346,7 +399,8 @@ def stages_frame(result: Result) -> pd.DataFrame:
 
 
 def profile(frames: int = 14, res: str | tuple[int, int] = "240x432", fvcore: bool = False, **options: Any) -> Profile:
-    """Profile one configuration (fake tensors unless `real=True`). Options: the fields of RunConfig."""
+    """Profile one configuration (fake tensors unless `real=True`). Options: the fields of RunConfig,
+    `model` (a name, "file.py:Name", or a factory object) and the model's arguments (run_config)."""
     return Profile(Result((profile_run(run_config(frames, res, **options), fvcore=fvcore),)))
 
 

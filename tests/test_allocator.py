@@ -21,6 +21,8 @@ from dstt_profile.engine.allocations import BETWEEN_OPS, record_allocations
 from dstt_profile.engine.devicecheck import compare
 from dstt_profile.engine.devicerules import CUDA_ROUND, DeviceRules
 from dstt_profile.engine.trace import WORKSPACE_RULE
+from dstt_profile.profiles.dstt.args import dstt_run
+from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.runconfig import RunConfig
 from model import DSTTConfig, InpaintGenerator
 
@@ -53,7 +55,7 @@ def test_model_allocates_what_the_released_generator_does(t: int) -> None:
 @pytest.mark.parametrize("attention", ["matmul", "sdpa"])
 @pytest.mark.parametrize("t", [1, 2])
 def test_fake_trace_equals_real_allocator_op_by_op(t: int, attention: str) -> None:
-    fake, differences = compare(RunConfig(frames=t, attention=attention))
+    fake, differences = compare(run := dstt_run(frames=t, attention=attention), subject_for(run))
     assert [str(d) for d in differences] == []
     # the peak of the released generator, in decoder.4.conv (reference: 107,790,336 B at t=1)
     assert fake.allocator_peak_bytes == REFERENCE["runs"][str(t)]["peak_bytes"]

@@ -16,6 +16,7 @@ from traces import profiled
 from dstt_profile.analysis import fit, scaling, training, whatif
 from dstt_profile.cli.main import main
 from dstt_profile.profiles.dstt import seed
+from dstt_profile.profiles.dstt.args import dstt_run
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result, RunRecord
 
@@ -33,7 +34,7 @@ def ints(poly: scaling.Poly | None) -> tuple[int, ...]:
 
 
 def sweep(frames: tuple[int, ...], **options: object) -> Result:
-    return Result(tuple(run(RunConfig(frames=t, **options)) for t in frames))  # type: ignore[arg-type]
+    return Result(tuple(run(dstt_run(frames=t, **options)) for t in frames))
 
 
 @pytest.fixture(scope="module")
@@ -85,20 +86,23 @@ def test_flop_fits(fits: dict[str, dict[str, scaling.Fit]]) -> None:
 def test_headline_crossover(fits: dict[str, dict[str, scaling.Fit]]) -> None:
     # largest linear headline is vec2patch, 4_515_840*t; 518_400*t^2 > 4_515_840*t  <=>  t > 8.71
     # t=8: 33_177_600 < 36_126_720;  t=9: 41_990_400 > 40_642_560
-    assert scaling.headline_crossover(fits) == 9
+    assert scaling.headline_crossover(fits, "temporal_attention") == 9
+
+
+TA = "temporal_attention"
 
 
 def test_crossover_tie_rule() -> None:
     square = {"temporal_attention": lambda t: t * t, "ffn": lambda t: 4 * t}  # equal at t = 4: 16 = 16
-    assert scaling.crossover(square, range(1, 11)) == 5  # a tie is not the largest: from t = 5 (25 > 20)
-    assert scaling.crossover(square, range(1, 5)) is None  # a tie at the last t: no crossover
-    assert scaling.crossover(square, range(5, 8)) == 5  # larger at every t swept: the first one
+    assert scaling.crossover(square, range(1, 11), TA) == 5  # a tie is not the largest: from t = 5 (25 > 20)
+    assert scaling.crossover(square, range(1, 5), TA) is None  # a tie at the last t: no crossover
+    assert scaling.crossover(square, range(5, 8), TA) == 5  # larger at every t swept: the first one
     # larger (t = 1: 9 > 4), tied (t = 2: 8 = 8), larger again (t >= 3): from after the tie
     dip = {"temporal_attention": lambda t: 9 if t == 1 else 4 * t, "hier_enc": lambda t: 4 + 2 * t}
-    assert scaling.crossover(dip, range(1, 6)) == 3
+    assert scaling.crossover(dip, range(1, 6), TA) == 3
     # against the largest of several others, and exactly: t^2 / 3 = t at t = 3 only
     thirds = {"temporal_attention": lambda t: Fraction(t * t, 3), "ffn": lambda t: t, "encoder": lambda t: 1}
-    assert scaling.crossover(thirds, range(1, 10)) == 4
+    assert scaling.crossover(thirds, range(1, 10), TA) == 4
 
 
 # Peaks of model/dstt.py (the released lifetimes), fp32 at 240x432, in the two memory views:
@@ -145,11 +149,11 @@ def test_peak_fitted_per_segment() -> None:
 
 def test_whatif_matmul_vs_sdpa() -> None:
     # At t=14 the decoder holds the allocator peak whichever attention runs: the fused kernel saves nothing
-    cmp14 = whatif.compare(run(RunConfig(frames=14)), run(RunConfig(frames=14, attention="sdpa")))
+    cmp14 = whatif.compare(run(RunConfig(frames=14)), run(dstt_run(frames=14, attention="sdpa")))
     assert cmp14.matmul.peak_bytes == cmp14.sdpa.peak_bytes == 1_507_147_776  # 107,642,880*14 + 147,456
     assert cmp14.ratio == 1
     # At t=32 the two t^2 matrices hold it: 4,147,200*1024 + 13,639,680*32 = 4,683,202,560
-    cmp = whatif.compare(run(RunConfig(frames=32)), run(RunConfig(frames=32, attention="sdpa")))
+    cmp = whatif.compare(run(RunConfig(frames=32)), run(dstt_run(frames=32, attention="sdpa")))
     assert cmp.matmul.peak_bytes == 4_683_202_560
     assert cmp.sdpa.peak_bytes == 3_444_719_616  # decoder 107,642,880*32 + 147,456
     assert cmp.ratio == Fraction(4_683_202_560, 3_444_719_616)

@@ -150,9 +150,9 @@ def test_1e400_is_refused_not_rendered_as_inf(saved: dict[str, Any], tmp_path: P
 
 def test_valid_result_loads_with_config_defaults_filled(saved: dict[str, Any]) -> None:
     data = copy.deepcopy(saved)
-    del data["runs"][0]["config"]["zones"]  # has a default: may be missing
+    del data["runs"][0]["config"]["memory"]  # has a default: may be missing
     run = Result.from_dict(data).runs[0]
-    assert run.config["zones"] == 2 and run.frames == 2
+    assert run.config["memory"] == "allocator" and run.frames == 2
     assert Result.from_dict(saved).to_dict() == saved
 
 
@@ -163,7 +163,7 @@ def test_valid_result_loads_with_config_defaults_filled(saved: dict[str, Any]) -
         ({"schema": "dstt-profile/1", "runs": {}}, "runs: expected a list, got an object"),
         ({"schema": "dstt-profile/1", "runs": [], "meta": 3}, "meta: expected an object, got 3"),
         ({"schema": "dstt-profile/1", "runs": [], "x": 1}, "unknown field 'x'"),
-        ([1], "not a dstt-profile/1 result (schema: 'list')"),
+        ([1], "not a dstt-profile/2 result (schema: 'list')"),
     ],
 )
 def test_top_level(data: Any, message: str) -> None:

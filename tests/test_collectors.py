@@ -35,7 +35,7 @@ def _record(model: nn.Module, x: torch.Tensor) -> tuple[OpRecorder, Liveness, Mo
     live.mark_external(list(model.parameters()))
     live.mark_external(x)
     tracker = ModuleTracker(model)
-    rec = OpRecorder(tracker, live, KIND, first_stage="encoder")
+    rec = OpRecorder(tracker, live, lambda name: stage_of(name, KIND), first_stage="encoder")
     with tracker, torch.no_grad(), rec:
         out = model(x)
         del out

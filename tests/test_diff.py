@@ -10,6 +10,7 @@ from traces import profiled
 
 from dstt_profile.analysis import diff
 from dstt_profile.cli.main import main
+from dstt_profile.profiles.dstt.args import dstt_run
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result
 
@@ -25,7 +26,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "bf16": {"dtype": "bfloat16"},
         "sdpa": {"attention": "sdpa"},
     }.items():
-        record = profiled(RunConfig(**SMALL, **options), keep_ops=True)  # type: ignore[arg-type]
+        record = profiled(dstt_run(**SMALL, **options), keep_ops=True)
         paths[name] = folder / f"{name}.json"
         paths[name].write_text(Result((record,)).to_json())
     sweep = Result(tuple(profiled(RunConfig(frames=t, height=48, width=96), keep_ops=False) for t in (1, 2)))
@@ -123,7 +124,7 @@ def test_cli_bad_input_one_line(
 def test_released_size_matmul_to_sdpa(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     paths = []
     for attention in ("matmul", "sdpa"):
-        record = profiled(RunConfig(frames=14, attention=attention), keep_ops=True)
+        record = profiled(dstt_run(frames=14, attention=attention), keep_ops=True)
         paths.append(tmp_path / f"{attention}.json")
         paths[-1].write_text(Result((record,)).to_json())
     (d,) = diff.diff_results(Result.load(paths[0]), Result.load(paths[1]))

@@ -39,8 +39,8 @@ def test_every_record_field_is_documented(record: type) -> None:
 
 def test_top_level_fields_are_documented() -> None:
     text = JSON_DOC.read_text(encoding="utf-8")
-    assert {f.name for f in dataclasses.fields(records.Result)} == {"runs", "schema", "meta"}
-    for name in ("schema", "meta", "runs"):
+    assert {f.name for f in dataclasses.fields(records.Result)} == {"runs", "schema", "meta", "scaling"}
+    for name in ("schema", "meta", "runs", "scaling"):
         assert f"- `{name}`:" in text
     assert records.SCHEMA in text
 

@@ -8,6 +8,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from traces import profiled
 
 from dstt_profile.engine.trace import _fake_session, build
+from dstt_profile.profiles.dstt.args import dstt_run
+from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import RunRecord
 
@@ -73,7 +75,7 @@ def test_totals(t14: RunRecord) -> None:
 
 def _flop_counter(run: RunConfig) -> dict[str, int]:
     with _fake_session().mode:
-        model, frames = build(run)
+        model, (frames,) = build(run, subject_for(run))
         counter = FlopCounterMode(display=False)
         with torch.no_grad(), counter:
             model(frames)
@@ -122,7 +124,7 @@ def test_480x864_and_a_variant() -> None:
     assert big.stages["temporal_attention"].elements == 1_625_702_400  # 14^2*2880*2880
     assert big.stages["temporal_attention"].formula_substituted == "t^2*2880*2880"
     assert big.stages["spatial_attention"].elements == 464_486_400  # 14*4*2880*2880
-    var = profiled(RunConfig(frames=14, height=480, width=864, heads=8, zones=4), keep_ops=False)
+    var = profiled(dstt_run(frames=14, height=480, width=864, heads=8, zones=4), keep_ops=False)
     ta = var.stages["temporal_attention"]
     assert ta.shape == (1, 16, 8, 2520, 2520)  # s^2 = 16 zones, k = 8, 14*2880/16 = 2520 tokens a zone
     assert ta.elements == 812_851_200  # k*t^2*n^2/s^2 = 8*196*2880^2/16
@@ -142,7 +144,7 @@ def test_batch_scales_everything() -> None:
 
 
 def test_sdpa_never_materialises_the_matrix() -> None:
-    rec = profiled(RunConfig(frames=14, attention="sdpa"), keep_ops=False)
+    rec = profiled(dstt_run(frames=14, attention="sdpa"), keep_ops=False)
     ta = rec.stages["temporal_attention"]
     assert not ta.materialised
     assert ta.elements == 5_160_960  # largest tensor is a token tensor: t*n*d = 14*720*512

@@ -100,17 +100,17 @@ def test_json_round_trip_and_older_results(t14: RunRecord) -> None:
 
 
 def test_csv_carries_every_config_column(t14: RunRecord) -> None:
-    assert STAGE_COLUMNS[-11:] == (
+    assert STAGE_COLUMNS[-13:] == (
         "heads", "zones", "blocks", "hidden", "channel", "device", "optimizer", "params", "peak_stage",
-        "allocator_peak_bytes", "footprint_bytes",
+        "allocator_peak_bytes", "footprint_bytes", "model", "model_args",
     )
     rows = list(csv.DictReader(io.StringIO(render_csv(Result((t14,))))))
     assert len(rows) == 9
     row = rows[0]
-    assert {k: row[k] for k in STAGE_COLUMNS[-11:]} == {
+    assert {k: row[k] for k in STAGE_COLUMNS[-13:]} == {
         "heads": "4", "zones": "2", "blocks": "8", "hidden": "512", "channel": "256", "device": "cpu",
         "optimizer": "none", "params": "34529155", "peak_stage": "decoder",
-        "allocator_peak_bytes": "1507147776", "footprint_bytes": "1662682636",
+        "allocator_peak_bytes": "1507147776", "footprint_bytes": "1662682636", "model": "dstt", "model_args": "",
     }
     assert (row["peak_view"], row["peak_bytes"], row["tensor_peak_bytes"]) == ("allocator", "1507147776", "1003806720")
 
@@ -139,7 +139,8 @@ def test_sizes_and_matching_checkpoint(
     ) in out.splitlines()
     saved = json.loads((tmp_path / "dstt_t2_240x432_float32.json").read_text())
     run = saved["runs"][0]
-    assert (run["config"]["hidden"], run["config"]["channel"], run["config"]["blocks"]) == (128, 64, 2)
+    args = run["config"]["model_args"]
+    assert (args["hidden"], args["channel"], args["blocks"]) == (128, 64, 2)
     assert run["params"] == 1_273_987 and run["param_bytes"] == 5_095_948  # 1,273,987 * 4
     # 5,095,948 + 2,488,320 + 183,361,536 = 190,945,804
     assert run["footprint"]["total"] == 190_945_804 and run["peak"]["bytes"] == 183_361_536

@@ -10,6 +10,7 @@ from traces import profiled
 
 from dstt_profile.analysis.fvcore_check import reconcile, run_fvcore
 from dstt_profile.engine.trace import build
+from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.runconfig import RunConfig
 
 
@@ -33,7 +34,7 @@ def test_fvcore_reconciles(t: int) -> None:
 def test_fvcore_total_is_its_own() -> None:
     run = RunConfig(frames=1, real=True)
     fv = run_fvcore(run)
-    model, frames = build(run)
+    model, (frames,) = build(run, subject_for(run))
     model.eval()
     again = FlopCountAnalysis(model, (frames,)).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     assert fv.macs_total == again.total() == 52_923_248_640

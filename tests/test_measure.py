@@ -10,7 +10,7 @@ from typing import TypeVar
 import pytest
 import torch
 
-from dstt_profile.api import measure_run
+from dstt_profile.api import measured_run
 from dstt_profile.cli.main import main
 from dstt_profile.engine.allocations import AllocEvent, net_peak
 from dstt_profile.engine.measure import GLUE, error_pct, stage_roots
@@ -24,6 +24,8 @@ from dstt_profile.engine.workspace import (
     calibrate,
     signature_of,
 )
+from dstt_profile.profiles.dstt.args import config_of, dstt_run
+from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result
 from model import InpaintGenerator
@@ -146,7 +148,7 @@ def test_workspace_cache_ignores_a_broken_file(tmp_path: Path) -> None:
 
 def test_workspaces_enter_the_trace_of_every_convolution(tmp_path: Path) -> None:
     cache = WorkspaceCache("cpu", tmp_path / "ws.json", _AffineMeter())
-    tr = trace(RunConfig(frames=2, **SMALL), workspaces=cache)
+    tr = trace(run := dstt_run(frames=2, **SMALL), subject_for(run), workspaces=cache)
     convs = [o for o in tr.ops if o.op == "aten.convolution"]
     assert len(convs) == 14  # encoder 4, hier_enc 5, patch2vec 1, decoder 4
     # batch b*t = 2 for every convolution: 1000 + 300*2 synthetic workspace bytes inside each
@@ -157,10 +159,10 @@ def test_workspaces_enter_the_trace_of_every_convolution(tmp_path: Path) -> None
 
 
 def test_stage_roots_of_the_released_layout() -> None:
-    cfg = RunConfig(frames=1).model_config()
+    cfg = config_of(RunConfig(frames=1))
     with torch.device("meta"):
         model = InpaintGenerator(cfg, init_weights=False)
-    roots = stage_roots(model, cfg.block_kind)
+    roots = stage_roots(model, subject_for(RunConfig()).stage_of)
     assert roots["encoder"] == "encoder" and roots["decoder"] == "decoder" and roots["patch2vec"] == "he_output"
     assert roots["transformer.0.attention"] == "temporal_attention"  # blocks 0, 2, 4, 6 are temporal
     assert roots["transformer.1.attention"] == "spatial_attention"
@@ -172,7 +174,7 @@ def test_stage_roots_of_the_released_layout() -> None:
 
 @pytest.fixture(scope="module")
 def measured_small() -> object:
-    return measure_run(RunConfig(frames=2, **SMALL), repeats=2)
+    return measured_run(dstt_run(frames=2, **SMALL), repeats=2)
 
 
 def test_measured_run_beside_prediction(measured_small: object) -> None:

@@ -1,5 +1,6 @@
-"""One way to describe a run: the command line, the API and a budgets file take the same options,
-read by the same rules (cli/options.py, records/runoptions.py)."""
+"""One way to describe a run: every subcommand, the API and a budgets file end in the same builder
+(runs.build_run), the command line's options are declared once (cli/options.py), and a frame size is
+read by one reader."""
 
 from __future__ import annotations
 
@@ -10,12 +11,20 @@ import pytest
 from dstt_profile.analysis.budgets_file import load_budgets
 from dstt_profile.api import run_config
 from dstt_profile.cli.main import SUBCOMMANDS
-from dstt_profile.cli.options import SUBCOMMAND_USAGE, fit_configs, fit_parser, main_parser, runs_from_options
+from dstt_profile.cli.options import (
+    RUN_OPTIONS,
+    SUBCOMMAND_USAGE,
+    analysis_parser,
+    fit_configs,
+    fit_parser,
+    main_parser,
+    runs_from_options,
+)
 from dstt_profile.errors import UsageError
-from dstt_profile.records.runconfig import RunConfig, parse_res
-from dstt_profile.records.runoptions import RUN_OPTIONS, FieldError, build_run
+from dstt_profile.records.runconfig import parse_res
+from dstt_profile.runs import build_run
 
-VARIANT = RunConfig(frames=3, height=480, width=864, batch=2, heads=8, zones=4, dtype="bfloat16", memory="tensors")
+ARGV = ["--res", "480x864", "--batch", "2", "--heads", "8", "--zones", "4", "--dtype", "bfloat16", "--memory", "tensors"]
 
 
 def test_every_subcommand_has_its_usage_line() -> None:
@@ -31,41 +40,34 @@ def test_one_hxw_reader() -> None:
 
 
 def test_the_same_run_from_every_edge(tmp_path: Path) -> None:
-    argv = ["--frames", "3", "--res", "480x864", "--batch", "2", "--heads", "8", "--zones", "4", "--dtype", "bfloat16",
-            "--memory", "tensors"]
-    assert runs_from_options(main_parser().parse_args(argv)) == [VARIANT]
-    assert run_config(3, "480x864", batch=2, heads=8, zones=4, dtype="bfloat16", memory="tensors") == VARIANT
-    assert run_config(3, (480, 864), batch="2", heads="8", zones="4", dtype="bfloat16", memory="tensors") == VARIANT
+    expected = run_config(3, "480x864", batch=2, heads=8, zones=4, dtype="bfloat16", memory="tensors")
+    assert expected.args["heads"] == 8 and expected.args["zones"] == 4 and expected.args["hidden"] == 512
+    assert run_config(3, (480, 864), batch=2, heads=8, zones=4, dtype="bfloat16", memory="tensors") == expected
+    assert runs_from_options(main_parser().parse_args(["--frames", "3", *ARGV])) == [expected]
+    assert runs_from_options(analysis_parser("training", "").parse_args(["--frames", "3", *ARGV])) == [expected]
+    assert fit_configs(fit_parser().parse_args(["--budget", "1GiB", *ARGV])) == [expected.replace(frames=1)]
     path = tmp_path / "b.toml"
     path.write_text(
-        '[[budget]]\nname = "v"\nframes = 3\nres = "480x864"\nbatch = 2\nheads = 8\nzones = 4\ndtype = "bfloat16"\n'
-        'memory = "tensors"\npeak = "1 GiB"\n',
+        '[[budget]]\nname = "v"\nframes = 3\nres = "480x864"\nbatch = 2\ndtype = "bfloat16"\nmemory = "tensors"\n'
+        'peak = "1 GiB"\n[budget.model_args]\nheads = 8\nzones = 4\n',
         encoding="utf-8",
     )
-    assert load_budgets(path)[0].run == VARIANT
-    fit = fit_parser().parse_args(["--budget", "1GiB", *argv[2:]])
-    assert fit_configs(fit) == [VARIANT.replace(frames=1)]
+    assert load_budgets(path)[0].run == expected
+    assert build_run(3, "480x864", batch=2, dtype="bfloat16", memory="tensors", shorthands={"heads": 8, "zones": 4}) == expected
 
 
-def test_every_edge_takes_every_run_option() -> None:
+def test_fit_and_the_main_job_take_the_same_run_options() -> None:
     main = {a.dest for a in main_parser()._actions}
     fit = {a.dest for a in fit_parser()._actions}
     assert set(RUN_OPTIONS) <= main
     assert set(RUN_OPTIONS) - {"frames"} <= fit  # fit searches t
 
 
-@pytest.mark.parametrize(
-    ("values", "option", "message"),
-    [
-        ({"res": "241x432"}, "res", "height 241 is not divisible by 4; nearest valid: 240, 256"),
-        ({"heads": 3}, "heads", "heads 3 must divide hidden 512; nearest valid: 2, 4"),
-        ({"batch": "0"}, "batch", "--batch must be at least 1, got '0'"),
-        ({"dtype": "float7"}, "dtype", "dtype 'float7' is not one of float32, float16, bfloat16, int8"),
-        ({"colour": "red"}, "colour", "unknown option 'colour'"),
-    ],
-)
-def test_a_problem_names_its_option(values: dict[str, object], option: str, message: str) -> None:
-    with pytest.raises(FieldError) as caught:
-        build_run(values, lambda name: f"--{name}")
-    assert caught.value.option == option
-    assert str(caught.value).startswith(message)
+def test_the_builder_refuses_dstts_shorthands_for_another_model(tmp_path: Path) -> None:
+    model = tmp_path / "mine.py"
+    model.write_text(
+        "import torch\n\ndef make():\n    return torch.nn.Sequential(torch.nn.Conv3d(3, 3, 1), torch.nn.ReLU())\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(UsageError, match=r"^--heads: DSTT's size options, but --model .* is not DSTT-shaped"):
+        build_run(1, "48x48", model=f"{model}:make", shorthands={"heads": 8})

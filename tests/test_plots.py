@@ -8,11 +8,13 @@ import re
 import pytest
 from traces import T14, profiled
 
+from dstt_profile.analysis.laws import Series, crossover, stage_series
+from dstt_profile.analysis.series import scaling_series
 from dstt_profile.api import scaling_runs
 from dstt_profile.records.runconfig import RunConfig
-from dstt_profile.records.schema import RunRecord
+from dstt_profile.records.schema import RunRecord, ScalingRecord
 from dstt_profile.render.html import stage_rows, summary
-from dstt_profile.render.plots import Series, crossover, scale_for, scaling_svg, stage_series
+from dstt_profile.render.plots import scale_for, scaling_svg
 from dstt_profile.render.terminal import render_run
 
 
@@ -21,6 +23,11 @@ def runs() -> tuple[RunRecord, ...]:
     """t = 2..28 at 240x432 fp32, as the main job's report draws them."""
     derived, _ = scaling_runs(profiled(T14), 28)
     return derived
+
+
+@pytest.fixture(scope="module")
+def series(runs: tuple[RunRecord, ...]) -> ScalingRecord:
+    return scaling_series(runs, "t = 2..28")
 
 
 def _texts(svg: str) -> list[str]:
@@ -43,7 +50,7 @@ def _tick_labels(svg: str, axis: str) -> list[str]:
     return labels
 
 
-def test_bytes_crossover_is_t9(runs: tuple[RunRecord, ...]) -> None:
+def test_bytes_crossover_is_t9(runs: tuple[RunRecord, ...], series: ScalingRecord) -> None:
     # temporal matrix 4*t^2*720^2/4 elements = t^2*518,400 vs the largest other headline, the encoder
     # output t*256*60*108 = t*1,658,880 (and hier_enc's, FFN's smaller): t^2*518,400 >= t*1,658,880
     # from t >= 3.2 over the encoder, but the Vec2Patch embedding t*720*128*49 = t*4,515,840 holds
@@ -54,10 +61,10 @@ def test_bytes_crossover_is_t9(runs: tuple[RunRecord, ...]) -> None:
     assert t9["vec2patch"].bytes == 9 * 720 * 128 * 49 * 4 == 162_570_240
     assert t8["temporal_attention"].bytes == 8 * 8 * 720 * 720 * 4 == 132_710_400
     assert t8["vec2patch"].bytes == 8 * 720 * 128 * 49 * 4 == 144_506_880
-    assert crossover(stage_series(runs, "bytes")) == 9
+    assert crossover(stage_series(series, "bytes"), "temporal_attention") == 9
 
 
-def test_flops_crossover_is_t22(runs: tuple[RunRecord, ...]) -> None:
+def test_flops_crossover_is_t22(runs: tuple[RunRecord, ...], series: ScalingRecord) -> None:
     # temporal attention, all 4 temporal blocks: 4*(8*t*720*512^2 + 4*t^2*720^2*512/2^2)
     #   = 6,039,797,760*t + 1,061,683,200*t^2; hier_enc, the largest other stage: 28,665,446,400*t.
     # Equal at t = (28,665,446,400 - 6,039,797,760) / 1,061,683,200 = 21.31: first whole t is 22.
@@ -67,46 +74,46 @@ def test_flops_crossover_is_t22(runs: tuple[RunRecord, ...]) -> None:
     assert t22["hier_enc"].flops == 28_665_446_400 * 22 == 630_639_820_800
     assert t21["temporal_attention"].flops == 6_039_797_760 * 21 + 1_061_683_200 * 21**2 == 595_038_044_160
     assert t21["hier_enc"].flops == 28_665_446_400 * 21 == 601_974_374_400
-    assert crossover(stage_series(runs, "flops")) == 22
+    assert crossover(stage_series(series, "flops"), "temporal_attention") == 22
 
 
 def test_plot_crossover_ties_do_not_count() -> None:
-    # temporal 518,400*t^2 against vec2patch-like 2,073,600*t: equal at t = 4 (8,294,400 both)
+    # temporal 518,400*t^2 against a vec2patch-like 2,073,600*t: equal at t = 4 (8,294,400 both)
     ts = list(range(2, 9))
     temporal = Series("temporal_attention", ts, [518_400 * t * t for t in ts])
     linear = Series("vec2patch", ts, [2_073_600 * t for t in ts])
-    assert crossover([temporal, linear]) == 5  # every whole t swept: read from the points
-    sparse = [Series(s.stage, [2, 3, 4, 6, 8], [v for t, v in zip(s.t, s.values) if t in (2, 3, 4, 6, 8)])
-              for s in (temporal, linear)]
-    assert crossover(sparse) == 5  # from the exact fits, the same rule
+    assert crossover([temporal, linear], "temporal_attention") == 5  # every whole t swept: the points
+    picked = (2, 3, 4, 6, 8)
+    sparse = [Series(s.stage, list(picked), [v for t, v in zip(s.t, s.values) if t in picked]) for s in (temporal, linear)]
+    assert crossover(sparse, "temporal_attention") == 5  # from the exact fits, the same rule
     tied = Series("vec2patch", ts, [518_400 * t * t for t in ts])
-    assert crossover([temporal, tied]) is None  # equal everywhere: never the largest
+    assert crossover([temporal, tied], "temporal_attention") is None  # equal everywhere: never the largest
 
 
-def test_each_plot_marks_its_own_crossover(runs: tuple[RunRecord, ...]) -> None:
-    bytes_svg = _texts(scaling_svg(runs, "bytes", "per instance (float32)"))
-    flops_svg = _texts(scaling_svg(runs, "flops", "over all instances (2 per multiply-add)"))
+def test_each_plot_marks_its_own_crossover(runs: tuple[RunRecord, ...], series: ScalingRecord) -> None:
+    bytes_svg = _texts(scaling_svg(series, "bytes", "per instance (float32)", runs[0].profile))
+    flops_svg = _texts(scaling_svg(series, "flops", "over all instances (2 per multiply-add)", runs[0].profile))
     assert [t for t in bytes_svg if "largest" in t] == ["t=9: temporal attention's bytes largest"] * 2
     assert [t for t in flops_svg if "largest" in t] == ["t=22: temporal attention's FLOPs largest"] * 2
 
 
-def test_axis_units_from_the_data(runs: tuple[RunRecord, ...]) -> None:
+def test_axis_units_from_the_data(runs: tuple[RunRecord, ...], series: ScalingRecord) -> None:
     # largest bytes: the temporal matrix at t=28, 28^2*720^2*4 = 1,625,702,400 B = 1.51 GiB;
     # largest FLOPs: temporal attention at t=28, 6,039,797,760*28 + 1,061,683,200*28^2 = 1.0015e12.
     assert scale_for("bytes", 1_625_702_400).name == "GiB"
     assert scale_for("flops", 1_001_473_966_080).name == "TFLOP"
     assert scale_for("bytes", 2**30 - 1).name == "MiB"
     assert scale_for("flops", 10**12 - 1).name == "GFLOP"
-    bytes_texts = _texts(scaling_svg(runs, "bytes", "per instance (float32)"))
-    flops_texts = _texts(scaling_svg(runs, "flops", "over all instances (2 per multiply-add)"))
+    bytes_texts = _texts(scaling_svg(series, "bytes", "per instance (float32)", runs[0].profile))
+    flops_texts = _texts(scaling_svg(series, "flops", "over all instances (2 per multiply-add)", runs[0].profile))
     assert bytes_texts.count("GiB per instance (float32)") == 2
     assert flops_texts.count("TFLOP over all instances (2 per multiply-add)") == 2
     # no raw offsets (1e9, 1e12) on the linear panels
     assert not [t for t in bytes_texts + flops_texts if re.search(r"1e\+?\d|\\times", t)]
 
 
-def test_log_ticks_are_plain_majors(runs: tuple[RunRecord, ...]) -> None:
-    svg = scaling_svg(runs, "bytes", "per instance (float32)")
+def test_log_ticks_are_plain_majors(runs: tuple[RunRecord, ...], series: ScalingRecord) -> None:
+    svg = scaling_svg(series, "bytes", "per instance (float32)", runs[0].profile)
     x = _tick_labels(svg, "x")
     y = _tick_labels(svg, "y")
     # linear panel 5..25, then log panel: 2, 5, 10, 20 (t runs 2..28); no "3x10^0"-style minor labels

@@ -15,6 +15,8 @@ from dstt_profile.cli.main import main
 from dstt_profile.cli.progress import sweep_progress
 from dstt_profile.engine.polytrace import TRACED, TraceFamily
 from dstt_profile.engine.trace import trace
+from dstt_profile.profiles.dstt.args import dstt_run
+from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.runconfig import RunConfig
 
 
@@ -23,16 +25,16 @@ from dstt_profile.records.runconfig import RunConfig
     [{}, {"attention": "sdpa"}, {"dtype": "int8"}, {"mode": "train", "batch": 2}, {"memory": "tensors"}],
 )
 def test_derived_summaries_equal_traced_ones(options: dict[str, object]) -> None:
-    base = RunConfig(frames=1, **options)  # type: ignore[arg-type]
-    summaries = SummaryFamily(TraceFamily(base))
+    base = dstt_run(frames=1, **options)
+    summaries = SummaryFamily(TraceFamily(base, subject_for(base)))
     assert summaries.consistent
     for t in (5, 23):  # t=23: the allocator peak has moved from the decoder to the temporal block
-        traced = comparable(summarize(trace(base.replace(frames=t)), keep_ops=False))
+        traced = comparable(summarize(trace(base.replace(frames=t), subject_for(base)), keep_ops=False))
         assert summaries.record(t) == traced
 
 
 def test_derived_peaks_move_exactly() -> None:
-    summaries = SummaryFamily(TraceFamily(RunConfig(frames=1)))
+    summaries = SummaryFamily(TraceFamily(RunConfig(frames=1), subject_for(RunConfig())))
     t22, t23 = summaries.record(22), summaries.record(23)
     assert t22 is not None and t23 is not None
     # decoder.4.conv until t=22: 107,642,880*22 + 147,456; then the temporal block: 4,147,200*23^2 + 13,639,680*23

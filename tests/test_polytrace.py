@@ -10,17 +10,19 @@ from dstt_profile.api import profile_many
 from dstt_profile.engine import polytrace
 from dstt_profile.engine.polytrace import TRACED, TraceFamily, _flatten, worth_deriving
 from dstt_profile.engine.trace import trace
+from dstt_profile.profiles.dstt.args import dstt_run
+from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.runconfig import RunConfig
 
 
 @pytest.fixture(scope="module")
 def family() -> TraceFamily:
-    return TraceFamily(RunConfig(frames=2))
+    return TraceFamily(RunConfig(frames=2), subject_for(RunConfig()))
 
 
 @pytest.mark.parametrize("t", [5, 13, 64])
 def test_derived_trace_equals_the_trace(family: TraceFamily, t: int) -> None:
-    traced = trace(RunConfig(frames=t))
+    traced = trace(RunConfig(frames=t), subject_for(RunConfig()))
     derived = family.derive(t)
     assert derived is not None
     assert _flatten(derived) == _flatten(traced)  # every op, module, shape and byte count
@@ -47,8 +49,8 @@ def test_derived_peak_moves_between_ops_exactly(family: TraceFamily) -> None:
 def test_rule_bytes_that_switch_with_t_are_recomputed_not_interpolated() -> None:
     # The CPU flash-attention kernel's per-thread blocks switch size with the sequence length t*180:
     # 360 at t=2 (64-row query blocks), 540 and 720 at t=3, 4 (64, key blocks of 512), 900 at t=5 (256)
-    family = TraceFamily(RunConfig(frames=1, attention="sdpa"))
-    traced = trace(RunConfig(frames=5, attention="sdpa"))
+    family = TraceFamily(sdpa := dstt_run(frames=1, attention="sdpa"), subject_for(sdpa))
+    traced = trace(sdpa.replace(frames=5), subject_for(sdpa))
     derived = family.derive(5)
     assert derived is not None and _flatten(derived) == _flatten(traced)
     flash = [o for o in derived.ops if o.op == "aten._scaled_dot_product_flash_attention_for_cpu"]
@@ -59,7 +61,7 @@ def test_rule_bytes_that_switch_with_t_are_recomputed_not_interpolated() -> None
 
 def test_t1_is_not_on_the_polynomial(family: TraceFamily) -> None:
     # size-1 dimensions change which ops copy, so t=1 has another structure and is always traced
-    assert _flatten(trace(RunConfig(frames=1)))[0] != family.skeleton
+    assert _flatten(trace(RunConfig(frames=1), subject_for(RunConfig())))[0] != family.skeleton
     assert family.derive(1) is None
 
 
@@ -68,9 +70,9 @@ def test_t1_is_not_on_the_polynomial(family: TraceFamily) -> None:
     [{"attention": "sdpa"}, {"mode": "train", "batch": 2}, {"dtype": "int8"}, {"height": 480, "width": 864}],
 )
 def test_other_configurations_derive_exactly(options: dict[str, object]) -> None:
-    fam = TraceFamily(RunConfig(frames=2, **options))  # type: ignore[arg-type]
+    fam = TraceFamily(base := dstt_run(frames=2, **options), subject_for(base))
     assert fam.consistent
-    assert fam.agrees(trace(RunConfig(frames=7, **options)))  # type: ignore[arg-type]
+    assert fam.agrees(trace(base.replace(frames=7), subject_for(base)))
 
 
 def test_worth_deriving() -> None:

@@ -21,6 +21,7 @@ from dstt_profile.analysis import capacity
 from dstt_profile.analysis.budgets import EntryResult, Metric
 from dstt_profile.analysis.budgets_file import Budget
 from dstt_profile.analysis.fit import FitAnswer, render_text, solve
+from dstt_profile.analysis.series import default_upto
 from dstt_profile.cli.main import main
 from dstt_profile.errors import UsageError
 from dstt_profile.fileio import write_atomic
@@ -28,7 +29,6 @@ from dstt_profile.records.runconfig import MAX_FRAMES, MAX_SWEEP, RunConfig
 from dstt_profile.records.schema import PeakRecord, Result, RunRecord
 from dstt_profile.render.graph import graphml_text
 from dstt_profile.render.junit import junit_xml
-from dstt_profile.render.plots import default_upto
 from dstt_profile.render.xmltext import xml_text
 from dstt_profile.units import parse_bytes
 
@@ -168,10 +168,10 @@ def test_empty_paths_are_refused(args: list[str], capsys: pytest.CaptureFixture[
 
 
 def test_report_does_not_overwrite_its_input(record: RunRecord, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "dstt_t2_48x48_float32.html"  # the name report would give its HTML
+    path = tmp_path / "dstt_t2_48x48_float32.html"  # the name report gives its HTML with --out (the main job's)
     path.write_text(Result((record,)).to_json(), encoding="utf-8")
     before = path.read_text(encoding="utf-8")
-    assert main(["report", str(path)]) == 2
+    assert main(["report", str(path), "--out", str(tmp_path)]) == 2
     assert "is also the result JSON: give it a path of its own" in one_error_line(capsys)
     assert path.read_text(encoding="utf-8") == before and len(list(tmp_path.iterdir())) == 1
 
@@ -222,11 +222,15 @@ def test_junit_with_control_characters_parses(record: RunRecord) -> None:
 
 
 def test_graphml_with_control_characters_parses(record: RunRecord, tmp_path: Path) -> None:
-    modules = tuple(replace(m, name="encoder\x01x") if m.name == "encoder" else m for m in record.modules)
-    text = graphml_text(replace(record, modules=modules))
+    def renamed(name: str) -> str:
+        return name.replace("encoder.0", "encoder.0\x01x", 1) if name.startswith("encoder.0") else name
+
+    modules = tuple(replace(m, name=renamed(m.name)) for m in record.modules)
+    ops = tuple(replace(o, module=renamed(o.module)) for o in record.ops)
+    text = graphml_text(replace(record, modules=modules, ops=ops))
     root = ET.fromstring(text)
     ids = [n.get("id") for n in root.iter("{http://graphml.graphdrawing.org/xmlns}node")]
-    assert "encoder\ufffdx" in ids and "encoder" not in ids
+    assert "encoder.0\ufffdx" in ids and "encoder.0" not in ids
 
 
 # 7: fit at the largest t ------------------------------------------------------------------------------

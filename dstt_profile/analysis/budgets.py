@@ -233,7 +233,7 @@ def result_json(results: Sequence[EntryResult]) -> str:
         "entries": [
             {
                 "name": r.budget.name,
-                "config": asdict(r.budget.run),
+                "config": r.budget.run.to_dict(),
                 "passed": r.passed,
                 "metrics": [m.to_dict() for m in r.metrics],
             }

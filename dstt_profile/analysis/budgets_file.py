@@ -8,27 +8,36 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from dstt_profile.errors import UsageError
-from dstt_profile.numbers import decimal, shown, whole_number
-from dstt_profile.profiles.dstt.stages import STAGES
-from dstt_profile.records.runconfig import RunConfig
-from dstt_profile.records.runoptions import (
-    CHOICES,
-    RUN_OPTIONS,
-    WHOLE_OPTIONS,
-    FieldError,
-    build_run,
-    highest,
+from dstt_profile.numbers import INT64_MAX, decimal, shown, whole_number
+from dstt_profile.profiles.registry import refuse_shorthands, resolve
+from dstt_profile.records.runconfig import (
+    DEFAULT_MODEL,
+    DTYPES,
+    MAX_FRAMES,
+    MEMORY_VIEWS,
+    MODES,
+    OPTIMIZERS,
+    RunConfig,
+    parse_res,
 )
+from dstt_profile.runs import build_run
 from dstt_profile.units import parse_bytes, parse_flops
+from model.config import ATTENTION_BACKENDS
 
 DEFAULT_GROWTH = "+2%"
-# An entry's own keys, and the run options (frames, res, batch, dtype, ...: the command line's, by name).
-ENTRY_KEYS = frozenset({"name", "peak", "footprint", "flops", "stages", "growth", *RUN_OPTIONS})
+ENTRY_KEYS = frozenset(
+    {
+        "name", "frames", "res", "dtype", "peak", "footprint", "flops", "stages", "attention", "mode", "batch",
+        "growth", "memory", "optimizer", "hidden", "channel", "blocks", "model", "model_args", "model_path",
+        "stage_map",
+    }
+)
+SIZE_KEYS = ("hidden", "channel", "blocks")  # DSTT's size keys: shorthands for model_args
 _GROWTH = re.compile(r"\+?\s*([0-9.]+)\s*%", re.ASCII)
 MAX_GROWTH = 1000  # percent
 
@@ -121,9 +130,11 @@ def _entry(path: Path, index: int, raw: Any) -> Budget:
         peak=_optional(where, raw, "peak", parse_bytes),
         flops=_optional(where, raw, "flops", parse_flops),
         footprint=_optional(where, raw, "footprint", parse_bytes),
-        stages=_stages(where, raw.get("stages", {})),
+        stages={},
+
         growth=_growth(where, raw.get("growth", DEFAULT_GROWTH)),
     )
+    budget = replace(budget, stages=_stages(where, raw.get("stages", {}), budget.run))
     if not budget.limits():
         raise where.fail("peak", "the entry sets no limit (peak, footprint, flops or [budget.stages])")
     return budget
@@ -145,13 +156,14 @@ def _value(where: _Where, key: str, value: Any, parse: Any) -> int:
     return result
 
 
-def _stages(where: _Where, raw: Any) -> dict[str, int]:
+def _stages(where: _Where, raw: Any, run: RunConfig) -> dict[str, int]:
     if not isinstance(raw, dict):
         raise where.fail("stages", "must be a table of stage = size")
     out = {}
+    known = resolve(run).stages if raw else ()
     for stage, value in raw.items():
-        if stage not in STAGES:
-            raise where.fail(f"stages.{stage}", f"unknown stage (known: {', '.join(STAGES)})")
+        if stage not in known:
+            raise where.fail(f"stages.{stage}", f"unknown stage (known: {', '.join(known)})")
         out[stage] = _value(where, f"stages.{stage}", value, parse_bytes)
     return out
 
@@ -169,28 +181,108 @@ def _growth(where: _Where, raw: Any) -> float:
     return float(percent) / 100
 
 
-def _positive(where: _Where, key: str, value: Any) -> int:
-    """A TOML integer of at least 1 (no text, no float, no boolean)."""
+def _positive(where: _Where, raw: dict[str, Any], key: str, default: int, high: int = INT64_MAX) -> int:
+    value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise where.fail(key, f"{shown(value)} is not a positive whole number")
     try:
-        return whole_number(value, key, 1, highest(key))
+        return whole_number(value, key, 1, high)
     except UsageError as exc:
         raise where.fail(key, str(exc)) from None
 
 
+def _choice(where: _Where, raw: dict[str, Any], key: str, default: str, choices: tuple[str, ...]) -> str:
+    value = raw.get(key, default)
+    if value not in choices:
+        raise where.fail(key, f"{shown(value)} is not one of {', '.join(choices)}")
+    return str(value)
+
+
+def _res(where: _Where, raw: dict[str, Any]) -> tuple[int, int]:
+    value = raw.get("res", "240x432")
+    if not isinstance(value, str):
+        raise where.fail("res", f"{shown(value)} is not HEIGHTxWIDTH (for example \"240x432\")")
+    try:
+        return parse_res(value, "res")
+    except UsageError as exc:
+        raise where.fail("res", str(exc)) from None
+
+
+def _text(where: _Where, raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise where.fail(key, f"{shown(value)} is not a non-empty string")
+    return value
+
+
+def _near(where: _Where, text: str) -> str:
+    """A path in the file, relative to the budgets file's directory."""
+    path = Path(text)
+    return str(path if path.is_absolute() else where.path.parent / path)
+
+
+def _model(where: _Where, raw: dict[str, Any]) -> dict[str, Any]:
+    """The model keys: model, model_args (a table), model_path (a list of directories), stage_map, and
+    DSTT's shorthands attention, hidden, channel, blocks."""
+    model = _text(where, raw, "model") or DEFAULT_MODEL
+    if model.partition(":")[0].endswith(".py"):
+        target, _, name = model.rpartition(":")
+        model = f"{_near(where, target)}:{name}"
+    args = raw.get("model_args", {})
+    if not isinstance(args, dict):
+        raise where.fail("model_args", "must be a table of name = value")
+    paths = raw.get("model_path", [])
+    if isinstance(paths, str):
+        paths = [paths]
+    if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
+        raise where.fail("model_path", f"{shown(paths)} is not a list of directories")
+    stage_map = _text(where, raw, "stage_map")
+    given: dict[str, Any] = {}
+    if "attention" in raw:
+        given["attention"] = _choice(where, raw, "attention", "matmul", ATTENTION_BACKENDS)
+    for key in SIZE_KEYS:
+        if key in raw:
+            given[key] = _positive(where, raw, key, 1)
+    clash = sorted(set(given) & set(args))
+    if clash:
+        raise where.fail(clash[0], "set both as a key and in model_args: give one")
+    fields: dict[str, Any] = dict(
+        model=model,
+        model_args={**args, **given},
+        model_path=tuple(_near(where, p) for p in paths),
+        stages=_near(where, stage_map) if stage_map else None,
+    )
+    try:
+        refuse_shorthands(RunConfig(frames=1, **{**fields, "model_args": args}), given)
+    except UsageError as exc:
+        raise where.fail(next(iter(given)) if given else "model", str(exc)) from None
+    return fields
+
+
 def _run(where: _Where, raw: dict[str, Any]) -> RunConfig:
-    """The entry's run: its run options (the command line's, by the same names), each of its TOML
-    type, through the one builder; each problem reported against its key."""
     if "frames" not in raw:
         raise where.fail("frames", "every entry needs frames (the clip length t)")
-    values = {key: raw[key] for key in RUN_OPTIONS if key in raw}
-    for key, value in values.items():
-        if key in WHOLE_OPTIONS:
-            _positive(where, key, value)
-        elif key in CHOICES and value not in CHOICES[key]:
-            raise where.fail(key, f"{shown(value)} is not one of {', '.join(CHOICES[key])}")
+    frames = _positive(where, raw, "frames", 1, MAX_FRAMES)
+    batch = _positive(where, raw, "batch", 1)
+    dtype = _choice(where, raw, "dtype", "float32", tuple(DTYPES))
+    mode = _choice(where, raw, "mode", "inference", MODES)
+    memory = _choice(where, raw, "memory", MEMORY_VIEWS[0], MEMORY_VIEWS)
+    optimizer = _choice(where, raw, "optimizer", OPTIMIZERS[0], OPTIMIZERS)
+    height, width = _res(where, raw)
+    model: dict[str, Any] = _model(where, raw)
     try:
-        return build_run(values)
-    except FieldError as exc:
-        raise where.fail(exc.option, str(exc)) from None
+        return build_run(
+            frames,
+            (height, width),
+            batch=batch,
+            dtype=dtype,
+            mode=mode,
+            memory=memory,
+            optimizer=optimizer,
+            **model,
+        )
+    except UsageError as exc:
+        # The fields were checked one by one above; what is left is the model's rules on the sizes.
+        text = str(exc)
+        key = next((k for k in ("frames", *SIZE_KEYS) if k in text), "res" if model["model"] == DEFAULT_MODEL else "model")
+        raise where.fail(key, str(exc)) from None

@@ -123,9 +123,16 @@ def _families(run: RunRecord) -> dict[str, tuple[int, int, int]]:
     return {n: (flops.get(n, 0), calls.get(n, 0), alloc.get(n, 0)) for n in names}
 
 
+def _settings(run: RunRecord) -> dict[str, Any]:
+    """A run's configuration with its model arguments as settings of their own (`attention`, ...)."""
+    config = {k: v for k, v in run.config.items() if k != "model_args"}
+    return {**config, **run.config.get("model_args", {})}
+
+
 def diff_runs(a: RunRecord, b: RunRecord) -> RunDiff:
-    keys = sorted(set(a.config) | set(b.config))
-    config = tuple((k, a.config.get(k), b.config.get(k)) for k in keys if a.config.get(k) != b.config.get(k))
+    before, after = _settings(a), _settings(b)
+    keys = sorted(set(before) | set(after))
+    config = tuple((k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k))
     view = b.memory
     other = "tensors" if view == "allocator" else "allocator"
     totals = (

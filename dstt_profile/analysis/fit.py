@@ -22,6 +22,7 @@ from typing import Any
 
 from dstt_profile.analysis.footprint import of_record
 from dstt_profile.errors import UsageError
+from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.runconfig import MAX_FRAMES, RunConfig
 from dstt_profile.records.schema import RunRecord
 from dstt_profile.units import fmt_bytes, parse_bytes
@@ -108,14 +109,14 @@ class _Derived:
 
         if run.frames >= DIRECT_BELOW:
             if self.family is None:
-                self.family = TraceFamily(self.base)
+                self.family = TraceFamily(self.base, subject_for(self.base))
                 self.traces += len(self.family.traces)
             derived = self.family.derive(run.frames) if self.family.consistent else None
             if derived is not None:
                 self.derived += run.frames not in self.family.traces
                 return summarize(derived, keep_ops=False)
         self.traces += 1
-        return summarize(trace(run), keep_ops=False)
+        return summarize(trace(run, subject_for(run)), keep_ops=False)
 
     def agrees_at(self, t: int) -> bool:
         """True when t was not derived, or its derivation equals a fresh trace at t, integer for integer."""
@@ -124,7 +125,7 @@ class _Derived:
         if self.family is None or t in self.family.traces or not self.family.consistent:
             return True
         self.traces += 1
-        return self.family.agrees(trace(self.base.replace(frames=t)))
+        return self.family.agrees(trace(self.base.replace(frames=t), subject_for(self.base)))
 
 
 def _profile(run: RunConfig) -> RunRecord:
@@ -220,7 +221,8 @@ def _how(answer: FitAnswer) -> str:
 
 
 def render_text(answer: FitAnswer, base: RunConfig) -> str:
-    what = f"{base.res} {base.dtype} {base.attention} {base.mode} batch {base.batch} (gate: {gate_text(answer.gate, base.memory)})"
+    words = [base.res, base.dtype, str(base.arg("attention", "")), base.mode, f"batch {base.batch}"]
+    what = f"{' '.join(w for w in words if w)} (gate: {gate_text(answer.gate, base.memory)})"
     budget = f"{fmt_bytes(answer.budget_bytes)} ({answer.budget_bytes:,} B)"
     at = f"{fmt_bytes(answer.peak_bytes)} ({answer.peak_bytes:,} B, in {answer.peak_stage})"
     fp = f"{fmt_bytes(answer.footprint_bytes)} ({answer.footprint_bytes:,} B)"

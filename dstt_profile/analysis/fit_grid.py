@@ -24,7 +24,7 @@ def headroom(answer: FitAnswer) -> str:
 def _row(answer: FitAnswer) -> list[str]:
     run = answer.run
     assert run is not None
-    config = [run.res, run.dtype, run.attention, run.mode, str(run.batch)]
+    config = [run.res, run.dtype, str(run.arg("attention", "-")), run.mode, str(run.batch)]
     if answer.max_frames == 0:
         first = answer.next_footprint_bytes or 0
         return [*config, "0", "-", "-", "-", f"t=1: {fmt_bytes(first)}"]
@@ -70,6 +70,6 @@ def grid_json(answers: Sequence[FitAnswer]) -> str:
     for a in answers:
         run = a.run
         assert run is not None
-        config = {"res": run.res, "dtype": run.dtype, "attention": run.attention, "mode": run.mode, "batch": run.batch}
+        config = {"res": run.res, "dtype": run.dtype, "attention": run.arg("attention"), "mode": run.mode, "batch": run.batch}
         out.append({**config, **a.to_dict()})
     return json.dumps(out, indent=1)

@@ -59,7 +59,7 @@ def of_record(record: RunRecord) -> FootprintRecord:
     """The record's footprint; computed from its figures for a result saved before footprints were."""
     if record.footprint.total:
         return record.footprint
-    run = RunConfig(**record.config)
+    run = RunConfig.from_dict(record.config)
     return footprint(run, record.params, record.param_bytes, record.input_bytes, record.peak.bytes)
 
 
@@ -68,7 +68,7 @@ def with_train_split(record: RunRecord) -> RunRecord:
     second trace of the step; the record must keep its ops). Unchanged where that cannot be done."""
     from dstt_profile.analysis.training import split_at_op
 
-    run = RunConfig(**record.config)
+    run = RunConfig.from_dict(record.config)
     index = record.peak.op_index
     if run.mode != "train" or run.real or not 0 <= index < len(record.ops):
         return record

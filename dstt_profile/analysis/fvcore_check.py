@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from dstt_profile.engine.trace import build
+from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import FvcoreRecord, RunRecord
 
@@ -36,16 +37,16 @@ def run_fvcore(run: RunConfig) -> FvcoreRecord:
     logging.getLogger("fvcore").setLevel(logging.ERROR)
     real = run.replace(real=True)
     started = time.perf_counter()
-    model, frames = build(real)
+    model, inputs = build(real, subject_for(real))
     model.eval()
     with torch.no_grad():
-        flops = FlopCountAnalysis(model, (frames,))
+        flops = FlopCountAnalysis(model, inputs)
         flops.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         total = int(flops.total())
         by_op = {str(k): int(v) for k, v in flops.by_operator().items()}
         by_module = {str(k): int(v) for k, v in flops.by_module().items() if k.count(".") < 2}
         unsupported = {str(k): int(v) for k, v in flops.unsupported_ops().items()}
-        acts = ActivationCountAnalysis(model, (frames,))
+        acts = ActivationCountAnalysis(model, inputs)
         acts.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         activations = int(acts.total())
     return FvcoreRecord(

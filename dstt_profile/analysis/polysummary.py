@@ -203,7 +203,7 @@ class SummaryFamily:
             by_op=_by_size(record.flops.by_op, self.flop_order),
             other_by_op=_by_size(record.flops.other_by_op, self.other_order),
         )
-        run = RunConfig(**record.config)
+        run = RunConfig.from_dict(record.config)
         fp = footprint(run, record.params, record.param_bytes, record.input_bytes, peak.bytes)
         return dataclasses.replace(record, peak=peak, stages=stages, flops=flops, footprint=fp)
 

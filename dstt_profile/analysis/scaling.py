@@ -19,7 +19,6 @@ from typing import Any
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result, RunRecord
 
-TEMPORAL = "temporal_attention"
 Point = tuple[int, int]  # (t, value)
 
 
@@ -175,7 +174,7 @@ def peak_segments(result: Result) -> list[PeakSegment]:
 Curve = Callable[[int], int | Fraction]  # t -> a stage's figure
 
 
-def crossover(curves: Mapping[str, Curve], ts: Sequence[int], stage: str = TEMPORAL) -> int | None:
+def crossover(curves: Mapping[str, Curve], ts: Sequence[int], stage: str) -> int | None:
     """The one definition of a crossover: the smallest t of `ts` (ascending) from which `stage`'s
     figure is the largest of all the stages in `curves`, there and at every later t of `ts`; None
     when it is not the largest at the last t. Figures are compared exactly (ints or Fractions).
@@ -194,9 +193,7 @@ def crossover(curves: Mapping[str, Curve], ts: Sequence[int], stage: str = TEMPO
     return answer
 
 
-def headline_crossover(
-    fits: dict[str, dict[str, Fit]], stage: str = TEMPORAL, limit: int = 4096
-) -> int | None:
+def headline_crossover(fits: dict[str, dict[str, Fit]], stage: str, limit: int = 4096) -> int | None:
     """The crossover (`crossover`) of `stage`'s headline tensor over t = 1..`limit`, from the exact
     fits of the elements (the same t for bytes at any dtype, as every headline shares the dtype)."""
     polys = {name: f["elements"].poly for name, f in fits.items()}
@@ -205,8 +202,10 @@ def headline_crossover(
     return crossover({name: p for name, p in polys.items() if p is not None}, range(1, limit + 1), stage)
 
 
-def peak_in_temporal(run: RunRecord) -> bool:
-    return run.peak_view.stage == TEMPORAL
+def peak_in_quadratic(run: RunRecord) -> bool:
+    """Whether `run`'s peak (in its memory view) is inside the stage its profile says grows with t^2."""
+    stage = run.profile.quadratic_stage
+    return bool(stage) and run.peak_view.stage == stage
 
 
 def search_first(predicate: Callable[[int], bool], limit: int = 1 << 16) -> int | None:
@@ -227,9 +226,10 @@ def search_first(predicate: Callable[[int], bool], limit: int = 1 << 16) -> int 
 
 
 def peak_crossover(base: RunConfig, profile: Callable[[RunConfig], RunRecord] | None = None) -> int | None:
-    """Smallest t from which the peak is set inside a temporal block, by search over fake-tensor runs."""
+    """Smallest t from which the peak is set inside the stage the profile says grows with t^2 (DSTT's
+    temporal blocks), by search over fake-tensor runs; None where there is no such stage or t."""
     run = profile or _profile
-    return search_first(lambda t: peak_in_temporal(run(base.replace(frames=t))))
+    return search_first(lambda t: peak_in_quadratic(run(base.replace(frames=t))))
 
 
 def _profile(run: RunConfig) -> RunRecord:
@@ -239,10 +239,10 @@ def _profile(run: RunConfig) -> RunRecord:
 
 
 def crossovers_by_dtype(
-    base: RunConfig, dtypes: Sequence[str], fits: dict[str, dict[str, Fit]]
+    base: RunConfig, dtypes: Sequence[str], fits: dict[str, dict[str, Fit]], stage: str
 ) -> dict[str, dict[str, Any]]:
-    """Both crossovers per dtype: headline (from the exact fits) and peak (searched over runs)."""
-    headline = headline_crossover(fits)
+    """Both crossovers of `stage` per dtype: headline (from the exact fits) and peak (searched over runs)."""
+    headline = headline_crossover(fits, stage)
     return {dt: {"headline": headline, "peak": peak_crossover(base.replace(dtype=dt))} for dt in dtypes}
 
 
@@ -256,19 +256,26 @@ def report(result: Result) -> str:
     lines.append("Peak, fitted only where the stage holding it is constant:")
     for seg in peak_segments(result):
         lines.append(f"  t={seg.first}..{seg.last} in {seg.stage}: {seg.fit.text()}")
-    crossing = headline_crossover(fits)
-    lines.append(f"Temporal attention matrix is the largest headline tensor from t = {crossing}")
+    profile = result.runs[0].profile
+    quadratic = profile.quadratic_stage  # the stage that grows with t^2, by the profile
+    if quadratic in fits:
+        crossing = headline_crossover(fits, quadratic)
+        what = profile.quadratic_headline or f"the {quadratic} headline tensor"
+        lines.append(f"{what[:1].upper()}{what[1:]} is the largest headline tensor from t = {crossing}")
     return "\n".join(lines)
 
 
 def _config_text(run: RunRecord) -> str:
     c = run.config
-    return f"{c['height']}x{c['width']} {c['dtype']} {c['attention']} b={c['batch']}"
+    words = [f"{c['height']}x{c['width']}", c["dtype"], str(run.arg("attention")), f"b={c['batch']}"]
+    return " ".join(w for w in words if w)
 
 
 def tokens_of(run: RunRecord) -> int:
     """n, tokens per frame, of a run's configuration (grows with H*W: n = (H/12)*(W/12) by default)."""
-    return int(RunConfig(**run.config).model_config().tokens)
+    from dstt_profile.profiles.dstt.args import config_of
+
+    return int(config_of(RunConfig.from_dict(run.config)).tokens)
 
 
 def resolution_fits(result: Result) -> dict[str, Fit]:

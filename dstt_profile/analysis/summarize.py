@@ -1,23 +1,15 @@
-"""From a trace to a `RunRecord`: stage table, totals, the peak, and the formula checks."""
+"""From a trace to a `RunRecord`, by the model's profile: stage table, totals, the peak, the formula checks."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections import defaultdict
 
 from dstt_profile.analysis.footprint import footprint
 from dstt_profile.engine.hooks import NONE_DTYPE, ModuleCall
 from dstt_profile.engine.trace import Trace
-from dstt_profile.profiles.dstt.formulas import ELEMENTS, FLOPS, FUSED_ELEMENTS, Formula, Symbols, general
-from dstt_profile.profiles.dstt.stages import (
-    ATTENTION_MODULE,
-    ATTENTION_STAGES,
-    EXTRA_TENSORS,
-    HEADLINES,
-    STAGES,
-    stage_of,
-)
+from dstt_profile.profiles.base import ModelProfile
+from dstt_profile.profiles.registry import normalised, resolve
 from dstt_profile.records.schema import (
     CheckRecord,
     FlopsRecord,
@@ -30,13 +22,22 @@ from dstt_profile.records.schema import (
 )
 
 
-def _instances(trace: Trace, pattern: str, stage: str | None) -> list[ModuleCall]:
+def _instances(trace: Trace, profile: ModelProfile, pattern: str, stage: str | None) -> list[ModuleCall]:
     regex = re.compile(pattern)
-    block_kind = trace.run.model_config().block_kind
     found = [
         call
         for name, call in trace.calls.items()
-        if regex.fullmatch(name) and (stage is None or stage_of(name, block_kind) == stage)
+        if regex.fullmatch(name) and (stage is None or profile.stage_of(name) == stage)
+    ]
+    return sorted(found, key=lambda c: c.order)
+
+
+def _roots(trace: Trace, profile: ModelProfile, stage: str) -> list[ModuleCall]:
+    """The stage's outermost modules (their parent is in another stage), in call order."""
+    found = [
+        call
+        for name, call in trace.calls.items()
+        if name and profile.stage_of(name) == stage and profile.stage_of(name.rpartition(".")[0]) != stage
     ]
     return sorted(found, key=lambda c: c.order)
 
@@ -52,38 +53,45 @@ def _largest_in(ops: tuple[OpRecord, ...], first: int, last: int) -> tuple[Tenso
     return best
 
 
-def _attention_scope(call: ModuleCall, trace: Trace) -> ModuleCall:
-    m = ATTENTION_MODULE.fullmatch(call.name)
-    name = f"transformer.{m.group('block')}.attention" if m else call.name
+def _scope(call: ModuleCall, trace: Trace, up: int) -> ModuleCall:
+    """The module `up` name parts above `call` (the call itself where there is none)."""
+    parts = call.name.split(".")
+    name = ".".join(parts[: len(parts) - up]) if 0 < up < len(parts) else call.name
     return trace.calls.get(name, call)
 
 
-def _stage_record(trace: Trace, stage: str, sym: Symbols, totals: dict[str, list[int]], total_flops: int) -> StageRecord:
-    spec = HEADLINES[stage]
-    calls = _instances(trace, spec.module, stage)
+def _stage_record(
+    trace: Trace, profile: ModelProfile, stage: str, totals: dict[str, list[int]], total_flops: int
+) -> StageRecord:
+    spec = profile.headlines.get(stage)
+    if spec is not None:
+        calls = _instances(trace, profile, spec.module, stage)
+        index, what = spec.output, spec.what
+    else:
+        calls = _roots(trace, profile, stage)
+        index, what = 0, f"output of {calls[0].name}" if calls else "stage output"
     flops, other, alloc, peak = totals.get(stage, [0, 0, 0, 0])
     materialised = True
-    what = spec.what
     info = TensorInfo((), NONE_DTYPE)
     module = ""
     if calls:
         first = calls[0]
         module = first.name
         outputs = first.outputs
-        info = outputs[spec.output] if spec.output < len(outputs) else TensorInfo((), NONE_DTYPE)
-        if info.dtype == NONE_DTYPE:
+        info = outputs[index] if index < len(outputs) else TensorInfo((), NONE_DTYPE)
+        if info.dtype == NONE_DTYPE and spec is not None and spec.scope_up:
             materialised = False
-            scope = _attention_scope(first, trace)
+            scope = _scope(first, trace, spec.scope_up)
             info, op = _largest_in(trace.ops, scope.first_op, scope.last_op)
             module = scope.name
             what = f"largest tensor of the stage ({op}); attention matrix not materialised"
-    formula = FUSED_ELEMENTS[stage] if not materialised else ELEMENTS[stage]
-    expected = formula.value(sym)
+    formula = profile.formulas.stage(trace.run, stage, materialised) if profile.formulas is not None else None
+    present = info.dtype != NONE_DTYPE
     return StageRecord(
         name=stage,
         shape=info.shape,
-        elements=info.elements if info.dtype != NONE_DTYPE else 0,
-        bytes=info.elements * trace.run.element_bytes if info.dtype != NONE_DTYPE else 0,
+        elements=info.elements if present else 0,
+        bytes=info.elements * trace.run.element_bytes if present else 0,
         flops=flops,
         other_flops=other,
         instances=len(calls),
@@ -93,48 +101,51 @@ def _stage_record(trace: Trace, stage: str, sym: Symbols, totals: dict[str, list
         headline=what,
         module=module,
         materialised=materialised,
-        formula=general(formula, sym),
-        formula_substituted=formula.substituted(sym),
-        formula_elements=expected,
-        match=info.elements == expected and info.dtype != NONE_DTYPE,
+        formula=formula.general if formula is not None else "",
+        formula_substituted=formula.substituted if formula is not None else "",
+        formula_elements=formula.value if formula is not None else 0,
+        match=(info.elements == formula.value and present) if formula is not None else present,
     )
 
 
-def _check(name: str, formula: Formula, sym: Symbols, measured: int, unit: str) -> CheckRecord:
-    return CheckRecord(name, general(formula, sym), formula.substituted(sym), formula.value(sym), measured, unit)
+def _checks(trace: Trace, profile: ModelProfile, stages: dict[str, StageRecord]) -> tuple[CheckRecord, ...]:
+    if profile.formulas is None:
+        return ()
 
-
-def _checks(trace: Trace, stages: dict[str, StageRecord], sym: Symbols) -> tuple[CheckRecord, ...]:
-    checks = []
-    for stage in STAGES:
-        rec = stages[stage]
-        formula = ELEMENTS[stage] if rec.materialised else FUSED_ELEMENTS[stage]
-        checks.append(_check(f"{stage}.elements", formula, sym, rec.elements, "elements"))
-    for name, (pattern, index, _what) in EXTRA_TENSORS.items():
-        calls = _instances(trace, pattern, None)
+    def tensor(pattern: str, index: int) -> int:
+        calls = _instances(trace, profile, pattern, None)
         outputs = calls[0].outputs if calls else ()
-        measured = outputs[index].elements if index < len(outputs) else 0
-        checks.append(_check(f"{name}.elements", ELEMENTS[name], sym, measured, "elements"))
-    for stage, formula in FLOPS.items():
-        checks.append(_check(f"{stage}.flops", formula, sym, stages[stage].flops, "FLOPs"))
-    return tuple(checks)
+        return outputs[index].elements if index < len(outputs) else 0
+
+    return profile.formulas.checks(trace.run, stages, tensor)
 
 
-def _kernels(trace: Trace) -> dict[str, str]:
-    """Which op computed each attention stage, on which device."""
+def _kernels(trace: Trace, profile: ModelProfile) -> dict[str, str]:
+    """Which op computed each of the profile's kernel stages (attention), on which device."""
     found: dict[str, str] = {}
     for op in trace.ops:
         computes = "attention" in op.op or op.op == "aten.bmm"
-        if op.stage in ATTENTION_STAGES and op.stage not in found and op.flops and computes:
+        if op.stage in profile.kernel_stages and op.stage not in found and op.flops and computes:
             found[op.stage] = f"{op.op} on {trace.run.device}"
     return found
 
 
-def _module_records(trace: Trace) -> tuple[ModuleRecord, ...]:
-    block_kind = trace.run.model_config().block_kind
+def _stage_order(trace: Trace, profile: ModelProfile) -> tuple[str, ...]:
+    """The profile's stages, in network order, or in the order the pass first runs them (stages that
+    never ran last, in the profile's order)."""
+    if not profile.call_order:
+        return profile.stages
+    first: dict[str, int] = {}
+    for op in trace.ops:
+        first.setdefault(op.stage, op.index)
+    ran = [s for s in profile.stages if s in first]
+    return tuple(sorted(ran, key=lambda s: first[s])) + tuple(s for s in profile.stages if s not in first)
+
+
+def _module_records(trace: Trace, profile: ModelProfile) -> tuple[ModuleRecord, ...]:
     records = []
     for call in sorted(trace.calls.values(), key=lambda c: c.order):
-        stage = stage_of(call.name, block_kind)
+        stage = profile.stage_of(call.name)
         if stage is None:
             stage = trace.ops[call.first_op].stage if call.first_op >= 0 else ""
         records.append(
@@ -179,8 +190,10 @@ def _peak(trace: Trace) -> PeakRecord:
     )
 
 
-def summarize(trace: Trace, keep_ops: bool = True) -> RunRecord:
-    sym = Symbols.of(trace.run)
+def summarize(trace: Trace, keep_ops: bool = True, profile: ModelProfile | None = None) -> RunRecord:
+    """The record of `trace`, by `profile` (by default the profile of the trace's model)."""
+    if profile is None:
+        profile = resolve(trace.run)
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     by_op: dict[str, int] = defaultdict(int)
     other_by_op: dict[str, int] = defaultdict(int)
@@ -195,7 +208,8 @@ def summarize(trace: Trace, keep_ops: bool = True) -> RunRecord:
         if op.other_flops:
             other_by_op[op.op] += op.other_flops
     total = sum(by_op.values())
-    stages = {stage: _stage_record(trace, stage, sym, totals, total) for stage in STAGES}
+    order = _stage_order(trace, profile)
+    stages = {stage: _stage_record(trace, profile, stage, totals, total) for stage in order}
     peak = _peak(trace)
     flops = FlopsRecord(
         total=total,
@@ -205,17 +219,18 @@ def summarize(trace: Trace, keep_ops: bool = True) -> RunRecord:
         unsupported=dict(trace.unsupported),
     )
     return RunRecord(
-        config=dataclasses.asdict(trace.run),
+        config=normalised(trace.run).to_dict(),
         params=trace.params,
         flops=flops,
         peak=peak,
         stages=stages,
-        checks=_checks(trace, stages, sym),
-        modules=_module_records(trace),
+        checks=_checks(trace, profile, stages),
+        modules=_module_records(trace, profile),
         ops=trace.ops if keep_ops else (),
-        kernels=_kernels(trace),
+        kernels=_kernels(trace, profile),
         input_bytes=trace.input_bytes,
         param_bytes=trace.param_bytes,
         seconds=trace.seconds,
         footprint=footprint(trace.run, trace.params, trace.param_bytes, trace.input_bytes, peak.bytes),
+        profile=profile.record(trace.run, order),
     )

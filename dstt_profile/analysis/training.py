@@ -2,7 +2,8 @@
 
 The engine's train run (forward + `output.float().mean().backward()`) gives the peak of bytes
 allocated during the step (weights and input excluded). This module traces the same step with the
-engine's own building blocks, and at every new peak classifies the live storages:
+engine's storage split riding along (engine/split.py), which at every new peak classifies the live
+storages:
 
 - gradients: the `.grad` storages of parameters accumulated so far;
 - saved for backward: storages autograd packed for backward (`saved_tensors_hooks`), not yet released;
@@ -16,27 +17,19 @@ stated beside it, and the whole step's footprint is their sum.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
-from typing import Any
 
 import torch
-from torch import nn
 
-from dstt_profile.engine.devicerules import DeviceRules
-from dstt_profile.engine.hooks import ModuleTracker
-from dstt_profile.engine.liveness import Liveness
-from dstt_profile.engine.recorder import OpRecorder
-from dstt_profile.engine.trace import _check_device, _fake_session, build
+from dstt_profile.engine.split import OpAt, StorageSplit
+from dstt_profile.engine.trace import trace
 from dstt_profile.errors import UsageError
-from dstt_profile.profiles.dstt.stages import BACKWARD, STAGES
+from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.units import fmt_bytes
 
 ADAM_STATES = 2  # exp_avg, exp_avg_sq
-# An op of the pass by (aten name, module, its occurrence among ops with that name and module, from 1):
-# the split trace records a few more ops than the engine's (autograd's detaches), so indices differ.
-OpAt = tuple[str, str, int]
+__all__ = ["ADAM_STATES", "OpAt", "TrainingSplit", "render", "split_at_op", "training_split"]
 
 
 @dataclass(frozen=True)
@@ -63,96 +56,27 @@ class TrainingSplit:
         return self.parameters + self.peak_bytes + self.adam_state
 
 
-class _SavedStorages:
-    """Storages autograd packs for backward (new storages only; weights and input are external)."""
-
-    def __init__(self) -> None:
-        self.refs: dict[int, weakref.ref[Any]] = {}
-
-    def pack(self, tensor: torch.Tensor) -> torch.Tensor:
-        storage = tensor.untyped_storage()
-        self.refs.setdefault(id(storage), weakref.ref(storage))
-        return tensor
-
-    @staticmethod
-    def unpack(tensor: torch.Tensor) -> torch.Tensor:
-        return tensor
-
-    def holds(self, key: int, storage: Any) -> bool:
-        ref = self.refs.get(key)
-        return ref is not None and ref() is storage
-
-
-class _SplitRecorder(OpRecorder):
-    """The engine's recorder, classifying live storages each time the peak rises."""
-
-    def __init__(
-        self, *args: Any, model: nn.Module, saved: _SavedStorages, at: OpAt | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.model = model
-        self.saved = saved
-        self.split: tuple[int, int, int] = (0, 0, 0)  # gradients, saved, temporaries
-        self.at = at  # also split the storages held (real sizes) right after this op
-        self._seen = 0
-        self.held_split: tuple[int, int, int] | None = None
-        self.held_at = -1  # the bytes held right after that op
-
-    def __torch_dispatch__(
-        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None
-    ) -> Any:
-        before = self.peak_index
-        out = super().__torch_dispatch__(func, types, args, kwargs)
-        if self.peak_index != before:
-            self.split = self._classify()
-        if self.at is not None and self.ops and (self.ops[-1].op, self.ops[-1].module) == self.at[:2]:
-            self._seen += 1
-            if self._seen == self.at[2]:
-                self.held_split = self._classify(held=True)
-                self.held_at = self.ops[-1].held_bytes
-        return out
-
-    def _grad_storages(self) -> set[int]:
-        return {id(p.grad.untyped_storage()) for p in self.model.parameters() if p.grad is not None}
-
-    def _classify(self, held: bool = False) -> tuple[int, int, int]:
-        """(gradients, saved for backward, the rest) of the live storages: tensor sizes, or with `held`
-        the sizes the allocator holds."""
-        grads = self._grad_storages()
-        split = [0, 0, 0]
-        for key, (ref, tensor_bytes, held_bytes) in list(self.liveness._known.items()):
-            storage = ref()
-            nbytes = held_bytes if held else tensor_bytes
-            if storage is None or nbytes == 0:
-                continue
-            if key in grads:
-                split[0] += nbytes
-            elif self.saved.holds(key, storage):
-                split[1] += nbytes
-            else:
-                split[2] += nbytes
-        return split[0], split[1], split[2]
-
-
-def _clear_grads(model: nn.Module) -> None:
-    for p in model.parameters():
-        p.grad = None
-
-
 def training_split(run: RunConfig) -> TrainingSplit:
     """Trace one training step of `run` (fake tensors) and split its peak."""
     if run.mode != "train":
         raise UsageError(f"training_split needs mode 'train', got {run.mode!r}")
     if run.real:
         raise UsageError("training_split traces fake tensors only")
-    _check_device(run)
-    with _fake_session().mode:
-        model, frames = build(run)
-        _clear_grads(model)
-        try:
-            return _traced_split(run, model, frames)
-        finally:
-            _clear_grads(model)
+    split = StorageSplit()
+    tr = trace(run, subject_for(run), split=split)
+    peak = tr.ops[tr.peak_index]
+    grads, kept, temps = split.split
+    return TrainingSplit(
+        peak_bytes=tr.peak_bytes,
+        peak_stage=peak.stage,
+        peak_op=peak.op,
+        peak_index=tr.peak_index,
+        parameters=tr.param_bytes - _buffer_bytes(run),
+        gradients=grads,
+        saved=kept,
+        temporaries=temps,
+        saved_total=split.saved_total,
+    )
 
 
 def split_at_op(run: RunConfig, at: OpAt, held_bytes: int) -> tuple[int, int] | None:
@@ -162,76 +86,23 @@ def split_at_op(run: RunConfig, at: OpAt, held_bytes: int) -> tuple[int, int] | 
     found holding `held_bytes`, as it did in the engine's trace."""
     if run.mode != "train":
         raise UsageError(f"split_at_op needs mode 'train', got {run.mode!r}")
-    _check_device(run)
-    with _fake_session().mode:
-        model, frames = build(run)
-        _clear_grads(model)
-        try:
-            recorder = _traced_recorder(run, model, frames, at)[0]
-        finally:
-            _clear_grads(model)
-    if recorder.held_split is None or recorder.held_at != held_bytes:
+    split = StorageSplit(at)
+    trace(run, subject_for(run), split=split)
+    if split.held_split is None or split.held_at != held_bytes:
         return None
-    grads, saved, _rest = recorder.held_split
+    grads, saved, _rest = split.held_split
     return grads, saved
 
 
-def _traced_split(run: RunConfig, model: nn.Module, frames: torch.Tensor) -> TrainingSplit:
-    recorder, param_bytes, saved_total = _traced_recorder(run, model, frames)
-    peak = recorder.ops[recorder.peak_index]
-    grads, kept, temps = recorder.split
-    return TrainingSplit(
-        peak_bytes=recorder.peak_bytes,
-        peak_stage=peak.stage,
-        peak_op=peak.op,
-        peak_index=recorder.peak_index,
-        parameters=param_bytes - _buffer_bytes(model, run),
-        gradients=grads,
-        saved=kept,
-        temporaries=temps,
-        saved_total=saved_total,
-    )
-
-
-def _traced_recorder(
-    run: RunConfig, model: nn.Module, frames: torch.Tensor, at: OpAt | None = None
-) -> tuple[_SplitRecorder, int, int]:
-    """The split recorder after one training step, the parameter bytes and the bytes saved for
-    backward when the forward pass ends."""
-    liveness = Liveness(run.element_bytes if run.dtype == "int8" else None)
-    param_bytes = liveness.mark_external(list(model.parameters()) + list(model.buffers()))
-    liveness.mark_external(frames)
-    tracker = ModuleTracker(model, train=True)
-    saved = _SavedStorages()
-    recorder = _SplitRecorder(
-        tracker,
-        liveness,
-        run.model_config().block_kind,
-        first_stage=STAGES[0],
-        rules=DeviceRules(run.device),
-        model=model,
-        saved=saved,
-        at=at,
-    )
-    hooks = torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack)
-    try:
-        with tracker, torch.enable_grad(), recorder:
-            with hooks:
-                output = model(frames)
-            saved_total = recorder._classify()[1]
-            recorder.fixed_stage = BACKWARD
-            output.float().mean().backward()
-            del output
-    finally:
-        liveness.close()
-    return recorder, param_bytes, saved_total
-
-
-def _buffer_bytes(model: nn.Module, run: RunConfig) -> int:
+def _buffer_bytes(run: RunConfig) -> int:
+    """Bytes of the model's buffers (resident, but not parameters) at the run's dtype."""
     size = run.element_bytes if run.dtype == "int8" else None
     total = 0
+    with torch.device("meta"):
+        model = subject_for(run).build(False)
     for b in model.buffers():
-        per = size if size is not None and b.dtype.is_floating_point else b.element_size()
+        floating = b.dtype.is_floating_point
+        per = size if size is not None and floating else run.torch_dtype.itemsize if floating else b.element_size()
         total += b.numel() * per
     return total
 

@@ -42,9 +42,13 @@ class Comparison:
 
 
 def side(record: RunRecord) -> Side:
-    temporal = record.stages["temporal_attention"]
+    """One backend's figures; the t^2 stage is the one the run's profile names (DSTT's temporal attention)."""
+    stage = record.profile.quadratic_stage
+    if stage not in record.stages:
+        raise ValueError(f"whatif: the {record.title} run's profile names no stage that grows with t^2")
+    temporal = record.stages[stage]
     return Side(
-        attention=str(record.config["attention"]),
+        attention=str(record.arg("attention")),
         peak_bytes=record.peak_view.bytes,
         peak_stage=record.peak_view.stage,
         kernels=dict(record.kernels),
@@ -56,7 +60,8 @@ def side(record: RunRecord) -> Side:
 def compare(matmul: RunRecord, sdpa: RunRecord) -> Comparison:
     """Two runs of the same configuration but the attention backend."""
     a, b = dict(matmul.config), dict(sdpa.config)
-    if a.pop("attention") != "matmul" or b.pop("attention") != "sdpa":
+    a["model_args"], b["model_args"] = dict(a.get("model_args", {})), dict(b.get("model_args", {}))
+    if a["model_args"].pop("attention", None) != "matmul" or b["model_args"].pop("attention", None) != "sdpa":
         raise ValueError("compare(matmul_run, sdpa_run): attention backends are not matmul, sdpa")
     if a != b:
         raise ValueError("compare: the two runs differ in more than the attention backend")
@@ -66,7 +71,7 @@ def compare(matmul: RunRecord, sdpa: RunRecord) -> Comparison:
 def run_pair(base: RunConfig) -> Comparison:
     from dstt_profile.api import profile_run
 
-    matmul, sdpa = (profile_run(base.replace(attention=a), keep_ops=False) for a in BACKENDS)
+    matmul, sdpa = (profile_run(base.with_args(attention=a), keep_ops=False) for a in BACKENDS)
     return compare(matmul, sdpa)
 
 
@@ -86,7 +91,7 @@ def sweep_pair(base: RunConfig, frames: Sequence[int]) -> tuple[Result, Result]:
     from dstt_profile.api import profile_many
 
     return tuple(  # type: ignore[return-value]
-        profile_many([base.replace(frames=t, attention=a) for t in frames], keep_ops=False) for a in BACKENDS
+        profile_many([base.replace(frames=t).with_args(attention=a) for t in frames], keep_ops=False) for a in BACKENDS
     )
 
 

@@ -19,6 +19,7 @@ def scaling_command(argv: Sequence[str]) -> int:
     segment of constant peak stage, and both crossovers (headline and peak)."""
     from dstt_profile.analysis.scaling import peak_crossover, report
     from dstt_profile.api import profile_many
+    from dstt_profile.profiles.dstt.profile import NAME as DSTT
 
     p = analysis_parser(
         "scaling",
@@ -30,11 +31,14 @@ def scaling_command(argv: Sequence[str]) -> int:
     if len(runs) < 3:
         raise UsageError("scaling: --frames needs at least 3 values of t to fit and verify a law (e.g. 1:8)")
     result = profile_many(runs, keep_ops=False)
-    crossing = peak_crossover(runs[0].replace(frames=1))
-    view = "allocator peak" if runs[0].memory == "allocator" else "tensor peak"
-    found = f"t = {crossing}" if crossing is not None else "no t up to 65,536"
     print(report(result))
-    print(f"The {view} is set inside a temporal block from {found} (searched over fake-tensor runs)")
+    profile = result.runs[0].profile
+    if profile.quadratic_stage:
+        crossing = peak_crossover(runs[0].replace(frames=1))
+        view = "allocator peak" if runs[0].memory == "allocator" else "tensor peak"
+        found = f"t = {crossing}" if crossing is not None else "no t up to 65,536"
+        where = "a temporal block" if profile.name == DSTT else profile.quadratic_name
+        print(f"The {view} is set inside {where} from {found} (searched over fake-tensor runs)")
     return 0
 
 
@@ -48,6 +52,8 @@ def whatif_command(argv: Sequence[str]) -> int:
         "With several t (e.g. --frames 24:27), the growth of each backend's peak as exact fits.",
     )
     runs = analysis_runs("whatif", p, argv, fixed=("attention",))
+    if runs[0].model != "dstt":
+        raise UsageError(f"whatif compares the built-in DSTT network's attention backends, not --model {runs[0].model}")
     frames = [r.frames for r in runs]
     base = runs[0]
     matmul, sdpa = sweep_pair(base, frames)

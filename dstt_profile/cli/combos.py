@@ -16,7 +16,10 @@ LISTED = ("dtype", "attention", "mode")  # options that take a comma-separated l
 
 def combinations(args: argparse.Namespace) -> list[argparse.Namespace]:
     """One namespace per combination of the listed options' values (just `args` when none is a list)."""
-    lists = [split_list(f"--{option}", getattr(args, option)) for option in LISTED]
+    lists: list[list[str | None]] = [
+        list(split_list(f"--{option}", getattr(args, option))) if getattr(args, option) is not None else [None]
+        for option in LISTED
+    ]  # an option left unset (DSTT's --attention for another model) stays unset
     out = []
     for combo in itertools.product(*lists):
         variant = argparse.Namespace(**vars(args))

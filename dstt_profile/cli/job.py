@@ -13,13 +13,28 @@ from dstt_profile.cli.plugins import load
 from dstt_profile.cli.progress import sweep_progress
 from dstt_profile.errors import UsageError
 from dstt_profile.fileio import check_outputs, ensure_dir, output_path
+from dstt_profile.profiles.registry import resolve
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result
-from dstt_profile.records.stems import result_stem, stem_for
 
-# Extra outputs of the main job, "module:function" with function(result, out_dir) -> paths written,
+# Extra outputs of the main job, "module:function" with function(result, out_dir, stem) -> paths written,
 # and the suffixes of the files it writes (checked before the work). The HTML report plugs in here.
 REPORT_WRITERS: dict[str, tuple[str, ...]] = {"dstt_profile.render.html:write_report": ("html", "graphml", "dot")}
+
+
+def stem_for(runs: Sequence[RunConfig]) -> str:
+    """The file-name stem of a result holding `runs`: dstt_t14_240x432_float32, dstt_t1-32_..."""
+    first = runs[0]
+    slug = resolve(first).slug(first)
+    if len(runs) == 1:
+        return slug
+    frames = [r.frames for r in runs]
+    return slug.replace(f"_t{first.frames}_", f"_t{min(frames)}-{max(frames)}_", 1)
+
+
+def result_stem(result: Result) -> str:
+    """The stem of a saved or new result's files, from the configurations its runs record."""
+    return stem_for([RunConfig.from_dict(r.config) for r in result.runs])
 
 
 def planned_outputs(out: Path, stem: str, formats: Sequence[str]) -> dict[str, Path]:
@@ -45,12 +60,13 @@ def write_outputs(result: Result, out: Path, formats: Sequence[str]) -> list[Pat
 def _measured(runs: Sequence[RunConfig], repeats: int, fvcore: bool, quiet: bool) -> Result:
     """Each run predicted and measured (measure.py); real memory and time, so t stays small. Unless
     `quiet`, each step is announced on stderr as it starts: "measuring t=14: real forward pass 2/6 ..."."""
-    from dstt_profile.api import measure_run
+    from dstt_profile.api import finish_record, measured_run
+    from dstt_profile.engine.polytrace import TRACED
 
     records = []
     for run in runs:
         step = None if quiet else _step_line(sys.stderr, run)
-        records.append(measure_run(run, repeats=repeats, fvcore=fvcore, progress=step))
+        records.append(finish_record(measured_run(run, repeats=repeats, progress=step), run, fvcore, TRACED))
     return Result(tuple(records))
 
 
@@ -117,12 +133,16 @@ def run_job(args: argparse.Namespace, show: bool = True) -> tuple[int, Result, l
         result = profile_many(
             runs, keep_ops=True, fvcore=args.fvcore, progress=progress, detail="traced" if args.keep_ops else "last"
         )
-    result = _finished(result, checked)
+    from dstt_profile.api import with_scaling
+
+    # a single run's scaling series for its report, saved with the result; derived before the train
+    # split, so that the derivation is checked against the traced record itself
+    result = _finished(with_scaling(result), checked)
     written = write_outputs(result, out, formats)
     for target in REPORT_WRITERS:
         writer: Callable[..., Any] | None = load(target)
         if writer is not None:
-            written += writer(result, out)
+            written += writer(result, out, result_stem(result))
     if show and not args.quiet:
         print(render(result))
         if checked is not None:

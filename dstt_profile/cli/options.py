@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from dstt_profile.analysis.fit import GATES
+from dstt_profile.cli.modelopts import add_model_options, model_fields
 from dstt_profile.errors import UsageError
 from dstt_profile.numbers import INT64_MAX, positive, shown
 from dstt_profile.records.runconfig import (
@@ -26,7 +27,7 @@ from dstt_profile.records.runconfig import (
     RunConfig,
     parse_frames,
 )
-from dstt_profile.records.runoptions import RUN_OPTIONS, build_run
+from dstt_profile.runs import build_run
 from dstt_profile.units import BYTE_UNIT_LIST
 
 PROG = "dstt-profile"
@@ -62,19 +63,21 @@ class UsageParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prefix}{message}")
 
 
-# Option name -> (default, help). `--frames` is added apart: fit searches t instead.
-RUN_HELP: dict[str, tuple[str, str]] = {
+# Option name -> (default, help). `--frames` is added apart (fit searches t instead); the model
+# options (--model, --model-arg, --model-path, --stages) by cli/modelopts.py. DSTT's size options
+# default to None: unset, they leave the model's own default (and another model refuses them).
+RUN_HELP: dict[str, tuple[str | None, str]] = {
     "res": ("240x432", "frame size HEIGHTxWIDTH (default 240x432)"),
     "dtype": ("float32", f"one of {', '.join(DTYPES)} (int8: storage what-if)"),
     "batch": ("1", "clips per batch (default 1)"),
     "device": ("cpu", f"device type traced: {', '.join(DEVICES)}"),
-    "attention": ("matmul", "attention backend: matmul or sdpa"),
+    "attention": (None, "DSTT's attention backend: matmul (default) or sdpa"),
     "mode": ("inference", f"one of {', '.join(MODES)}"),
-    "heads": ("4", "attention heads k (default 4)"),
-    "zones": ("2", "zones per side s in temporal blocks (default 2)"),
-    "hidden": ("512", "token width d (default 512)"),
-    "channel": ("256", "encoder channels c (default 256)"),
-    "blocks": ("8", "transformer blocks L (default 8)"),
+    "heads": (None, "DSTT's attention heads k (default 4)"),
+    "zones": (None, "DSTT's zones per side s in temporal blocks (default 2)"),
+    "hidden": (None, "DSTT's token width d (default 512)"),
+    "channel": (None, "DSTT's encoder channels c (default 256)"),
+    "blocks": (None, "DSTT's transformer blocks L (default 8)"),
     "optimizer": (OPTIMIZERS[0], f"train mode: optimizer whose state the footprint holds, {', '.join(OPTIMIZERS)} (default adam)"),
     "memory": (
         MEMORY_VIEWS[0],
@@ -83,6 +86,8 @@ RUN_HELP: dict[str, tuple[str, str]] = {
     ),
 }
 LIST_HELP = ", or a comma-separated list (every combination is run)"
+# The options every subcommand that describes a run takes (fit: all but --frames).
+RUN_OPTIONS = ("frames", *RUN_HELP, "model", "model_arg", "model_path", "stages", "checkpoint")
 
 
 def add_frames(p: argparse.ArgumentParser, default: str = "14") -> None:
@@ -94,9 +99,11 @@ def add_frames(p: argparse.ArgumentParser, default: str = "14") -> None:
 
 
 def add_run_options(p: argparse.ArgumentParser, lists: Sequence[str] = ()) -> None:
-    """Every option of a run but --frames, and --checkpoint; those in `lists` also take a list."""
+    """Every option of a run but --frames: the clip, the model and its size, the optimizer, the memory
+    view, a checkpoint; those in `lists` also take a list."""
     for name, (default, text) in RUN_HELP.items():
         p.add_argument(f"--{name}", default=default, help=text + (LIST_HELP if name in lists else ""))
+    add_model_options(p)
     p.add_argument("--checkpoint", default=None, help="a checkpoint FILE that must load strictly into this network")
 
 
@@ -121,15 +128,32 @@ def positive_int(name: str, text: str, high: int = INT64_MAX) -> int:
     return positive(text, option_name(name), high)
 
 
-def run_values(args: argparse.Namespace) -> dict[str, Any]:
-    """The run options' values as given (text), by option name; --frames left out."""
-    return {name: getattr(args, name) for name in RUN_OPTIONS if name != "frames" and hasattr(args, name)}
+def run_config(args: argparse.Namespace, frames: int = 1, **chosen: str | None) -> RunConfig:
+    """The one run the options describe at `frames` (through runs.build_run, as the API and budgets
+    files build theirs); `chosen` overrides options given as lists (one value each)."""
+    values = {name: getattr(args, name) for name in RUN_HELP}
+    values.update(chosen)
+    model, shorthands = model_fields(args, values["attention"])
+    return build_run(
+        frames,
+        values["res"],
+        option="--res",
+        shorthands=shorthands,
+        batch=positive_int("batch", values["batch"]),
+        dtype=values["dtype"],
+        device=values["device"],
+        mode=values["mode"],
+        memory=values["memory"],
+        optimizer=values["optimizer"],
+        **model,
+    )
 
 
 def runs_from_options(args: argparse.Namespace) -> list[RunConfig]:
     """One validated run per t of --frames, every other option as given (one value each)."""
-    base = build_run({**run_values(args), "frames": 1}, option_name)
-    return [base.replace(frames=t) for t in parse_frames(args.frames)]
+    frames = parse_frames(args.frames)
+    base = run_config(args)
+    return [base.replace(frames=t) for t in frames]
 
 
 # The main job and the analyses ---------------------------------------------------------------------
@@ -242,17 +266,16 @@ def fit_configs(args: argparse.Namespace) -> list[RunConfig]:
         raise UsageError(f"--format {args.format!r}: choose text or json")
     if args.gate not in GATES:
         raise UsageError(f"--gate {args.gate!r}: choose {' or '.join(GATES)}")
-    lists = [split_list(option_name(name), getattr(args, name), "item") for name in FIT_LISTS]
+    lists: list[list[str | None]] = [
+        list(split_list(option_name(name), getattr(args, name), "item")) if getattr(args, name) is not None else [None]
+        for name in FIT_LISTS
+    ]
     count = 1
     for items in lists:
         count *= len(items)
     if count > MAX_COMBINATIONS:
         raise UsageError(f"{count} combinations is more than {MAX_COMBINATIONS} in one fit")
-    common = run_values(args)
-    return [
-        build_run({**common, **dict(zip(FIT_LISTS, combo)), "frames": 1}, option_name)
-        for combo in itertools.product(*lists)
-    ]
+    return [run_config(args, 1, **dict(zip(FIT_LISTS, combo))) for combo in itertools.product(*lists)]
 
 
 # The subcommands on saved files -----------------------------------------------------------------------
@@ -261,7 +284,12 @@ def fit_configs(args: argparse.Namespace) -> list[RunConfig]:
 def report_parser() -> UsageParser:
     p = UsageParser(prog=f"{PROG} report", description="Re-render a saved result JSON as the HTML report.", prefix="report: ")
     p.add_argument("result", help="a result JSON written by dstt-profile")
-    p.add_argument("--out", default=None, help="directory for the files (default: the JSON's directory)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="directory for the files, named as the main job names them (default: beside the JSON, as "
+        "X.report.html, .graphml and .dot for X.json, so the original report stays)",
+    )
     return p
 
 

@@ -1,5 +1,7 @@
-"""`dstt-profile report RESULT.json [--out DIR]`: re-render a saved result as the HTML report (with
-its GraphML and DOT), never running the model; and the reading of saved results for every command."""
+"""`dstt-profile report RESULT.json [--out DIR]`: re-render a saved result as the HTML report, its
+GraphML and DOT (render/html.py), never running the model; and reading a saved result with one clear
+line for a file that is not one.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +9,14 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from dstt_profile.cli.job import result_stem
 from dstt_profile.cli.options import report_parser
 from dstt_profile.errors import UsageError
 from dstt_profile.fileio import check_outputs, ensure_dir, output_path
 from dstt_profile.records.schema import Result
-from dstt_profile.records.stems import result_stem
+from dstt_profile.render.html import REPORT_SUFFIXES, write_files
+
+RERENDER_TAG = "report"  # `report X.json` writes X.report.html beside it, never X.html
 
 
 def load_result(path: Path, command: str = "report") -> Result:
@@ -31,8 +36,7 @@ def load_result(path: Path, command: str = "report") -> Result:
 
 
 def report_command(argv: Sequence[str]) -> int:
-    from dstt_profile.render.html import REPORT_SUFFIXES, write_files
-
+    """`dstt-profile report RESULT.json [--out DIR]`: re-render a saved result, never running the model."""
     args = report_parser().parse_args(list(argv))
     path = output_path(args.result, "report: the result JSON")
     given = output_path(args.out, "report: --out")
@@ -40,11 +44,13 @@ def report_command(argv: Sequence[str]) -> int:
     result = load_result(path)
     if not result.runs:
         raise UsageError(f"report: {str(path)!r} holds no runs")
-    out = given if given is not None else path.parent
+    if given is not None:
+        out, stem = given, result_stem(result)
+    else:
+        out, stem = path.parent, f"{path.stem}.{RERENDER_TAG}"
     ensure_dir(out)
-    stem = result_stem(result)
     planned = {f"the {suffix.upper()} output": out / f"{stem}.{suffix}" for suffix in REPORT_SUFFIXES}
     check_outputs(planned, {"the result JSON": path})
-    for written in write_files(result, out, allow_sweep=False):
+    for written in write_files(result, out, stem):
         print(f"wrote {written}")
     return 0

@@ -18,7 +18,7 @@ name and count, never silently zero.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -137,9 +137,17 @@ def _first_numel(value: Any) -> int:
 
 
 class Costs:
-    """Costs one op: `(flops, other_flops, supported)`."""
+    """Costs one op: `(flops, other_flops, supported)`. `extra` maps torch op names to a model's own
+    cost functions ((args, kwargs, out) -> (flops, other_flops)), consulted first."""
+
+    def __init__(self, extra: Mapping[str, Callable[[tuple[Any, ...], dict[str, Any], Any], tuple[int, int]]] | None = None) -> None:
+        self.extra = dict(extra or {})
 
     def __call__(self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> tuple[int, int, bool]:
+        own = self.extra.get(name)
+        if own is not None:
+            flops, other = own(args, kwargs, out)
+            return int(flops), int(other), True
         packet = getattr(func, "overloadpacket", None)
         formula = MATMUL_FORMULAS.get(packet)
         if formula is not None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from dstt_profile.engine.allocations import AllocationLog, record_allocations
 from dstt_profile.engine.devicerules import SCALAR_RULE, WRAPPED_NUMBER
+from dstt_profile.engine.subject import Subject
 from dstt_profile.engine.trace import Trace, trace
 from dstt_profile.engine.workspace import WorkspaceCache
 from dstt_profile.records.runconfig import RunConfig
@@ -82,11 +83,13 @@ def real_ops(log: AllocationLog) -> list[RealOp]:
     return out
 
 
-def compare(run: RunConfig, workspaces: WorkspaceCache | None = None) -> tuple[Trace, list[Difference]]:
-    """Trace `run` on fake tensors and run it for real; the differences between the two, op by op."""
-    fake = trace(run.replace(real=False), workspaces=workspaces)
+def compare(
+    run: RunConfig, subject: Subject, workspaces: WorkspaceCache | None = None
+) -> tuple[Trace, list[Difference]]:
+    """Trace `subject` for `run` on fake tensors and run it for real; the differences, op by op."""
+    fake = trace(run.replace(real=False), subject, workspaces=workspaces)
     log, real_trace = record_allocations(
-        lambda: trace(run.replace(real=True), annotate_prefix=PREFIX, workspaces=workspaces), PREFIX
+        lambda: trace(run.replace(real=True), subject, annotate_prefix=PREFIX, workspaces=workspaces), PREFIX
     )
     return fake, differences(fake, real_trace, log)
 

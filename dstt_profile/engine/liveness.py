@@ -17,7 +17,7 @@ Floating storages can be counted at another element size (the int8 storage what-
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -102,6 +102,13 @@ class Liveness:
             for t in tree_leaves(values)
             if isinstance(t, torch.Tensor)
         )
+
+    def storages(self) -> Iterator[tuple[int, Any, int, int]]:
+        """(key, storage, tensor-view bytes, allocator-view bytes) of every storage still alive."""
+        for key, (ref, tensor_bytes, held) in list(self._known.items()):
+            storage = ref()
+            if storage is not None:
+                yield key, storage, tensor_bytes, held
 
     def take_freed(self) -> int:
         freed, self.freed = self.freed, 0

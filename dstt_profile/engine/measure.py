@@ -26,13 +26,14 @@ import torch
 from torch import nn
 
 from dstt_profile.engine.meters import PeakMeter, meter_for, synchronize
-from dstt_profile.engine.trace import WORKSPACE_RULE, _check_device, build
-from dstt_profile.profiles.dstt.stages import BlockKind, stage_of
+from dstt_profile.engine.subject import Subject
+from dstt_profile.engine.trace import WORKSPACE_RULE, build, check_device
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import MeasuredRecord, RunRecord
 
-# (run, keep_ops) -> its record: the fake-tensor prediction, or the real run's own record (api.profile_run)
-Profile = Callable[[RunConfig, bool], RunRecord]
+# The prediction of one run: its record, with per-op detail when the flag is set (the caller's
+# summariser; the engine makes traces, not records).
+Predict = Callable[[RunConfig, bool], RunRecord]
 GLUE = "glue"  # time outside every stage's modules (the root's reshapes, residual adds)
 
 
@@ -58,13 +59,13 @@ def peak_rss() -> int:
     return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, current_rss())
 
 
-def stage_roots(model: nn.Module, block_kind: BlockKind) -> dict[str, str]:
+def stage_roots(model: nn.Module, stage_of: Callable[[str], str | None]) -> dict[str, str]:
     """Module name -> stage, for the outermost module of each stage (its parent is in another stage)."""
     roots = {}
     for name, _ in model.named_modules():
-        stage = stage_of(name, block_kind) if name else None
+        stage = stage_of(name) if name else None
         parent = name.rpartition(".")[0]
-        if stage is not None and stage_of(parent, block_kind) != stage:
+        if stage is not None and stage_of(parent) != stage:
             roots[name] = stage
     return roots
 
@@ -107,8 +108,9 @@ class StageTimer:
 
 def _timed_passes(
     model: nn.Module,
-    frames: torch.Tensor,
+    inputs: tuple[torch.Tensor, ...],
     run: RunConfig,
+    subject: Subject,
     repeats: int,
     say: Callable[[str], None] = lambda _step: None,
     first: int = 1,
@@ -116,19 +118,19 @@ def _timed_passes(
 ) -> tuple[float, dict[str, float]]:
     """Median forward time and median time per stage over `repeats` passes (after one warm-up);
     `say` is told of each pass, numbered from `first` of `passes`."""
-    timer = StageTimer(model, stage_roots(model, run.model_config().block_kind), run.device)
+    timer = StageTimer(model, stage_roots(model, subject.stage_of), run.device)
     totals: list[float] = []
     per_stage: dict[str, list[float]] = defaultdict(list)
     try:
         with torch.no_grad():
             say(f"real forward pass {first}/{passes} (timing warm-up)")
-            model(frames)
+            model(*inputs)
             timer.take()
             for i in range(repeats):
                 say(f"real forward pass {first + 1 + i}/{passes} (timed {i + 1}/{repeats})")
                 synchronize(run.device)
                 started = time.perf_counter()
-                model(frames)
+                model(*inputs)
                 synchronize(run.device)
                 totals.append(time.perf_counter() - started)
                 stages = timer.take()
@@ -142,34 +144,36 @@ def _timed_passes(
 
 def measure(
     run: RunConfig,
-    profile: Profile,
+    subject: Subject,
+    predict: Predict,
     repeats: int = 3,
     meter: PeakMeter | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> RunRecord:
-    """The prediction for `run` (fake tensors, by `profile`) with a real run beside it in `record.measured`.
-    `progress` is told each step as it starts ("real forward pass 2/4", ...): real passes are slow."""
+    """The prediction for `run` (fake tensors, `predict`) with a real run of `subject` beside it in
+    `record.measured`. `progress` is told each step as it starts ("real forward pass 2/4", ...): real
+    passes are slow."""
     if run.mode != "inference":
         raise ValueError("measured mode runs the forward pass: use mode 'inference'")
-    _check_device(run.replace(real=True))
+    check_device(run.replace(real=True))
     meter = meter or meter_for(run.device)
     say = progress or (lambda _step: None)
     passes = 3 + 1 + repeats  # recorded, warm-up, metered; the timing warm-up and the timed passes
     say("prediction (fake tensors)")
-    record = profile(run.replace(real=False), True)
+    record = predict(run.replace(real=False), True)
     rss_before = current_rss()
     say(f"real forward pass 1/{passes} (op recorder)")
-    real = profile(run.replace(real=True), False)
-    model, frames = build(run.replace(real=True))
+    real = predict(run.replace(real=True), False)
+    model, inputs = build(run.replace(real=True), subject)
     model.eval()
     with torch.no_grad():
         say(f"real forward pass 2/{passes} (warm-up)")
-        model(frames)  # warm-up: library caches and thread pools, as in every later pass
+        model(*inputs)  # warm-up: library caches and thread pools, as in every later pass
         say(f"real forward pass 3/{passes} (allocator peak)")
-        measured, out = meter.peak(partial(model, frames))
+        measured, out = meter.peak(partial(model, *inputs))
         del out
-    forward_seconds, stage_seconds = _timed_passes(model, frames, run, repeats, say, 4, passes)
-    del model, frames
+    forward_seconds, stage_seconds = _timed_passes(model, inputs, run, subject, repeats, say, 4, passes)
+    del model, inputs
     peak = record.peak
     measured_record = MeasuredRecord(
         device=run.device,

@@ -1,9 +1,10 @@
 """Traces as polynomials in t: a sweep over many clip lengths from a handful of traces.
 
-DSTT's forward has no branch on the clip length t, so for t >= 2 every trace runs the same ops on the
-same modules in the same order, and holds the same integers in the same places: each dimension of
-each shape is affine in t, and the bytes allocated, freed and live after each op and the FLOPs of
-each op are polynomials of degree at most 2 in t (the temporal attention matrix is (t*n)^2).
+A forward pass with no branch on the clip length t (DSTT's, and most video models') runs, for t >= 2,
+the same ops on the same modules in the same order, and holds the same integers in the same places:
+each dimension of each shape is affine in t, and the bytes allocated, freed and live after each op
+and the FLOPs of each op are polynomials of degree at most 2 in t (DSTT's temporal attention matrix
+is (t*n)^2). A model for which that does not hold fails the check below and is traced at every t.
 
 So three traces fix every integer of a trace at every t, exactly (Lagrange interpolation in integer
 arithmetic). `TraceFamily` builds them and checks the result against a fourth, independent trace
@@ -26,6 +27,7 @@ import torch
 
 from dstt_profile.engine.devicerules import DeviceRules
 from dstt_profile.engine.liveness import what_if_bytes
+from dstt_profile.engine.subject import Subject
 from dstt_profile.engine.trace import Trace, trace, with_peaks
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import OpRecord
@@ -150,9 +152,10 @@ class _Polynomial:
 class TraceFamily:
     """Every trace of one configuration across t, derived from the traces at `BASE_FRAMES`."""
 
-    def __init__(self, base: RunConfig) -> None:
+    def __init__(self, base: RunConfig, subject: Subject) -> None:
         self.base = base
-        self.traces = {t: trace(base.replace(frames=t)) for t in BASE_FRAMES}
+        self.subject = subject
+        self.traces = {t: trace(base.replace(frames=t), subject) for t in BASE_FRAMES}
         flat = [_flatten(self.traces[t]) for t in BASE_FRAMES]
         skeletons = [s for s, _ in flat]
         self.consistent = skeletons[0] == skeletons[1] == skeletons[2]

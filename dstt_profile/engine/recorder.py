@@ -1,9 +1,9 @@
 """The op recorder: a TorchDispatchMode that sees every aten op of the pass.
 
-For each op it records the owning module (from the `ModuleTracker`), the stage (from the stage map),
+For each op it records the owning module (from the `ModuleTracker`), the stage (the subject's stage map),
 output shapes, the bytes its new storages hold in both memory views (liveness.py; on fake tensors the
 allocator view applies the device's rules, devicerules.py), the temporaries its kernel holds inside it,
-and its costs; liveness gives live bytes after it. Convolution calls are noted with their signature, for
+its costs, and which earlier op produced each tensor it reads (producers.py); liveness gives live bytes after it. Convolution calls are noted with their signature, for
 their workspaces (workspace.py). It works the same on fake tensors (FakeTensorMode sits below it) and on
 real ones, where `annotate` marks every op as a profiler range so the allocator's own events can be
 matched to it (devicecheck.py).
@@ -12,6 +12,7 @@ matched to it (devicecheck.py).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +26,10 @@ from dstt_profile.engine.costs import Costs, op_name
 from dstt_profile.engine.devicerules import SCALAR_RULE, WRAPPED_NUMBER, DeviceRules
 from dstt_profile.engine.hooks import ModuleTracker, tensor_infos
 from dstt_profile.engine.liveness import Liveness
+from dstt_profile.engine.producers import Producers
+from dstt_profile.engine.split import StorageSplit
+from dstt_profile.engine.subject import CostFunction
 from dstt_profile.engine.workspace import CONVOLUTION, ConvSignature, signature_of
-from dstt_profile.profiles.dstt.stages import BlockKind, stage_of
 from dstt_profile.records.schema import OpRecord
 
 aten = torch.ops.aten
@@ -70,20 +73,24 @@ class OpRecorder(TorchDispatchMode):
         self,
         tracker: ModuleTracker,
         liveness: Liveness,
-        block_kind: BlockKind,
+        stage_of: Callable[[str], str | None],
         first_stage: str,
         rules: DeviceRules | None = None,
         real: bool = False,
         annotate_prefix: str = "",
+        costs: Mapping[str, CostFunction] | None = None,
+        split: StorageSplit | None = None,
     ) -> None:
         super().__init__()
         self.tracker = tracker
         self.liveness = liveness
-        self.block_kind = block_kind
+        self.stage_of = stage_of
         self.rules = rules if rules is not None else DeviceRules("cpu")
         self.real = real
         self.annotate_prefix = annotate_prefix
-        self.costs = Costs()
+        self.costs = Costs(costs)
+        self.split = split
+        self.producers = Producers()
         self.ops: list[OpRecord] = []
         self.unsupported: Counter[str] = Counter()
         self.convolutions: dict[int, tuple[ConvSignature, int]] = {}  # op index -> (signature, batch)
@@ -97,7 +104,7 @@ class OpRecorder(TorchDispatchMode):
         if self.fixed_stage is not None:
             return self.fixed_stage
         if module not in self._stage_cache:
-            self._stage_cache[module] = stage_of(module, self.block_kind)
+            self._stage_cache[module] = self.stage_of(module)
         stage = self._stage_cache[module]
         if stage is not None:
             self.stage = stage
@@ -145,10 +152,12 @@ class OpRecorder(TorchDispatchMode):
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
         index = len(self.ops)
+        if func in _METADATA:
+            return func(*args, **kwargs)
+        inputs = self.producers.inputs(args, kwargs)
         with annotate(f"{self.annotate_prefix}{index}") if self.annotate_prefix else nullcontext():
             out = func(*args, **kwargs)
-        if func in _METADATA:
-            return out
+        self.producers.wrote(func, index, args, kwargs, out)
         name = op_name(func)
         flops, other, supported = self.costs(func, name, args, kwargs, out)
         if not supported:
@@ -181,6 +190,7 @@ class OpRecorder(TorchDispatchMode):
                 rules=memory.rules,
                 rule_params=memory.rule_params,
                 rule_transient=memory.rule_transient,
+                inputs=inputs,
             )
         )
         for frame in self.tracker.stack:
@@ -191,4 +201,6 @@ class OpRecorder(TorchDispatchMode):
             if call.first_op < 0:
                 call.first_op = index
             call.last_op = index
+        if self.split is not None:
+            self.split.after_op(self.peak_index, name, module, self.ops[-1].held_bytes)
         return out

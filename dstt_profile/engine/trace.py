@@ -1,4 +1,4 @@
-"""Tracing one run: build DSTT for the config, run it with hooks and the op recorder, return raw data.
+"""Tracing one run: build the subject's model, run it with hooks and the op recorder, return raw data.
 
 By default the pass runs under FakeTensorMode on the target device type: shapes, dtypes, devices and
 kernel selection are those of a real run, but no memory is touched, so t = 1024 costs what t = 1 does.
@@ -12,21 +12,23 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.utils._pytree import tree_leaves
 
 from dstt_profile.engine.devicerules import DeviceRules
 from dstt_profile.engine.hooks import ModuleCall, ModuleTracker
 from dstt_profile.engine.liveness import Liveness, what_if_bytes
 from dstt_profile.engine.recorder import OpRecorder
+from dstt_profile.engine.split import StorageSplit
+from dstt_profile.engine.subject import InputSpec, Subject
 from dstt_profile.engine.workspace import ConvSignature, WorkspaceCache, default_cache
 from dstt_profile.errors import TraceError, UsageError
-from dstt_profile.profiles.dstt.stages import BACKWARD, STAGES
 from dstt_profile.records.runconfig import RunConfig
-from dstt_profile.records.schema import OpRecord
-from model import InpaintGenerator
+from dstt_profile.records.schema import BACKWARD, OpRecord
 
 
 @dataclass(frozen=True)
@@ -73,13 +75,13 @@ class _FakeSession:
 
     def __init__(self) -> None:
         self.mode = FakeTensorMode(allow_non_fake_inputs=False)
-        self.models: dict[tuple[object, ...], InpaintGenerator] = {}
+        self.models: dict[tuple[object, ...], nn.Module] = {}
 
-    def model(self, run: RunConfig) -> InpaintGenerator:
-        key = (run.model_config(), run.device, run.torch_dtype)
+    def model(self, run: RunConfig, subject: Subject) -> nn.Module:
+        key = (subject.key, run.device, run.torch_dtype)
         if key not in self.models:
             with torch.device("meta"):
-                model = InpaintGenerator(run.model_config(), init_weights=False)
+                model = subject.build(False)
             _materialise(model, torch.device(run.device), run.torch_dtype)
             self.models[key] = model
         return self.models[key]
@@ -96,7 +98,8 @@ def _fake_session() -> _FakeSession:
 
 
 @contextlib.contextmanager
-def _tensor_mode(run: RunConfig) -> Iterator[None]:
+def tensor_mode(run: RunConfig) -> Iterator[None]:
+    """Real tensors for a real run, else the process's FakeTensorMode."""
     if run.real:
         yield
         return
@@ -108,7 +111,8 @@ def _materialise(model: nn.Module, device: torch.device, dtype: torch.dtype) -> 
     """Give a meta-device model empty parameters on `device` (fake ones, under FakeTensorMode).
 
     `Module.to` cannot convert fake parameters in place, and initialising them on a fake CUDA device
-    would ask a CPU-only build for CUDA random numbers; empty tensors need neither.
+    would ask a CPU-only build for CUDA random numbers; empty tensors need neither. Floating buffers
+    take the run's dtype as `Module.to` would give them.
     """
     for module in model.modules():
         for name, param in list(module._parameters.items()):
@@ -117,10 +121,12 @@ def _materialise(model: nn.Module, device: torch.device, dtype: torch.dtype) -> 
                 module._parameters[name] = nn.Parameter(fresh, requires_grad=param.requires_grad)
         for name, buf in list(module._buffers.items()):
             if buf is not None:
-                module._buffers[name] = torch.empty(buf.shape, device=device, dtype=buf.dtype)
+                kind = dtype if buf.dtype.is_floating_point else buf.dtype
+                module._buffers[name] = torch.empty(buf.shape, device=device, dtype=kind)
 
 
-def _check_device(run: RunConfig) -> None:
+def check_device(run: RunConfig) -> None:
+    """UsageError where `run`'s device cannot be traced or run here."""
     if run.device == "cuda" and not torch.backends.cuda.is_built():
         raise UsageError(
             "--device cuda needs a PyTorch built with CUDA (this one is CPU-only; fake CUDA tensors "
@@ -130,53 +136,76 @@ def _check_device(run: RunConfig) -> None:
         raise UsageError("--device cuda with real tensors needs a CUDA GPU, and this machine has none")
 
 
-def build(run: RunConfig) -> tuple[InpaintGenerator, torch.Tensor]:
-    """The model and an input clip for `run`, on its device and dtype (fake tensors unless `run.real`;
-    call it inside `_tensor_mode(run)`)."""
+def build(run: RunConfig, subject: Subject) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
+    """The model and its inputs for `run`, on its device and dtype (fake tensors unless `run.real`;
+    call it inside `tensor_mode(run)`)."""
     if run.real:
-        model = InpaintGenerator(run.model_config()).to(device=run.device, dtype=run.torch_dtype)
+        model = subject.build(True).to(device=run.device, dtype=run.torch_dtype)
     else:
-        model = _fake_session().model(run)
-    frames = torch.empty(
-        run.batch, run.frames, 3, run.height, run.width, device=run.device, dtype=run.torch_dtype
-    )
-    if run.real:
-        frames.uniform_(-1.0, 1.0)
-    return model, frames
+        model = _fake_session().model(run, subject)
+    spec = InputSpec(run.batch, run.frames, run.height, run.width, run.torch_dtype, run.device, run.real)
+    return model, tuple(subject.inputs(spec))
 
 
-def trace(run: RunConfig, annotate_prefix: str = "", workspaces: WorkspaceCache | None = None) -> Trace:
-    """Run the forward pass (and backward, in train mode) of `run` under the recorder.
+def _loss(output: Any) -> torch.Tensor:
+    """What a train-mode step differentiates: the mean of the output (of each floating tensor in it, summed)."""
+    if isinstance(output, torch.Tensor):
+        return output.float().mean()
+    leaves = [t for t in tree_leaves(output) if isinstance(t, torch.Tensor) and t.is_floating_point()]
+    if not leaves:
+        raise UsageError("train mode needs a model whose output holds a floating-point tensor")
+    total = leaves[0].float().mean()
+    for leaf in leaves[1:]:
+        total = total + leaf.float().mean()
+    return total
+
+
+def trace(
+    run: RunConfig,
+    subject: Subject,
+    annotate_prefix: str = "",
+    workspaces: WorkspaceCache | None = None,
+    split: StorageSplit | None = None,
+) -> Trace:
+    """Run the forward pass (and backward, in train mode) of `subject` for `run` under the recorder.
 
     Convolution workspaces come from `workspaces` (by default this machine's calibration cache for
-    the run's device). `annotate_prefix` marks every op as a profiler range (real runs, devicecheck.py)."""
-    _check_device(run)
-    cfg = run.model_config()
+    the run's device). `annotate_prefix` marks every op as a profiler range (real runs, devicecheck.py).
+    `split` (train mode, fake tensors) classifies what holds the bytes as the step runs (split.py); such
+    a trace carries no convolution workspaces, which the split does not need."""
+    check_device(run)
     started = time.perf_counter()
-    with _tensor_mode(run):
-        model, frames = build(run)
+    with tensor_mode(run):
+        model, inputs = build(run, subject)
         model.zero_grad(set_to_none=True)  # a cached fake model must not carry gradients between runs
         params = sum(p.numel() for p in model.parameters())
         liveness = Liveness(run.element_bytes if run.dtype == "int8" else None)
         param_bytes = liveness.mark_external(list(model.parameters()) + list(model.buffers()))
-        input_bytes = liveness.mark_external(frames)
+        input_bytes = liveness.mark_external(inputs)
         tracker = ModuleTracker(model, train=run.mode == "train")
         recorder = OpRecorder(
             tracker,
             liveness,
-            cfg.block_kind,
-            first_stage=STAGES[0],
+            subject.stage_of,
+            first_stage=subject.first_stage,
             rules=DeviceRules(run.device),
             real=run.real,
             annotate_prefix=annotate_prefix,
+            costs=subject.costs,
+            split=split,
         )
+        if split is not None:
+            split.attach(model, liveness)
         grad = torch.enable_grad() if run.mode == "train" else torch.no_grad()
         try:
             with tracker, grad, recorder:
-                output = model(frames)
+                with split.saved_hooks() if split is not None else contextlib.nullcontext():
+                    output = model(*inputs)
                 if run.mode == "train":
+                    if split is not None:
+                        split.forward_done()
                     recorder.fixed_stage = BACKWARD
-                    output.float().mean().backward()
+                    _loss(output).backward()
                 del output
         except UsageError:
             raise
@@ -186,7 +215,10 @@ def trace(run: RunConfig, annotate_prefix: str = "", workspaces: WorkspaceCache 
         finally:
             liveness.close()
             model.zero_grad(set_to_none=True)
-    ops, basis = _with_workspaces(run, recorder.ops, recorder.convolutions, workspaces)
+    if split is not None:
+        ops, basis = tuple(recorder.ops), "storages at their real sizes and op temporaries; no workspaces"
+    else:
+        ops, basis = _with_workspaces(run, recorder.ops, recorder.convolutions, workspaces)
     return with_peaks(
         Trace(
             run=run,

@@ -60,7 +60,7 @@ class ConvSignature:
     groups: int
     dtype: str
     device: str
-    layout: str  # contiguous | channels_last | strided
+    layout: str  # contiguous | channels_last | strided:<dims from outermost to innermost>, e.g. strided:0,2,1,3,4
 
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
@@ -71,11 +71,15 @@ def _ints(value: Any) -> tuple[int, ...]:
 
 
 def _layout(x: torch.Tensor) -> str:
+    """How the input lies in memory. A permuted input (a transpose's view) is named by its dimensions in
+    memory order, so the probe is given one alike: the library copies such an input inside the op."""
     if x.is_contiguous():
         return "contiguous"
     if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
         return "channels_last"
-    return "strided"
+    strides = x.stride()
+    order = sorted(range(x.dim()), key=lambda d: (-strides[d], d))
+    return "strided:" + ",".join(map(str, order))
 
 
 def signature_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[ConvSignature, int]:
@@ -154,7 +158,12 @@ def cache_dir() -> Path:
 
 def _probe_input(sig: ConvSignature, batch: int) -> torch.Tensor:
     dtype = getattr(torch, sig.dtype)
-    x = torch.zeros(batch, *sig.sample, device=sig.device, dtype=dtype)
+    shape = (batch, *sig.sample)
+    if sig.layout.startswith("strided:"):
+        order = [int(d) for d in sig.layout.partition(":")[2].split(",")]
+        dense = torch.zeros([shape[d] for d in order], device=sig.device, dtype=dtype)
+        return dense.permute([order.index(d) for d in range(len(order))])
+    x = torch.zeros(shape, device=sig.device, dtype=dtype)
     if sig.layout == "channels_last":
         x = x.contiguous(memory_format=torch.channels_last)
     return x

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +13,6 @@ import torch
 
 from dstt_profile.errors import UsageError
 from dstt_profile.numbers import INT64_MAX, shown, whole_number
-from model.config import ATTENTION_BACKENDS, DSTTConfig, first_problem
 
 # dtype name -> (dtype the tensors are computed in, bytes per element reported).
 # int8 is a storage what-if: computed in float32, every floating tensor counted at 1 byte per element,
@@ -32,12 +33,45 @@ MAX_FRAMES = 1 << 20  # the largest clip length t one run may ask for
 # The most clip lengths one sweep may ask for, in list or range form. All but five are derived without
 # per-op detail (polysummary.py): 4096 take about 12 s, 0.6 GB of memory and a 36 MB JSON on 2 cores.
 MAX_SWEEP = 4096
-_WHOLE_FIELDS = ("frames", "batch", "height", "width", "heads", "zones", "blocks", "hidden", "channel")
+_WHOLE_FIELDS = ("frames", "batch", "height", "width")
+DEFAULT_MODEL = "dstt"  # the built-in profile's name
+
+ArgValue = int | float | bool | str
+ModelArgs = tuple[tuple[str, ArgValue], ...]
+_ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+
+
+def model_args_of(value: Any) -> ModelArgs:
+    """Model arguments as RunConfig holds them: (name, value) pairs sorted by name, from a mapping or
+    pairs; names are identifiers, values int, float, bool or str."""
+    items = value.items() if isinstance(value, Mapping) else value
+    try:
+        pairs = [(k, v) for k, v in items]
+    except (TypeError, ValueError):
+        raise UsageError(f"model_args must be a mapping of names to values, got {shown(value)}") from None
+    seen: dict[str, ArgValue] = {}
+    for key, val in pairs:
+        if not isinstance(key, str) or not _ARG_NAME.fullmatch(key):
+            raise UsageError(f"model argument name {shown(key)} is not an identifier")
+        if key in seen:
+            raise UsageError(f"model argument {key!r} is given twice")
+        if not isinstance(val, (int, float, bool, str)):
+            raise UsageError(f"model argument {key}={shown(val)}: values are int, float, bool or str")
+        if isinstance(val, float) and not math.isfinite(val):
+            raise UsageError(f"model argument {key}={val!r} is not a finite number")
+        seen[key] = val
+    return tuple(sorted(seen.items()))
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One run: the clip, the network's size, and how it is executed.
+    """One run: the clip, the model, and how it is executed.
+
+    `model` names what is profiled: "dstt" (the built-in network), "path/to/file.py:Name" or
+    "package.module:name" (a class or factory returning an `nn.Module`). `model_args` are its
+    arguments (a mapping or (name, value) pairs; held sorted, read as a dict through `args`),
+    `model_path` extra import roots for it, `stages` a stage-map file (TOML) or None.
+    Which arguments a model takes, and their rules, belong to its profile (profiles/registry.py).
 
     `real=False` (the default) traces under FakeTensorMode on `device`'s type: no memory, any t.
     `real=True` runs real tensors on `device`.
@@ -49,16 +83,14 @@ class RunConfig:
     batch: int = 1
     dtype: str = "float32"
     device: str = "cpu"
-    attention: str = "matmul"
     mode: str = "inference"
     real: bool = False
-    heads: int = 4
-    zones: int = 2
-    blocks: int = 8
-    hidden: int = 512
-    channel: int = 256
     memory: str = "allocator"
     optimizer: str = "adam"
+    model: str = DEFAULT_MODEL
+    model_args: ModelArgs = ()
+    model_path: tuple[str, ...] = ()
+    stages: str | None = None
 
     def __post_init__(self) -> None:
         for name in _WHOLE_FIELDS:
@@ -73,17 +105,21 @@ class RunConfig:
             raise UsageError(f"dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
         if self.device not in DEVICES:
             raise UsageError(f"device {self.device!r} is not one of {', '.join(DEVICES)}")
-        if self.attention not in ATTENTION_BACKENDS:
-            raise UsageError(f"attention {self.attention!r} is not one of {', '.join(ATTENTION_BACKENDS)}")
         if self.mode not in MODES:
             raise UsageError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
         if self.memory not in MEMORY_VIEWS:
             raise UsageError(f"memory {self.memory!r} is not one of {', '.join(MEMORY_VIEWS)}")
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(f"optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
-        problem = first_problem(self._model_config_unchecked())
-        if problem is not None:
-            raise UsageError(problem)
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise UsageError(f"model must be a name such as 'dstt' or 'file.py:Factory', got {shown(self.model)}")
+        object.__setattr__(self, "model_args", model_args_of(self.model_args))
+        paths = (self.model_path,) if isinstance(self.model_path, str) else self.model_path
+        if not isinstance(paths, (tuple, list)) or not all(isinstance(p, str) and p for p in paths):
+            raise UsageError(f"model_path must be directory names, got {shown(self.model_path)}")
+        object.__setattr__(self, "model_path", tuple(paths))
+        if self.stages is not None and (not isinstance(self.stages, str) or not self.stages):
+            raise UsageError(f"stages must be a stage-map file name or None, got {shown(self.stages)}")
         clip = self.batch * self.frames * 3 * self.height * self.width
         if clip * self.torch_dtype.itemsize > INT64_MAX:
             raise UsageError(
@@ -91,25 +127,25 @@ class RunConfig:
                 f"{clip:,} elements: more bytes than a 64-bit size can count"
             )
 
-    def _model_config_unchecked(self) -> DSTTConfig:
-        cfg = object.__new__(DSTTConfig)
-        for f in dataclasses.fields(DSTTConfig):
-            object.__setattr__(cfg, f.name, f.default)
-        for name in ("height", "width", "heads", "zones", "blocks", "hidden", "channel", "attention"):
-            object.__setattr__(cfg, name, getattr(self, name))
-        return cfg
+    @property
+    def args(self) -> dict[str, ArgValue]:
+        """The model arguments as a dict."""
+        return dict(self.model_args)
 
-    def model_config(self) -> DSTTConfig:
-        return DSTTConfig(
-            height=self.height,
-            width=self.width,
-            heads=self.heads,
-            zones=self.zones,
-            blocks=self.blocks,
-            hidden=self.hidden,
-            channel=self.channel,
-            attention=self.attention,
-        )
+    def arg(self, name: str, default: ArgValue | None = None) -> ArgValue | None:
+        return self.args.get(name, default)
+
+    def with_args(self, **changes: ArgValue) -> RunConfig:
+        """This run with some model arguments set (others kept)."""
+        return self.replace(model_args={**self.args, **changes})
+
+    @property
+    def model_name(self) -> str:
+        """A short name of the model for file names: 'dstt', or the attribute a reference names
+        ('video.py:TinyNet' -> 'tinynet')."""
+        name = self.model.rpartition(":")[2] if ":" in self.model else self.model
+        name = re.sub(r"[^a-z0-9]+", "_", name.rpartition(".")[2].lower()).strip("_")
+        return name or "model"
 
     @property
     def res(self) -> str:
@@ -127,13 +163,32 @@ class RunConfig:
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
-    def slug(self) -> str:
-        """File-name stem: dstt_t14_240x432_float32 (+ variants that differ from the defaults)."""
-        parts = [f"dstt_t{self.frames}", self.res, self.dtype]
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, as a record's `config` holds them (model_args as an object)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["model_args"] = self.args
+        out["model_path"] = list(self.model_path)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
+        """The inverse of `to_dict` (UsageError for a field RunConfig does not have)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise UsageError(f"unknown run setting {unknown[0]!r}")
+        values = dict(data)
+        if isinstance(values.get("model_path"), list):
+            values["model_path"] = tuple(values["model_path"])
+        return cls(**values)
+
+    def slug(self, variants: Sequence[str] = ()) -> str:
+        """File-name stem: dstt_t14_240x432_float32 (+ `variants`, the profile's words for model
+        arguments that differ from its defaults, + settings that differ from the defaults)."""
+        parts = [f"{self.model_name}_t{self.frames}", self.res, self.dtype]
         if self.batch != 1:
             parts.append(f"b{self.batch}")
-        if self.attention != "matmul":
-            parts.append(self.attention)
+        parts.extend(variants)
         if self.mode != "inference":
             parts.append(self.mode)
             if self.optimizer != "adam":
@@ -153,7 +208,7 @@ _RES = re.compile(r"\s*([0-9]+)\s*[xX]\s*([0-9]+)\s*", re.ASCII)
 def parse_res(value: object, option: str = "--res") -> tuple[int, int]:
     """The one reader of a frame size, wherever it is given: text '240x432' (command line, budgets
     file, API) or a pair (240, 432) (API, budgets file) -> (240, 432). Each side is a whole number of
-    at least 1; its validity against the network's rules is checked by RunConfig."""
+    at least 1; its validity against the model's rules is checked by its profile."""
     if isinstance(value, (tuple, list)) and len(value) == 2:
         return whole_number(value[0], f"{option} height", 1), whole_number(value[1], f"{option} width", 1)
     if not isinstance(value, str):

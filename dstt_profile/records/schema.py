@@ -1,4 +1,4 @@
-"""Records: what a run found, as plain frozen data with a JSON round trip (`schema: dstt-profile/1`).
+"""Records: what a run found, as plain frozen data with a JSON round trip (`schema: dstt-profile/2`).
 
 Renderers and analyses read these and never the model, so a saved JSON re-renders anywhere.
 Units: bytes are bytes at the run's dtype (see `RunRecord.config["dtype"]`); FLOPs count 2 per
@@ -8,18 +8,42 @@ multiply-add (torch's FlopCounterMode convention); fvcore's figures are multiply
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from dstt_profile.errors import SchemaError
 from dstt_profile.records.codec import describe, from_jsonable, to_jsonable
+from dstt_profile.records.legacy import fill_hints
 
-SCHEMA = "dstt-profile/1"
+SCHEMA = "dstt-profile/2"
+SCHEMA_V1 = "dstt-profile/1"  # read still: DSTT's sizes were configuration fields, now model arguments
+_V1_MODEL_FIELDS = ("attention", "heads", "zones", "blocks", "hidden", "channel")
+BACKWARD = "backward"  # the stage of every op of the backward pass (train mode), where no module runs
 
 
 @dataclass(frozen=True)
 class TensorInfo:
+    shape: tuple[int, ...]
+    dtype: str
+
+    @property
+    def elements(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+@dataclass(frozen=True)
+class OpInput:
+    """One tensor an op reads: the op that produced its data, and the tensor as the op reads it.
+
+    The producer is the op that last wrote the storage the tensor reads: a view (`view`, `permute`,
+    `expand`, ...) is looked through to the op whose data it shows, and an in-place op is the writer of
+    what it changed. -1: data that exists before the pass (a parameter, a buffer, the model input)."""
+
+    producer: int
     shape: tuple[int, ...]
     dtype: str
 
@@ -53,6 +77,12 @@ class OpRecord:
     rules: str = ""  # the device rules and calibrations that changed this op's figures, comma-separated
     rule_params: tuple[int, ...] = ()  # what the op's temporary rule was computed from (devicerules.py)
     rule_transient: int = 0  # the part of `transient_bytes` that rule gives
+    inputs: tuple[OpInput, ...] = ()  # tensor inputs in argument order, each with the op that produced it
+
+    @property
+    def producers(self) -> tuple[int, ...]:
+        """The ops whose data this op reads, once each in argument order (-1, data from before the pass, left out)."""
+        return tuple(dict.fromkeys(i.producer for i in self.inputs if i.producer >= 0))
 
     @property
     def allocator_bytes(self) -> int:
@@ -93,7 +123,7 @@ class StageRecord:
     instances: int
     share: float  # of total FLOPs
     alloc_bytes: int  # all storage allocated by the stage's ops, all instances
-    peak_bytes: int  # highest live bytes while the stage ran
+    peak_bytes: int  # the most the allocator holds while the stage runs (allocator view), bytes
     headline: str  # what the headline tensor is
     module: str  # where it was read (first instance)
     materialised: bool  # False where a fused kernel never builds the usual headline tensor
@@ -239,6 +269,77 @@ class MeasuredRecord:
 
 
 @dataclass(frozen=True)
+class ModuleNote:
+    """A few words shown beside the layer graph's box of every module whose name fully matches the
+    regular expression `module` and, where `stage` is not "", that belongs to `stage`. A module takes
+    the first note of the list that matches it."""
+
+    module: str
+    words: str
+    stage: str = ""
+
+
+@dataclass(frozen=True)
+class OpNote:
+    """A few words shown beside the layer graph's box of every forward op named in `ops` (aten names)
+    that runs directly in a module fully matching the regular expression `module` ("" the root); with
+    `square`, only an op whose output's last two dimensions are equal and above 1 (an attention matrix).
+    An op takes the first note of the list that matches it."""
+
+    ops: tuple[str, ...]
+    words: str
+    module: str = ".*"
+    square: bool = False
+
+
+@dataclass(frozen=True)
+class GraphHintsRecord:
+    """A profile's wording for its layer graph, never its structure: the depth drawn first and
+    exported (1: the top-level modules), and notes for modules and ops."""
+
+    depth: int = 1
+    module_notes: tuple[ModuleNote, ...] = ()
+    op_notes: tuple[OpNote, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProfileRecord:
+    """What the renderers know of the model's profile, so a saved result re-renders without the model.
+
+    `stages` in network order; `quadratic_stage` the stage whose headline tensor grows with t^2 (the
+    plots mark where it becomes the largest; "" where none does), `quadratic_words` that stage in words
+    ("temporal attention") and `quadratic_headline` its headline tensor in words ("temporal attention
+    matrix"), both "" for the stage's name; `blocks` the container module of repeated blocks ("" where
+    there is none); `colours` stage -> colour (stages not named take a neutral palette in stage order);
+    `graph` the layer graph's depth and notes; `variant` words for the model arguments shown in titles
+    ("matmul attention"); `note` how the profile was chosen."""
+
+    name: str = ""
+    title: str = ""
+    variant: str = ""
+    stages: tuple[str, ...] = ()
+    quadratic_stage: str = ""
+    blocks: str = ""
+    colours: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+    quadratic_words: str = ""
+    quadratic_headline: str = ""
+    graph: GraphHintsRecord = field(default_factory=GraphHintsRecord)
+
+    @property
+    def quadratic_name(self) -> str:
+        """The t^2 stage in words: `quadratic_words`, else the stage's name ("" where there is none)."""
+        return self.quadratic_words or self.quadratic_stage
+
+    @property
+    def quadratic_tensor(self) -> str:
+        """The t^2 stage's headline tensor in words: `quadratic_headline`, else "<stage> headline tensor"."""
+        if self.quadratic_headline or not self.quadratic_stage:
+            return self.quadratic_headline
+        return f"{self.quadratic_stage} headline tensor"
+
+
+@dataclass(frozen=True)
 class RunRecord:
     config: dict[str, Any]
     params: int
@@ -256,10 +357,20 @@ class RunRecord:
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
     footprint: FootprintRecord = field(default_factory=FootprintRecord)  # total 0: a result saved before it
+    profile: ProfileRecord = field(default_factory=ProfileRecord)
 
     @property
     def frames(self) -> int:
         return int(self.config["frames"])
+
+    def arg(self, name: str, default: Any = "") -> Any:
+        """A model argument of this run (`config["model_args"]`), or `default`."""
+        return self.config.get("model_args", {}).get(name, default)
+
+    @property
+    def title(self) -> str:
+        """The model's name in titles: the profile's, else the model reference."""
+        return self.profile.title or str(self.config.get("model", ""))
 
     @property
     def memory(self) -> str:
@@ -277,13 +388,64 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class StageSeries:
+    """One stage's figures at each t of a `ScalingRecord`, in the order of its `frames`."""
+
+    bytes: tuple[int, ...]  # headline tensor, one instance, bytes at the run's dtype
+    flops: tuple[int, ...]  # conv / linear / matmul / attention FLOPs of every instance, 2 per multiply-add
+    peak_bytes: tuple[int, ...]  # the most the allocator holds while the stage runs, bytes
+
+
+@dataclass(frozen=True)
+class ScalingRecord:
+    """What the report's scaling laws, plots and crossovers are drawn from: one configuration's figures
+    at every t of `frames` (ascending), each exact, and how they were obtained.
+
+    A sweep's report draws them from its own runs; a single run's report from the default sweep around
+    its t that the main job derives and stores here, so a saved result re-renders the same report."""
+
+    source: str  # how the points were obtained, a sentence
+    frames: tuple[int, ...]
+    stages: dict[str, StageSeries]  # stage -> its figures, in network order
+    flops: tuple[int, ...]  # total FLOPs of the pass
+    peak_bytes: tuple[int, ...]  # allocator peak, bytes above weights and input
+    peak_stage: tuple[str, ...]  # stage of the allocator peak
+    tensor_peak_bytes: tuple[int, ...]  # tensor peak, bytes
+    tensor_peak_stage: tuple[str, ...]  # stage of the tensor peak
+
+    def check(self, where: str = "scaling") -> None:
+        """SchemaError unless t ascends and every series holds one value per t."""
+        n = len(self.frames)
+        if any(b <= a for a, b in zip(self.frames, self.frames[1:])):
+            raise SchemaError(f"{where}.frames", "expected t in ascending order, each once")
+        series = {
+            "flops": self.flops,
+            "peak_bytes": self.peak_bytes,
+            "peak_stage": self.peak_stage,
+            "tensor_peak_bytes": self.tensor_peak_bytes,
+            "tensor_peak_stage": self.tensor_peak_stage,
+        }
+        for stage, s in self.stages.items():
+            series.update({f"stages.{stage}.{k}": getattr(s, k) for k in ("bytes", "flops", "peak_bytes")})
+        for name, values in series.items():
+            if len(values) != n:
+                raise SchemaError(f"{where}.{name}", f"expected {n} values (one per t), got {len(values)}")
+
+
+@dataclass(frozen=True)
 class Result:
     runs: tuple[RunRecord, ...]
     schema: str = SCHEMA
     meta: dict[str, Any] = field(default_factory=dict)
+    scaling: ScalingRecord | None = None  # a single run's scaling series; None: a sweep's come from its runs
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": self.schema, "meta": to_jsonable(self.meta), "runs": to_jsonable(self.runs)}
+        return {
+            "schema": self.schema,
+            "meta": to_jsonable(self.meta),
+            "runs": to_jsonable(self.runs),
+            "scaling": to_jsonable(self.scaling),
+        }
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -291,21 +453,25 @@ class Result:
     @classmethod
     def from_dict(cls, data: Any) -> Result:
         """A result from its JSON values, validated field by field (SchemaError naming the field)."""
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        if not isinstance(data, dict) or data.get("schema") not in (SCHEMA, SCHEMA_V1):
             found = data.get("schema") if isinstance(data, dict) else type(data).__name__
             raise SchemaError("", f"not a {SCHEMA} result (schema: {found!r})")
-        unknown = sorted(set(data) - {"schema", "meta", "runs"})
+        version1 = data["schema"] == SCHEMA_V1
+        unknown = sorted(set(data) - {"schema", "meta", "runs", "scaling"})
         if unknown:
             raise SchemaError("", f"unknown field {unknown[0]!r}")
         if "runs" not in data:
             raise SchemaError("runs", "missing")
         if not isinstance(data["runs"], list):
             raise SchemaError("runs", f"expected a list, got {describe(data['runs'])}")
-        runs = tuple(_run(r, f"runs[{i}]") for i, r in enumerate(data["runs"]))
+        runs = tuple(_run(fill_hints(_from_v1(r) if version1 else r), f"runs[{i}]") for i, r in enumerate(data["runs"]))
         meta = data.get("meta", {})
         if not isinstance(meta, dict):
             raise SchemaError("meta", f"expected an object, got {describe(meta)}")
-        return cls(runs=runs, schema=SCHEMA, meta=dict(meta))
+        scaling = from_jsonable(ScalingRecord, data["scaling"], "scaling") if data.get("scaling") is not None else None
+        if scaling is not None:
+            scaling.check()
+        return cls(runs=runs, schema=SCHEMA, meta=dict(meta), scaling=scaling)
 
     @classmethod
     def from_json(cls, text: str) -> Result:
@@ -326,6 +492,28 @@ class Result:
 CONFIG_REQUIRED = ("frames", "height", "width", "dtype")
 
 
+def _from_v1(data: Any) -> Any:
+    """A `dstt-profile/1` run as `/2` holds it: DSTT's sizes move into `model_args`, and the profile
+    the renderers need is DSTT's (every /1 result is of the DSTT network; legacy.py adds its hints)."""
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict) or "profile" in data:
+        return data
+    config = dict(data["config"])
+    args = {name: config.pop(name) for name in _V1_MODEL_FIELDS if name in config}
+    config.setdefault("model", "dstt")
+    config["model_args"] = {"attention": "matmul", "heads": 4, "zones": 2, "blocks": 8, "hidden": 512,
+                            "channel": 256, **args}
+    stages = list(data["stages"]) if isinstance(data.get("stages"), dict) else []
+    profile = {
+        "name": "dstt",
+        "title": "DSTT",
+        "variant": f"{config['model_args']['attention']} attention",
+        "stages": stages,
+        "quadratic_stage": "temporal_attention" if "temporal_attention" in stages else "",
+        "blocks": "transformer",
+    }
+    return {**data, "config": config, "profile": profile}
+
+
 def _run(data: Any, where: str) -> RunRecord:
     """One run: the record types, then its configuration against RunConfig and its rules."""
     from dstt_profile.errors import UsageError
@@ -333,8 +521,11 @@ def _run(data: Any, where: str) -> RunRecord:
 
     record = from_jsonable(RunRecord, data, where)
     at = f"{where}.config"
+    raw = dict(record.config)
+    if isinstance(raw.get("model_args"), dict):
+        raw["model_args"] = [[k, v] for k, v in raw["model_args"].items()]
     try:
-        config = from_jsonable(RunConfig, record.config, at, required=CONFIG_REQUIRED)
+        config = from_jsonable(RunConfig, raw, at, required=CONFIG_REQUIRED)
     except UsageError as exc:
         raise SchemaError(at, str(exc)) from None
-    return replace(record, config=asdict(config))
+    return replace(record, config=config.to_dict())

@@ -1,5 +1,7 @@
 """The HTML report: one self-contained file (inline CSS and SVG, nothing fetched) rendered with jinja2
-from a Result's records, plus the layer graph as GraphML and DOT beside it.
+from a Result's records, plus the layer graph as GraphML and DOT beside it. Whatever is the model's
+(stage colours, the stage that grows with t^2 and its words, the graph's notes) comes from the runs'
+`ProfileRecord`, so nothing here names a model.
 
 `write_report` is the main job's extra writer; `write_files` also re-renders a saved JSON without
 running the model (`dstt-profile report`: cli/report.py).
@@ -8,29 +10,22 @@ running the model (`dstt-profile report`: cli/report.py).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from markupsafe import Markup
 
+from dstt_profile.analysis import laws as fitted
+from dstt_profile.analysis import series
 from dstt_profile.errors import UsageError
 from dstt_profile.fileio import ensure_dir, write_atomic
-from dstt_profile.profiles.dstt.stages import BACKWARD
-from dstt_profile.records.schema import Result, RunRecord, StageRecord
-from dstt_profile.records.stems import result_stem
-from dstt_profile.render import graph, plots
+from dstt_profile.records.schema import BACKWARD, Result, RunRecord, StageRecord
+from dstt_profile.render import graph, laws, plots
+from dstt_profile.render.colours import stage_colours
+from dstt_profile.render.graphhints import graph_hints
 from dstt_profile.render.terminal import backward_flops, backward_share, describe, peak_location, stage_place
 from dstt_profile.units import fmt_bytes, fmt_count
-
-
-@dataclass(frozen=True)
-class Scaling:
-    """The runs the scaling plots are drawn from, and where they came from (said in the report)."""
-
-    runs: tuple[RunRecord, ...]
-    note: str
 
 
 def _env() -> jinja2.Environment:
@@ -40,23 +35,6 @@ def _env() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-    )
-
-
-def scaling_runs(result: Result, allow_sweep: bool) -> Scaling:
-    """A sweep's own runs; for one run a default sweep around its t (main job) or the run alone (saved JSON)."""
-    if len(result.runs) > 1:
-        return Scaling(result.runs, f"from this sweep's {len(result.runs)} runs")
-    run = result.runs[0]
-    if allow_sweep:
-        from dstt_profile.api import scaling_runs as derive_runs
-
-        runs, how = derive_runs(run, plots.default_upto(run.frames))
-        return Scaling(runs, f"from a default sweep around t={run.frames}: {how}")
-    return Scaling(
-        result.runs,
-        f"this saved result holds one run (t={run.frames}) and `report` does not run the model: one point per "
-        f"stage, no fitted curve. Run `dstt-profile --frames 1:{2 * run.frames}` for the scaling curves.",
     )
 
 
@@ -163,9 +141,10 @@ def _detail_run(result: Result) -> RunRecord:
 
 
 SHOWN_RUNS = 64  # most runs of a sweep given their own stage table and scaling row in the report
+T = TypeVar("T")
 
 
-def shown_runs(runs: Sequence[RunRecord], keep: RunRecord, limit: int = SHOWN_RUNS) -> list[RunRecord]:
+def shown_runs(runs: Sequence[T], keep: T, limit: int = SHOWN_RUNS) -> list[T]:
     """At most `limit` of `runs` (sorted by t), evenly spaced, always with the first, the last and `keep`."""
     if len(runs) <= limit:
         return list(runs)
@@ -178,11 +157,16 @@ def shown_runs(runs: Sequence[RunRecord], keep: RunRecord, limit: int = SHOWN_RU
     return [runs[i] for i in picked]
 
 
-def context(result: Result, scaling: Scaling) -> dict[str, Any]:
+def context(result: Result) -> dict[str, Any]:
     main = _detail_run(result)
+    profile = main.profile  # every run of a result is of one model
     runs = sorted(result.runs, key=lambda r: r.frames)
     shown = shown_runs(runs, main)
+    scaling = series.of_result(result)
+    stage_laws = fitted.stage_laws(scaling)
+    peak_laws = fitted.peak_laws(scaling, main.memory)
     failing = [r for r in runs if any(not c.passed for c in r.checks)]
+    passed = sum(c.passed for r in runs for c in r.checks)
     svg = Markup  # our own SVG (matplotlib's, or graph.py's with every text escaped)
     return {
         "title": describe(main) if len(runs) == 1 else describe(main).replace(f"t={main.frames}", "sweep t=" + _frames(runs)),
@@ -195,12 +179,19 @@ def context(result: Result, scaling: Scaling) -> dict[str, Any]:
             f"Stage tables of {len(shown)} of the sweep's {len(runs)} runs, evenly spaced in t; every run is in the "
             "JSON and CSV written beside this report."
         ),
-        "scaling_note": scaling.note,
-        "scaling_rows": plots.scaling_table(shown_runs(sorted(scaling.runs, key=lambda r: r.frames), main)),
-        "bytes_svg": svg(plots.scaling_svg(scaling.runs, "bytes", f"per instance ({main.config['dtype']})")),
-        "flops_svg": svg(plots.scaling_svg(scaling.runs, "flops", "over all instances (2 per multiply-add)")),
+        "scaling_note": scaling.source,
+        "scaling_rows": plots.scaling_table(scaling, main.memory, shown_runs(list(scaling.frames), main.frames),
+                                            profile.quadratic_stage),
+        "law_rows": laws.stage_rows(stage_laws),
+        "laws_apart": laws.any_apart(stage_laws, peak_laws),
+        "peak_laws": laws.peak_rows(peak_laws),
+        "crossovers": laws.crossover_lines(scaling, main.memory, profile),
+        "quadratic": {"name": profile.quadratic_name, "tensor": profile.quadratic_tensor} if profile.quadratic_stage else None,
+        "law_span": _span(scaling.frames),
+        "bytes_svg": svg(plots.scaling_svg(scaling, "bytes", f"per instance ({main.config['dtype']})", profile)),
+        "flops_svg": svg(plots.scaling_svg(scaling, "flops", "over all instances (2 per multiply-add)", profile)),
         "timeline_svg": _maybe(plots.timeline_svg(main)),
-        "graph_svgs": {k: svg(v) for k, v in graph.graph_svgs(main).items()},
+        "graph": _graph_views(main),
         "measured_rows": measured_rows(runs),
         "measured_method": next((r.measured.method for r in runs if r.measured), ""),
         "measured_stages": list(dict.fromkeys(s for r in runs if r.measured for s in r.measured.stage_seconds)),
@@ -209,14 +200,35 @@ def context(result: Result, scaling: Scaling) -> dict[str, Any]:
         "unsupported": sorted(main.flops.unsupported.items()),
         "fvcore_unsupported": sorted(main.fvcore.unsupported.items()) if main.fvcore else [],
         "checks": main.checks,
-        "sweep_checks": [(r.frames, sum(c.passed for c in r.checks), len(r.checks)) for r in (failing or shown)],
-        "sweep_checks_note": (
-            f"{len(failing)} of {len(runs)} runs fail a formula check; those are listed."
-            if failing
-            else f"Every formula check of all {len(runs)} runs passes"
-            + ("." if len(shown) == len(runs) else f"; {len(shown)} runs shown.")
-        ),
-        "stage_colors": plots.STAGE_COLORS,
+        "checks_line": f"{len(runs):,} runs, {passed:,}/{sum(len(r.checks) for r in runs):,} formula checks pass",
+        "failures": [(r.frames, [c.name for c in r.checks if not c.passed]) for r in failing],
+        "stage_colors": stage_colours(profile),
+    }
+
+
+def _span(frames: Sequence[int]) -> str:
+    """The swept t in words: `t = 1..64`, or the values where they are not every whole t."""
+    if not frames:
+        return "no t"
+    if list(frames) == list(range(frames[0], frames[-1] + 1)):
+        return f"t = {frames[0]}..{frames[-1]}" if len(frames) > 1 else f"t = {frames[0]}"
+    return f"t in {', '.join(map(str, frames))}" if len(frames) <= 8 else f"{len(frames)} values of t from {frames[0]} to {frames[-1]}"
+
+
+def _graph_views(run: RunRecord) -> dict[str, Any]:
+    """The layer graph at its default depth and each of its blocks opened to its ops, as inline SVG."""
+    if not run.ops:
+        return {"main": None, "reason": "This result kept no per-op records, so there is no layer graph. The main job "
+                "(`dstt-profile --frames N`) keeps them."}
+    if not any(o.inputs for o in run.ops):
+        return {"main": None, "reason": "This result was saved before the ops' inputs were recorded, so its data flow is "
+                "unknown; run the configuration again to draw its layer graph."}
+    hints = graph_hints(run)
+    main, details = graph.report_views(run, hints)
+    return {
+        "main": Markup(main.svg),
+        "details": [{"id": d.id, "node": d.node, "svg": Markup(d.svg)} for d in details],
+        "depth": hints.depth,
     }
 
 
@@ -254,27 +266,29 @@ def _maybe(text: str | None) -> Markup | None:
     return Markup(text) if text is not None else None
 
 
-def render_html(result: Result, allow_sweep: bool = False) -> str:
+def render_html(result: Result) -> str:
+    """The report of `result`, from its records alone (never running the model): a saved result
+    renders the same report as the run that wrote it."""
     if not result.runs:
         raise UsageError("the result holds no runs: nothing to report")
-    scaling = scaling_runs(result, allow_sweep)
-    return _env().get_template("report.html.j2").render(**context(result, scaling))
+    return _env().get_template("report.html.j2").render(**context(result))
 
 
 REPORT_SUFFIXES = ("html", "graphml", "dot")  # what write_files writes, stem.<suffix>
 
 
-def write_files(result: Result, out: Path, allow_sweep: bool) -> list[Path]:
+def write_files(result: Result, out: Path, stem: str) -> list[Path]:
     ensure_dir(out)
-    stem = result_stem(result)
     main = _detail_run(result)
     return [
-        write_atomic(out / f"{stem}.html", render_html(result, allow_sweep)),
-        write_atomic(out / f"{stem}.graphml", graph.graphml_text(main)),
-        write_atomic(out / f"{stem}.dot", graph.dot_text(main)),
+        write_atomic(out / f"{stem}.html", render_html(result)),
+        write_atomic(out / f"{stem}.graphml", graph.graphml_text(main, graph_hints(main))),
+        write_atomic(out / f"{stem}.dot", graph.dot_text(main, graph_hints(main))),
     ]
 
 
-def write_report(result: Result, out: Path) -> list[Path]:
-    """The main job's writer: HTML (with a default sweep for a single t), GraphML and DOT."""
-    return write_files(result, out, allow_sweep=True)
+def write_report(result: Result, out: Path, stem: str) -> list[Path]:
+    """The main job's writer: HTML, GraphML and DOT as `out/<stem>.<suffix>` (the caller names the
+    files: cli/main.py's result_stem). A single run's scaling plots need the result's scaling series
+    (api.with_scaling, which the main job adds before writing)."""
+    return write_files(result, out, stem)

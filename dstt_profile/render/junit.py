@@ -25,7 +25,7 @@ def _case(result: EntryResult) -> ET.Element:
         failure.text = xml_text("\n".join(f"{m.entry}: {m.problem()}" for m in failures))
     out = ET.SubElement(case, "system-out")
     out.text = xml_text("\n".join(
-        [f"t={run.frames} {run.res} {run.dtype} batch={run.batch} {run.attention} {run.mode}"]
+        [" ".join(w for w in (f"t={run.frames}", run.res, run.dtype, f"batch={run.batch}", str(run.arg("attention", "")), run.mode) if w)]
         + [f"{m.metric}: actual {m.actual:,} budget {m.budget if m.budget is None else f'{m.budget:,}'}"
            for m in result.metrics]
     ))

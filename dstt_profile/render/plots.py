@@ -1,13 +1,14 @@
 """Plots for the HTML report, drawn with matplotlib (Agg) and returned as inline SVG strings.
 
-Every function takes records, never the model.
+Every function takes records, never the model: stage colours and the stage that grows with t^2 come
+from the run's `ProfileRecord`.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -18,43 +19,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dstt_profile.analysis.scaling import Curve, Poly, fit_points  # noqa: E402
-from dstt_profile.analysis.scaling import crossover as scaling_crossover  # noqa: E402
-from dstt_profile.profiles.dstt.stages import STAGES  # noqa: E402
-from dstt_profile.records.schema import RunRecord  # noqa: E402
+from dstt_profile.analysis.laws import Series, crossover, fit, stage_series  # noqa: E402
+from dstt_profile.analysis.series import peaks  # noqa: E402
+from dstt_profile.records.schema import ProfileRecord, RunRecord, ScalingRecord  # noqa: E402
+from dstt_profile.render.colours import colour_of, stage_colours  # noqa: E402
 from dstt_profile.units import fmt_bytes, fmt_count  # noqa: E402
 
-STAGE_COLORS: dict[str, str] = {
-    "encoder": "#4e79a7",
-    "hier_enc": "#76b7b2",
-    "he_output": "#59a14f",
-    "temporal_attention": "#e15759",
-    "spatial_attention": "#f28e2b",
-    "ffn": "#edc948",
-    "vec2patch": "#b07aa1",
-    "decoder": "#9c755f",
-    "output": "#bab0ac",
-    "backward": "#555555",
-}
-OTHER_COLOR = "#cccccc"
-TEMPORAL = "temporal_attention"
 _RC: Any = {"svg.fonttype": "none", "font.size": 9, "svg.hashsalt": "dstt-profile"}
-
-
-def stage_color(stage: str) -> str:
-    return STAGE_COLORS.get(stage, OTHER_COLOR)
-
-
-def default_upto(t: int) -> int:
-    """The largest t the main job's scaling plots reach: twice the requested t, at least 16, and never
-    past the largest t a run may ask for (MAX_FRAMES).
-
-    14 -> 28. Every t up to it is derived exactly from three traces (polytrace.py), so the curves are
-    drawn through every whole t and cost the same whatever this is.
-    """
-    from dstt_profile.records.runconfig import MAX_FRAMES
-
-    return min(max(2 * t, 16), MAX_FRAMES)
 
 
 def _svg(fig: Any) -> str:
@@ -65,54 +36,6 @@ def _svg(fig: Any) -> str:
     text = buf.getvalue()
     text = text[text.index("<svg") :]
     return re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
-
-
-@dataclass(frozen=True)
-class Series:
-    stage: str
-    t: list[int]
-    values: list[int]
-
-
-def stage_series(runs: Sequence[RunRecord], field: str) -> list[Series]:
-    """Per-stage `field` ("bytes" or "flops") against t, in network order."""
-    ordered = sorted(runs, key=lambda r: r.frames)
-    names = [s for s in STAGES if any(s in r.stages for r in ordered)]
-    out = []
-    for name in names:
-        pts = [(r.frames, int(getattr(r.stages[name], field))) for r in ordered if name in r.stages]
-        out.append(Series(name, [p[0] for p in pts], [p[1] for p in pts]))
-    return out
-
-
-def fit(series: Series) -> Poly | None:
-    """The exact polynomial through every point (scaling.py: lowest degree that reproduces all of them,
-    with a point to spare), or None where there is none of degree <= 4."""
-    if len(set(series.t)) < 2:
-        return None
-    return fit_points(series.stage, list(zip(series.t, series.values, strict=True))).poly
-
-
-def crossover(series: Sequence[Series]) -> int | None:
-    """The crossover (scaling.crossover: strictly the largest, ties do not count) of temporal
-    attention's figure, whatever the series hold (bytes or FLOPs), over the swept range of whole t.
-
-    Read from the points themselves where every whole t was swept; otherwise from the exact fits."""
-    by_stage = {s.stage: s for s in series}
-    if TEMPORAL not in by_stage:
-        return None
-    grid = range(min(min(s.t) for s in series), max(max(s.t) for s in series) + 1)
-    curves: dict[str, Curve] = {}
-    for name, s in by_stage.items():
-        known = dict(zip(s.t, s.values, strict=True))
-        if all(t in known for t in grid):
-            curves[name] = known.__getitem__
-            continue
-        poly = fit(s)
-        if poly is None:
-            return None
-        curves[name] = poly
-    return scaling_crossover(curves, grid)
 
 
 @dataclass(frozen=True)
@@ -154,9 +77,9 @@ def _log_ticks(ax: Any) -> None:
         axis.set_minor_formatter(NullFormatter())
 
 
-def _plot_series(ax: Any, series: Sequence[Series], log: bool, scale: Scale) -> None:
+def _plot_series(ax: Any, series: Sequence[Series], log: bool, scale: Scale, colours: Mapping[str, str]) -> None:
     for s in series:
-        color = stage_color(s.stage)
+        color = colour_of(colours, s.stage)
         dense = sorted(s.t) == list(range(min(s.t), max(s.t) + 1))
         floor = 1 / scale.size  # one byte or one FLOP, in the plotted unit
         shown = [max(v / scale.size, floor) if log else v / scale.size for v in s.values]
@@ -177,28 +100,31 @@ def _plot_series(ax: Any, series: Sequence[Series], log: bool, scale: Scale) -> 
     ax.grid(True, alpha=0.3)
 
 
-def scaling_svg(runs: Sequence[RunRecord], field: str, what: str) -> str:
-    """Linear and log-log panels of per-stage `field` ("bytes" or "flops") against t, fitted curves and
-    the t from which temporal attention's `field` is the largest (that quantity's own crossover).
+def scaling_svg(scaling: ScalingRecord, field: str, what: str, profile: ProfileRecord) -> str:
+    """Linear and log-log panels of per-stage `field` ("bytes" or "flops") against t, fitted curves and,
+    where `profile` names a stage that grows with t^2, the t from which that stage's `field` is the
+    largest (that quantity's own crossover).
 
     Figures are drawn in a unit chosen from the data (GiB, MiB, ... or TFLOP, GFLOP, ...); the y axis
     reads `<unit> <what>`."""
-    all_series = stage_series(runs, field)
+    all_series = stage_series(scaling, field)
     series = [s for s in all_series if any(s.values)]
-    cross = crossover(all_series)
+    quadratic = profile.quadratic_stage
+    cross = crossover(all_series, quadratic) if quadratic else None
+    colours = stage_colours(profile)
     scale = scale_for(field, max((v for s in series for v in s.values), default=0))
     quantity = "FLOPs" if field == "flops" else field
     with plt.rc_context(_RC):
         fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
         fig.subplots_adjust(left=0.06, right=0.84, bottom=0.14, top=0.92, wspace=0.22)
         for ax, log in zip(axes, (False, True)):
-            _plot_series(ax, series, log, scale)
+            _plot_series(ax, series, log, scale, colours)
             ax.set_ylabel(f"{scale.name} {what}")
             ax.set_title(f"{quantity} per stage vs t ({'log-log' if log else 'linear'})")
             if cross is not None:
-                ax.axvline(cross, color=stage_color(TEMPORAL), ls="--", lw=1)
-                ax.annotate(f"t={cross}: temporal attention's {quantity} largest", (cross, 0.95),
-                            xycoords=("data", "axes fraction"), fontsize=8, color=stage_color(TEMPORAL),
+                ax.axvline(cross, color=colour_of(colours, quadratic), ls="--", lw=1)
+                ax.annotate(f"t={cross}: {profile.quadratic_name}'s {quantity} largest", (cross, 0.95),
+                            xycoords=("data", "axes fraction"), fontsize=8, color=colour_of(colours, quadratic),
                             ha="left", va="top")
         axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
         return _svg(fig)
@@ -207,27 +133,30 @@ def scaling_svg(runs: Sequence[RunRecord], field: str, what: str) -> str:
 def timeline_svg(run: RunRecord) -> str | None:
     """Bytes held at each op in the run's memory view (allocator: storages at real size plus what the op
     holds inside itself, so workspaces show as spikes; tensors: live tensor bytes), stages as coloured
-    bands, the peak marked. None without ops."""
+    bands, the peak marked; in a unit chosen from the data (GiB, MiB, ...). None without ops."""
     if not run.ops:
         return None
     index = [o.index for o in run.ops]
-    live = [run.timeline_bytes(o) / 2**20 for o in run.ops]
+    held = [run.timeline_bytes(o) for o in run.ops]
+    peak = run.peak_view
+    scale = scale_for("bytes", max([*held, peak.bytes]))
+    live = [v / scale.size for v in held]
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(12, 3.6))
         fig.subplots_adjust(left=0.07, right=0.84, bottom=0.14, top=0.95)
         seen: set[str] = set()
+        colours = stage_colours(run.profile)
         for stage, first, last in _bands(run):
             label = stage if stage not in seen else None
             seen.add(stage)
-            ax.axvspan(first - 0.5, last + 0.5, color=stage_color(stage), alpha=0.25, lw=0, label=label)
+            ax.axvspan(first - 0.5, last + 0.5, color=colour_of(colours, stage), alpha=0.25, lw=0, label=label)
         ax.plot(index, live, color="#222222", lw=1)
-        peak = run.peak_view
-        ax.plot([peak.op_index], [peak.bytes / 2**20], "v", color="#d00000", ms=8)
-        ax.annotate(f"peak {fmt_bytes(peak.bytes)}\n#{peak.op_index} {peak.op}", (peak.op_index, peak.bytes / 2**20),
+        ax.plot([peak.op_index], [peak.bytes / scale.size], "v", color="#d00000", ms=8)
+        ax.annotate(f"peak {fmt_bytes(peak.bytes)}\n#{peak.op_index} {peak.op}", (peak.op_index, peak.bytes / scale.size),
                     xytext=(8, -4), textcoords="offset points", fontsize=8, color="#d00000", va="top")
         ax.set_xlabel("op index (execution order)")
         what = "allocator, incl. workspaces" if peak.view == "allocator" else "tensors only"
-        ax.set_ylabel(f"held during the pass (MiB, {what})")
+        ax.set_ylabel(f"held during the pass ({scale.name}, {what})")
         ax.set_xlim(index[0] - 0.5, index[-1] + 0.5)
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
@@ -245,19 +174,25 @@ def _bands(run: RunRecord) -> list[tuple[str, int, int]]:
     return bands
 
 
-def scaling_table(runs: Sequence[RunRecord]) -> list[dict[str, str]]:
-    """One row per t: the figures the plots show, as text (for the report and for readers without SVG)."""
+def scaling_table(scaling: ScalingRecord, memory: str, frames: Sequence[int], quadratic: str) -> list[dict[str, str]]:
+    """One row per t of `frames` (those of `scaling` to show): the figures the plots show, as text (for
+    the report and for readers without SVG); the peak in the view `memory`; `quadratic` the stage
+    whose headline bytes have a column ("" none)."""
+    peak_bytes, peak_stage = peaks(scaling, memory)
+    at = {t: i for i, t in enumerate(scaling.frames)}
+    grows = scaling.stages.get(quadratic) if quadratic else None
     rows = []
-    for r in sorted(runs, key=lambda r: r.frames):
-        largest = max(r.stages.values(), key=lambda s: s.bytes)
+    for t in frames:
+        i = at[t]
+        largest = max(scaling.stages, key=lambda name: scaling.stages[name].bytes[i]) if scaling.stages else "-"
         rows.append(
             {
-                "t": str(r.frames),
-                "temporal": fmt_bytes(r.stages[TEMPORAL].bytes) if TEMPORAL in r.stages else "-",
-                "largest": largest.name,
-                "flops": fmt_count(r.flops.total, "FLOP"),
-                "peak": fmt_bytes(r.peak_view.bytes),
-                "peak_stage": r.peak_view.stage,
+                "t": str(t),
+                "quadratic": fmt_bytes(grows.bytes[i]) if grows is not None else "-",
+                "largest": largest,
+                "flops": fmt_count(scaling.flops[i], "FLOP"),
+                "peak": fmt_bytes(peak_bytes[i]),
+                "peak_stage": peak_stage[i],
             }
         )
     return rows

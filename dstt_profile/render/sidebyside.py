@@ -42,7 +42,7 @@ def render(results: Sequence[Result], labels: Sequence[str]) -> str:
     c = first.config
     frames = ",".join(map(str, sorted({r.frames for res in results for r in res.runs})))
     head = (
-        f"DSTT t={frames} {c['height']}x{c['width']} batch {c['batch']} on {c['device']}: {len(headers)} runs side "
+        f"{first.title} t={frames} {c['height']}x{c['width']} batch {c['batch']} on {c['device']}: {len(headers)} runs side "
         "by side (bytes at each run's dtype; stage bytes: its headline tensor)"
     )
     return "\n".join([head, "", *(line.rstrip() for line in _table(["", *headers], rows, right))])

@@ -12,8 +12,16 @@ STAGE_COLUMNS = (
     "t", "height", "width", "batch", "dtype", "attention", "mode", "stage", "shape", "elements", "bytes",
     "flops", "other_flops", "instances", "share", "formula", "formula_elements", "match", "peak_bytes",
     "peak_view", "tensor_peak_bytes", "heads", "zones", "blocks", "hidden", "channel", "device", "optimizer",
-    "params", "peak_stage", "allocator_peak_bytes", "footprint_bytes",
+    "params", "peak_stage", "allocator_peak_bytes", "footprint_bytes", "model", "model_args",
 )
+# DSTT's arguments have columns of their own (empty for another model); `model_args` holds the others.
+_OWN_COLUMNS = frozenset({"attention", "heads", "zones", "blocks", "hidden", "channel"})
+
+
+def _args(run: RunRecord) -> str:
+    """The model arguments without a column of their own, as name=value;..."""
+    args = run.config.get("model_args", {})
+    return ";".join(f"{k}={v}" for k, v in args.items() if k not in _OWN_COLUMNS)
 
 
 def optimizer(run: RunRecord) -> str:
@@ -40,12 +48,12 @@ def render_csv(result: Result) -> str:
         for s in r.stages.values():
             writer.writerow(
                 [
-                    c["frames"], c["height"], c["width"], c["batch"], c["dtype"], c["attention"], c["mode"],
+                    c["frames"], c["height"], c["width"], c["batch"], c["dtype"], r.arg("attention"), c["mode"],
                     s.name, "x".join(map(str, s.shape)), s.elements, s.bytes, s.flops, s.other_flops,
                     s.instances, f"{s.share:.6f}", s.formula_substituted, s.formula_elements, s.match,
-                    r.peak_view.bytes, r.memory, r.peak.tensor_bytes, c["heads"], c["zones"], c["blocks"],
-                    c["hidden"], c["channel"], c["device"], optimizer(r), r.params, r.peak_view.stage, r.peak.bytes,
-                    of_record(r).total,
+                    r.peak_view.bytes, r.memory, r.peak.tensor_bytes, r.arg("heads"), r.arg("zones"), r.arg("blocks"),
+                    r.arg("hidden"), r.arg("channel"), c["device"], optimizer(r), r.params, r.peak_view.stage, r.peak.bytes,
+                    of_record(r).total, c["model"], _args(r),
                 ]
             )
     return out.getvalue()

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dstt_profile.analysis import footprint
-from dstt_profile.profiles.dstt.stages import BACKWARD
-from dstt_profile.records.schema import Result, RunRecord
+from dstt_profile.records.schema import BACKWARD, Result, RunRecord
 from dstt_profile.units import fmt_bytes, fmt_count
 
 
@@ -17,17 +16,17 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[st
     return [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
 
 
-def describe(run: RunRecord) -> str:
+def describe(run: RunRecord, frames: str | None = None) -> str:
+    """The title line of a run (`frames` in place of "t=14": "sweep")."""
     c = run.config
     if run.measured is not None:
         tensors = f"measured: real forward passes on {run.measured.device} beside the prediction"
     else:
         tensors = "real tensors" if c.get("real") else "fake tensors"
     view = "allocator view" if c.get("memory", "allocator") == "allocator" else "tensor view"
-    return (
-        f"DSTT t={c['frames']} {c['height']}x{c['width']} batch {c['batch']} {c['dtype']} "
-        f"({c['attention']} attention, {c['mode']}, {c['device']}, {tensors}, {view})"
-    )
+    when = frames if frames is not None else f"t={c['frames']}"
+    how = ", ".join(w for w in (run.profile.variant, c["mode"], c["device"], tensors, view) if w)
+    return f"{run.title} {when} {c['height']}x{c['width']} batch {c['batch']} {c['dtype']} ({how})"
 
 
 def backward_flops(run: RunRecord) -> int:
@@ -71,7 +70,7 @@ def render_run(run: RunRecord) -> str:
                 fmt_bytes(s.bytes),
                 fmt_count(s.flops, "FLOP") if s.flops else "0",
                 f"{100 * s.share:.1f}%",
-                "ok" if s.match else "MISMATCH",
+                ("ok" if s.match else "MISMATCH") if s.formula else "-",
             ]
         )
     rest = backward_flops(run)
@@ -89,10 +88,14 @@ def render_run(run: RunRecord) -> str:
         f"(conv/linear/matmul, 2 per multiply-add); other arithmetic {fmt_count(run.flops.other_total, 'FLOP')}",
         *peak_lines(run),
         *footprint.lines(footprint.of_record(run)),
-        f"checks       {len(run.checks) - len(failed)}/{len(run.checks)} formulas match",
+        f"checks       {len(run.checks) - len(failed)}/{len(run.checks)} formulas match"
+        if run.checks
+        else "checks       none (no formulas for this model)",
     ]
     for c in failed:
         lines.append(f"  FAIL {c.name}: {c.formula_substituted} = {c.expected:,} but measured {c.measured:,}")
+    if run.profile.note:
+        lines.append(f"profile      {run.profile.note}")
     if run.flops.unsupported:
         ops = ", ".join(f"{k} x{v}" for k, v in sorted(run.flops.unsupported.items()))
         lines.append(f"no cost function: {ops}")
@@ -183,10 +186,12 @@ def render_sweep(result: Result) -> str:
     first = result.runs[0]
     dtype = first.config["dtype"]
     view = "allocator" if first.memory == "allocator" else "tensors only"
-    header = ["t", "temporal attention", f"bytes ({dtype})", "FLOPs", f"peak ({view})", "peak stage", "checks"]
+    # The column of the stage that grows with t^2, else of the first stage.
+    stage = first.profile.quadratic_stage or next(iter(first.stages), "")
+    header = ["t", stage.replace("_", " "), f"bytes ({dtype})", "FLOPs", f"peak ({view})", "peak stage", "checks"]
     rows = []
     for r in result.runs:
-        ta = r.stages["temporal_attention"]
+        ta = r.stages[stage]
         passed = sum(c.passed for c in r.checks)
         rows.append(
             [
@@ -199,7 +204,7 @@ def render_sweep(result: Result) -> str:
                 f"{passed}/{len(r.checks)}",
             ]
         )
-    lines = [describe(first).replace(f"t={first.frames}", "sweep"), "", *_table(header, rows, {0, 1, 2, 3, 4})]
+    lines = [describe(first, "sweep"), "", *_table(header, rows, {0, 1, 2, 3, 4})]
     table = measured_table(list(result.runs))
     if table:
         lines += ["", *table]

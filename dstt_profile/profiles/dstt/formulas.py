@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
+from dstt_profile.profiles.dstt.args import config_of
 from dstt_profile.records.runconfig import RunConfig
+from model.config import DSTTConfig
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,9 @@ class Symbols:
     cp: int  # c' = c/2
 
     @classmethod
-    def of(cls, run: RunConfig) -> Symbols:
-        mc = run.model_config()
+    def of(cls, run: RunConfig, config: DSTTConfig | None = None) -> Symbols:
+        """The symbols of `run`, for the network `config` (by default the one its arguments describe)."""
+        mc = config if config is not None else config_of(run)
         return cls(
             b=run.batch,
             t=run.frames,

@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dstt_profile.records.schema import BACKWARD as BACKWARD  # the backward pass's stage
+
 # Network order; the first five after `hier_enc` are docs/architecture.md's operation-analysis stages.
 STAGES: tuple[str, ...] = (
     "encoder",
@@ -30,7 +32,6 @@ ANALYSIS_STAGES: tuple[str, ...] = (
     "temporal_attention",
     "vec2patch",
 )
-BACKWARD = "backward"  # every op of the backward pass (train mode), where no module runs
 ATTENTION_STAGES: tuple[str, ...] = ("temporal_attention", "spatial_attention")
 
 BlockKind = Callable[[int], str]  # block index -> "temporal" | "spatial"

@@ -1,0 +1,111 @@
+"""`ModelProfile`: everything the toolkit knows of one model, beside the engine's `Subject`.
+
+A profile names the stages (in network order), says which tensor is each stage's headline, may carry
+closed-form formulas to check the figures against (a model without them has no checks: not a
+failure), extra per-op cost functions (through its subject), and hints for the renderers (which stage
+grows with t^2 and its words, which container holds the repeated blocks, colours, the layer graph's
+depth and notes), which travel in every run's `ProfileRecord`. DSTT's is one profile
+(profiles/dstt/profile.py); any other `nn.Module` gets the generic one (generic.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from dstt_profile.engine.subject import Subject
+from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.schema import CheckRecord, GraphHintsRecord, ProfileRecord, StageRecord
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A stage's headline tensor: output `output` of the modules fully matching `module` (a regex).
+
+    `what` says what it is in words; the first matching module (in call order) gives the per-instance
+    figure, and the number of matching modules is the stage's instance count. Where that output is
+    None (a fused kernel that never builds it), the largest tensor made inside the module `scope_up`
+    name parts above stands in for it."""
+
+    module: str
+    output: int
+    what: str
+    scope_up: int = 0
+
+
+@dataclass(frozen=True)
+class FormulaValue:
+    """A formula in general symbols, with the run's constants substituted, and its exact value."""
+
+    general: str
+    substituted: str
+    value: int
+
+
+class Formulas(Protocol):
+    """Closed-form figures of a model to check a trace against."""
+
+    def stage(self, run: RunConfig, stage: str, materialised: bool) -> FormulaValue | None:
+        """The headline elements of `stage` (one instance), None where there is no formula."""
+
+    def checks(
+        self, run: RunConfig, stages: Mapping[str, StageRecord], tensor: Callable[[str, int], int]
+    ) -> tuple[CheckRecord, ...]:
+        """Every check of the run; `tensor(pattern, index)` gives the elements of output `index` of
+        the first module matching `pattern` (0 where there is none)."""
+
+
+@dataclass(frozen=True, eq=False)
+class ModelProfile:
+    """One model, resolved for a run's model reference and arguments.
+
+    `subject_for(run)` is what the engine traces. `stages` is the network order of the stages; with
+    `call_order` the stages are shown in the order the pass first runs them instead (a generic model,
+    whose stage names come from module names). `headlines` maps a stage to its headline tensor; a
+    stage without one shows the output of its first outermost module. `kernel_stages` are stages
+    whose computing op (which kernel ran) is reported."""
+
+    name: str
+    title: str
+    subject_for: Callable[[RunConfig], Subject]
+    stage_of: Callable[[str], str | None]
+    stages: tuple[str, ...]
+    headlines: Mapping[str, Headline] = field(default_factory=dict)
+    formulas: Formulas | None = None
+    call_order: bool = False
+    quadratic_stage: str = ""
+    quadratic_words: str = ""
+    quadratic_headline: str = ""
+    blocks: str = ""
+    colours: Mapping[str, str] = field(default_factory=dict)
+    graph: GraphHintsRecord = field(default_factory=GraphHintsRecord)
+    kernel_stages: tuple[str, ...] = ()
+    variant: Callable[[RunConfig], str] = lambda _run: ""
+    slug_variants: Callable[[RunConfig], tuple[str, ...]] = lambda _run: ()
+    note: str = ""
+
+    def subject(self, run: RunConfig) -> Subject:
+        return self.subject_for(run)
+
+    def slug(self, run: RunConfig) -> str:
+        """The file-name stem of `run` (RunConfig.slug with this profile's variant words)."""
+        return run.slug(self.slug_variants(run))
+
+    def record(self, run: RunConfig, stages: tuple[str, ...]) -> ProfileRecord:
+        """What a run's record carries of this profile, with the stages in the order shown: all the
+        renderers read of it (they import no profile)."""
+        quadratic = self.quadratic_stage if self.quadratic_stage in stages else ""
+        return ProfileRecord(
+            name=self.name,
+            title=self.title,
+            variant=self.variant(run),
+            stages=stages,
+            quadratic_stage=quadratic,
+            blocks=self.blocks,
+            colours=dict(self.colours),
+            note=self.note,
+            quadratic_words=self.quadratic_words if quadratic else "",
+            quadratic_headline=self.quadratic_headline if quadratic else "",
+            graph=self.graph,
+        )

@@ -1,0 +1,108 @@
+"""The generic profile: any `nn.Module`, its stages from its module names.
+
+By default each top-level child of the model is a stage of its own name (`stem`, `blocks`, `head`,
+...), shown in the order the pass first runs them. A stage map (`--stages FILE.toml`) names stages by
+module-name patterns instead:
+
+    [stages]
+    'stem(\\..+)?' = "stem"
+    'blocks\\.\\d+\\.attn(\\..+)?' = "attention"
+    'blocks\\.\\d+\\.mlp(\\..+)?' = "mlp"
+
+Each key is a regular expression matched against the whole dotted module name; the first pattern
+that matches names the stage. Modules no pattern matches (the root, containers) run glue ops, which
+belong to the stage that was running. A stage's headline tensor is the output of its first outermost
+module (one whose parent is in another stage); the stage's instances are its outermost modules.
+There are no formulas, so no checks.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+from torch import nn
+
+from dstt_profile.engine.subject import Subject
+from dstt_profile.errors import UsageError
+from dstt_profile.profiles.base import ModelProfile
+from dstt_profile.records.runconfig import RunConfig
+
+NAME = "generic"
+StageMap = tuple[tuple[re.Pattern[str], str], ...]
+
+
+def read_stage_map(path: str) -> StageMap:
+    """The patterns of a stage-map file, in order (UsageError naming the file and the problem)."""
+    where = f"--stages {path}"
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{where}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{where}: cannot be read ({type(exc).__name__})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{where}: not TOML ({exc})") from None
+    table = data.get("stages")
+    unknown = sorted(set(data) - {"stages"})
+    if unknown:
+        raise UsageError(f"{where}: unknown table or key {unknown[0]!r} (expected only [stages])")
+    if not isinstance(table, dict) or not table:
+        raise UsageError(f"{where}: no [stages] table of 'pattern' = \"stage\" lines")
+    out = []
+    for pattern, stage in table.items():
+        if not isinstance(stage, str) or not stage.strip():
+            raise UsageError(f"{where}: the stage for {pattern!r} must be a non-empty string")
+        try:
+            out.append((re.compile(pattern), stage.strip()))
+        except re.error as exc:
+            raise UsageError(f"{where}: {pattern!r} is not a regular expression ({exc})") from None
+    return tuple(out)
+
+
+def top_level(module: str) -> str | None:
+    """The default stage map: a module's top-level ancestor; None for the root."""
+    return module.partition(".")[0] or None
+
+
+def mapped(stage_map: StageMap) -> Callable[[str], str | None]:
+    def stage_of(module: str) -> str | None:
+        for regex, stage in stage_map:
+            if regex.fullmatch(module):
+                return stage
+        return None
+
+    return stage_of
+
+
+def generic(
+    title: str, subject_for: Callable[[RunConfig, Callable[[str], str | None], str], Subject],
+    module: nn.Module, stage_file: str | None,
+) -> ModelProfile:
+    """The generic profile of `module` (one instance, for its children's names); `subject_for(run,
+    stage_of, first_stage)` makes the engine's subject."""
+    if stage_file is not None:
+        stage_map = read_stage_map(stage_file)
+        stage_of = mapped(stage_map)
+        stages = tuple(dict.fromkeys(stage for _, stage in stage_map))
+        note = f"stages from {stage_file}"
+    else:
+        stage_of = top_level
+        stages = tuple(name for name, _ in module.named_children())
+        note = "stages: the model's top-level modules"
+    if not stages:
+        raise UsageError(f"the model {title} has no submodules to make stages of: give --stages FILE.toml")
+    first = stages[0]
+    return ModelProfile(
+        name=NAME,
+        title=title,
+        subject_for=lambda run: subject_for(run, stage_of, first),
+        stage_of=stage_of,
+        stages=stages,
+        call_order=True,
+        variant=lambda run: ", ".join(f"{k}={v}" for k, v in run.model_args),
+        slug_variants=lambda run: tuple(re.sub(r"[^A-Za-z0-9.-]+", "-", f"{k}{v}") for k, v in run.model_args),
+        note=note,
+    )

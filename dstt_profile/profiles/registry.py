@@ -1,0 +1,128 @@
+"""From a RunConfig's model reference to its profile.
+
+`"dstt"` is the built-in network. `"path/to/file.py:Name"` and `"package.module:name"` are loaded
+(loader.py) and built once on the meta device to look at: a module with DSTT's module names gets the
+DSTT profile, anything else the generic one; `--stages FILE.toml` always gives the generic profile
+with that stage map. A factory object handed to the API is registered under a name of its own
+(`register_factory`) and resolved like a reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from dstt_profile.engine.subject import Subject
+from dstt_profile.errors import UsageError
+from dstt_profile.profiles import generic, loader
+from dstt_profile.profiles.base import ModelProfile
+from dstt_profile.profiles.dstt import profile as dstt
+from dstt_profile.profiles.dstt.args import SHORTHANDS, full_args
+from dstt_profile.records.runconfig import DEFAULT_MODEL, RunConfig
+
+_IN_PROCESS: dict[str, Callable[..., nn.Module]] = {}
+_CACHE: dict[tuple[Any, ...], ModelProfile] = {}
+_BUILTIN: ModelProfile | None = None
+
+
+def register_factory(factory: Callable[..., nn.Module]) -> str:
+    """A model reference for a factory object (a class or function returning an nn.Module)."""
+    if not callable(factory):
+        raise UsageError(f"model must be a name such as 'dstt', 'file.py:Factory', or a callable, got {factory!r}")
+    base = f"python:{getattr(factory, '__module__', '?')}.{getattr(factory, '__qualname__', type(factory).__name__)}"
+    name, n = base, 1
+    while name in _IN_PROCESS and _IN_PROCESS[name] is not factory:
+        n += 1
+        name = f"{base}#{n}"
+    _IN_PROCESS[name] = factory
+    return name
+
+
+def _builtin() -> ModelProfile:
+    global _BUILTIN
+    if _BUILTIN is None:
+        _BUILTIN = dstt.builtin()
+    return _BUILTIN
+
+
+def is_builtin(run: RunConfig) -> bool:
+    return run.model == DEFAULT_MODEL
+
+
+def resolve(run: RunConfig) -> ModelProfile:
+    """The profile of `run`'s model (UsageError, one line, where it cannot be loaded or built)."""
+    if is_builtin(run) and run.stages is None:
+        full_args(run)  # the arguments' rules, before anything is built
+        return _builtin()
+    key = (run.model, run.model_args, run.model_path, run.stages)
+    if key not in _CACHE:
+        _CACHE[key] = _load(run)
+    return _CACHE[key]
+
+
+def _load(run: RunConfig) -> ModelProfile:
+    reference = run.model
+    args = run.args
+    if is_builtin(run):
+        from model import InpaintGenerator
+        from model.config import DSTTConfig
+
+        full = full_args(run)
+        config = DSTTConfig(height=run.height, width=run.width, **full)  # type: ignore[arg-type]
+
+        def factory(**_: Any) -> nn.Module:
+            return InpaintGenerator(config, init_weights=False)
+
+        imports: loader.UserImports | None = None
+        title = "DSTT"
+    elif reference in _IN_PROCESS:
+        factory, imports = _IN_PROCESS[reference], None
+        title = reference.rpartition(".")[2]
+    else:
+        factory, imports = loader.load(reference, run.model_path)
+        title = reference.rpartition(":")[2]
+    with torch.device("meta"):
+        probe = loader.call(reference, factory, args, imports)
+
+    def build(real: bool) -> nn.Module:
+        return loader.call(reference, factory, args, imports)
+
+    def subject(run: RunConfig, stage_of: Callable[[str], str | None], first: str) -> Subject:
+        return Subject(key=("model", key), build=build, stage_of=stage_of, first_stage=first)
+
+    key = (reference, run.model_args, run.model_path, run.stages)
+    if run.stages is None and dstt.looks_like_dstt(probe):
+        stage_of = dstt.stage_of
+        return dstt.detected(title, lambda r: subject(r, stage_of, dstt.st.STAGES[0]), probe)
+    return generic.generic(title, subject, probe, run.stages)
+
+
+def subject_for(run: RunConfig) -> Subject:
+    """What the engine traces for `run`."""
+    return resolve(run).subject(run)
+
+
+def normalised(run: RunConfig) -> RunConfig:
+    """`run` checked against its model, with the built-in network's arguments all stated (defaults
+    filled in), so equal runs compare equal however they were written."""
+    profile = resolve(run)
+    if is_builtin(run):
+        return run.replace(model_args=full_args(run))
+    del profile
+    return run
+
+
+def refuse_shorthands(run: RunConfig, given: dict[str, Any]) -> None:
+    """UsageError where DSTT's size options were given for a model that is not DSTT-shaped."""
+    if not given:
+        return
+    profile = resolve(run)
+    if profile.name != dstt.NAME:
+        names = ", ".join(f"--{n}" for n in SHORTHANDS if n in given)
+        raise UsageError(
+            f"{names}: DSTT's size options, but --model {run.model} is not DSTT-shaped; "
+            "give its own arguments with --model-arg NAME=VALUE"
+        )
