@@ -31,7 +31,7 @@ MEMORY_VIEWS = ("allocator", "tensors")
 OPTIMIZERS = ("adam", "sgd", "none")
 MAX_FRAMES = 1 << 20  # the largest clip length t one run may ask for
 # The most clip lengths one sweep may ask for, in list or range form. All but five are derived without
-# per-op detail (polysummary.py): 4096 take about 12 s, 0.6 GB of memory and a 36 MB JSON on 2 cores.
+# per-op detail (polysummary.py): 4096 take about 11.5 s, 0.5 GB of memory and a 43 MB JSON on 2 cores.
 MAX_SWEEP = 4096
 _WHOLE_FIELDS = ("frames", "batch", "height", "width")
 DEFAULT_MODEL = "dstt"  # the built-in profile's name
