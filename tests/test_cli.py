@@ -18,7 +18,7 @@ def test_main_job_writes_json_and_csv(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "temporal_attention  1x4x4x2520x2520  101,606,400" in out
     assert "15/15 formulas match" in out
     data = json.loads((tmp_path / "dstt_t14_240x432_float32.json").read_text())
-    assert data["schema"] == "dstt-profile/2"
+    assert data["schema"] == "dstt-profile/1"
     run = data["runs"][0]
     assert run["params"] == 34_529_155
     assert run["config"]["frames"] == 14

@@ -13,7 +13,7 @@ from traces import profiled
 
 from dstt_profile.api import run_config
 from dstt_profile.cli.main import main
-from dstt_profile.errors import UsageError
+from dstt_profile.errors import SchemaError, UsageError
 from dstt_profile.profiles.generic import read_stage_map
 from dstt_profile.profiles.loader import parse_arg
 from dstt_profile.profiles.registry import resolve
@@ -139,21 +139,25 @@ def test_model_arg_values_are_typed() -> None:
         parse_arg("heads")
 
 
-def test_schema_2_round_trip_and_schema_1_is_read(builtin_t14: RunRecord) -> None:
+def test_schema_stays_1_and_a_file_from_before_model_args_is_read(builtin_t14: RunRecord) -> None:
     result = Result((builtin_t14,))
     data = json.loads(result.to_json())
-    assert data["schema"] == "dstt-profile/2"
-    assert data["runs"][0]["config"]["model"] == "dstt"
-    assert data["runs"][0]["config"]["model_args"]["hidden"] == 512
+    assert data["schema"] == "dstt-profile/1"
+    config = data["runs"][0]["config"]
+    assert config["model"] == "dstt"
+    assert config["model_args"]["hidden"] == 512
+    # the contract only grows: the built-in DSTT's sizes are still configuration fields, beside model_args
+    assert {k: config[k] for k in ("attention", "heads", "zones", "blocks", "hidden", "channel")} == {
+        "attention": "matmul", "heads": 4, "zones": 2, "blocks": 8, "hidden": 512, "channel": 256
+    }
     assert Result.from_dict(data) == result
-    # the same run as a /1 file held it: DSTT's sizes as configuration fields, no profile
+    # the same run as a file from before any model could be profiled held it: DSTT's sizes only as
+    # configuration fields, no model fields, no profile
     old = json.loads(result.to_json())
-    old["schema"] = "dstt-profile/1"
     run = old["runs"][0]
     config = run["config"]
     for key in ("model", "model_args", "model_path", "stages"):
         config.pop(key)
-    config.update(attention="matmul", heads=4, zones=2, blocks=8, hidden=512, channel=256)
     del run["profile"]
     loaded = Result.from_dict(old).runs[0]
     assert loaded.config == builtin_t14.config
@@ -161,7 +165,14 @@ def test_schema_2_round_trip_and_schema_1_is_read(builtin_t14: RunRecord) -> Non
     assert loaded.profile == builtin_t14.profile
 
 
-def test_schema_2_saved_before_the_hints_gets_dstts(builtin_t14: RunRecord) -> None:
+def test_flat_dstt_sizes_must_agree_with_model_args(builtin_t14: RunRecord) -> None:
+    data = json.loads(Result((builtin_t14,)).to_json())
+    data["runs"][0]["config"]["heads"] = 8
+    with pytest.raises(SchemaError, match=r"runs\[0\]\.config\.heads: 8 differs from model_args\.heads 4"):
+        Result.from_dict(data)
+
+
+def test_a_profile_without_the_hints_gets_dstts(builtin_t14: RunRecord) -> None:
     data = json.loads(Result((builtin_t14,)).to_json())
     for key in ("quadratic_words", "quadratic_headline", "graph"):
         del data["runs"][0]["profile"][key]

@@ -17,7 +17,7 @@ from dstt_profile.analysis.budgets_file import Budget
 from dstt_profile.analysis.footprint import of_record
 from dstt_profile.errors import UsageError
 from dstt_profile.numbers import shown, whole_number
-from dstt_profile.records.schema import RunRecord
+from dstt_profile.records.schema import RunRecord, config_json
 from dstt_profile.units import fmt_bytes, fmt_count
 
 BASELINE_SCHEMA = "dstt-profile-baseline/1"
@@ -233,7 +233,7 @@ def result_json(results: Sequence[EntryResult]) -> str:
         "entries": [
             {
                 "name": r.budget.name,
-                "config": r.budget.run.to_dict(),
+                "config": config_json(r.budget.run.to_dict()),
                 "passed": r.passed,
                 "metrics": [m.to_dict() for m in r.metrics],
             }

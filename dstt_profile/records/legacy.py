@@ -1,7 +1,7 @@
 """What a result saved before the renderers' hints travelled in its `profile` gets for them.
 
-A `dstt-profile/1` file, and a `/2` file written before `quadratic_words`, `quadratic_headline` and
-`graph` were fields of `ProfileRecord` (and a `/1` file's missing `colours`), are read with the hints
+A file written before `quadratic_words`, `quadratic_headline` and `graph` were fields of
+`ProfileRecord` (and one from before `model_args`, missing `colours` too) is read with the hints
 filled in as plain JSON values before decoding: DSTT's where the run's profile is DSTT's, the
 record's defaults (no notes, depth 1, a neutral palette) otherwise. Fields the file has are kept.
 

@@ -1,4 +1,4 @@
-"""Records: what a run found, as plain frozen data with a JSON round trip (`schema: dstt-profile/2`).
+"""Records: what a run found, as plain frozen data with a JSON round trip (`schema: dstt-profile/1`).
 
 Renderers and analyses read these and never the model, so a saved JSON re-renders anywhere.
 Units: bytes are bytes at the run's dtype (see `RunRecord.config["dtype"]`); FLOPs count 2 per
@@ -16,9 +16,11 @@ from dstt_profile.errors import SchemaError
 from dstt_profile.records.codec import describe, from_jsonable, to_jsonable
 from dstt_profile.records.legacy import fill_hints
 
-SCHEMA = "dstt-profile/2"
-SCHEMA_V1 = "dstt-profile/1"  # read still: DSTT's sizes were configuration fields, now model arguments
-_V1_MODEL_FIELDS = ("attention", "heads", "zones", "blocks", "hidden", "channel")
+# The public contract grows and never breaks, so the version stays 1: fields are added, none renamed or removed.
+SCHEMA = "dstt-profile/1"
+# The built-in DSTT's sizes, configuration fields before any model could be profiled. In memory they are
+# model arguments; a built-in DSTT run's JSON `config` still carries them flat as well (`config_json`).
+DSTT_CONFIG_FIELDS = ("attention", "heads", "zones", "blocks", "hidden", "channel")
 BACKWARD = "backward"  # the stage of every op of the backward pass (train mode), where no module runs
 
 
@@ -443,7 +445,7 @@ class Result:
         return {
             "schema": self.schema,
             "meta": to_jsonable(self.meta),
-            "runs": to_jsonable(self.runs),
+            "runs": [{**run, "config": config_json(run["config"])} for run in to_jsonable(self.runs)],
             "scaling": to_jsonable(self.scaling),
         }
 
@@ -453,10 +455,9 @@ class Result:
     @classmethod
     def from_dict(cls, data: Any) -> Result:
         """A result from its JSON values, validated field by field (SchemaError naming the field)."""
-        if not isinstance(data, dict) or data.get("schema") not in (SCHEMA, SCHEMA_V1):
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             found = data.get("schema") if isinstance(data, dict) else type(data).__name__
             raise SchemaError("", f"not a {SCHEMA} result (schema: {found!r})")
-        version1 = data["schema"] == SCHEMA_V1
         unknown = sorted(set(data) - {"schema", "meta", "runs", "scaling"})
         if unknown:
             raise SchemaError("", f"unknown field {unknown[0]!r}")
@@ -464,7 +465,7 @@ class Result:
             raise SchemaError("runs", "missing")
         if not isinstance(data["runs"], list):
             raise SchemaError("runs", f"expected a list, got {describe(data['runs'])}")
-        runs = tuple(_run(fill_hints(_from_v1(r) if version1 else r), f"runs[{i}]") for i, r in enumerate(data["runs"]))
+        runs = tuple(_run(fill_hints(_with_model(r, f"runs[{i}]")), f"runs[{i}]") for i, r in enumerate(data["runs"]))
         meta = data.get("meta", {})
         if not isinstance(meta, dict):
             raise SchemaError("meta", f"expected an object, got {describe(meta)}")
@@ -492,16 +493,37 @@ class Result:
 CONFIG_REQUIRED = ("frames", "height", "width", "dtype")
 
 
-def _from_v1(data: Any) -> Any:
-    """A `dstt-profile/1` run as `/2` holds it: DSTT's sizes move into `model_args`, and the profile
-    the renderers need is DSTT's (every /1 result is of the DSTT network; legacy.py adds its hints)."""
-    if not isinstance(data, dict) or not isinstance(data.get("config"), dict) or "profile" in data:
+def config_json(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's `config` as the JSON holds it: a built-in DSTT run's sizes also flat, where readers of
+    results written before `model_args` existed find them."""
+    if config.get("model") != "dstt":
+        return config
+    args = config.get("model_args", {})
+    return {**config, **{name: args[name] for name in DSTT_CONFIG_FIELDS if name in args}}
+
+
+def _with_model(data: Any, where: str) -> Any:
+    """A run as RunConfig reads it: the flat DSTT sizes folded into `model_args`.
+
+    A file written before any model could be profiled has only the flat fields: they become the built-in
+    DSTT's model arguments, and its profile is DSTT's (legacy.py adds the renderers' hints). A file that has
+    both must hold the same values in each."""
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
         return data
     config = dict(data["config"])
-    args = {name: config.pop(name) for name in _V1_MODEL_FIELDS if name in config}
+    flat = {name: config.pop(name) for name in DSTT_CONFIG_FIELDS if name in config}
+    if "model_args" in config:
+        args = config["model_args"]
+        for name, value in flat.items():
+            if not isinstance(args, dict) or args.get(name) != value:
+                got = args.get(name) if isinstance(args, dict) else None
+                raise SchemaError(f"{where}.config.{name}", f"{value!r} differs from model_args.{name} {got!r}")
+        return {**data, "config": config}
     config.setdefault("model", "dstt")
     config["model_args"] = {"attention": "matmul", "heads": 4, "zones": 2, "blocks": 8, "hidden": 512,
-                            "channel": 256, **args}
+                            "channel": 256, **flat}
+    if "profile" in data:
+        return {**data, "config": config}
     stages = list(data["stages"]) if isinstance(data.get("stages"), dict) else []
     profile = {
         "name": "dstt",
