@@ -3,7 +3,8 @@ allocator's measured peak, and what the main job costs with a warm and a cold wo
 
     .venv/bin/python benchmarks/allocator.py [--write benchmarks/ALLOCATOR.md] [--quick]
 
-Each case runs `dstt-profile --measure` in a fresh process: its JSON holds the default prediction
+Cases cover the built-in DSTT and two models loaded by path with `--model` (a stand-in for the released
+generator file, and a small video model). Each case runs `dstt-profile --measure` in a fresh process: its JSON holds the default prediction
 (`peak.bytes`, from fake tensors and the calibrated workspaces) and the allocator's net peak during a
 real forward pass (torch.profiler memory events). The main job is timed from process start to files
 written, with this machine's workspace cache in place (warm) and with an empty one (cold: every
@@ -37,15 +38,26 @@ def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]
     return time.perf_counter() - started, proc.returncode
 
 
-def case(t: int, attention: str, res: str, out: Path) -> dict[str, Any]:
-    target = out / f"{attention}_{res}_{t}"
-    cmd = [PY, "-m", "dstt_profile", "--frames", str(t), "--res", res, "--attention", attention, "--measure",
+# Users' own code, profiled by path: a stand-in for the released generator file (its module names and
+# forward; it imports `core`, found through --model-path) and a small video model of different stages.
+MODELS = ROOT / "tests" / "models"
+RELEASED = ["--model", str(MODELS / "released_model" / "dstt.py") + ":InpaintGenerator",
+            "--model-path", str(MODELS / "released")]
+TINY = ["--model", str(MODELS / "tinyvideo.py") + ":TinyVideoNet"]
+
+
+def case(t: int, attention: str, res: str, out: Path, model: str = "built-in DSTT",
+         model_options: tuple[str, ...] = ()) -> dict[str, Any]:
+    target = out / f"{model.replace(' ', '_')}_{attention}_{res}_{t}"
+    variant = list(model_options) if model_options else ["--attention", attention]
+    cmd = [PY, "-m", "dstt_profile", "--frames", str(t), "--res", res, *variant, "--measure",
            "--repeats", "1", "--format", "json", "--out", str(target), "--quiet"]
     seconds, _ = _run(cmd)
     run = json.loads(next(target.glob("*.json")).read_text(encoding="utf-8"))["runs"][0]
     m = run["measured"]
     predicted, measured = run["peak"]["bytes"], m["measured_peak_bytes"]
     return {
+        "model": model,
         "t": t,
         "attention": attention,
         "res": res,
@@ -96,17 +108,19 @@ def main() -> int:
         if not args.quick:
             cases = [case(t, a, "240x432", out) for a in ("matmul", "sdpa") for t in (1, 2, 4, 8, 14)]
             cases += [case(t, a, "480x864", out) for a in ("matmul", "sdpa") for t in (1, 2)]
+            cases += [case(t, "matmul", "240x432", out, "released-file stand-in", tuple(RELEASED)) for t in (1, 2)]
+            cases += [case(t, "-", "64x64", out, "small video model", tuple(TINY)) for t in (1, 2, 4, 8)]
             worst = max(abs(c["error"]) for c in cases)
             lines += [
                 f"Default prediction (no `--measure`) against the measured CPU allocator peak, fp32. Target: within "
                 f"{TARGET_PCT}%. Largest error: {worst:.4f}%.",
                 "",
-                "| res | attention | t | measured peak (B) | predicted (B) | error | tensors only (B) | peak op |",
-                "|---|---|---|---|---|---|---|---|",
+                "| model | res | attention | t | measured peak (B) | predicted (B) | error | tensors only (B) | peak op |",
+                "|---|---|---|---|---|---|---|---|---|",
             ]
             for c in cases:
                 lines.append(
-                    f"| {c['res']} | {c['attention']} | {c['t']} | {c['measured']:,} | {c['predicted']:,} "
+                    f"| {c['model']} | {c['res']} | {c['attention']} | {c['t']} | {c['measured']:,} | {c['predicted']:,} "
                     f"| {c['error']:+.4f}% | {c['tensor']:,} | {c['where']} |"
                 )
     text = "\n".join(lines) + "\n"
