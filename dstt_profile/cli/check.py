@@ -25,8 +25,8 @@ def _baselines(path: Path, explicit: bool, update: bool) -> dict[str, dict[str, 
 
 
 def _paths(args: argparse.Namespace) -> tuple[Path, Path, dict[str, Path]]:
-    """The budgets file, the baseline file and every output by what it is, all checked before any run:
-    no empty path, every output writable and none of them an input or another output."""
+    """The budgets file, the baseline file and every output by what it is: no empty path, every output
+    writable and none of them the budgets file, the baseline read, or another output."""
     budgets_path = output_path(args.budgets, "the budgets file")
     assert budgets_path is not None
     given = output_path(args.baseline, "--baseline")
@@ -47,8 +47,11 @@ def _paths(args: argparse.Namespace) -> tuple[Path, Path, dict[str, Path]]:
 
 def check_command(argv: Sequence[str]) -> int:
     args = check_parser().parse_args(list(argv))
-    budgets_path, baseline_path, _ = _paths(args)
+    budgets_path, baseline_path, outputs = _paths(args)
     entries = load_budgets(budgets_path)
+    # No output may be a file an entry reads (its model file, its stage map): checked before any runs.
+    named = {f"{what} (entry {b.name!r})": Path(name) for b in entries for what, name in b.run.input_files().items()}
+    check_outputs(outputs, named)
     baselines = _baselines(baseline_path, args.baseline is not None, args.update)
     results = [budgets.evaluate(b, budgets.run_budget(b), baselines.get(b.name)) for b in entries]
     print(budgets.render_table(results))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from dstt_profile.cli.plugins import load
 from dstt_profile.cli.progress import sweep_progress
 from dstt_profile.errors import UsageError
 from dstt_profile.fileio import check_outputs, ensure_dir, output_path
-from dstt_profile.profiles.registry import resolve
+from dstt_profile.profiles.registry import resolve, slug_variants
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result
 
@@ -22,19 +23,29 @@ from dstt_profile.records.schema import Result
 REPORT_WRITERS: dict[str, tuple[str, ...]] = {"dstt_profile.render.html:write_report": ("html", "graphml", "dot")}
 
 
-def stem_for(runs: Sequence[RunConfig]) -> str:
-    """The file-name stem of a result holding `runs`: dstt_t14_240x432_float32, dstt_t1-32_..."""
+MAX_STEM = 150  # characters of a file-name stem; a longer one is cut and ends in a digest of the whole
+
+
+def stem_for(runs: Sequence[RunConfig], profile_name: str) -> str:
+    """The file-name stem of a result holding `runs` under the profile named `profile_name`:
+    dstt_t14_240x432_float32; dstt_t1-32_... for consecutive clip lengths, dstt_t2+5_... for others.
+    Made from the configurations alone: nothing is loaded or run."""
     first = runs[0]
-    slug = resolve(first).slug(first)
-    if len(runs) == 1:
-        return slug
-    frames = [r.frames for r in runs]
-    return slug.replace(f"_t{first.frames}_", f"_t{min(frames)}-{max(frames)}_", 1)
+    slug = first.slug(slug_variants(profile_name, first))
+    frames = sorted({r.frames for r in runs})
+    if len(frames) > 1:
+        consecutive = frames == list(range(frames[0], frames[-1] + 1))
+        span = f"{frames[0]}-{frames[-1]}" if consecutive else "+".join(map(str, frames))
+        slug = slug.replace(f"_t{first.frames}_", f"_t{span}_", 1)
+    if len(slug) > MAX_STEM:
+        slug = f"{slug[: MAX_STEM - 13]}_{hashlib.sha256(slug.encode()).hexdigest()[:12]}"
+    return slug
 
 
 def result_stem(result: Result) -> str:
-    """The stem of a saved or new result's files, from the configurations its runs record."""
-    return stem_for([RunConfig.from_dict(r.config) for r in result.runs])
+    """The stem of a saved or new result's files, from what its runs record (never loading a model
+    the file names: a saved result is data)."""
+    return stem_for([RunConfig.from_dict(r.config) for r in result.runs], result.runs[0].profile.name)
 
 
 def planned_outputs(out: Path, stem: str, formats: Sequence[str]) -> dict[str, Path]:
@@ -105,7 +116,10 @@ def plan_job(args: argparse.Namespace) -> tuple[list[RunConfig], tuple[str, ...]
     out = output_path(args.out, "--out")
     assert out is not None
     ensure_dir(out)  # fail before the work, not after
-    check_outputs(planned_outputs(out, stem_for(runs), formats))
+    inputs = {what: Path(name) for run in runs for what, name in run.input_files().items()}
+    if args.checkpoint is not None:
+        inputs["the checkpoint"] = Path(args.checkpoint)
+    check_outputs(planned_outputs(out, stem_for(runs, resolve(runs[0]).name), formats), inputs)
     checked = None
     if args.checkpoint is not None:
         from dstt_profile.profiles.dstt.checkpoint import check_checkpoint

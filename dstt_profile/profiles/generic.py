@@ -18,6 +18,7 @@ There are no formulas, so no checks.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from collections.abc import Callable
@@ -31,6 +32,20 @@ from dstt_profile.profiles.base import ModelProfile
 from dstt_profile.records.runconfig import RunConfig
 
 NAME = "generic"
+
+
+def slug_variants(run: RunConfig) -> tuple[str, ...]:
+    """File-name words for a run's model arguments: 'width16'. Characters a file name should not hold
+    become '-', and a word so changed ends in a digest of what it was, so 'tag=a/b' and 'tag=a-b' name
+    different files."""
+    words = []
+    for key, value in run.model_args:
+        raw = f"{key}{value}"
+        word = re.sub(r"[^A-Za-z0-9.-]+", "-", raw)
+        if word != raw:
+            word += "-" + hashlib.sha256(raw.encode()).hexdigest()[:6]
+        words.append(word)
+    return tuple(words)
 StageMap = tuple[tuple[re.Pattern[str], str], ...]
 
 
@@ -103,6 +118,6 @@ def generic(
         stages=stages,
         call_order=True,
         variant=lambda run: ", ".join(f"{k}={v}" for k, v in run.model_args),
-        slug_variants=lambda run: tuple(re.sub(r"[^A-Za-z0-9.-]+", "-", f"{k}{v}") for k, v in run.model_args),
+        slug_variants=slug_variants,
         note=note,
     )

@@ -100,6 +100,12 @@ def _load(run: RunConfig) -> ModelProfile:
     return generic.generic(title, subject, probe, run.stages)
 
 
+def slug_variants(profile_name: str, run: RunConfig) -> tuple[str, ...]:
+    """The file-name words of `run`'s model arguments under the profile named `profile_name`: a pure
+    function of the configuration, so a saved result's file names are made without loading its model."""
+    return dstt.slug_variants(run) if profile_name == dstt.NAME else generic.slug_variants(run)
+
+
 def subject_for(run: RunConfig) -> Subject:
     """What the engine traces for `run`."""
     return resolve(run).subject(run)

@@ -139,6 +139,17 @@ class RunConfig:
         """This run with some model arguments set (others kept)."""
         return self.replace(model_args={**self.args, **changes})
 
+    def input_files(self) -> dict[str, str]:
+        """The files this run reads, by what they are: its model file (a `FILE.py:Name` reference) and
+        its stage map. No output may be one of them."""
+        files = {}
+        target, sep, _ = self.model.rpartition(":")
+        if sep and target.endswith(".py"):
+            files[f"the model file of --model {self.model}"] = target
+        if self.stages is not None:
+            files["the stage map"] = self.stages
+        return files
+
     @property
     def model_name(self) -> str:
         """A short name of the model for file names: 'dstt', or the attribute a reference names

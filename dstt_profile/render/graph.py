@@ -17,6 +17,7 @@ run's `ProfileRecord`.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -129,9 +130,7 @@ def node_of(op: OpRecord, depth: int, tree: ModuleTree) -> str:
 
 def _tensor_bytes(shape: Sequence[int], dtype: str, run: RunRecord) -> int:
     """Bytes of a tensor at the run's dtype (the int8 what-if counts floating tensors at 1 byte)."""
-    n = 1
-    for s in shape:
-        n *= s
+    n = math.prod(shape)
     if run.config.get("dtype") == "int8" and dtype in _FLOATING:
         return n
     return n * _ITEMSIZE.get(dtype, 0)

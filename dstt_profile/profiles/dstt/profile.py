@@ -89,7 +89,7 @@ def _variant(run: RunConfig) -> str:
     return f"{attention} attention" if attention else ""
 
 
-def _slug_variants(run: RunConfig) -> tuple[str, ...]:
+def slug_variants(run: RunConfig) -> tuple[str, ...]:
     attention = run.arg("attention", "matmul")
     return (str(attention),) if attention != "matmul" else ()
 
@@ -117,7 +117,7 @@ def _profile(
         graph=GRAPH,
         kernel_stages=st.ATTENTION_STAGES,
         variant=variant,
-        slug_variants=_slug_variants,
+        slug_variants=slug_variants,
         note=note,
     )
 
