@@ -10,9 +10,14 @@ took 1.7 times as long). Real-tensor runs are never cached.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
+
+import torch
 
 from dstt_profile.api import profile_run
+from dstt_profile.engine.meters import meter_for
+from dstt_profile.engine.trace import build
+from dstt_profile.profiles.registry import normalised, subject_for
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result, RunRecord
 
@@ -34,3 +39,19 @@ def _profiled(config: RunConfig, keep_ops: bool) -> RunRecord:
 def result(*configs: RunConfig, keep_ops: bool = True) -> Result:
     """A Result of `configs`, each from the shared cache."""
     return Result(tuple(profiled(c, keep_ops) for c in configs))
+
+
+@cache
+def real_peak(config: RunConfig) -> int:
+    """What this machine's allocator really holds at most during one forward pass of `config`, above the
+    weights and the input (warm, eval, no grad; profiler memory events on CPU): the same-machine truth
+    that a figure depending on the CPU (oneDNN's blocked copies, ATen's own half-precision kernels) is
+    checked against, never a constant from another machine."""
+    run = normalised(config).replace(real=True)
+    model, inputs = build(run, subject_for(run))
+    model.eval()
+    with torch.no_grad():
+        model(*inputs)  # warm-up, as every measured pass
+        peak, out = meter_for(run.device).peak(partial(model, *inputs))
+    del out, model, inputs
+    return int(peak)

@@ -109,13 +109,16 @@ def _flash_bytes(p: tuple[int, ...]) -> int:
 
 
 def _upsample_params(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> tuple[int, ...]:
-    return int(out.shape[-2]), int(out.shape[-1]), _opmath_size(out.dtype)
+    x = args[0]
+    planar = x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last)
+    return int(out.shape[-2]), int(out.shape[-1]), int(out.element_size()), int(planar)
 
 
 def _upsample_bytes(p: tuple[int, ...]) -> int:
-    # Two int64 source indices and two weights (compute type) per output row and per output column.
-    ho, wo, opmath = p
-    return 2 * (ho + wo) * (8 + opmath)
+    # Two int64 source indices and two weights (in the tensor's own type: 2 B for bfloat16 and float16)
+    # per output row and per output column; the channels-last kernel computes them as it goes.
+    ho, wo, itemsize, planar = p
+    return 2 * (ho + wo) * (8 + itemsize) if planar else 0
 
 
 def _cuda_round(args: tuple[Any, ...], kwargs: dict[str, Any], out: torch.Tensor) -> int:
@@ -170,7 +173,8 @@ TEMPORARY_RULES: tuple[TemporaryRule, ...] = (
         "cpu.upsample_bilinear2d.tables",
         "cpu",
         "aten.upsample_bilinear2d",
-        "source indices (int64) and weights for every output row and column, 2*(Ho+Wo)*(8+4) bytes",
+        "source indices (int64) and weights (the tensor's type) for every output row and column, "
+        "2*(Ho+Wo)*(8+itemsize) bytes; none for a channels-last input",
         _upsample_params,
         _upsample_bytes,
     ),
