@@ -1,8 +1,9 @@
 """The allocator view: what a real run's allocator holds, predicted op by op and checked against real runs.
 
 The released generator's own allocator events (tests/data/released_cpu_allocations.json: CPU, torch
-2.13.0, fp32, 240x432, t = 1 and 2) are the reference: `model/dstt.py` must allocate and release what it
-does, event for event, and the fake-tensor prediction must reach the same peak.
+2.13.0, fp32, 240x432, t = 1 and 2, recorded on an AVX-512 CPU) are the reference: `model/dstt.py` must
+allocate and release what it does, event for event outside oneDNN's convolutions (whose scratch belongs to
+the CPU), and the fake-tensor prediction must equal this machine's real pass op by op.
 """
 
 from __future__ import annotations
@@ -40,15 +41,28 @@ def _released_style_events(t: int) -> list[list[Any]]:
     return [[e.op, e.bytes] for e in log.events]
 
 
+INSIDE_ONEDNN = "aten::mkldnn_convolution"  # its scratch is the machine's: blocked copies, reordered weights
+SAME_MACHINE = REFERENCE["machine"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+
+
 @pytest.mark.parametrize("t", [1, 2])
 def test_model_allocates_what_the_released_generator_does(t: int) -> None:
-    reference = REFERENCE["runs"][str(t)]
+    reference = [[op, nbytes] for op, nbytes, _live in REFERENCE["runs"][str(t)]["events"]]
     ours = _released_style_events(t)
-    assert ours == [[op, nbytes] for op, nbytes, _live in reference["events"]]
-    # 528 events at t=1, 552 at t=2; among them the two releases that depend on which local holds what:
-    # the transformer's output tokens before the skip add (t*720*512*4 B) and the Fold output, whose
-    # storage is Fold's input-sized (t*6272*720*4 B), at the very end, after the decoder
-    assert len(ours) == {1: 528, 2: 552}[t]
+    # Every event outside oneDNN's convolutions holds on any CPU: the storages of op outputs and the frees,
+    # which carry the lifetimes (444 such events at t=1). What oneDNN holds inside a convolution is checked
+    # against this machine's real runs op by op (the next test); on the reference's own kind of CPU it
+    # must equal the reference's too.
+    def outside(events: list[list[Any]]) -> list[list[Any]]:
+        return [e for e in events if e[0] != INSIDE_ONEDNN]
+
+    assert outside(ours) == outside(reference)
+    assert len(outside(ours)) == {1: 444, 2: 468}[t]
+    if SAME_MACHINE:
+        assert ours == reference and len(ours) == {1: 528, 2: 552}[t]
+    # among them the two releases that depend on which local holds what: the transformer's output tokens
+    # before the skip add (t*720*512*4 B) and the Fold output, whose storage is Fold's input-sized
+    # (t*6272*720*4 B), at the very end, after the decoder
     assert [BETWEEN_OPS, -1_474_560 * t] in ours and ours[-2] == [BETWEEN_OPS, -18_063_360 * t]
 
 
@@ -56,9 +70,10 @@ def test_model_allocates_what_the_released_generator_does(t: int) -> None:
 @pytest.mark.parametrize("t", [1, 2])
 def test_fake_trace_equals_real_allocator_op_by_op(t: int, attention: str) -> None:
     fake, differences = compare(run := dstt_run(frames=t, attention=attention), subject_for(run))
-    assert [str(d) for d in differences] == []
-    # the peak of the released generator, in decoder.4.conv (reference: 107,790,336 B at t=1)
-    assert fake.allocator_peak_bytes == REFERENCE["runs"][str(t)]["peak_bytes"]
+    assert [str(d) for d in differences] == []  # every op's figures equal this machine's real pass
+    # the peak of the released generator, in decoder.4.conv (reference: 107,790,336 B at t=1, AVX-512)
+    if SAME_MACHINE:
+        assert fake.allocator_peak_bytes == REFERENCE["runs"][str(t)]["peak_bytes"]
     applied = {name.partition("*")[0] for op in fake.ops for name in op.rules.split(",") if name}
     expected = {
         "cpu.col2im.input_sized_output",
@@ -69,6 +84,16 @@ def test_fake_trace_equals_real_allocator_op_by_op(t: int, attention: str) -> No
     }
     expected |= {"cpu.scalar_operand"} if attention == "matmul" else {"cpu.flash_attention.thread_buffers"}
     assert applied == expected
+
+
+@pytest.mark.parametrize(("dtype", "attention"), [("bfloat16", "matmul"), ("float16", "sdpa")])
+def test_half_precision_equals_real_allocator_op_by_op(dtype: str, attention: str) -> None:
+    """Half precision takes other kernels on other CPUs (oneDNN's with native support, ATen's own that
+    unfold the input without it): whichever this machine runs, every op equals its real pass."""
+    run = dstt_run(frames=1, height=120, width=216, dtype=dtype, attention=attention)
+    fake, differences = compare(run, subject_for(run))
+    assert [str(d) for d in differences] == []
+    assert fake.allocator_peak_bytes > fake.peak_bytes  # the workspaces are in it
 
 
 def test_allocator_peak_at_t14() -> None:

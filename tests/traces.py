@@ -17,6 +17,7 @@ import torch
 from dstt_profile.api import profile_run
 from dstt_profile.engine.meters import meter_for
 from dstt_profile.engine.trace import build
+from dstt_profile.engine.workspace import ConvSignature, default_cache
 from dstt_profile.profiles.registry import normalised, subject_for
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result, RunRecord
@@ -55,3 +56,16 @@ def real_peak(config: RunConfig) -> int:
         peak, out = meter_for(run.device).peak(partial(model, *inputs))
     del out, model, inputs
     return int(peak)
+
+
+def conv_workspace(sample: tuple[int, ...], weight: tuple[int, ...], dtype: str, batch: int, padding: int = 1) -> int:
+    """This machine's workspace of a stride-1 convolution with bias (the engine's figure: derived where
+    ATen runs it, calibrated where oneDNN does; each checked against real calls in test_slowconv.py and
+    test_allocator.py)."""
+    dims = len(weight) - 2
+    sig = ConvSignature(
+        sample=sample, weight=weight, bias=True, stride=(1,) * dims, padding=(padding,) * dims,
+        dilation=(1,) * dims, transposed=False, output_padding=(0,) * dims, groups=1, dtype=dtype,
+        device="cpu", layout="contiguous",
+    )
+    return default_cache("cpu").bytes_at(sig, batch)
