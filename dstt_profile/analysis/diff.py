@@ -1,12 +1,16 @@
 """What changed between two saved results (`dstt-profile diff A.json B.json`: cli/diff.py).
 
-Runs are paired by t (one run each: paired whatever their t). For each pair: the configuration keys
-that differ, the totals (allocator peak, tensor peak, FLOPs, parameters), stage by stage (headline
-bytes, FLOPs, the stage's highest live bytes) and op family by op family (aten op name: FLOPs, and
-with per-op records calls and bytes allocated), and the first op where the two traces diverge.
+Runs are paired by t (one run each: paired whatever their t); a t that only one result holds is
+named as not compared, and a result holding two runs at one t is refused (which to pair would be a
+guess). For each pair: the configuration keys that differ (the model's arguments apart from the run's
+own settings, as `model_args.<name>`), the totals (allocator peak, tensor peak, FLOPs, parameters),
+stage by stage (headline bytes, FLOPs, the stage's highest live bytes) and op family by op family
+(aten op name: FLOPs, and with per-op records calls and bytes allocated), and the first op where the
+two traces diverge.
 
 `--max-growth +2%` gates a change: exit 1 when the peak (in B's memory view), the FLOPs or any stage's
-headline bytes grew by more than that fraction of A's figure, exactly (no rounding).
+headline bytes grew by more than that fraction of A's figure, exactly (no rounding), and when a t of
+either result has no partner in the other: a gate passes only on everything it was given.
 """
 
 from __future__ import annotations
@@ -15,12 +19,23 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, overload
 
 from dstt_profile.errors import UsageError
-from dstt_profile.records.schema import OpRecord, Result, RunRecord
+from dstt_profile.records.schema import DSTT_CONFIG_FIELDS, OpRecord, Result, RunRecord
 
 _GROWTH = re.compile(r"\s*\+?([0-9]+(?:\.[0-9]+)?)\s*%\s*", re.ASCII)
+MODEL_ARGS = "model_args."  # the prefix of a model argument among a run's settings
+
+
+class _Absent:
+    """A setting one run has and the other has not (a model argument of one model only)."""
+
+    def __repr__(self) -> str:
+        return "(not set)"
+
+
+ABSENT: Any = _Absent()
 
 
 @dataclass(frozen=True)
@@ -37,13 +52,14 @@ class Change:
 
     @property
     def growth(self) -> Fraction | None:
-        """(b - a) / a exactly; None where a is 0 (any growth from nothing is unbounded)."""
-        return Fraction(self.delta, self.a) if self.a else None
+        """(b - a) / a exactly; None where a is not above 0 (growth from nothing is unbounded, and a
+        loaded result holds no negative figure)."""
+        return Fraction(self.delta, self.a) if self.a > 0 else None
 
     def exceeds(self, limit: Fraction) -> bool:
-        if self.a == 0:
-            return self.b > 0
-        return Fraction(self.delta, self.a) > limit
+        """Whether the figure grew by more than `limit` of A's; any growth from 0 does."""
+        growth = self.growth
+        return self.b > self.a if growth is None else growth > limit
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,43 @@ class RunDiff:
     def gated(self) -> list[Change]:
         """The figures --max-growth applies to: the headline peak, FLOPs, each stage's bytes."""
         return [self.totals[0], self.totals[2], *(changes[0] for changes in self.stages.values())]
+
+
+@dataclass(frozen=True)
+class Comparison(Sequence[RunDiff]):
+    """What `diff_results` found: one RunDiff per pair of runs (the comparison iterates as them), and
+    the t values only one result holds, which nothing was compared with."""
+
+    diffs: tuple[RunDiff, ...]
+    only_a: tuple[int, ...] = ()
+    only_b: tuple[int, ...] = ()
+
+    @overload
+    def __getitem__(self, index: int) -> RunDiff: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[RunDiff]: ...
+
+    def __getitem__(self, index: int | slice) -> RunDiff | Sequence[RunDiff]:
+        return self.diffs[index]
+
+    def __len__(self) -> int:
+        return len(self.diffs)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every run of both results was compared."""
+        return not self.only_a and not self.only_b
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One reason a --max-growth gate fails: a gated figure `name` at t that grew past the limit, or
+    (`change` None) a t that only one result holds, named `only in A` or `only in B`."""
+
+    frames: int
+    name: str
+    change: Change | None = None
 
 
 def parse_growth(text: str) -> Fraction:
@@ -124,15 +177,29 @@ def _families(run: RunRecord) -> dict[str, tuple[int, int, int]]:
 
 
 def _settings(run: RunRecord) -> dict[str, Any]:
-    """A run's configuration with its model arguments as settings of their own (`attention`, ...)."""
+    """A run's configuration with each model argument a setting of its own, `model_args.<name>`, so
+    that no argument stands for the run's own settings (a model's `width` is not the frame width).
+    The built-in DSTT's sizes keep their names (`attention`, `heads`, ...): its JSON holds them flat
+    in `config` too, and none of them is a setting of the run."""
     config = {k: v for k, v in run.config.items() if k != "model_args"}
-    return {**config, **run.config.get("model_args", {})}
+    flat = DSTT_CONFIG_FIELDS if run.config.get("model") == "dstt" else ()
+    args = run.config.get("model_args", {})
+    return {**config, **{(k if k in flat else MODEL_ARGS + k): v for k, v in args.items()}}
+
+
+def config_changes(a: RunRecord, b: RunRecord) -> tuple[tuple[str, Any, Any], ...]:
+    """(setting, A's value, B's value) for every setting that differs, ABSENT where a run has none."""
+    before, after = _settings(a), _settings(b)
+    keys = sorted(set(before) | set(after))
+    return tuple(
+        (k, before.get(k, ABSENT), after.get(k, ABSENT))
+        for k in keys
+        if k not in before or k not in after or before[k] != after[k]
+    )
 
 
 def diff_runs(a: RunRecord, b: RunRecord) -> RunDiff:
-    before, after = _settings(a), _settings(b)
-    keys = sorted(set(before) | set(after))
-    config = tuple((k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k))
+    config = config_changes(a, b)
     view = b.memory
     other = "tensors" if view == "allocator" else "allocator"
     totals = (
@@ -181,10 +248,24 @@ def _where(run: RunRecord, view: str) -> str:
     return f"{stage} ({op} in {module or '<root>'})"
 
 
+def _one_run_per_t(result: Result, which: str) -> None:
+    """UsageError where `result` holds two runs at one t: which of them to pair would be a guess."""
+    twice = result.same_t()
+    if twice is not None:
+        first, second = twice
+        raise UsageError(
+            f"diff: result {which} holds two runs at t={result.runs[second].frames} (runs[{first}] and "
+            f"runs[{second}]): runs are paired by t, so each t must appear once"
+        )
+
+
 def pair_runs(a: Result, b: Result) -> list[tuple[RunRecord, RunRecord]]:
-    """Runs paired by t; a single run on each side is paired whatever its t."""
+    """Runs paired by t; a single run on each side is paired whatever its t. UsageError where a result
+    holds two runs at one t, or where the two share no t."""
     if len(a.runs) == 1 and len(b.runs) == 1:
         return [(a.runs[0], b.runs[0])]
+    _one_run_per_t(a, "A")
+    _one_run_per_t(b, "B")
     by_t = {r.frames: r for r in b.runs}
     pairs = [(r, by_t[r.frames]) for r in a.runs if r.frames in by_t]
     if not pairs:
@@ -194,15 +275,26 @@ def pair_runs(a: Result, b: Result) -> list[tuple[RunRecord, RunRecord]]:
     return pairs
 
 
-def diff_results(a: Result, b: Result) -> list[RunDiff]:
-    return [diff_runs(ra, rb) for ra, rb in pair_runs(a, b)]
+def diff_results(a: Result, b: Result) -> Comparison:
+    """Every pair of runs compared, with the t values left without a partner."""
+    pairs = pair_runs(a, b)
+    paired_a = {ra.frames for ra, _ in pairs}
+    paired_b = {rb.frames for _, rb in pairs}
+    return Comparison(
+        diffs=tuple(diff_runs(ra, rb) for ra, rb in pairs),
+        only_a=tuple(r.frames for r in a.runs if r.frames not in paired_a),
+        only_b=tuple(r.frames for r in b.runs if r.frames not in paired_b),
+    )
 
 
-def over_limit(diffs: Sequence[RunDiff], limit: Fraction) -> list[tuple[RunDiff, str, Change]]:
-    """Every gated figure that grew by more than `limit`: (its run, where it is, the change)."""
+def over_limit(diffs: Sequence[RunDiff], limit: Fraction) -> list[Failure]:
+    """Every gated figure that grew by more than `limit`, then every t of a `Comparison` that only one
+    result holds: a gate must not pass on less than it was given."""
     found = []
     for d in diffs:
-        gated = d.gated()
         names = ["peak", "FLOPs", *(f"{stage} bytes" for stage in d.stages)]
-        found += [(d, name, change) for name, change in zip(names, gated) if change.exceeds(limit)]
+        found += [Failure(d.frames_b, name, change) for name, change in zip(names, d.gated()) if change.exceeds(limit)]
+    if isinstance(diffs, Comparison):
+        found += [Failure(t, "only in A") for t in diffs.only_a]
+        found += [Failure(t, "only in B") for t in diffs.only_b]
     return found

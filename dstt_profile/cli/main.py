@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "whatif": "dstt_profile.cli.analyses:whatif_command",
     "training": "dstt_profile.cli.analyses:training_command",
     "seed": "dstt_profile.cli.analyses:seed_command",
+    "verify": "dstt_profile.cli.verify:verify_command",
 }
 
 

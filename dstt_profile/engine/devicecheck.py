@@ -83,15 +83,34 @@ def real_ops(log: AllocationLog) -> list[RealOp]:
     return out
 
 
-def compare(
-    run: RunConfig, subject: Subject, workspaces: WorkspaceCache | None = None
-) -> tuple[Trace, list[Difference]]:
-    """Trace `subject` for `run` on fake tensors and run it for real; the differences, op by op."""
+@dataclass(frozen=True)
+class Check:
+    """One configuration checked op by op: the prediction, the differences, and the real pass's peak."""
+
+    fake: Trace
+    differences: list[Difference]
+    measured_peak: int  # the most the allocator held during the real pass, above its start
+    measured_peak_op: int  # the op where it did (-1: none allocated)
+
+
+def check(run: RunConfig, subject: Subject, workspaces: WorkspaceCache | None = None) -> Check:
+    """Trace `subject` for `run` on fake tensors and run it for real; every op compared."""
     fake = trace(run.replace(real=False), subject, workspaces=workspaces)
     log, real_trace = record_allocations(
         lambda: trace(run.replace(real=True), subject, annotate_prefix=PREFIX, workspaces=workspaces), PREFIX
     )
-    return fake, differences(fake, real_trace, log)
+    found = differences(fake, real_trace, log)
+    tops = [(op.held + op.transient, -op.index) for op in real_ops(log)]
+    peak, where = max(tops) if tops else (0, 1)
+    return Check(fake, found, peak, -where)
+
+
+def compare(
+    run: RunConfig, subject: Subject, workspaces: WorkspaceCache | None = None
+) -> tuple[Trace, list[Difference]]:
+    """Trace `subject` for `run` on fake tensors and run it for real; the differences, op by op."""
+    done = check(run, subject, workspaces)
+    return done.fake, done.differences
 
 
 def differences(fake: Trace, real_trace: Trace, log: AllocationLog) -> list[Difference]:

@@ -108,17 +108,25 @@ def _flash_bytes(p: tuple[int, ...]) -> int:
     return threads * per_thread * opmath + threads * q_split * kv_split * reduced
 
 
+SMALL_UPSAMPLE = 128  # output height + width at most this: ATen upsamples a channels-first input as channels-last
+
+
 def _upsample_params(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> tuple[int, ...]:
     x = args[0]
     planar = x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last)
-    return int(out.shape[-2]), int(out.shape[-1]), int(out.element_size()), int(planar)
+    ho, wo = int(out.shape[-2]), int(out.shape[-1])
+    small = planar and int(x.shape[1]) > 1 and ho + wo <= SMALL_UPSAMPLE
+    mode = 2 if small else int(planar)
+    return ho, wo, int(out.element_size()), mode, _nbytes(x), _nbytes(out)
 
 
 def _upsample_bytes(p: tuple[int, ...]) -> int:
+    ho, wo, itemsize, mode, in_bytes, out_bytes = p
+    if mode == 2:  # a small output: the input copied channels-last, computed into a channels-last output
+        return in_bytes + out_bytes
     # Two int64 source indices and two weights (in the tensor's own type: 2 B for bfloat16 and float16)
     # per output row and per output column; the channels-last kernel computes them as it goes.
-    ho, wo, itemsize, planar = p
-    return 2 * (ho + wo) * (8 + itemsize) if planar else 0
+    return 2 * (ho + wo) * (8 + itemsize) if mode == 1 else 0
 
 
 def _cuda_round(args: tuple[Any, ...], kwargs: dict[str, Any], out: torch.Tensor) -> int:
@@ -174,7 +182,8 @@ TEMPORARY_RULES: tuple[TemporaryRule, ...] = (
         "cpu",
         "aten.upsample_bilinear2d",
         "source indices (int64) and weights (the tensor's type) for every output row and column, "
-        "2*(Ho+Wo)*(8+itemsize) bytes; none for a channels-last input",
+        "2*(Ho+Wo)*(8+itemsize) bytes; none for a channels-last input; for an output with Ho+Wo <= 128 and "
+        "more than one channel, a channels-last copy of the input and of the output instead",
         _upsample_params,
         _upsample_bytes,
     ),

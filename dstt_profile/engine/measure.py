@@ -25,9 +25,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from dstt_profile.engine.contain import UserExit, user_code
 from dstt_profile.engine.meters import PeakMeter, meter_for, synchronize
 from dstt_profile.engine.subject import Subject
 from dstt_profile.engine.trace import WORKSPACE_RULE, build, check_device
+from dstt_profile.errors import TraceError
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import MeasuredRecord, RunRecord
 
@@ -166,13 +168,17 @@ def measure(
     real = predict(run.replace(real=True), False)
     model, inputs = build(run.replace(real=True), subject)
     model.eval()
-    with torch.no_grad():
-        say(f"real forward pass 2/{passes} (warm-up)")
-        model(*inputs)  # warm-up: library caches and thread pools, as in every later pass
-        say(f"real forward pass 3/{passes} (allocator peak)")
-        measured, out = meter.peak(partial(model, *inputs))
-        del out
-    forward_seconds, stage_seconds = _timed_passes(model, inputs, run, subject, repeats, say, 4, passes)
+    try:
+        with user_code(subject.program), torch.no_grad():
+            say(f"real forward pass 2/{passes} (warm-up)")
+            model(*inputs)  # warm-up: library caches and thread pools, as in every later pass
+            say(f"real forward pass 3/{passes} (allocator peak)")
+            measured, out = meter.peak(partial(model, *inputs))
+            del out
+        with user_code(subject.program):
+            forward_seconds, stage_seconds = _timed_passes(model, inputs, run, subject, repeats, say, 4, passes)
+    except UserExit as exc:
+        raise TraceError(f"the model's real forward pass {exc}") from None
     del model, inputs
     peak = record.peak
     measured_record = MeasuredRecord(

@@ -22,6 +22,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 from dstt_profile.engine.allocations import annotate
+from dstt_profile.engine.convsig import ConvSignature, signature_of
 from dstt_profile.engine.costs import Costs, op_name
 from dstt_profile.engine.devicerules import SCALAR_RULE, WRAPPED_NUMBER, DeviceRules
 from dstt_profile.engine.hooks import ModuleTracker, tensor_infos
@@ -29,7 +30,7 @@ from dstt_profile.engine.liveness import Liveness
 from dstt_profile.engine.producers import Producers
 from dstt_profile.engine.split import StorageSplit
 from dstt_profile.engine.subject import CostFunction
-from dstt_profile.engine.workspace import CONVOLUTION, ConvSignature, signature_of
+from dstt_profile.engine.workspace import CONVOLUTION
 from dstt_profile.records.schema import OpRecord
 
 aten = torch.ops.aten

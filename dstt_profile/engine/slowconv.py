@@ -25,12 +25,11 @@ against real calls on the machine that runs the tests (tests/test_slowconv.py).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
-if TYPE_CHECKING:
-    from dstt_profile.engine.workspace import ConvSignature
+from dstt_profile.engine.convsig import ConvSignature
 
 _BACKENDS: Any = torch._C._ConvBackend  # type: ignore[attr-defined]
 SLOW_2D: set[Any] = {_BACKENDS.Slow2d, _BACKENDS.SlowDilated2d}

@@ -53,7 +53,9 @@ class Subject:
     `stage_of` names the stage of a module (dotted name, "" the root), or None for glue modules whose
     ops belong to the stage that was running; ops before any stage ran belong to `first_stage`.
     `key` identifies the built module for reuse across traces (with the device and dtype).
-    `costs` adds cost functions for ops by torch name (`aten.<name>`), beside the engine's own."""
+    `costs` adds cost functions for ops by torch name (`aten.<name>`), beside the engine's own.
+    `program` is what `sys.argv` holds while the forward runs (contain.py): the user's file path or
+    module name, '' for the tool's own argv[0]."""
 
     key: Hashable
     build: Callable[[bool], nn.Module]
@@ -61,3 +63,4 @@ class Subject:
     first_stage: str
     inputs: Callable[[InputSpec], tuple[torch.Tensor, ...]] = clip_input
     costs: Mapping[str, CostFunction] = field(default_factory=dict)
+    program: str = ""

@@ -19,6 +19,7 @@ from torch import nn
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.utils._pytree import tree_leaves
 
+from dstt_profile.engine.contain import UserExit, user_code
 from dstt_profile.engine.devicerules import DeviceRules
 from dstt_profile.engine.hooks import ModuleCall, ModuleTracker
 from dstt_profile.engine.liveness import Liveness, what_if_bytes
@@ -198,7 +199,7 @@ def trace(
             split.attach(model, liveness)
         grad = torch.enable_grad() if run.mode == "train" else torch.no_grad()
         try:
-            with tracker, grad, recorder:
+            with tracker, grad, recorder, user_code(subject.program):
                 with split.saved_hooks() if split is not None else contextlib.nullcontext():
                     output = model(*inputs)
                 if run.mode == "train":
@@ -209,6 +210,9 @@ def trace(
                 del output
         except UsageError:
             raise
+        except UserExit as exc:
+            where = tracker.failing_module() or "<root>"
+            raise TraceError(f"forward failed in module {where!r}: it {exc}") from None
         except Exception as exc:
             where = tracker.failing_module() or "<root>"
             raise TraceError(f"forward failed in module {where!r}: {type(exc).__name__}: {exc}") from exc

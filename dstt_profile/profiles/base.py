@@ -10,13 +10,34 @@ depth and notes), which travel in every run's `ProfileRecord`. DSTT's is one pro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from dstt_profile.engine.subject import Subject
 from dstt_profile.records.runconfig import RunConfig
-from dstt_profile.records.schema import CheckRecord, GraphHintsRecord, ProfileRecord, StageRecord
+from dstt_profile.records.schema import BACKWARD, CheckRecord, GraphHintsRecord, ProfileRecord, StageRecord
+
+# Stage names the toolkit gives ops no module runs, which no profile's stage may take: the backward
+# pass of a train-mode run (engine/trace.py). docs/json.md documents the name, so it stays as it is and
+# a model's own stage of that name is shown as `<name> (module)` instead (`user_stages`).
+RESERVED_STAGES = frozenset({BACKWARD})
+
+
+def user_stages(stages: Iterable[str]) -> dict[str, str]:
+    """A model's stage names that a reserved name takes, each with the name it is shown as: `backward`
+    becomes `backward (module)` (`backward (module 2)` where the model also has that name, and so on),
+    so a bidirectional model's `backward` branch never merges with the backward pass."""
+    taken = set(stages)
+    renamed: dict[str, str] = {}
+    for name in sorted(taken & RESERVED_STAGES):
+        new, n = f"{name} (module)", 1
+        while new in taken:
+            n += 1
+            new = f"{name} (module {n})"
+        taken.add(new)
+        renamed[name] = new
+    return renamed
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,11 @@ class ModelProfile:
     variant: Callable[[RunConfig], str] = lambda _run: ""
     slug_variants: Callable[[RunConfig], tuple[str, ...]] = lambda _run: ()
     note: str = ""
+
+    def __post_init__(self) -> None:
+        reserved = sorted(RESERVED_STAGES.intersection(self.stages))
+        if reserved:
+            raise ValueError(f"profile {self.name!r}: the stage name {reserved[0]!r} is reserved (see user_stages)")
 
     def subject(self, run: RunConfig) -> Subject:
         return self.subject_for(run)

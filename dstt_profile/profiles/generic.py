@@ -14,6 +14,11 @@ that matches names the stage. Modules no pattern matches (the root, containers) 
 belong to the stage that was running. A stage's headline tensor is the output of its first outermost
 module (one whose parent is in another stage); the stage's instances are its outermost modules.
 There are no formulas, so no checks.
+
+A stage never takes a name the toolkit keeps for ops outside every module (base.RESERVED_STAGES:
+`backward`, the backward pass of a train-mode run): a model's own `backward` stage, from a top-level
+module of that name or a stage map, is `backward (module)` (base.user_stages), and the profile's note
+says so.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from torch import nn
 
 from dstt_profile.engine.subject import Subject
 from dstt_profile.errors import UsageError
-from dstt_profile.profiles.base import ModelProfile
+from dstt_profile.profiles.base import ModelProfile, user_stages
 from dstt_profile.records.runconfig import RunConfig
 
 NAME = "generic"
@@ -92,6 +97,18 @@ def mapped(stage_map: StageMap) -> Callable[[str], str | None]:
     return stage_of
 
 
+def renaming(stage_of: Callable[[str], str | None], renamed: dict[str, str]) -> Callable[[str], str | None]:
+    """`stage_of` with the stages in `renamed` given their new names (user_stages)."""
+    if not renamed:
+        return stage_of
+
+    def renamed_stage_of(module: str) -> str | None:
+        stage = stage_of(module)
+        return None if stage is None else renamed.get(stage, stage)
+
+    return renamed_stage_of
+
+
 def generic(
     title: str, subject_for: Callable[[RunConfig, Callable[[str], str | None], str], Subject],
     module: nn.Module, stage_file: str | None,
@@ -109,6 +126,11 @@ def generic(
         note = "stages: the model's top-level modules"
     if not stages:
         raise UsageError(f"the model {title} has no submodules to make stages of: give --stages FILE.toml")
+    renamed = user_stages(stages)
+    stage_of = renaming(stage_of, renamed)
+    stages = tuple(renamed.get(stage, stage) for stage in stages)
+    note += "".join(f"; the modules' stage {old!r} is named {new!r} ({old!r} is the backward pass's)"
+                    for old, new in renamed.items())
     first = stages[0]
     return ModelProfile(
         name=NAME,

@@ -6,8 +6,14 @@ while it loads and while its factory runs; top-level modules those roots provide
 `model/` package, say) are imported from them then, and set aside afterwards, so this project's
 modules of the same names are neither shadowed by them nor shadow them.
 
+Only names the tool has not imported itself are set aside: a `torch/` or `numpy/` folder beside the
+file never unloads or shadows the real one. The exception is this project's own top-level packages
+besides `dstt_profile` (`OWN_PACKAGES`): a user's `model/` package is theirs while their code runs.
+
 `Name` is a class or a factory function, called with the model arguments as keywords; it must return
-a `torch.nn.Module`. Every failure is one line (UsageError) naming the model reference.
+a `torch.nn.Module`. The import and the factory run as user code (engine/contain.py: `sys.argv` is
+the file or module alone, printing goes to standard error, `sys.exit` is contained). Every failure is
+one line (UsageError) naming the model reference.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import contextlib
 import hashlib
 import importlib
 import importlib.util
+import re
 import sys
 import types
 from collections.abc import Callable, Iterator, Sequence
@@ -24,10 +31,17 @@ from typing import Any
 
 from torch import nn
 
+from dstt_profile.engine.contain import UserExit, user_code
 from dstt_profile.errors import UsageError
 from dstt_profile.records.runconfig import ArgValue
 
 Factory = Callable[..., nn.Module]
+
+# This project's top-level packages other than dstt_profile (pyproject's packages): a user's module of
+# the same name is imported as theirs while their code runs, and ours is put back after.
+OWN_PACKAGES = frozenset({"model"})
+
+_INT = re.compile(r"[+-]?[0-9]+")
 
 
 def parse_arg(text: str, option: str = "--model-arg") -> tuple[str, ArgValue]:
@@ -37,15 +51,20 @@ def parse_arg(text: str, option: str = "--model-arg") -> tuple[str, ArgValue]:
     if not sep or not name:
         raise UsageError(f"{option} {text!r} is not NAME=VALUE")
     raw = raw.strip()
-    value: ArgValue
-    try:
-        value = int(raw, 10)
-    except ValueError:
+    return name, _typed(raw)
+
+
+def _typed(raw: str) -> ArgValue:
+    """An int for ASCII digits with an optional sign, a float for what `float` reads in ASCII without
+    underscores, true/false, else the text itself (other Unicode digits and '1_0' stay text)."""
+    if _INT.fullmatch(raw):
+        return int(raw)
+    if raw.isascii() and "_" not in raw:
         try:
-            value = float(raw)
+            return float(raw)
         except ValueError:
-            value = {"true": True, "false": False}.get(raw.lower(), raw)
-    return name, value
+            pass
+    return {"true": True, "false": False}.get(raw.lower(), raw)
 
 
 def _provided(roots: Sequence[Path]) -> set[str]:
@@ -79,23 +98,38 @@ def _family(name: str, top: str) -> bool:
 class UserImports:
     """Import roots for a user's code, and the user's own top-level modules kept apart from ours."""
 
-    def __init__(self, roots: Sequence[Path]) -> None:
+    def __init__(self, roots: Sequence[Path], program: str = "") -> None:
         self.roots = [root.resolve() for root in roots]
+        self.program = program  # sys.argv[0] while the user's code runs: their file or module
         self.names = _provided(self.roots)
         self.theirs: dict[str, types.ModuleType] = {}
+
+    def swappable(self) -> set[str]:
+        """The top-level names the roots provide that may be the user's now: one of OWN_PACKAGES, one
+        not imported yet, or one already imported from the roots. A module the tool has imported
+        itself (torch, numpy, dstt_profile, ...) is never unloaded nor shadowed."""
+        out = set()
+        for top in self.names:
+            loaded = sys.modules.get(top)
+            if top in OWN_PACKAGES or loaded is None or _under(loaded, self.roots):
+                out.add(top)
+        return out
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
         """The user's roots first on sys.path and their modules in sys.modules; ours back after."""
+        names = self.swappable()
         ours = {
             name: mod
             for name, mod in sys.modules.items()
-            if any(_family(name, top) for top in self.names) and not _under(mod, self.roots)
+            if any(_family(name, top) for top in names) and not _under(mod, self.roots)
         }
         for name in ours:
             del sys.modules[name]
         before = set(sys.modules)  # modules already here from these roots stay where they are
-        sys.modules.update(self.theirs)
+        sys.modules.update(
+            {name: mod for name, mod in self.theirs.items() if any(_family(name, top) for top in names)}
+        )
         saved_path = list(sys.path)
         sys.path[:0] = [str(root) for root in self.roots]
         importlib.invalidate_caches()
@@ -104,13 +138,27 @@ class UserImports:
         finally:
             sys.path[:] = saved_path
             for name, mod in list(sys.modules.items()):
-                if name not in before and any(_family(name, top) for top in self.names) and _under(mod, self.roots):
+                if name not in before and any(_family(name, top) for top in names) and _under(mod, self.roots):
                     self.theirs[name] = mod
                     del sys.modules[name]
             sys.modules.update(ours)
 
 
+def program_of(imports: UserImports | None) -> str:
+    """What sys.argv[0] is while the user's code runs: their file or module ('' for the tool's own)."""
+    return imports.program if imports is not None else ""
+
+
+@contextlib.contextmanager
+def _running(imports: UserImports | None) -> Iterator[None]:
+    """The block as the user's code (contain.py) with their imports active, where there are any."""
+    with user_code(program_of(imports)), imports.active() if imports is not None else contextlib.nullcontext():
+        yield
+
+
 def _import_failure(reference: str, exc: BaseException) -> UsageError:
+    if isinstance(exc, UserExit):
+        return UsageError(f"--model {reference}: its import {exc}")
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         top = exc.name.partition(".")[0]
         return UsageError(
@@ -133,12 +181,42 @@ def _load_file(reference: str, path: Path, imports: UserImports) -> types.Module
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        with imports.active():
+        with _running(imports):
             spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[name]
         raise _import_failure(reference, exc) from None
     return module
+
+
+def _is_module_name(target: str) -> bool:
+    """'package.module': dotted identifiers, no path separator."""
+    return all(part.isidentifier() for part in target.split("."))
+
+
+def _source_file(reference: str, target: str, attr: str) -> Path | None:
+    """The .py file `target` names, or None where it is a module name; UsageError with the forms
+    `--model` takes where it names a directory, a file that is not Python source, or nothing."""
+    path = Path(target)
+    hint = f"give a source file as FILE.py:{attr}, or a module as package.module:{attr} with --model-path DIR"
+    if target.endswith(".py"):
+        if path.is_dir():
+            raise UsageError(f"--model {reference}: {target} is a directory, not a Python file; {hint}")
+        if path.exists() and not path.is_file():
+            raise UsageError(f"--model {reference}: {target} is not a regular file; {hint}")
+        if not path.is_file():
+            raise UsageError(f"--model {reference}: {target}: no such file")
+        return path
+    if _is_module_name(target) and not path.is_file():
+        return None
+    if path.is_dir():
+        raise UsageError(
+            f"--model {reference}: {target} is a directory; give a source file in it as FILE.py:{attr}, "
+            f"or the directory with --model-path {target} and a module in it as module:{attr}"
+        )
+    if path.exists():
+        raise UsageError(f"--model {reference}: {target} is not a Python source file (FILE.py); {hint}")
+    raise UsageError(f"--model {reference}: {target}: no such file, and not a module name; {hint}")
 
 
 def load(reference: str, model_path: Sequence[str] = ()) -> tuple[Factory, UserImports]:
@@ -150,16 +228,14 @@ def load(reference: str, model_path: Sequence[str] = ()) -> tuple[Factory, UserI
     for root in roots:
         if not root.is_dir():
             raise UsageError(f"--model-path {root}: not a directory")
-    if target.endswith(".py"):
-        path = Path(target)
-        if not path.is_file():
-            raise UsageError(f"--model {reference}: {target}: no such file")
-        imports = UserImports([path.resolve().parent, *roots])
+    path = _source_file(reference, target, attr)
+    if path is not None:
+        imports = UserImports([path.resolve().parent, *roots], program=target)
         module = _load_file(reference, path, imports)
     else:
-        imports = UserImports(roots)
+        imports = UserImports(roots, program=target)
         try:
-            with imports.active():
+            with _running(imports):
                 module = importlib.import_module(target)
         except Exception as exc:
             raise _import_failure(reference, exc) from None
@@ -174,8 +250,10 @@ def call(reference: str, factory: Factory, args: dict[str, ArgValue], imports: U
     """`factory(**args)`, checked: one line naming the reference where it raises or returns no module."""
     shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
     try:
-        with imports.active() if imports is not None else contextlib.nullcontext():
+        with _running(imports):
             module: Any = factory(**args)
+    except UserExit as exc:
+        raise UsageError(f"--model {reference}: calling it ({shown}) {exc}") from None
     except Exception as exc:
         raise UsageError(f"--model {reference}: calling it ({shown}) raised {type(exc).__name__}: {exc}") from None
     if not isinstance(module, nn.Module):

@@ -91,7 +91,7 @@ def _load(run: RunConfig) -> ModelProfile:
         return loader.call(reference, factory, args, imports)
 
     def subject(run: RunConfig, stage_of: Callable[[str], str | None], first: str) -> Subject:
-        return Subject(key=("model", key), build=build, stage_of=stage_of, first_stage=first)
+        return Subject(key=("model", key), build=build, stage_of=stage_of, first_stage=first, program=loader.program_of(imports))
 
     key = (reference, run.model_args, run.model_path, run.stages)
     if run.stages is None and dstt.looks_like_dstt(probe):

@@ -8,6 +8,9 @@ hints alone, so a field added to a record later is checked without further code:
 - floats are finite numbers; strings, bools and None are exactly that;
 - every field without a default is present, and no key is unknown.
 
+`check_floors` then checks a decoded record's numbers against the lowest value each field may take
+(a count is never negative), field by field from the same hints.
+
 A value that breaks a rule raises `SchemaError` naming where it is, e.g. `runs[0].peak.bytes: expected
 a whole number, got NaN`.
 """
@@ -18,7 +21,7 @@ import dataclasses
 import math
 import types
 import typing
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 from dstt_profile.errors import SchemaError
@@ -187,3 +190,47 @@ def from_jsonable(cls: type[T], data: Any, where: str = "", required: Collection
         ):
             raise SchemaError(at, "missing")
     return cls(**kwargs)
+
+
+Floor = Callable[[type, str], float | None]  # a field's lowest value, None: any
+_WALKED: dict[tuple[type, Floor], tuple[tuple[str, float | None], ...]] = {}
+
+
+def check_floors(record: Any, floor: Floor, where: str = "") -> None:
+    """SchemaError at the first number of `record` (a decoded record, with its nested records, lists
+    and objects) below the lowest value its field may take: `floor(record type, field name)`, None
+    where any value is allowed. Free-form fields (typed `Any`, or holding `Any` values) are not walked."""
+    for name, lowest in _walked(type(record), floor):
+        _check_value(getattr(record, name), lowest, floor, f"{where}.{name}" if where else name)
+
+
+def _walked(cls: type, floor: Floor) -> tuple[tuple[str, float | None], ...]:
+    """The fields of `cls` that check_floors walks, each with its floor (computed once per class)."""
+    key = (cls, floor)
+    if key not in _WALKED:
+        hints = _hints(cls)
+        _WALKED[key] = tuple(
+            (f.name, floor(cls, f.name)) for f in dataclasses.fields(cls) if not _free_form(hints[f.name])
+        )
+    return _WALKED[key]
+
+
+def _free_form(tp: Any) -> bool:
+    return tp is Any or Any in typing.get_args(tp)
+
+
+def _check_value(value: Any, lowest: float | None, floor: Floor, where: str) -> None:
+    kind = type(value)
+    if kind is int or kind is float:
+        if lowest is not None and value < lowest:
+            raise SchemaError(where, f"expected {lowest:g} or more, got {describe(value)}")
+    elif kind is tuple:
+        if lowest is not None and all(type(v) is int for v in value) and (not value or min(value) >= lowest):
+            return  # a shape, a series: every item a number within bounds
+        for i, item in enumerate(value):
+            _check_value(item, lowest, floor, f"{where}[{i}]")
+    elif kind is dict:
+        for key, item in value.items():
+            _check_value(item, lowest, floor, f"{where}.{key}")
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        check_floors(value, floor, where)

@@ -1,21 +1,41 @@
-"""The terminal view of `dstt-profile diff`: configuration, totals, stages, op families, divergence."""
+"""The terminal view of `dstt-profile diff`: the t values compared, then per pair configuration,
+totals, stages, op families, divergence, then the gate's verdict."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
+from typing import Any
 
-from dstt_profile.analysis.diff import Change, RunDiff
+from dstt_profile.analysis.diff import Change, Comparison, Failure, RunDiff
 from dstt_profile.render.terminal import _table
 
 
 def signed(change: Change) -> str:
-    """'+147,456 (+0.010%)', '0', '+1,024 (new)'."""
+    """'+147,456 (+0.010%)', '0', '+1,024 (from 0)': a growth in % only from a figure above 0."""
     if change.delta == 0:
         return "0"
     growth = change.growth
-    pct = "new" if growth is None else f"{float(growth) * 100:+.3f}%"
+    pct = f"from {change.a:,}" if growth is None else f"{float(growth) * 100:+.3f}%"
     return f"{change.delta:+,} ({pct})"
+
+
+def _setting(value: Any) -> str:
+    """A setting's value as the configuration line shows it: None as null, a missing one as (not set)."""
+    return "null" if value is None else str(value)
+
+
+def _frames(values: Sequence[int]) -> str:
+    return ",".join(map(str, values))
+
+
+def unpaired_lines(comparison: Comparison) -> list[str]:
+    """What was left out: the t values only one result holds."""
+    lines = []
+    for side, values in (("A", comparison.only_a), ("B", comparison.only_b)):
+        if values:
+            lines.append(f"not compared: t={_frames(values)} only in {side} (no run at that t in the other result)")
+    return lines
 
 
 def _cells(change: Change) -> list[str]:
@@ -26,7 +46,7 @@ def _run_lines(d: RunDiff) -> list[str]:
     head = f"t={d.frames_a}" if d.frames_a == d.frames_b else f"t={d.frames_a} -> t={d.frames_b}"
     lines = [head]
     if d.config:
-        lines.append("  configuration: " + "; ".join(f"{k} {a} -> {b}" for k, a, b in d.config))
+        lines.append("  configuration: " + "; ".join(f"{k} {_setting(a)} -> {_setting(b)}" for k, a, b in d.config))
     else:
         lines.append("  configuration: the same")
     lines += ["", *("  " + row for row in _table(["total", "A", "B", "change"], [[c.name, *_cells(c)] for c in d.totals], {1, 2, 3}))]
@@ -67,14 +87,32 @@ def _run_lines(d: RunDiff) -> list[str]:
     return lines
 
 
+def failure_lines(failed: Sequence[Failure], allowed: str) -> list[str]:
+    """The gate's FAIL lines: one per figure that grew too much, then one per result for the t values
+    it alone holds."""
+    lines = []
+    unpaired: dict[str, list[int]] = {}
+    for f in failed:
+        if f.change is None:
+            unpaired.setdefault(f.name, []).append(f.frames)
+        else:
+            lines.append(f"FAIL t={f.frames} {f.name} grew {signed(f.change)}: more than {allowed}")
+    for name, frames in unpaired.items():
+        lines.append(f"FAIL t={_frames(frames)} {name}: not compared, and a gate passes only on everything it was given")
+    return lines
+
+
 def render(
     diffs: Sequence[RunDiff],
     name_a: str,
     name_b: str,
     limit: Fraction | None,
-    failed: Sequence[tuple[RunDiff, str, Change]],
+    failed: Sequence[Failure],
 ) -> str:
+    """The whole diff; `diffs` a `Comparison` (diff_results) also names the t values left out."""
     lines = [f"diff A={name_a} B={name_b}"]
+    if isinstance(diffs, Comparison) and not diffs.complete:
+        lines += [f"compared: t={_frames([d.frames_a for d in diffs])}", *unpaired_lines(diffs)]
     for d in diffs:
         lines += ["", *_run_lines(d)]
     if limit is not None:
@@ -82,6 +120,5 @@ def render(
         allowed = f"+{float(limit) * 100:g}%"
         if not failed:
             lines.append(f"max growth {allowed}: within (peak, FLOPs and every stage's bytes)")
-        for d, name, change in failed:
-            lines.append(f"FAIL t={d.frames_b} {name} grew {signed(change)}: more than {allowed}")
+        lines += failure_lines(failed, allowed)
     return "\n".join(lines)

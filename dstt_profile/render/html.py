@@ -271,6 +271,13 @@ def render_html(result: Result) -> str:
     renders the same report as the run that wrote it."""
     if not result.runs:
         raise UsageError("the result holds no runs: nothing to report")
+    twice = result.same_t()
+    if twice is not None:
+        first, second = twice
+        raise UsageError(
+            f"the result holds two runs at t={result.runs[second].frames} (runs[{first}] and runs[{second}]): "
+            "a report shows one configuration, one run per t"
+        )
     return _env().get_template("report.html.j2").render(**context(result))
 
 

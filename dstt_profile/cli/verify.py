@@ -1,0 +1,89 @@
+"""`dstt-profile verify`: the prediction checked against real passes on this machine, op by op.
+
+The check to run on a new machine or a new model: small real forward passes (t = 1, 2 by default, at
+the run's resolution or a smaller `--res`) with the allocator's events recorded, each op's figures
+(what the allocator holds when it returns, and how far above that it goes inside it) against the
+fake-tensor trace's. Every op where the allocator view differs from the tensors alone is explained by a
+named device rule (real storage sizes, kernel temporaries, convolution workspaces), and the summary
+counts them. Exit 0 when every op is equal and so are the peaks; exit 1 with the first op that is not.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from dstt_profile.cli.options import analysis_parser, analysis_runs
+from dstt_profile.errors import UsageError
+from dstt_profile.records.runconfig import RunConfig
+
+
+def _rule_counts(rules: Sequence[str]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for names in rules:
+        for name in filter(None, names.split(",")):
+            counts[name.partition("*")[0]] += 1
+    return counts
+
+
+def _describe(run: RunConfig) -> str:
+    words = [f"t={run.frames}", run.res, run.dtype, f"b={run.batch}", *(f"{k}={v}" for k, v in run.model_args)]
+    return " ".join(words)
+
+
+def verify_run(run: RunConfig) -> tuple[bool, list[str]]:
+    """(every op and the peak equal, the lines that say so) for one real pass of `run`."""
+    from dstt_profile.engine.devicecheck import check
+    from dstt_profile.profiles.registry import normalised, subject_for
+
+    run = normalised(run)
+    done = check(run, subject_for(run))
+    fake = done.fake
+    predicted = fake.allocator_peak_bytes
+    lines = [
+        f"{_describe(run)}: {len(fake.ops)} ops compared; peak predicted {predicted:,} B (op #{fake.allocator_peak_index}), "
+        f"measured {done.measured_peak:,} B (op #{done.measured_peak_op})"
+    ]
+    counts = _rule_counts([op.rules for op in fake.ops])
+    if counts:
+        explained = ", ".join(f"{name} x{n}" for name, n in sorted(counts.items()))
+        lines.append(f"  explained by device rules: {explained}")
+    ok = not done.differences and predicted == done.measured_peak
+    if done.differences:
+        lines.append(f"  {len(done.differences)} figures differ; the first: {done.differences[0]}")
+        lines.extend(f"    {d}" for d in done.differences[1:10])
+    elif predicted != done.measured_peak:
+        lines.append("  every op is equal, but the peaks are not")
+    else:
+        lines.append("  every op equal: held and inside-op bytes, integer for integer")
+    return ok, lines
+
+
+def verify_command(argv: Sequence[str]) -> int:
+    p = analysis_parser(
+        "verify",
+        "Predicted against measured on this machine, op by op: small real forward passes (t = 1, 2 by default; "
+        "a smaller --res makes them faster) under the allocator's events. Exit 0 when every op and the peak "
+        "are equal, 1 with the first op that is not.",
+        frames="1,2",
+    )
+    runs = analysis_runs("verify", p, argv)
+    if any(r.mode != "inference" for r in runs):
+        raise UsageError("verify runs the forward pass: use --mode inference")
+    if any(r.dtype == "int8" for r in runs):
+        raise UsageError("verify: int8 is a storage what-if computed in float32, never run as such: verify --dtype float32")
+    if any(r.device != "cpu" for r in runs):
+        raise UsageError("verify compares the CPU allocator's events op by op: use --device cpu")
+    from dstt_profile.analysis.capacity import require_memory
+    from dstt_profile.api import profile_run
+
+    largest = max(runs, key=lambda r: (r.frames * r.batch * r.height * r.width))
+    need = profile_run(largest, keep_ops=False)
+    require_memory(need.peak.bytes + need.param_bytes + need.input_bytes, f"verify at t={largest.frames}")
+    all_ok = True
+    for run in runs:
+        ok, lines = verify_run(run)
+        print("\n".join(lines), flush=True)
+        all_ok &= ok
+    print("verified: the prediction equals this machine's allocator" if all_ok else "NOT verified: see the first difference above")
+    return 0 if all_ok else 1
