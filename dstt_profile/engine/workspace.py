@@ -41,9 +41,11 @@ import torch
 
 from dstt_profile.engine import slowconv
 from dstt_profile.engine.convsig import ConvSignature
+from dstt_profile.engine.hostmemory import available_bytes
 from dstt_profile.engine.meters import PeakMeter, meter_for
 from dstt_profile.errors import UsageError
 from dstt_profile.fileio import write_atomic
+from dstt_profile.units import fmt_bytes
 
 CONVOLUTION = "aten.convolution"
 CACHE_SCHEMA = "dstt-profile-workspaces/1"
@@ -52,19 +54,20 @@ DIRECT_LIMIT = 1 << 30  # bytes of input a convolution is probed with directly, 
 PROG = "dstt-profile"  # the name warnings are printed under, as the command line's own
 BOUND_FACTOR = 64  # a workspace holds at most this many copies of the tensors a call handles ...
 BOUND_SLACK = 1 << 20  # ... plus this many bytes per sample (fixed-size scratch, alignment)
-CHECKED = (0, 3, 4)  # the batch a fit was verified at (0: not affine)
+CHECKED = (0, 3, 4, 5)  # the batch a fit was verified at (0: not affine)
 
 
-class WorkspaceError(RuntimeError):
+class WorkspaceError(UsageError):
     """A convolution's workspace could not be calibrated on this machine."""
 
 
 @dataclass(frozen=True)
 class Workspace:
-    """Workspace bytes of one signature as a function of the batch n: `at_one` for n = 1, else
-    `constant + per_sample * n`; `checked` is the batch the fit was verified at (exact). Where the
-    library's choice changes with the batch (`checked` = 0: not affine), only the batches in `exact`
-    are known, each probed directly."""
+    """Workspace bytes of one signature as a function of the batch n: `at_one` for n = 1, the probed
+    batches in `exact`, else `constant + per_sample * n`; `checked` is the batch the fit was verified
+    at (exact), two above the first batch it holds from. Where the library's choice changes with the
+    batch in no such way (`checked` = 0: not affine), only the batches in `exact` are known, each
+    probed directly."""
 
     at_one: int
     constant: int
@@ -76,13 +79,21 @@ class Workspace:
     def affine(self) -> bool:
         return self.checked > 0
 
+    @property
+    def first_affine(self) -> int:
+        """The batch from which the fit holds (1, 2 or 3; the ones below are `at_one` and `exact`)."""
+        return self.checked - 2
+
     def at(self, batch: int) -> int | None:
         """Bytes at `batch`; None where the workspace is not affine and `batch` was not probed."""
         if batch == 1:
             return self.at_one
-        if self.affine:
+        probed = dict(self.exact)
+        if batch in probed:
+            return probed[batch]
+        if self.affine and batch >= self.first_affine:
             return self.constant + self.per_sample * batch
-        return dict(self.exact).get(batch)
+        return None
 
 
 def machine_key(device: str) -> str:
@@ -124,10 +135,65 @@ def _probe_input(sig: ConvSignature, batch: int) -> torch.Tensor:
     return x
 
 
+def _aten_kernel(sig: ConvSignature, batch: int) -> bool:
+    """Whether ATen runs `sig` itself at `batch` (its kernels unfold the input)."""
+    try:
+        return slowconv.backend(sig, batch) in slowconv.SLOW_2D | slowconv.SLOW_3D
+    except RuntimeError:
+        return True
+
+
+def _blocks_of_16(channels: int) -> int:
+    return -(-channels // 16) * 16
+
+
+def probe_need(sig: ConvSignature, batch: int) -> int:
+    """A generous bound on the memory one probe at `batch` takes: the input, the weight and the output,
+    each also as a copy with its channels padded to blocks of 16 (oneDNN's layouts), and the unfolded
+    input where ATen's own kernels run it."""
+    itemsize = int(getattr(torch, sig.dtype).itemsize)
+    spatial_in = math.prod(sig.sample[1:])
+    spatial_out = math.prod(slowconv.out_spatial(sig))
+    channels_in = sig.sample[0]
+    channels_out = sig.weight[1] * sig.groups if sig.transposed else sig.weight[0]
+    x = batch * spatial_in * (channels_in + _blocks_of_16(channels_in))
+    out = batch * spatial_out * (2 * channels_out + _blocks_of_16(channels_out))
+    unfolds = sig.device == "cpu" and _aten_kernel(sig, batch)
+    columns = batch * channels_in * math.prod(sig.weight[2:]) * spatial_out if unfolds else 0
+    return (x + out + columns + 2 * math.prod(sig.weight)) * itemsize
+
+
+def _room_for(sig: ConvSignature, batch: int) -> None:
+    """WorkspaceError (one line) where a probe at `batch` may not fit in this machine's free memory."""
+    need = probe_need(sig, batch)
+    room = available_bytes() if sig.device == "cpu" else None
+    if room is not None and need > room[0]:
+        raise WorkspaceError(
+            f"calibrating a convolution's workspace (weight {sig.weight}, input {sig.sample}, {sig.dtype}) "
+            f"runs it for real at batch {batch}, which may need {fmt_bytes(need)}, and {room[1]} leaves "
+            f"{fmt_bytes(room[0])}: use a smaller frame size, t or batch"
+        )
+
+
 def probe(sig: ConvSignature, batch: int, meter: PeakMeter) -> int:
     """Workspace bytes of one real call at `batch`: the meter's peak minus the output it returns.
 
-    No warm-up call is needed: oneDNN's first call at a shape allocates what later calls do."""
+    No warm-up call is needed: oneDNN's first call at a shape allocates what later calls do. A probe
+    that may not fit in free memory is refused before it runs, in one line; one the allocator refuses
+    midway likewise."""
+    _room_for(sig, batch)
+    try:
+        return _probe(sig, batch, meter)
+    except RuntimeError as exc:
+        if "memory" not in str(exc).lower():
+            raise
+        raise WorkspaceError(
+            f"calibrating a convolution's workspace (weight {sig.weight}, input {sig.sample}, {sig.dtype}) at "
+            f"batch {batch} ran out of memory: use a smaller frame size, t or batch"
+        ) from None
+
+
+def _probe(sig: ConvSignature, batch: int, meter: PeakMeter) -> int:
     dtype = getattr(torch, sig.dtype)
     weight = torch.zeros(sig.weight, device=sig.device, dtype=dtype)
     channels = sig.weight[1] * sig.groups if sig.transposed else sig.weight[0]
@@ -147,23 +213,29 @@ def probe(sig: ConvSignature, batch: int, meter: PeakMeter) -> int:
     )
     with torch.no_grad():
         peak, out = meter.peak(conv)
-    return int(peak - out.untyped_storage().nbytes())
+    return int(peak) - int(out.untyped_storage().nbytes())
+
+
+FIRST_AFFINE = 3  # the largest batch from which a fit is tried (oneDNN picks other kernels at batch 1 or 2)
 
 
 def calibrate(sig: ConvSignature, meter: PeakMeter) -> Workspace:
-    """Probe `sig` at small batches and fit the workspace, checked exactly at a larger batch.
-
-    Where no affine fit holds (oneDNN may pick other kernels for odd and even batches of a small
-    input), the probes are kept and every other batch is probed when it is needed (`probe_batch`)."""
-    w1, w2, w3 = (probe(sig, n, meter) for n in (1, 2, 3))
-    per = w2 - w1
-    if w3 == w1 + 2 * per:  # affine from batch 1 on
-        return Workspace(at_one=w1, constant=w1 - per, per_sample=per, checked=3)
-    per = w3 - w2
-    w4 = probe(sig, 4, meter)
-    if w4 == w3 + per:  # batch 1 is special; affine from 2 on
-        return Workspace(at_one=w1, constant=w2 - 2 * per, per_sample=per, checked=4)
-    return Workspace(at_one=w1, constant=0, per_sample=0, checked=0, exact=((2, w2), (3, w3), (4, w4)))
+    """Probe `sig` at small batches and fit the workspace, checked exactly at a larger batch: affine
+    from batch k = 1, 2 or 3 on (fitted on k and k + 1, checked at k + 2), the batches below k kept as
+    probed. Where no such fit holds, the probes are kept and every other batch is probed when it is
+    needed (`probe_batch`)."""
+    probed = {n: probe(sig, n, meter) for n in (1, 2, 3)}
+    for first in range(1, FIRST_AFFINE + 1):
+        check = first + 2
+        if check not in probed:
+            probed[check] = probe(sig, check, meter)
+        per = probed[first + 1] - probed[first]
+        if probed[check] == probed[first] + 2 * per:
+            constant = probed[first] - first * per
+            below = tuple((n, probed[n]) for n in range(2, first))
+            return Workspace(at_one=probed[1], constant=constant, per_sample=per, checked=check, exact=below)
+    exact = tuple((n, v) for n, v in sorted(probed.items()) if n > 1)
+    return Workspace(at_one=probed[1], constant=0, per_sample=0, checked=0, exact=exact)
 
 
 def probe_batch(sig: ConvSignature, found: Workspace, batch: int, meter: PeakMeter) -> Workspace:
@@ -343,8 +415,9 @@ def _workspace_of(raw: object) -> Workspace | None:
     if ws.checked not in CHECKED or ws.at_one < 0 or ws.per_sample < 0:
         return None
     if ws.affine:
-        fit_holds = ws.checked == 4 or ws.at_one == ws.constant + ws.per_sample  # fitted from batch 1 on
-        return ws if fit_holds and not ws.exact else None
+        fit_holds = ws.checked > 3 or ws.at_one == ws.constant + ws.per_sample  # fitted from batch 1 on
+        below = {b for b, _ in ws.exact} == set(range(2, ws.first_affine))  # kept as probed: batch 2 where k = 3
+        return ws if fit_holds and below else None
     probed = {b for b, _ in ws.exact} >= {2, 3, 4}
     return ws if probed and ws.constant == 0 and ws.per_sample == 0 else None
 
@@ -383,10 +456,15 @@ def valid_entries(
 class WorkspaceCache:
     """Workspaces by signature for this machine, read from and written back to `path`."""
 
-    def __init__(self, device: str, path: Path | None = None, meter: PeakMeter | None = None) -> None:
+    def __init__(
+        self, device: str, path: Path | None = None, meter: PeakMeter | None = None, derive: bool | None = None
+    ) -> None:
         self.device = device
         self.path = path if path is not None else cache_dir() / "workspaces.json"
         self.meter = meter
+        # ATen's own kernels are derived from the shapes (slowconv.py), unless the cache is given a meter
+        # of its own: then every signature is measured with it
+        self.derive = meter is None if derive is None else derive
         self.machine = machine_key(device)
         self.bound = device_bound(device)
         self.entries: dict[str, Workspace] = {}
@@ -476,7 +554,7 @@ class WorkspaceCache:
     def bytes_at(self, sig: ConvSignature, batch: int) -> int:
         """Workspace bytes of `sig` at `batch`: derived from the shapes where ATen runs the convolution
         itself (slowconv.py), else calibrated (or that batch probed) where unknown."""
-        derived = slowconv.workspace_bytes(sig, batch)
+        derived = slowconv.workspace_bytes(sig, batch) if self.derive else None
         if derived is not None:
             return derived
         found = self.workspace(sig)
