@@ -15,13 +15,14 @@ SHELL       := bash
 .DELETE_ON_ERROR:
 .DEFAULT_GOAL := help
 
-.PHONY: help setup report screenshots test lint clean browser
+.PHONY: help setup report screenshots test test-isa-cap lint clean browser
 
 help:
 	@echo "make setup   create $(VENV) and install the project with its dev extra"
 	@echo "make report  profile DSTT at $(FRAMES) frames, $(RES) (HTML report under reports/)"
 	@echo "make screenshots  re-take reports/screenshot.png (t=14), screenshot_graph.png and screenshot_sweep.png (t=1..64)"
 	@echo "make test    ruff, mypy and pytest"
+	@echo "make test-isa-cap  the allocator's truth tests with the CPU's instruction set capped one level down"
 	@echo "make lint    ruff and mypy only"
 	@echo "make clean   remove generated reports (committed screenshots stay) and caches"
 
@@ -54,6 +55,17 @@ browser:
 
 test: lint browser
 	$(BIN)/python -m pytest -q
+
+# The tests that compare predictions with real runs, under an instruction set one level below this
+# CPU's (AVX-512 -> AVX2, anything else -> the baseline), for ATen's kernels and oneDNN's: a CPU unlike
+# this one, on every landing.
+ISA_TESTS := tests/test_allocator.py tests/test_slowconv.py tests/test_verify.py tests/test_calibration.py
+
+test-isa-cap: setup
+	if [ "$$($(BIN)/python -c 'import torch; print(torch.backends.cpu.get_cpu_capability())')" = AVX512 ]; then \
+	  aten=avx2 onednn=AVX2; else aten=default onednn=SSE41; fi; \
+	echo "capped: ATEN_CPU_CAPABILITY=$$aten ONEDNN_MAX_CPU_ISA=$$onednn"; \
+	ATEN_CPU_CAPABILITY=$$aten ONEDNN_MAX_CPU_ISA=$$onednn $(BIN)/python -m pytest -q -p no:cacheprovider $(ISA_TESTS)
 
 clean:
 	# reports/: the generated files go; what git tracks there (README.md, .gitkeep, the committed

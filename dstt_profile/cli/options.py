@@ -46,6 +46,7 @@ SUBCOMMAND_USAGE: dict[str, str] = {
     "whatif": "whatif [--frames 32 ...] (matmul against sdpa attention)",
     "training": "training [--frames 5 --batch 8 ...] (the training step's peak, split)",
     "seed": "seed (the seed analysis table, checked)",
+    "verify": "verify [--frames 1,2 --res 120x216 ...] (the prediction against this machine's real passes, op by op)",
 }
 
 # The main job's options that mean nothing to an analysis subcommand.
