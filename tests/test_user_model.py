@@ -75,7 +75,8 @@ def test_fake_and_real_agree_op_by_op() -> None:
 def test_cli_table_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*SMALL, "--model", TINY, "--model-arg", "width=8", "--out", str(tmp_path), "--format", "csv"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("TinyVideoNet t=4 32x32 batch 1 float32 (width=8, inference, cpu, fake tensors, allocator view)")
+    threads = torch.get_num_threads()  # the count predicted for: this process's unless --threads says
+    assert out.startswith(f"TinyVideoNet t=4 32x32 batch 1 float32 (width=8, inference, cpu {threads} threads, fake tensors, allocator view)")
     assert "temporal  1x8x4x16x16        8,192         32.0 KiB  655.36 KFLOP  20.4%  -" in out
     assert "checks       none (no formulas for this model)" in out
     rows = list(csv.DictReader(io.StringIO((tmp_path / "tinyvideonet_t4_32x32_float32_width8.csv").read_text())))

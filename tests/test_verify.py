@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from dstt_profile.cli.main import main
 from dstt_profile.engine import devicerules
@@ -17,8 +18,9 @@ def test_builtin_model_verifies(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", "--res", "48x96"]) == 0
     out = capsys.readouterr().out.splitlines()
     # t = 1 and 2 by default; DSTT runs 507 ops at t=1 and 519 at t=2 (the temporal blocks' reshapes)
-    assert out[0].startswith("t=1 48x96 float32 b=1 attention=matmul") and " 507 ops compared; " in out[0]
-    assert out[3].startswith("t=2 48x96 float32 b=1") and " 519 ops compared; " in out[3]
+    threads = torch.get_num_threads()
+    assert out[0].startswith(f"t=1 48x96 float32 b=1 {threads} threads attention=matmul") and " 507 ops compared; " in out[0]
+    assert out[3].startswith(f"t=2 48x96 float32 b=1 {threads} threads") and " 519 ops compared; " in out[3]
     assert "workspace.convolution x14" in out[1]  # the network's 14 convolutions
     assert out[2] == out[5] == "  every op equal: held and inside-op bytes, integer for integer"
     assert out[-1] == "verified: the prediction equals this machine's allocator"
@@ -27,9 +29,21 @@ def test_builtin_model_verifies(capsys: pytest.CaptureFixture[str]) -> None:
 def test_user_model_verifies(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", "--model", TINY, "--res", "32x32", "--frames", "1,4"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in out if line.startswith("t=")] == ["t=1 32x32 float32 b=1", "t=4 32x32 float32 b=1"]
+    threads = torch.get_num_threads()
+    assert [line.split(":")[0] for line in out if line.startswith("t=")] == [
+        f"t=1 32x32 float32 b=1 {threads} threads", f"t=4 32x32 float32 b=1 {threads} threads"
+    ]
     # 38 ops at t=1, 39 at t=4 (the attention's reshape is a view at t=1 only)
     assert " 38 ops compared; " in out[0] and " 39 ops compared; " in out[3]
+
+
+def test_a_deployment_thread_count_is_verified(capsys: pytest.CaptureFixture[str]) -> None:
+    """Predicted and run at 8 threads, whatever this machine has: the flash-attention kernel's per-thread
+    buffers are 8 times one thread's, and every op still equals the real pass."""
+    assert main(["verify", "--res", "48x96", "--frames", "2", "--attention", "sdpa", "--threads", "8"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("t=2 48x96 float32 b=1 8 threads attention=sdpa")
+    assert "cpu.flash_attention.thread_buffers x8" in out[1]  # one attention per transformer block, 8 blocks
 
 
 def test_a_wrong_rule_fails_with_the_first_op(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

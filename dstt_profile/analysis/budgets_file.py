@@ -19,6 +19,7 @@ from dstt_profile.records.runconfig import (
     DEFAULT_MODEL,
     DTYPES,
     MAX_FRAMES,
+    MAX_THREADS,
     MEMORY_VIEWS,
     MODES,
     OPTIMIZERS,
@@ -34,7 +35,7 @@ ENTRY_KEYS = frozenset(
     {
         "name", "frames", "res", "dtype", "peak", "footprint", "flops", "stages", "attention", "mode", "batch",
         "growth", "memory", "optimizer", "hidden", "channel", "blocks", "model", "model_args", "model_path",
-        "stage_map",
+        "stage_map", "threads",
     }
 )
 SIZE_KEYS = ("hidden", "channel", "blocks")  # DSTT's size keys: shorthands for model_args
@@ -268,6 +269,7 @@ def _run(where: _Where, raw: dict[str, Any]) -> RunConfig:
     mode = _choice(where, raw, "mode", "inference", MODES)
     memory = _choice(where, raw, "memory", MEMORY_VIEWS[0], MEMORY_VIEWS)
     optimizer = _choice(where, raw, "optimizer", OPTIMIZERS[0], OPTIMIZERS)
+    threads = _positive(where, raw, "threads", 1, MAX_THREADS) if "threads" in raw else 0
     height, width = _res(where, raw)
     model: dict[str, Any] = _model(where, raw)
     try:
@@ -279,6 +281,7 @@ def _run(where: _Where, raw: dict[str, Any]) -> RunConfig:
             mode=mode,
             memory=memory,
             optimizer=optimizer,
+            threads=threads,
             **model,
         )
     except UsageError as exc:

@@ -21,6 +21,7 @@ from dstt_profile.records.runconfig import (
     DTYPES,
     MAX_FRAMES,
     MAX_SWEEP,
+    MAX_THREADS,
     MEMORY_VIEWS,
     MODES,
     OPTIMIZERS,
@@ -80,6 +81,7 @@ RUN_HELP: dict[str, tuple[str | None, str]] = {
     "channel": (None, "DSTT's encoder channels c (default 256)"),
     "blocks": (None, "DSTT's transformer blocks L (default 8)"),
     "optimizer": (OPTIMIZERS[0], f"train mode: optimizer whose state the footprint holds, {', '.join(OPTIMIZERS)} (default adam)"),
+    "threads": (None, "CPU threads to predict for (the deployment machine's; default: this process's, torch.get_num_threads())"),
     "memory": (
         MEMORY_VIEWS[0],
         "which peak counts: allocator (default: what the device's allocator holds, with workspaces and "
@@ -146,6 +148,7 @@ def run_config(args: argparse.Namespace, frames: int = 1, **chosen: str | None) 
         mode=values["mode"],
         memory=values["memory"],
         optimizer=values["optimizer"],
+        threads=positive_int("threads", values["threads"], MAX_THREADS) if values["threads"] is not None else 0,
         **model,
     )
 

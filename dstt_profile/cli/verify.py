@@ -27,7 +27,7 @@ def _rule_counts(rules: Sequence[str]) -> Counter[str]:
 
 
 def _describe(run: RunConfig) -> str:
-    words = [f"t={run.frames}", run.res, run.dtype, f"b={run.batch}", *(f"{k}={v}" for k, v in run.model_args)]
+    words = [f"t={run.frames}", run.res, run.dtype, f"b={run.batch}", f"{run.threads} threads", *(f"{k}={v}" for k, v in run.model_args)]
     return " ".join(words)
 
 

@@ -28,6 +28,7 @@ from torch import nn
 from dstt_profile.engine.contain import UserExit, user_code
 from dstt_profile.engine.meters import PeakMeter, meter_for, synchronize
 from dstt_profile.engine.subject import Subject
+from dstt_profile.engine.threads import thread_count
 from dstt_profile.engine.trace import WORKSPACE_RULE, build, check_device
 from dstt_profile.errors import TraceError
 from dstt_profile.records.runconfig import RunConfig
@@ -157,6 +158,18 @@ def measure(
     passes are slow."""
     if run.mode != "inference":
         raise ValueError("measured mode runs the forward pass: use mode 'inference'")
+    with thread_count(run.threads):
+        return _measure(run, subject, predict, repeats, meter, progress)
+
+
+def _measure(
+    run: RunConfig,
+    subject: Subject,
+    predict: Predict,
+    repeats: int,
+    meter: PeakMeter | None,
+    progress: Callable[[str], None] | None,
+) -> RunRecord:
     check_device(run.replace(real=True))
     meter = meter or meter_for(run.device)
     say = progress or (lambda _step: None)

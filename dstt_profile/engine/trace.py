@@ -26,6 +26,7 @@ from dstt_profile.engine.liveness import Liveness, what_if_bytes
 from dstt_profile.engine.recorder import OpRecorder
 from dstt_profile.engine.split import StorageSplit
 from dstt_profile.engine.subject import InputSpec, Subject
+from dstt_profile.engine.threads import thread_count
 from dstt_profile.engine.workspace import ConvSignature, WorkspaceCache, default_cache
 from dstt_profile.errors import TraceError, UsageError
 from dstt_profile.records.runconfig import RunConfig
@@ -168,12 +169,24 @@ def trace(
     workspaces: WorkspaceCache | None = None,
     split: StorageSplit | None = None,
 ) -> Trace:
-    """Run the forward pass (and backward, in train mode) of `subject` for `run` under the recorder.
+    """Run the forward pass (and backward, in train mode) of `subject` for `run` under the recorder,
+    at the run's thread count.
 
     Convolution workspaces come from `workspaces` (by default this machine's calibration cache for
-    the run's device). `annotate_prefix` marks every op as a profiler range (real runs, devicecheck.py).
-    `split` (train mode, fake tensors) classifies what holds the bytes as the step runs (split.py); such
-    a trace carries no convolution workspaces, which the split does not need."""
+    the run's device and thread count). `annotate_prefix` marks every op as a profiler range (real
+    runs, devicecheck.py). `split` (train mode, fake tensors) classifies what holds the bytes as the
+    step runs (split.py); such a trace carries no convolution workspaces, which the split does not need."""
+    with thread_count(run.threads):
+        return _trace(run, subject, annotate_prefix, workspaces, split)
+
+
+def _trace(
+    run: RunConfig,
+    subject: Subject,
+    annotate_prefix: str,
+    workspaces: WorkspaceCache | None,
+    split: StorageSplit | None,
+) -> Trace:
     check_device(run)
     started = time.perf_counter()
     with tensor_mode(run):

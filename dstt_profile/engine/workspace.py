@@ -108,6 +108,7 @@ def machine_key(device: str) -> str:
             f"onednn {found.group(1) if found else 'none'}",
             f"isa {torch.backends.cpu.get_cpu_capability()}",
             platform.machine(),
+            f"threads {torch.get_num_threads()}",
         ]
     return "; ".join(parts)
 
@@ -577,19 +578,23 @@ class WorkspaceCache:
         return f"convolution workspaces calibrated on this machine ({self.machine})"
 
 
-_DEFAULT: dict[str, WorkspaceCache] = {}
+_DEFAULT: dict[tuple[str, int], WorkspaceCache] = {}
 
 
 def default_cache(device: str) -> WorkspaceCache:
-    """This process's workspace cache for `device` (read from disk once, calibrating what is missing)."""
-    if device not in _DEFAULT:
-        _DEFAULT[device] = WorkspaceCache(device)
-    return _DEFAULT[device]
+    """This process's workspace cache for `device` at the current thread count (read from disk once,
+    calibrating what is missing)."""
+    key = (device, torch.get_num_threads())
+    if key not in _DEFAULT:
+        _DEFAULT[key] = WorkspaceCache(device)
+    return _DEFAULT[key]
 
 
 def set_default_cache(device: str, cache: WorkspaceCache | None) -> None:
-    """Use `cache` for `device` from now on (None: the one in `cache_dir()` again)."""
+    """Use `cache` for `device` at the current thread count from now on (None: for every thread count,
+    the one in `cache_dir()` again)."""
     if cache is None:
-        _DEFAULT.pop(device, None)
+        for key in [k for k in _DEFAULT if k[0] == device]:
+            del _DEFAULT[key]
     else:
-        _DEFAULT[device] = cache
+        _DEFAULT[(device, torch.get_num_threads())] = cache

@@ -30,6 +30,7 @@ MEMORY_VIEWS = ("allocator", "tensors")
 # The optimizer whose state a training step keeps resident (its bytes: footprint.py); unused in inference.
 OPTIMIZERS = ("adam", "sgd", "none")
 MAX_FRAMES = 1 << 20  # the largest clip length t one run may ask for
+MAX_THREADS = 1024  # the most CPU threads a run may be predicted for
 # The most clip lengths one sweep may ask for, in list or range form. All but five are derived without
 # per-op detail (polysummary.py): 4096 take about 11.5 s, 0.5 GB of memory and a 43 MB JSON on 2 cores.
 MAX_SWEEP = 4096
@@ -91,8 +92,13 @@ class RunConfig:
     model_args: ModelArgs = ()
     model_path: tuple[str, ...] = ()
     stages: str | None = None
+    threads: int = 0  # the CPU thread count predicted for; 0: this process's (torch.get_num_threads())
 
     def __post_init__(self) -> None:
+        if self.threads == 0 and not isinstance(self.threads, bool):
+            object.__setattr__(self, "threads", torch.get_num_threads())
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or not 1 <= self.threads <= MAX_THREADS:
+            raise UsageError(f"threads must be a whole number from 1 to {MAX_THREADS}, got {shown(self.threads)}")
         for name in _WHOLE_FIELDS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -206,6 +212,8 @@ class RunConfig:
                 parts.append(self.optimizer)
         if self.device != "cpu":
             parts.append(self.device)
+        if self.threads != torch.get_num_threads():
+            parts.append(f"threads{self.threads}")
         if self.memory != "allocator":
             parts.append(self.memory)
         if self.real:

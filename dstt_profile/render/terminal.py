@@ -25,7 +25,9 @@ def describe(run: RunRecord, frames: str | None = None) -> str:
         tensors = "real tensors" if c.get("real") else "fake tensors"
     view = "allocator view" if c.get("memory", "allocator") == "allocator" else "tensor view"
     when = frames if frames is not None else f"t={c['frames']}"
-    how = ", ".join(w for w in (run.profile.variant, c["mode"], c["device"], tensors, view) if w)
+    threads = c.get("threads")
+    device = f"{c['device']} {threads} threads" if c["device"] == "cpu" and threads else c["device"]
+    how = ", ".join(w for w in (run.profile.variant, c["mode"], device, tensors, view) if w)
     return f"{run.title} {when} {c['height']}x{c['width']} batch {c['batch']} {c['dtype']} ({how})"
 
 
