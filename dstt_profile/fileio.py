@@ -93,6 +93,32 @@ def write_atomic(path: Path, data: str | bytes) -> Path:
     A failure to write is a UsageError (one line: the path and the reason); the temporary file is
     removed on any exit, including KeyboardInterrupt and the signals the command line turns into
     exceptions (see `remove_pending` for the moments between)."""
+    return write_all({path: data})[0]
+
+
+def write_all(files: Mapping[Path, str | bytes]) -> list[Path]:
+    """Write a set of files that belong together (a result's JSON, CSV and report) so that they change
+    together: every one is written in full to a temporary name first, and only then are they renamed
+    into place, one after another. A failure or a stop while writing leaves every old file as it was."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            staged.append((_stage(path, data), path))
+        for tmp, path in staged:
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise UsageError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+            _PENDING.discard(tmp)
+    finally:
+        for tmp, _ in staged:
+            if tmp in _PENDING:
+                _remove(tmp)
+    return list(files)
+
+
+def _stage(path: Path, data: str | bytes) -> str:
+    """`data` in a new temporary file beside `path`, with the mode `path` has (0644 for a new file)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     mode = _mode_for(path)
     try:
@@ -104,15 +130,13 @@ def write_atomic(path: Path, data: str | bytes) -> Path:
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
     except OSError as exc:
         _remove(tmp)
         raise UsageError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     except BaseException:
         _remove(tmp)
         raise
-    _PENDING.discard(tmp)
-    return path
+    return tmp
 
 
 def _remove(tmp: str) -> None:

@@ -38,6 +38,10 @@ def _parse(text: str | int, what: str, units: dict[str, int], listed: str) -> in
         raise UsageError(f"{what} {text!r} has an unknown unit {m.group(2)!r} (use {listed})")
     value = decimal(m.group(1), what) * units[unit]
     rounded = round(value)
+    if value != rounded and units[unit] == 1:
+        raise UsageError(f"{what} {text!r} is not a whole number")
+    if rounded == 0 and value != 0:
+        raise UsageError(f"{what} {text!r} rounds to 0")
     if rounded > INT64_MAX:
         raise UsageError(f"{what} {text!r} is out of range: at most {INT64_MAX:,}")
     return rounded

@@ -27,7 +27,7 @@ from dstt_profile.records.codec import from_jsonable, to_jsonable
 from dstt_profile.records.schema import FlopsRecord, ModuleRecord, OpRecord, PeakRecord, Result, RunRecord
 from dstt_profile.render import graph
 from dstt_profile.render.graphhints import graph_hints
-from dstt_profile.render.html import render_html, write_report
+from dstt_profile.render.html import render_html, write_files
 
 # DSTT at t=14 240x432 --------------------------------------------------------------------------------
 
@@ -131,7 +131,7 @@ def test_block_opens_to_its_linears_and_reshapes(dstt: RunRecord) -> None:
 
 
 def test_graphml_and_dot_hold_the_drawn_graph(dstt: RunRecord, tmp_path: Path) -> None:
-    paths = write_report(Result(runs=(dstt,)), tmp_path, "dstt_t2_64x64_float32")
+    paths = write_files(Result(runs=(dstt,)), tmp_path, "dstt_t2_64x64_float32")
     drawn = graph.build_graph(dstt, hints=graph_hints(dstt))
     saved = nx.read_graphml(next(p for p in paths if p.suffix == ".graphml"))
     assert set(saved.nodes) == set(drawn.nodes) and set(saved.edges) == set(drawn.edges)

@@ -123,3 +123,71 @@ def test_main_job_never_writes_over_its_model_file(tmp_path: Path, capsys: pytes
     assert code == 2
     assert "is also the stage map" in capsys.readouterr().err
     assert stage_map_named_like_output.read_text(encoding="utf-8").startswith("[stages]")
+
+
+def test_a_failure_while_writing_leaves_the_old_set_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """JSON, CSV, HTML, GraphML and DOT change together: a full disk at the fourth file leaves all five
+    as they were, and no temporary file behind."""
+    import dstt_profile.fileio as fileio
+
+    argv = ["--model", TINY, "--frames", "1", "--res", "32x32", "--format", "json,csv", "--out", str(tmp_path), "--quiet"]
+    assert main(argv) == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert len(before) == 5
+    calls = [0]
+    real_chmod = fileio.os.chmod
+
+    def full_at_the_fourth(path: str, mode: int) -> None:
+        calls[0] += 1
+        if calls[0] == 4:
+            raise OSError(28, "No space left on device")
+        real_chmod(path, mode)
+
+    monkeypatch.setattr(fileio.os, "chmod", full_at_the_fourth)
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip().endswith("No space left on device")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name in before} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_stage_pattern_matching_no_module_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stages = tmp_path / "stages.toml"
+    stages.write_text("[stages]\n'stem(\\..+)?' = \"stem\"\n'encoder' = \"encoder\"\n", encoding="utf-8")
+    assert main(["--model", TINY, "--stages", str(stages), "--frames", "1", "--res", "32x32", "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"dstt-profile: error: --stages {stages}: the pattern 'encoder' matches no module of TinyVideoNet; its modules "
+        "are stem, stem.0, stem.1, temporal, temporal.0, temporal.0.qkv, ..."
+    )
+
+
+def test_a_model_that_allocates_nothing_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "identity.py"
+    model.write_text(
+        "from torch import nn\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.a = nn.Identity()\n\n    def forward(self, x):\n        return self.a(x)\n",
+        encoding="utf-8",
+    )
+    assert main(["--model", f"{model}:Net", "--frames", "1", "--res", "8x8", "--out", str(tmp_path / "o")]) == 0
+    out, err = capsys.readouterr()
+    assert "peak         0 B (0 B) allocator peak above weights and input, the pass allocates nothing" in out
+    assert "tensors only: 0 B (0 B) in no stage" in out and " at op #-1" not in out
+    assert err == ""  # no library warning around it (an empty legend, say)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--res", "48x96,48X96"], "fit: 48x96 and 48X96 are one configuration, written two ways: give it once"),
+        (["--res", "48x96", "--batch", "1,01"], "fit: 1 and 01 are one configuration, written two ways: give it once"),
+    ],
+)
+def test_fit_refuses_one_configuration_written_twice(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fit", "--budget", "1GiB", *args]) == 2
+    assert capsys.readouterr().err.strip() == f"dstt-profile: error: {message}"
+
+
+@pytest.mark.parametrize(("budget", "message"), [("0.5B", "size '0.5B' is not a whole number"), ("0.0001 KB", "size '0.0001 KB' rounds to 0")])
+def test_a_budget_is_never_rounded_to_zero(budget: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fit", "--budget", budget, "--res", "48x96"]) == 2
+    assert capsys.readouterr().err.strip() == f"dstt-profile: error: {message}"

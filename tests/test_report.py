@@ -18,7 +18,7 @@ from dstt_profile.cli.job import result_stem
 from dstt_profile.cli.main import main
 from dstt_profile.cli.report import report_command
 from dstt_profile.records.schema import Result
-from dstt_profile.render.html import render_html, write_report
+from dstt_profile.render.html import render_html, write_files
 
 GOLDEN = Path(__file__).parent / "golden" / "stage_table_t14.txt"
 SECTIONS = ("summary", "stages", "laws", "scaling", "crossovers", "timeline", "graph", "fvcore", "checks")
@@ -124,7 +124,7 @@ def test_report_from_saved_json_alone(tmp_path: Path) -> None:
 
 def test_sweep_renders_one_report(tmp_path: Path) -> None:
     result = profile_many([run_config(t, "64x64") for t in (1, 2, 3)])
-    paths = write_report(result, tmp_path, result_stem(result))
+    paths = write_files(result, tmp_path, result_stem(result))
     assert [p.suffix for p in paths] == [".html", ".graphml", ".dot"]
     assert paths[0].name == f"{result_stem(result)}.html" == "dstt_t1-3_64x64_float32.html"
     html = paths[0].read_text(encoding="utf-8")

@@ -11,12 +11,16 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from types import FrameType
 
 # Signals that end the command the way Ctrl-C does: cleanly, files removed, exit 128 + number.
 STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
 QUIET_LOGGERS = ("torch", "fvcore", "iopath")
+# Libraries whose Python warnings (deprecations, fonts without a glyph, ...) would land around our
+# one-line messages on stderr; silenced unless the user asked for warnings (-W or PYTHONWARNINGS).
+QUIET_WARNINGS = r"(torch|matplotlib|fvcore|iopath|networkx|pandas|numpy|jinja2|PIL)(\.|$)"
 
 
 class Stopped(BaseException):
@@ -47,15 +51,19 @@ def stop_signals_raise() -> Iterator[None]:
 
 @contextlib.contextmanager
 def quiet_libraries() -> Iterator[None]:
-    """Torch's Python loggers off, and the profiler's C++ (Kineto) status lines off unless the user
-    asked for them by setting KINETO_LOG_LEVEL: our errors say what went wrong, in one line."""
+    """Torch's Python loggers off, the libraries' Python warnings off unless the user asked for
+    warnings, and the profiler's C++ (Kineto) status lines off unless the user asked for them by
+    setting KINETO_LOG_LEVEL: our errors say what went wrong, in one line."""
     os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # above every level Kineto prints
     loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
     levels = [log.level for log in loggers]
     for log in loggers:
         log.setLevel(logging.CRITICAL + 1)
     try:
-        yield
+        with warnings.catch_warnings():
+            if not sys.warnoptions:
+                warnings.filterwarnings("ignore", module=QUIET_WARNINGS)
+            yield
     finally:
         for log, level in zip(loggers, levels):
             log.setLevel(level)

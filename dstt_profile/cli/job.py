@@ -18,9 +18,9 @@ from dstt_profile.profiles.registry import resolve, slug_variants
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result
 
-# Extra outputs of the main job, "module:function" with function(result, out_dir, stem) -> paths written,
-# and the suffixes of the files it writes (checked before the work). The HTML report plugs in here.
-REPORT_WRITERS: dict[str, tuple[str, ...]] = {"dstt_profile.render.html:write_report": ("html", "graphml", "dot")}
+# Extra outputs of the main job, "module:function" with function(result) -> {suffix: text}, and the
+# suffixes it renders (checked before the work). The HTML report plugs in here.
+REPORT_WRITERS: dict[str, tuple[str, ...]] = {"dstt_profile.render.html:report_files": ("html", "graphml", "dot")}
 
 
 MAX_STEM = 150  # characters of a file-name stem; a longer one is cut and ends in a digest of the whole
@@ -55,17 +55,23 @@ def planned_outputs(out: Path, stem: str, formats: Sequence[str]) -> dict[str, P
 
 
 def write_outputs(result: Result, out: Path, formats: Sequence[str]) -> list[Path]:
-    from dstt_profile.fileio import write_atomic
+    """Every file of the result (`formats` and the report's), rendered first and then written together:
+    a failure or a stop while writing leaves the old set as it was, never a mix (fileio.write_all)."""
+    from dstt_profile.fileio import write_all
     from dstt_profile.render.tabular import render_csv, render_json
 
     ensure_dir(out)
     stem = result_stem(result)
-    written = []
+    texts: dict[str, str] = {}
     if "json" in formats:
-        written.append(write_atomic(out / f"{stem}.json", render_json(result)))
+        texts["json"] = render_json(result)
     if "csv" in formats:
-        written.append(write_atomic(out / f"{stem}.csv", render_csv(result)))
-    return written
+        texts["csv"] = render_csv(result)
+    for target in REPORT_WRITERS:
+        renderer: Callable[..., Any] | None = load(target)
+        if renderer is not None:
+            texts.update(renderer(result))
+    return write_all({out / f"{stem}.{suffix}": text for suffix, text in texts.items()})
 
 
 def _measured(runs: Sequence[RunConfig], repeats: int, fvcore: bool, quiet: bool) -> Result:
@@ -136,10 +142,6 @@ def run_job(args: argparse.Namespace, show: bool = True) -> tuple[int, Result, l
     from dstt_profile.api import profile_many
     from dstt_profile.render.terminal import render
 
-    if not args.quiet:
-        from dstt_profile.engine.workspace import default_cache
-
-        default_cache(runs[0].device).notify = lambda line: print(line, file=sys.stderr, flush=True)
     progress = sweep_progress(sys.stderr, sys.stderr.isatty()) if len(runs) > 1 and not args.quiet else None
     if args.measure:
         result = _measured(runs, repeats, args.fvcore, args.quiet)
@@ -153,10 +155,6 @@ def run_job(args: argparse.Namespace, show: bool = True) -> tuple[int, Result, l
     # split, so that the derivation is checked against the traced record itself
     result = _finished(with_scaling(result), checked)
     written = write_outputs(result, out, formats)
-    for target in REPORT_WRITERS:
-        writer: Callable[..., Any] | None = load(target)
-        if writer is not None:
-            written += writer(result, out, result_stem(result))
     if show and not args.quiet:
         print(render(result))
         if checked is not None:

@@ -56,6 +56,10 @@ def _error(message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Whatever ends it, temporary files are removed and the user gets one line."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    from dstt_profile.engine.workspace import set_announcer
+
+    # every command says on stderr when it calibrates a convolution, and for about how long (--quiet: not)
+    set_announcer(None if "--quiet" in argv else lambda line: print(line, file=sys.stderr, flush=True))
     try:
         with edge.stop_signals_raise(), edge.quiet_libraries():
             code = _dispatch(argv)

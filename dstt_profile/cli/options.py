@@ -279,7 +279,15 @@ def fit_configs(args: argparse.Namespace) -> list[RunConfig]:
         count *= len(items)
     if count > MAX_COMBINATIONS:
         raise UsageError(f"{count} combinations is more than {MAX_COMBINATIONS} in one fit")
-    return [run_config(args, 1, **dict(zip(FIT_LISTS, combo))) for combo in itertools.product(*lists)]
+    configs = [run_config(args, 1, **dict(zip(FIT_LISTS, combo))) for combo in itertools.product(*lists)]
+    seen: dict[RunConfig, tuple[str | None, ...]] = {}
+    for combo, config in zip(itertools.product(*lists), configs):
+        if config in seen:
+            first = ", ".join(f"{a}" for a, b in zip(seen[config], combo) if a != b)
+            again = ", ".join(f"{b}" for a, b in zip(seen[config], combo) if a != b)
+            raise UsageError(f"fit: {first} and {again} are one configuration, written two ways: give it once")
+        seen[config] = combo
+    return configs
 
 
 # The subcommands on saved files -----------------------------------------------------------------------

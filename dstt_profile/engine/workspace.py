@@ -31,6 +31,7 @@ import os
 import platform
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from functools import partial
@@ -540,12 +541,19 @@ class WorkspaceCache:
         key = sig.key()
         found = self.entries.get(key)
         if found is None:
-            if self.notify is not None:
-                self.notify(
+            notify = self.notify or _ANNOUNCER[0]
+            work = _calibration_flops(sig)
+            if notify is not None:
+                notify(
                     f"calibrating a convolution's workspace on this machine, once (weight {sig.weight}, "
-                    f"input {sig.sample}, {sig.dtype}); cached in {self.path}"
+                    f"input {sig.sample}, {sig.dtype}): real calls at batch 1 to 3, about "
+                    f"{max(work / _RATE[0], 0.1):.1f} s; cached in {self.path}"
                 )
+            started = time.perf_counter()
             found = calibrate(sig, self.meter or meter_for(self.device))
+            elapsed = time.perf_counter() - started
+            if elapsed > 0.05:  # long enough to tell this machine's speed by
+                _RATE[0] = work / elapsed
             self.entries[key] = found
             self.calibrated += 1
             self._dirty = True
@@ -576,6 +584,26 @@ class WorkspaceCache:
 
     def describe(self) -> str:
         return f"convolution workspaces calibrated on this machine ({self.machine})"
+
+
+# What calibrations are announced to where a cache has no `notify` of its own (the command line's
+# stderr), and this process's convolution speed, FLOPs per second, for the announced estimate (a guess
+# until the first calibration has been timed).
+_ANNOUNCER: list[Callable[[str], None] | None] = [None]
+_RATE = [2e10]
+
+
+def set_announcer(notify: Callable[[str], None] | None) -> None:
+    """Tell `notify` before each calibration any cache of this process makes (None: tell nobody)."""
+    _ANNOUNCER[0] = notify
+
+
+def _calibration_flops(sig: ConvSignature) -> float:
+    """The arithmetic of calibrating `sig`: its probes at batch 1, 2 and 3, 2 FLOPs per multiply-add."""
+    per_sample = 2 * math.prod(sig.weight) * math.prod(slowconv.out_spatial(sig))
+    if sig.transposed:
+        per_sample = 2 * math.prod(sig.weight) * math.prod(sig.sample[1:])
+    return float(per_sample * (1 + 2 + 3))
 
 
 _DEFAULT: dict[tuple[str, int], WorkspaceCache] = {}

@@ -23,6 +23,7 @@ says so.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import tomllib
@@ -88,6 +89,10 @@ def top_level(module: str) -> str | None:
 
 
 def mapped(stage_map: StageMap) -> Callable[[str], str | None]:
+    """The stage of a module name: the first pattern's that matches it whole (looked up once per name,
+    so a map of thousands of patterns costs each module one pass over them)."""
+
+    @functools.cache
     def stage_of(module: str) -> str | None:
         for regex, stage in stage_map:
             if regex.fullmatch(module):
@@ -95,6 +100,12 @@ def mapped(stage_map: StageMap) -> Callable[[str], str | None]:
         return None
 
     return stage_of
+
+
+def unmatched(stage_map: StageMap, names: list[str]) -> list[str]:
+    """The patterns of `stage_map` that match none of the module `names` (each tried against every
+    name, so one shadowed by an earlier pattern still counts as matching)."""
+    return [regex.pattern for regex, _ in stage_map if not any(regex.fullmatch(name) for name in names)]
 
 
 def renaming(stage_of: Callable[[str], str | None], renamed: dict[str, str]) -> Callable[[str], str | None]:
@@ -117,6 +128,14 @@ def generic(
     stage_of, first_stage)` makes the engine's subject."""
     if stage_file is not None:
         stage_map = read_stage_map(stage_file)
+        names = [name for name, _ in module.named_modules() if name]
+        missing = unmatched(stage_map, names)
+        if missing:
+            shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+            raise UsageError(
+                f"--stages {stage_file}: the pattern {missing[0]!r} matches no module of {title}"
+                f"{f' ({len(missing)} patterns match none)' if len(missing) > 1 else ''}; its modules are {shown}"
+            )
         stage_of = mapped(stage_map)
         stages = tuple(dict.fromkeys(stage for _, stage in stage_map))
         note = f"stages from {stage_file}"

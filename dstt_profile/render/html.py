@@ -3,8 +3,9 @@ from a Result's records, plus the layer graph as GraphML and DOT beside it. What
 (stage colours, the stage that grows with t^2 and its words, the graph's notes) comes from the runs'
 `ProfileRecord`, so nothing here names a model.
 
-`write_report` is the main job's extra writer; `write_files` also re-renders a saved JSON without
-running the model (`dstt-profile report`: cli/report.py).
+`report_files` renders the report's files for the main job, which writes them together with the JSON
+and CSV; `write_files` writes them for a saved JSON re-rendered without running the model
+(`dstt-profile report`: cli/report.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from markupsafe import Markup
 from dstt_profile.analysis import laws as fitted
 from dstt_profile.analysis import series
 from dstt_profile.errors import UsageError
-from dstt_profile.fileio import ensure_dir, write_atomic
+from dstt_profile.fileio import ensure_dir, write_all
 from dstt_profile.records.schema import BACKWARD, Result, RunRecord, StageRecord
 from dstt_profile.render import graph, laws, plots
 from dstt_profile.render.colours import stage_colours
@@ -284,18 +285,18 @@ def render_html(result: Result) -> str:
 REPORT_SUFFIXES = ("html", "graphml", "dot")  # what write_files writes, stem.<suffix>
 
 
-def write_files(result: Result, out: Path, stem: str) -> list[Path]:
-    ensure_dir(out)
+def report_files(result: Result) -> dict[str, str]:
+    """The report's files by suffix: the HTML page, the layer graph as GraphML and as DOT. A single
+    run's scaling plots need the result's scaling series (api.with_scaling, which the main job adds)."""
     main = _detail_run(result)
-    return [
-        write_atomic(out / f"{stem}.html", render_html(result)),
-        write_atomic(out / f"{stem}.graphml", graph.graphml_text(main, graph_hints(main))),
-        write_atomic(out / f"{stem}.dot", graph.dot_text(main, graph_hints(main))),
-    ]
+    return {
+        "html": render_html(result),
+        "graphml": graph.graphml_text(main, graph_hints(main)),
+        "dot": graph.dot_text(main, graph_hints(main)),
+    }
 
 
-def write_report(result: Result, out: Path, stem: str) -> list[Path]:
-    """The main job's writer: HTML, GraphML and DOT as `out/<stem>.<suffix>` (the caller names the
-    files: cli/main.py's result_stem). A single run's scaling plots need the result's scaling series
-    (api.with_scaling, which the main job adds before writing)."""
-    return write_files(result, out, stem)
+def write_files(result: Result, out: Path, stem: str) -> list[Path]:
+    """The report's files as `out/<stem>.<suffix>`, written together (fileio.write_all)."""
+    ensure_dir(out)
+    return write_all({out / f"{stem}.{suffix}": text for suffix, text in report_files(result).items()})

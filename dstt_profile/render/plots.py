@@ -126,7 +126,8 @@ def scaling_svg(scaling: ScalingRecord, field: str, what: str, profile: ProfileR
                 ax.annotate(f"t={cross}: {profile.quadratic_name}'s {quantity} largest", (cross, 0.95),
                             xycoords=("data", "axes fraction"), fontsize=8, color=colour_of(colours, quadratic),
                             ha="left", va="top")
-        axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+        if axes[1].get_legend_handles_labels()[0]:  # a series of zeros is not drawn on a log scale
+            axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
         return _svg(fig)
 
 

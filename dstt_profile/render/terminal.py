@@ -45,7 +45,10 @@ def backward_share(run: RunRecord) -> float:
 
 
 def stage_place(stage: str) -> str:
-    """A stage as a place in the pass: the backward stage is "the backward pass"."""
+    """A stage as a place in the pass: the backward stage is "the backward pass"; none (nothing was
+    allocated) is "no stage"."""
+    if not stage:
+        return "no stage"
     return "the backward pass" if stage == BACKWARD else stage
 
 
@@ -110,11 +113,12 @@ def peak_lines(run: RunRecord) -> list[str]:
     """The headline peak in the run's view, with the other view beside it and what each includes."""
     p = run.peak
     shown = run.peak_view
-    where = (
-        f"in the backward pass at op #{shown.op_index} {shown.op}"
-        if shown.stage == BACKWARD
-        else f"in {shown.stage} at op #{shown.op_index} {shown.op} ({shown.module or '<root>'})"
-    )
+    if shown.op_index < 0:
+        where = "the pass allocates nothing: no op holds memory above the weights and input"
+    elif shown.stage == BACKWARD:
+        where = f"in the backward pass at op #{shown.op_index} {shown.op}"
+    else:
+        where = f"in {shown.stage} at op #{shown.op_index} {shown.op} ({shown.module or '<root>'})"
     if shown.view == "allocator":
         inside = f"; {fmt_bytes(p.transient_bytes)} of it held inside that op" if p.transient_bytes else ""
         return [
