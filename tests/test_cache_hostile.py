@@ -24,19 +24,11 @@ import torch
 from dstt_profile.cli.edge import Stopped
 from dstt_profile.cli.main import main
 from dstt_profile.engine import workspace
+from dstt_profile.engine.cachefile import entry_of, signature_from_key, workspace_bound
+from dstt_profile.engine.calibrate import Workspace
+from dstt_profile.engine.convsig import ConvSignature
 from dstt_profile.engine.meters import CpuProfilerMeter
-from dstt_profile.engine.workspace import (
-    CACHE_ENV,
-    CACHE_SCHEMA,
-    ConvSignature,
-    Workspace,
-    WorkspaceCache,
-    cache_dir,
-    entry_of,
-    machine_key,
-    signature_from_key,
-    workspace_bound,
-)
+from dstt_profile.engine.workspace import CACHE_ENV, CACHE_SCHEMA, WorkspaceCache, cache_dir, machine_key
 
 R = TypeVar("R")
 MACHINE = machine_key("cpu")

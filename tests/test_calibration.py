@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from dstt_profile.cli.main import main
+from dstt_profile.engine import calibrate as calibration
 from dstt_profile.engine import workspace
+from dstt_profile.engine.calibrate import calibrate, probe, probe_need
 from dstt_profile.engine.convsig import ConvSignature
 from dstt_profile.engine.meters import CpuProfilerMeter
-from dstt_profile.engine.workspace import WorkspaceCache, calibrate, probe, probe_need
+from dstt_profile.engine.workspace import WorkspaceCache
 
 
 @pytest.fixture
@@ -27,7 +29,7 @@ def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
 def test_a_probe_that_may_not_fit_is_refused_before_it_runs(
     empty_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(workspace, "available_bytes", lambda: (1 << 20, "the address space limit (ulimit -v)"))
+    monkeypatch.setattr(calibration, "available_bytes", lambda: (1 << 20, "the address space limit (ulimit -v)"))
     assert main(["--frames", "1", "--out", str(tmp_path / "out"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     # the first convolution, 3 -> 64 channels at 240x432, batch 1: input 3 + 16 padded channels, output

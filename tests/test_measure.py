@@ -13,11 +13,12 @@ import torch
 from dstt_profile.api import measured_run
 from dstt_profile.cli.main import main
 from dstt_profile.engine.allocations import AllocEvent, net_peak
+from dstt_profile.engine.calibrate import Workspace, WorkspaceError, calibrate
 from dstt_profile.engine.convsig import ConvSignature, signature_of
 from dstt_profile.engine.measure import GLUE, error_pct, stage_roots
 from dstt_profile.engine.meters import CpuProfilerMeter
 from dstt_profile.engine.trace import WORKSPACE_RULE, trace
-from dstt_profile.engine.workspace import Workspace, WorkspaceCache, WorkspaceError, calibrate
+from dstt_profile.engine.workspace import WorkspaceCache
 from dstt_profile.profiles.dstt.args import config_of, dstt_run
 from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.runconfig import RunConfig

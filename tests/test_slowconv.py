@@ -9,9 +9,10 @@ import itertools
 
 import pytest
 
+from dstt_profile.engine.calibrate import probe
+from dstt_profile.engine.convsig import ConvSignature
 from dstt_profile.engine.meters import CpuProfilerMeter
 from dstt_profile.engine.slowconv import SLOW_2D, SLOW_3D, backend, workspace_bytes
-from dstt_profile.engine.workspace import ConvSignature, probe
 
 
 def _signature(dtype: str, dims: int, kernel: int, stride: int, pad: int, dilation: int, groups: int, layout: str) -> ConvSignature:

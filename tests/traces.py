@@ -15,9 +15,10 @@ from functools import cache, partial
 import torch
 
 from dstt_profile.api import profile_run
+from dstt_profile.engine.convsig import ConvSignature
 from dstt_profile.engine.meters import meter_for
 from dstt_profile.engine.trace import build
-from dstt_profile.engine.workspace import ConvSignature, default_cache
+from dstt_profile.engine.workspace import default_cache
 from dstt_profile.profiles.registry import normalised, subject_for
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result, RunRecord

@@ -20,6 +20,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.utils._pytree import tree_leaves
 
 from dstt_profile.engine.contain import UserExit, user_code
+from dstt_profile.engine.convsig import ConvSignature
 from dstt_profile.engine.devicerules import DeviceRules
 from dstt_profile.engine.hooks import ModuleCall, ModuleTracker
 from dstt_profile.engine.liveness import Liveness, what_if_bytes
@@ -27,7 +28,7 @@ from dstt_profile.engine.recorder import OpRecorder
 from dstt_profile.engine.split import StorageSplit
 from dstt_profile.engine.subject import InputSpec, Subject
 from dstt_profile.engine.threads import thread_count
-from dstt_profile.engine.workspace import ConvSignature, WorkspaceCache, default_cache
+from dstt_profile.engine.workspace import WorkspaceCache, default_cache
 from dstt_profile.errors import TraceError, UsageError
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import BACKWARD, OpRecord
