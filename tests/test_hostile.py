@@ -191,3 +191,24 @@ def test_fit_refuses_one_configuration_written_twice(args: list[str], message: s
 def test_a_budget_is_never_rounded_to_zero(budget: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fit", "--budget", budget, "--res", "48x96"]) == 2
     assert capsys.readouterr().err.strip() == f"dstt-profile: error: {message}"
+
+
+@pytest.mark.parametrize("where", ["command line", "budgets file"])
+def test_a_model_reference_to_a_builtin_never_runs(where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`os:system` is callable but no model factory: refused before it is called, wherever it is named."""
+    marker = tmp_path / "PWNED"
+    if where == "command line":
+        argv = ["--model", "os:system", "--model-arg", f"command=echo pwned > {marker}", "--frames", "1",
+                "--res", "32x32", "--out", str(tmp_path / "o"), "--quiet"]
+    else:
+        budgets = tmp_path / "b.toml"
+        budgets.write_text(
+            f'[[budget]]\nname = "x"\nframes = 1\nres = "32x32"\nmodel = "os:system"\npeak = "1 GiB"\n'
+            f'[budget.model_args]\ncommand = "echo pwned > {marker}"\n',
+            encoding="utf-8",
+        )
+        argv = ["check", str(budgets)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "'system' in module os is a builtin_function_or_method, not a torch.nn.Module class or a Python function" in err
+    assert not marker.exists()

@@ -19,6 +19,7 @@ one line (UsageError) naming the model reference.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -240,10 +241,25 @@ def load(reference: str, model_path: Sequence[str] = ()) -> tuple[Factory, UserI
         except Exception as exc:
             raise _import_failure(reference, exc) from None
     factory = getattr(module, attr, None)
+    where = target if target.endswith(".py") else f"module {target}"
     if factory is None or not callable(factory):
-        where = target if target.endswith(".py") else f"module {target}"
         raise UsageError(f"--model {reference}: {where} has no class or function {attr!r}")
+    if not _is_factory(factory):
+        raise UsageError(
+            f"--model {reference}: {attr!r} in {where} is a {type(factory).__name__}, not a torch.nn.Module class "
+            "or a Python function that returns one"
+        )
     return factory, imports
+
+
+def _is_factory(value: object) -> bool:
+    """A model factory as a reference may name one: an `nn.Module` subclass, or a function written in
+    Python (never a builtin such as `os.system`, nor any other callable object a module happens to hold)."""
+    if isinstance(value, type):
+        return issubclass(value, nn.Module)
+    if isinstance(value, functools.partial):
+        return _is_factory(value.func)
+    return isinstance(value, types.FunctionType)
 
 
 def call(reference: str, factory: Factory, args: dict[str, ArgValue], imports: UserImports | None) -> nn.Module:
