@@ -13,17 +13,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from dstt_profile.cli.job import check_real_memory
 from dstt_profile.cli.options import analysis_parser, analysis_runs
 from dstt_profile.errors import UsageError
 from dstt_profile.records.runconfig import RunConfig
 
 
 def _rule_counts(rules: Sequence[str]) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for names in rules:
-        for name in filter(None, names.split(",")):
-            counts[name.partition("*")[0]] += 1
-    return counts
+    """How many ops each device rule applied to."""
+    from dstt_profile.engine.devicecheck import rule_names
+
+    return Counter(base for names in rules for base, _ in rule_names(names))
 
 
 def _describe(run: RunConfig) -> str:
@@ -74,12 +74,7 @@ def verify_command(argv: Sequence[str]) -> int:
         raise UsageError("verify: int8 is a storage what-if computed in float32, never run as such: verify --dtype float32")
     if any(r.device != "cpu" for r in runs):
         raise UsageError("verify compares the CPU allocator's events op by op: use --device cpu")
-    from dstt_profile.analysis.capacity import require_memory
-    from dstt_profile.api import profile_run
-
-    largest = max(runs, key=lambda r: (r.frames * r.batch * r.height * r.width))
-    need = profile_run(largest, keep_ops=False)
-    require_memory(need.peak.bytes + need.param_bytes + need.input_bytes, f"verify at t={largest.frames}")
+    check_real_memory(runs, "verify")
     all_ok = True
     for run in runs:
         ok, lines = verify_run(run)

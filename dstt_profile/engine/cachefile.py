@@ -108,12 +108,10 @@ def output_spatial(sig: ConvSignature) -> tuple[int, ...] | None:
     ranks = {len(kernel), len(sig.stride), len(sig.padding), len(sig.dilation), len(sig.output_padding)}
     if dims < 1 or ranks != {dims}:
         return None
-    rows = zip(spatial, kernel, sig.stride, sig.padding, sig.dilation, sig.output_padding)
+    out = sig.output_spatial()
     if sig.transposed:
-        out = tuple((i - 1) * s - 2 * p + d * (k - 1) + o + 1 for i, k, s, p, d, o in rows)
         channels_fit = sig.sample[0] == sig.weight[0] and sig.weight[0] % sig.groups == 0
     else:
-        out = tuple((i + 2 * p - d * (k - 1) - 1) // s + 1 for i, k, s, p, d, _ in rows)
         channels_fit = sig.sample[0] == sig.weight[1] * sig.groups and sig.weight[0] % sig.groups == 0
     return out if channels_fit and min(out) >= 1 else None
 

@@ -95,7 +95,7 @@ def probe_need(sig: ConvSignature, batch: int) -> int:
     input where ATen's own kernels run it."""
     itemsize = int(getattr(torch, sig.dtype).itemsize)
     spatial_in = math.prod(sig.sample[1:])
-    spatial_out = math.prod(slowconv.out_spatial(sig))
+    spatial_out = math.prod(sig.output_spatial())
     channels_in = sig.sample[0]
     channels_out = sig.weight[1] * sig.groups if sig.transposed else sig.weight[0]
     x = batch * spatial_in * (channels_in + _blocks_of_16(channels_in))

@@ -27,6 +27,13 @@ class ConvSignature:
     device: str
     layout: str  # contiguous | channels_last | strided:<dims from outermost to innermost>, e.g. strided:0,2,1,3,4
 
+    def output_spatial(self) -> tuple[int, ...]:
+        """The spatial sizes a call of this convolution returns."""
+        rows = zip(self.sample[1:], self.weight[2:], self.stride, self.padding, self.dilation, self.output_padding)
+        if self.transposed:
+            return tuple((i - 1) * s - 2 * p + d * (k - 1) + o + 1 for i, k, s, p, d, o in rows)
+        return tuple((i + 2 * p - d * (k - 1) - 1) // s + 1 for i, k, s, p, d, _ in rows)
+
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 

@@ -27,13 +27,18 @@ PREFIX = "dstt-profile op #"
 RECORDER_REWRAP = WRAPPED_NUMBER
 
 
+def rule_names(rules: str) -> list[tuple[str, int]]:
+    """An op's rule names ('cpu.scalar_operand*2,workspace.convolution') as (name, times) pairs."""
+    out = []
+    for name in filter(None, rules.split(",")):
+        base, _, times = name.partition("*")
+        out.append((base, int(times or 1)))
+    return out
+
+
 def scalar_count(rules: str) -> int:
     """How many scalar operands an op's rule names say it took."""
-    for name in rules.split(","):
-        base, _, times = name.partition("*")
-        if base == SCALAR_RULE:
-            return int(times or 1)
-    return 0
+    return next((times for base, times in rule_names(rules) if base == SCALAR_RULE), 0)
 
 
 @dataclass(frozen=True)

@@ -182,13 +182,13 @@ def _measure(
     model, inputs = build(run.replace(real=True), subject)
     model.eval()
     try:
-        with user_code(subject.program), torch.no_grad():
-            say(f"real forward pass 2/{passes} (warm-up)")
-            model(*inputs)  # warm-up: library caches and thread pools, as in every later pass
-            say(f"real forward pass 3/{passes} (allocator peak)")
-            measured, out = meter.peak(partial(model, *inputs))
-            del out
         with user_code(subject.program):
+            with torch.no_grad():
+                say(f"real forward pass 2/{passes} (warm-up)")
+                model(*inputs)  # warm-up: library caches and thread pools, as in every later pass
+                say(f"real forward pass 3/{passes} (allocator peak)")
+                measured, out = meter.peak(partial(model, *inputs))
+                del out
             forward_seconds, stage_seconds = _timed_passes(model, inputs, run, subject, repeats, say, 4, passes)
     except UserExit as exc:
         raise TraceError(f"the model's real forward pass {exc}") from None

@@ -54,22 +54,6 @@ def backend(sig: ConvSignature, batch: int) -> Any:
     )
 
 
-def out_spatial(sig: ConvSignature) -> list[int]:
-    """The output's spatial sizes of `sig`."""
-    kernel = sig.weight[2:]
-    if sig.transposed:
-        return [
-            (size - 1) * stride - 2 * pad + dil * (k - 1) + extra + 1
-            for size, k, stride, pad, dil, extra in zip(
-                sig.sample[1:], kernel, sig.stride, sig.padding, sig.dilation, sig.output_padding
-            )
-        ]
-    return [
-        (size + 2 * pad - dil * (k - 1) - 1) // stride + 1
-        for size, k, stride, pad, dil in zip(sig.sample[1:], kernel, sig.stride, sig.padding, sig.dilation)
-    ]
-
-
 def _needs_columns(sig: ConvSignature) -> bool:
     return any(k != 1 for k in sig.weight[2:]) or any(s != 1 for s in sig.stride) or any(p != 0 for p in sig.padding)
 
@@ -91,7 +75,7 @@ def workspace_bytes(sig: ConvSignature, batch: int) -> int | None:
     channels = sig.sample[0]
     sample_in = math.prod(sig.sample)
     kernel = math.prod(sig.weight[2:])
-    out_area = math.prod(out_spatial(sig))
+    out_area = math.prod(sig.output_spatial())
     copied = 0 if sig.layout == "contiguous" else batch * sample_in * itemsize
     if kind in SLOW_3D:
         columns = batch * channels * kernel * out_area if _needs_columns(sig) or sig.groups > 1 else 0

@@ -222,7 +222,7 @@ def set_announcer(notify: Callable[[str], None] | None) -> None:
 
 def _calibration_flops(sig: ConvSignature) -> float:
     """The arithmetic of calibrating `sig`: its probes at batch 1, 2 and 3, 2 FLOPs per multiply-add."""
-    per_sample = 2 * math.prod(sig.weight) * math.prod(slowconv.out_spatial(sig))
+    per_sample = 2 * math.prod(sig.weight) * math.prod(sig.output_spatial())
     if sig.transposed:
         per_sample = 2 * math.prod(sig.weight) * math.prod(sig.sample[1:])
     return float(per_sample * (1 + 2 + 3))
