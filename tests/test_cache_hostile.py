@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import pytest
 import torch
+from traces import conv_signature
 
 from dstt_profile.cli.edge import Stopped
 from dstt_profile.cli.main import main
@@ -56,20 +57,7 @@ class _Meter:
 
 
 def _sig(channels: int = 2) -> ConvSignature:
-    return ConvSignature(
-        sample=(channels, 8, 8),
-        weight=(4, channels, 3, 3),
-        bias=True,
-        stride=(1, 1),
-        padding=(1, 1),
-        dilation=(1, 1),
-        transposed=False,
-        output_padding=(0, 0),
-        groups=1,
-        dtype="float32",
-        device="cpu",
-        layout="contiguous",
-    )
+    return conv_signature((channels, 8, 8), (4, channels, 3, 3))
 
 
 GOOD = {"at_one": 1300, "constant": 1000, "per_sample": 300, "checked": 3, "exact": []}  # what _Meter gives

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from traces import conv_signature
 
 from dstt_profile.cli.main import main
 from dstt_profile.engine import calibrate as calibration
@@ -44,10 +45,7 @@ def test_a_probe_that_may_not_fit_is_refused_before_it_runs(
 
 
 def _first_conv() -> ConvSignature:
-    return ConvSignature(
-        sample=(3, 240, 432), weight=(64, 3, 3, 3), bias=True, stride=(2, 2), padding=(1, 1), dilation=(1, 1),
-        transposed=False, output_padding=(0, 0), groups=1, dtype="float32", device="cpu", layout="contiguous",
-    )
+    return conv_signature((3, 240, 432), (64, 3, 3, 3), stride=2)
 
 
 def test_a_frame_size_no_machine_holds_is_one_line(empty_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,10 +60,7 @@ def test_a_workspace_affine_only_from_batch_3_extrapolates_exactly() -> None:
     """The hierarchical encoder's 128 -> 256 channel convolution at 12x72 (DSTT at 48x288): oneDNN may
     change kernels at batches 1 and 2 (it does on AVX2). Whatever this machine does, the fit equals a
     real call at batches it never probed."""
-    sig = ConvSignature(
-        sample=(128, 12, 72), weight=(256, 128, 3, 3), bias=True, stride=(1, 1), padding=(1, 1), dilation=(1, 1),
-        transposed=False, output_padding=(0, 0), groups=1, dtype="float32", device="cpu", layout="contiguous",
-    )
+    sig = conv_signature((128, 12, 72), (256, 128, 3, 3))
     meter = CpuProfilerMeter()
     ws = calibrate(sig, meter)
     assert ws.affine and ws.first_affine in (1, 2, 3)

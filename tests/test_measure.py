@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import pytest
 import torch
+from traces import conv_signature
 
 from dstt_profile.api import measured_run
 from dstt_profile.cli.main import main
@@ -69,20 +70,7 @@ class _AffineMeter:
         return out.numel() * out.element_size() + 1000 + self.per_sample(out.shape[0]), out
 
 
-_SIG = ConvSignature(
-    sample=(2, 8, 8),
-    weight=(4, 2, 3, 3),
-    bias=True,
-    stride=(1, 1),
-    padding=(1, 1),
-    dilation=(1, 1),
-    transposed=False,
-    output_padding=(0, 0),
-    groups=1,
-    dtype="float32",
-    device="cpu",
-    layout="contiguous",
-)
+_SIG = conv_signature((2, 8, 8), (4, 2, 3, 3))
 
 
 def test_calibrate_fits_an_affine_workspace_and_checks_it() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from traces import conv_signature
 
 from dstt_profile.engine.calibrate import probe
 from dstt_profile.engine.convsig import ConvSignature
@@ -19,18 +20,9 @@ def _signature(dtype: str, dims: int, kernel: int, stride: int, pad: int, dilati
     channels = 4 * groups
     sample = (channels, 3, 13, 17) if dims == 3 else (channels, 13, 17)
     strided = "strided:0,2,1,3" if dims == 2 else "strided:0,2,1,3,4"
-    return ConvSignature(
-        sample=sample,
-        weight=(8, channels // groups, *([kernel] * dims)),
-        bias=True,
-        stride=(stride,) * dims,
-        padding=(pad,) * dims,
-        dilation=(dilation,) * dims,
-        transposed=False,
-        output_padding=(0,) * dims,
-        groups=groups,
-        dtype=dtype,
-        device="cpu",
+    weight = (8, channels // groups, *([kernel] * dims))
+    return conv_signature(
+        sample, weight, dtype, stride=stride, padding=pad, dilation=dilation, groups=groups,
         layout=strided if layout == "strided" else "contiguous",
     )
 
@@ -65,10 +57,7 @@ def test_derived_workspace_equals_a_real_call(batch: int) -> None:
 
 def test_oneDNN_convolutions_are_left_to_calibration() -> None:
     """A float32 convolution oneDNN takes on this machine is never derived: it is probed."""
-    sig = ConvSignature(
-        sample=(64, 60, 108), weight=(64, 64, 3, 3), bias=True, stride=(1, 1), padding=(1, 1), dilation=(1, 1),
-        transposed=False, output_padding=(0, 0), groups=1, dtype="float32", device="cpu", layout="contiguous",
-    )
+    sig = conv_signature((64, 60, 108), (64, 64, 3, 3))
     kind = backend(sig, 1)
     if kind in SLOW_2D | SLOW_3D:
         pytest.skip(f"this machine runs the float32 case with ATen's own kernel ({kind})")
@@ -77,10 +66,7 @@ def test_oneDNN_convolutions_are_left_to_calibration() -> None:
 
 def test_columns_of_a_bfloat16_convolution_where_ATen_runs_it() -> None:
     """The rule's arithmetic where this machine runs bfloat16 convolutions itself (no native bfloat16)."""
-    sig = ConvSignature(
-        sample=(64, 60, 108), weight=(64, 64, 3, 3), bias=True, stride=(1, 1), padding=(1, 1), dilation=(1, 1),
-        transposed=False, output_padding=(0, 0), groups=1, dtype="bfloat16", device="cpu", layout="contiguous",
-    )
+    sig = conv_signature((64, 60, 108), (64, 64, 3, 3), "bfloat16")
     if backend(sig, 2) not in SLOW_2D:
         pytest.skip("this machine runs bfloat16 convolutions with oneDNN: calibrated, not derived")
     # columns for the batch: 2 * 64 * 3*3 * 60*108 elements * 2 B = 14,929,920

@@ -59,14 +59,29 @@ def real_peak(config: RunConfig) -> int:
     return int(peak)
 
 
+def conv_signature(
+    sample: tuple[int, ...],
+    weight: tuple[int, ...],
+    dtype: str = "float32",
+    *,
+    stride: int = 1,
+    padding: int = 1,
+    dilation: int = 1,
+    groups: int = 1,
+    layout: str = "contiguous",
+) -> ConvSignature:
+    """A convolution with bias as the engine reads one from its arguments: `sample` is one sample's input
+    shape, every spatial parameter the same along each dimension."""
+    dims = len(weight) - 2
+    return ConvSignature(
+        sample=sample, weight=weight, bias=True, stride=(stride,) * dims, padding=(padding,) * dims,
+        dilation=(dilation,) * dims, transposed=False, output_padding=(0,) * dims, groups=groups, dtype=dtype,
+        device="cpu", layout=layout,
+    )
+
+
 def conv_workspace(sample: tuple[int, ...], weight: tuple[int, ...], dtype: str, batch: int, padding: int = 1) -> int:
     """This machine's workspace of a stride-1 convolution with bias (the engine's figure: derived where
     ATen runs it, calibrated where oneDNN does; each checked against real calls in test_slowconv.py and
     test_allocator.py)."""
-    dims = len(weight) - 2
-    sig = ConvSignature(
-        sample=sample, weight=weight, bias=True, stride=(1,) * dims, padding=(padding,) * dims,
-        dilation=(1,) * dims, transposed=False, output_padding=(0,) * dims, groups=1, dtype=dtype,
-        device="cpu", layout="contiguous",
-    )
-    return default_cache("cpu").bytes_at(sig, batch)
+    return default_cache("cpu").bytes_at(conv_signature(sample, weight, dtype, padding=padding), batch)
