@@ -20,7 +20,6 @@ from dstt_profile.analysis.summarize import summarize
 from dstt_profile.engine.polytrace import BASE_FRAMES, DIRECT_BELOW, TRACED, TraceFamily, worth_deriving
 from dstt_profile.engine.trace import Trace, trace
 from dstt_profile.errors import UsageError
-from dstt_profile.numbers import shown, whole_number
 from dstt_profile.profiles.registry import normalised, register_factory, subject_for
 from dstt_profile.records.runconfig import (
     DEFAULT_MODEL,
@@ -34,6 +33,7 @@ from dstt_profile.records.runconfig import (
 from dstt_profile.records.schema import Result, RunRecord
 from dstt_profile.runs import build_run
 from dstt_profile.units import fmt_bytes, fmt_count
+from dstt_profile.values import shown, whole_number
 
 if TYPE_CHECKING:
     import pandas as pd

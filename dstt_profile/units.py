@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from dstt_profile.errors import UsageError
-from dstt_profile.numbers import INT64_MAX, decimal, whole_number
+from dstt_profile.values import INT64_MAX, decimal, whole_number
 
 BYTE_UNITS = {
     "B": 1,

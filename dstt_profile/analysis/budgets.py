@@ -16,9 +16,9 @@ from typing import Any
 from dstt_profile.analysis.budgets_file import Budget
 from dstt_profile.analysis.footprint import of_record
 from dstt_profile.errors import UsageError
-from dstt_profile.numbers import shown, whole_number
 from dstt_profile.records.schema import RunRecord, config_json
 from dstt_profile.units import fmt_bytes, fmt_count
+from dstt_profile.values import shown, whole_number
 
 BASELINE_SCHEMA = "dstt-profile-baseline/1"
 RESULT_SCHEMA = "dstt-profile-check/1"

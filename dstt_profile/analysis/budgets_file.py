@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from dstt_profile.errors import UsageError
-from dstt_profile.numbers import INT64_MAX, decimal, shown, whole_number
 from dstt_profile.profiles.registry import refuse_shorthands, resolve
 from dstt_profile.records.runconfig import (
     DEFAULT_MODEL,
@@ -28,6 +27,7 @@ from dstt_profile.records.runconfig import (
 )
 from dstt_profile.runs import build_run
 from dstt_profile.units import parse_bytes, parse_flops
+from dstt_profile.values import INT64_MAX, decimal, shown, whole_number
 from model.config import ATTENTION_BACKENDS
 
 DEFAULT_GROWTH = "+2%"

@@ -2,7 +2,7 @@
 
 The engine's train run (forward + `output.float().mean().backward()`) gives the peak of bytes
 allocated during the step (weights and input excluded). This module traces the same step with the
-engine's storage split riding along (engine/split.py), which at every new peak classifies the live
+engine's storage split riding along (engine/storagesplit.py), which at every new peak classifies the live
 storages:
 
 - gradients: the `.grad` storages of parameters accumulated so far;
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from dstt_profile.engine.split import OpAt, StorageSplit
+from dstt_profile.engine.storagesplit import OpAt, StorageSplit
 from dstt_profile.engine.trace import trace
 from dstt_profile.errors import UsageError
 from dstt_profile.profiles.registry import subject_for

@@ -12,8 +12,8 @@ import argparse
 from typing import Any
 
 from dstt_profile.errors import UsageError
-from dstt_profile.numbers import positive
 from dstt_profile.records.runconfig import DEFAULT_MODEL, ArgValue
+from dstt_profile.values import positive
 
 SIZE_SHORTHANDS = ("heads", "zones", "blocks", "hidden", "channel")
 

@@ -15,7 +15,6 @@ from typing import Any, NoReturn
 from dstt_profile.analysis.fit import GATES
 from dstt_profile.cli.modelopts import add_model_options, model_fields
 from dstt_profile.errors import UsageError
-from dstt_profile.numbers import INT64_MAX, positive, shown
 from dstt_profile.records.runconfig import (
     DEVICES,
     DTYPES,
@@ -30,6 +29,7 @@ from dstt_profile.records.runconfig import (
 )
 from dstt_profile.runs import build_run
 from dstt_profile.units import BYTE_UNIT_LIST
+from dstt_profile.values import INT64_MAX, positive, shown
 
 PROG = "dstt-profile"
 FORMATS = ("json", "csv")

@@ -28,7 +28,7 @@ from dstt_profile.engine.devicerules import SCALAR_RULE, WRAPPED_NUMBER, DeviceR
 from dstt_profile.engine.hooks import ModuleTracker, tensor_infos
 from dstt_profile.engine.liveness import Liveness
 from dstt_profile.engine.producers import Producers
-from dstt_profile.engine.split import StorageSplit
+from dstt_profile.engine.storagesplit import StorageSplit
 from dstt_profile.engine.subject import CostFunction
 from dstt_profile.engine.workspace import CONVOLUTION
 from dstt_profile.records.schema import OpRecord

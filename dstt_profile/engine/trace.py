@@ -25,7 +25,7 @@ from dstt_profile.engine.devicerules import DeviceRules
 from dstt_profile.engine.hooks import ModuleCall, ModuleTracker
 from dstt_profile.engine.liveness import Liveness, what_if_bytes
 from dstt_profile.engine.recorder import OpRecorder
-from dstt_profile.engine.split import StorageSplit
+from dstt_profile.engine.storagesplit import StorageSplit
 from dstt_profile.engine.subject import InputSpec, Subject
 from dstt_profile.engine.threads import thread_count
 from dstt_profile.engine.workspace import WorkspaceCache, default_cache
@@ -176,7 +176,7 @@ def trace(
     Convolution workspaces come from `workspaces` (by default this machine's calibration cache for
     the run's device and thread count). `annotate_prefix` marks every op as a profiler range (real
     runs, devicecheck.py). `split` (train mode, fake tensors) classifies what holds the bytes as the
-    step runs (split.py); such a trace carries no convolution workspaces, which the split does not need."""
+    step runs (storagesplit.py); such a trace carries no convolution workspaces, which the split does not need."""
     with thread_count(run.threads):
         return _trace(run, subject, annotate_prefix, workspaces, split)
 

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from dstt_profile.errors import UsageError
-from dstt_profile.numbers import INT64_MAX, shown, whole_number
+from dstt_profile.values import INT64_MAX, shown, whole_number
 
 # dtype name -> (dtype the tensors are computed in, bytes per element reported).
 # int8 is a storage what-if: computed in float32, every floating tensor counted at 1 byte per element,
