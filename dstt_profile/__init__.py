@@ -6,9 +6,10 @@ peak activation memory and where it is, each checked against docs/architecture.m
 
 from __future__ import annotations
 
-from dstt_profile.api import Profile, profile, run_config, sweep
+from dstt_profile.api import Profile, max_frames, profile, run_config, sweep
+from dstt_profile.records.report import Report
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result, RunRecord
 
-__all__ = ["Profile", "Result", "RunConfig", "RunRecord", "profile", "run_config", "sweep"]
+__all__ = ["Profile", "Report", "Result", "RunConfig", "RunRecord", "max_frames", "profile", "run_config", "sweep"]
 __version__ = "0.1.0"

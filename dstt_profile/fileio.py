@@ -88,18 +88,14 @@ def _mode_for(path: Path) -> int:
 
 
 def write_atomic(path: Path, data: str | bytes) -> Path:
-    """Write `data` to `path` so that readers see the old file or the whole new one, never a part.
-
-    A failure to write is a UsageError (one line: the path and the reason); the temporary file is
-    removed on any exit, including KeyboardInterrupt and the signals the command line turns into
-    exceptions (see `remove_pending` for the moments between)."""
+    """Write `data` to `path` so that readers see the old file or the whole new one, never a part; a
+    failure is a UsageError (one line), and the temporary file is removed on any exit."""
     return write_all({path: data})[0]
 
 
 def write_all(files: Mapping[Path, str | bytes]) -> list[Path]:
-    """Write a set of files that belong together (a result's JSON, CSV and report) so that they change
-    together: every one is written in full to a temporary name first, and only then are they renamed
-    into place, one after another. A failure or a stop while writing leaves every old file as it was."""
+    """Write files that belong together (a result's JSON, CSV and report): each in full to a temporary
+    name first, then all renamed into place, so a failure while writing leaves every old file as it was."""
     staged: list[tuple[str, Path]] = []
     try:
         for path, data in files.items():
@@ -108,7 +104,7 @@ def write_all(files: Mapping[Path, str | bytes]) -> list[Path]:
             try:
                 os.replace(tmp, path)
             except OSError as exc:
-                raise UsageError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+                raise _cannot_write(path, exc) from None
             _PENDING.discard(tmp)
     finally:
         for tmp, _ in staged:
@@ -124,7 +120,7 @@ def _stage(path: Path, data: str | bytes) -> str:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise UsageError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        raise _cannot_write(path, exc) from None
     _PENDING.add(tmp)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -132,11 +128,15 @@ def _stage(path: Path, data: str | bytes) -> str:
         os.chmod(tmp, mode)
     except OSError as exc:
         _remove(tmp)
-        raise UsageError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        raise _cannot_write(path, exc) from None
     except BaseException:
         _remove(tmp)
         raise
     return tmp
+
+
+def _cannot_write(path: Path, exc: OSError) -> UsageError:
+    return UsageError(f"cannot write {str(path)!r}: {exc.strerror or exc}")
 
 
 def _remove(tmp: str) -> None:

@@ -1,11 +1,7 @@
-"""The one way a `RunConfig` is made, whichever edge its options came from: the command line (every
-subcommand, cli/options.py), the Python API (api.run_config) or a budgets file (budgets_file.py).
-
-Each edge reads its own syntax (text, Python values, TOML) into values; from there every run is
-built here by the same steps: the frame size read by the one HxW reader (`parse_res`: text or a
-pair), DSTT's size shorthands merged into the model arguments and refused for a model that is not
-DSTT-shaped, the run validated, then checked against its model's profile with its arguments stated.
-"""
+"""The one way a `RunConfig` is made, whichever edge its options came from: the command line
+(cli/options.py), the Python API (api.run_config) or a budgets file (budgets_file.py). Each edge reads
+its own syntax into values; every rule is then checked here and in RunConfig, and each UsageError
+names its field (UsageError.field) for the edge to name it its own way."""
 
 from __future__ import annotations
 
@@ -18,19 +14,19 @@ from dstt_profile.records.runconfig import ArgValue, RunConfig, model_args_of, p
 
 
 def build_run(
-    frames: Any,
-    res: Any = "240x432",
-    *,
-    option: str = "res",
-    shorthands: Mapping[str, ArgValue] | None = None,
+    frames: Any, res: Any = "240x432", *, option: str = "res", shorthands: Mapping[str, ArgValue] | None = None,
     **fields: Any,
 ) -> RunConfig:
     """A validated, normalised RunConfig. `res` is 'HxW' or (H, W) (named `option` in a message);
-    `shorthands` are DSTT's size options as given (--heads, ...), merged into `model_args`; `fields`
-    are RunConfig's other fields."""
+    `shorthands` are DSTT's (profiles/dstt/args.SHORTHANDS) as given, merged into `model_args` and
+    refused for a model that is not DSTT-shaped; `fields` are RunConfig's other fields."""
     height, width = parse_res(res, option)
     given = dict(shorthands or {})
     args = dict(model_args_of(fields.pop("model_args", ())))
+    twice = sorted(set(given) & set(args))
+    if twice:
+        raise UsageError(f"{twice[0]!r} is set both by its own option and in the model arguments: give one",
+                         f"model_args.{twice[0]}")
     try:
         run = RunConfig(frames=frames, height=height, width=width, model_args=model_args_of({**args, **given}), **fields)
     except TypeError as exc:  # a field RunConfig does not have

@@ -58,7 +58,7 @@ def parse_flops(text: str | int) -> int:
 
 
 def fmt_bytes(n: float) -> str:
-    """Binary units, three significant figures: 406389760 -> '387.6 MiB'."""
+    """Binary units, one decimal place: 406389760 -> '387.6 MiB'; under 1 KiB, whole bytes."""
     for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if abs(n) >= size:
             return f"{n / size:.1f} {unit}"
@@ -66,7 +66,7 @@ def fmt_bytes(n: float) -> str:
 
 
 def fmt_count(n: float, unit: str = "") -> str:
-    """Decimal prefixes: 1.23e12 -> '1.23 T' + unit."""
+    """Decimal prefixes, two decimal places: 1.23e12 -> '1.23 T' + unit; under 1 K, a whole number."""
     for prefix, size in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(n) >= size:
             return f"{n / size:.2f} {prefix}{unit}"

@@ -1,6 +1,6 @@
 """Regenerate notebooks/explore_dstt.ipynb: `python scripts/make_notebook.py`.
 
-The notebook uses only the public API (dstt_profile.profile, sweep, fit.max_frames, render.graph) and
+The notebook uses only the public API (dstt_profile.profile, sweep, max_frames, render.graph) and
 runs top to bottom in seconds on fake tensors; tests/test_notebook.py executes it.
 """
 
@@ -21,7 +21,7 @@ CELLS: list[tuple[str, str]] = [
      "from matplotlib.figure import Figure\n\n"
      "import dstt_profile\n"
      "from dstt_profile.units import fmt_bytes"),
-    ("md", "## One configuration\n\nA `Profile` renders as an HTML table: one row per stage."),
+    ("md", "## One configuration\n\nA `Profile` (the report the command line renders) shows as an HTML table: one row per stage."),
     ("code", "p = dstt_profile.profile(frames=14, res=\"240x432\", dtype=\"float32\")\np"),
     ("code", "p.stages[[\"stage\", \"shape\", \"bytes\", \"flops\", \"formula\", \"match\"]]"),
     ("md", "## Sweep t\n\nOne row per t x stage."),
@@ -44,18 +44,18 @@ CELLS: list[tuple[str, str]] = [
      "fig = plot_growth(growth)\nfig"),
     ("md", "## Attention backends\n\n`sdpa` never builds the attention matrix. The allocator peak (what a real run holds) "
      "stays in the decoder up to t = 22 with either backend, so sdpa saves memory only beyond that; the tensor "
-     "peak (`tensor_bytes`, tensors only) drops at every t."),
+     "peak (`tensor_peak`, tensors only) drops at every t."),
     ("code", "rows = []\n"
      "for backend in (\"matmul\", \"sdpa\"):\n"
      "    for t in (14, 32):\n"
-     "        run = dstt_profile.profile(frames=t, res=\"240x432\", attention=backend).run\n"
+     "        run = dstt_profile.profile(frames=t, res=\"240x432\", attention=backend, scaling=False).run\n"
      "        rows.append({\"attention\": backend, \"t\": t, \"peak_bytes\": run.peak.bytes,\n"
      "                     \"peak\": fmt_bytes(run.peak.bytes), \"peak_stage\": run.peak.stage,\n"
-     "                     \"tensor_bytes\": run.peak.tensor_bytes})\n"
+     "                     \"tensor_bytes\": run.tensor_peak.bytes})\n"
      "backends = pd.DataFrame(rows)\nbackends"),
     ("md", "## The largest t under a memory budget"),
     ("code", "BUDGET = \"4 GiB\"\n\n"
-     "from dstt_profile.analysis.fit import max_frames\n\n"
+     "from dstt_profile import max_frames\n\n"
      "def largest_t(budget: str, **options) -> int:\n"
      "    return max_frames(budget, **options)  # the allocator peak; memory=\"tensors\" for tensors only\n\n"
      "{backend: largest_t(BUDGET, res=\"240x432\", attention=backend) for backend in (\"matmul\", \"sdpa\")}"),

@@ -22,9 +22,9 @@ from dstt_profile.engine.allocations import BETWEEN_OPS, record_allocations
 from dstt_profile.engine.devicecheck import compare
 from dstt_profile.engine.devicerules import CUDA_ROUND, DeviceRules
 from dstt_profile.engine.trace import WORKSPACE_RULE
-from dstt_profile.profiles.dstt.args import dstt_run
 from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.runs import build_run
 from model import DSTTConfig, InpaintGenerator
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "released_cpu_allocations.json").read_text())
@@ -69,7 +69,7 @@ def test_model_allocates_what_the_released_generator_does(t: int) -> None:
 @pytest.mark.parametrize("attention", ["matmul", "sdpa"])
 @pytest.mark.parametrize("t", [1, 2])
 def test_fake_trace_equals_real_allocator_op_by_op(t: int, attention: str) -> None:
-    fake, differences = compare(run := dstt_run(frames=t, attention=attention), subject_for(run))
+    fake, differences = compare(run := build_run(t, model_args={"attention": attention}), subject_for(run))
     assert [str(d) for d in differences] == []  # every op's figures equal this machine's real pass
     # the peak of the released generator, in decoder.4.conv (reference: 107,790,336 B at t=1, AVX-512)
     if SAME_MACHINE:
@@ -90,7 +90,7 @@ def test_fake_trace_equals_real_allocator_op_by_op(t: int, attention: str) -> No
 def test_half_precision_equals_real_allocator_op_by_op(dtype: str, attention: str) -> None:
     """Half precision takes other kernels on other CPUs (oneDNN's with native support, ATen's own that
     unfold the input without it): whichever this machine runs, every op equals its real pass."""
-    run = dstt_run(frames=1, height=120, width=216, dtype=dtype, attention=attention)
+    run = build_run(1, "120x216", dtype=dtype, model_args={"attention": attention})
     fake, differences = compare(run, subject_for(run))
     assert [str(d) for d in differences] == []
     assert fake.allocator_peak_bytes > fake.peak_bytes  # the workspaces are in it
@@ -98,19 +98,21 @@ def test_half_precision_equals_real_allocator_op_by_op(dtype: str, attention: st
 
 def test_allocator_peak_at_t14() -> None:
     run = profiled(RunConfig(frames=14), keep_ops=False)
-    # At decoder.4.conv, the full-resolution 64-channel convolution, per frame (240x432, fp32):
+    # Held when decoder.4.conv (the full-resolution 64-channel convolution) starts, per frame (240x432, fp32):
     #   its input, the bilinear x2 output, 64*240*432*4        = 26,542,080
     #   the Fold output, kept by the forward's local; its storage is Fold's input, 6272*720*4 = 18,063,360
     #   the skip sum enc + Fold output, 128*60*108*4           =  3,317,760
     #   decoder.3's output, held by nn.Sequential meanwhile, 64*120*216*4 = 6,635,520
-    #   inside the op, oneDNN's blocked copies of input and output, 2 * 26,542,080
-    #   and the plain output it returns                        = 26,542,080
-    # plus the reordered weight inside the op, once: 64*64*3*3*4 = 147,456
-    # (3*26,542,080 + 18,063,360 + 3,317,760 + 6,635,520 + 26,542,080) * 14 + 147,456 = 1,507,147,776
+    # and at its highest point inside the op oneDNN's blocked copies of input and output, 2 * 26,542,080, plus
+    # the reordered weight, once: 64*64*3*3*4 = 147,456. The plain output it returns (26,542,080) is allocated
+    # only after the weight and the input copy are released (the real allocator's events, on AVX-512 and AVX2).
+    held, inside = 26_542_080 + 18_063_360 + 3_317_760 + 6_635_520, 2 * 26_542_080  # 54,558,720 + 53,084,160
+    assert (held + inside) * 14 + 147_456 == 107_642_880 * 14 + 147_456 == 1_507_147_776
     assert (run.peak.bytes, run.peak.stage, run.peak.module) == (1_507_147_776, "decoder", "decoder.4.conv")
-    assert run.peak.transient_bytes == 2 * 26_542_080 * 14 + 147_456 - 26_542_080 * 14  # workspace = 26,689,536*14 - 0
+    # the op's record holds its output after it returns; its workspace is what it held above that inside it
+    assert run.peak.transient_bytes == (inside - 26_542_080) * 14 + 147_456 == 371_736_576
     # the tensor view stays beside it: two t^2 temporal matrices and their company
-    assert (run.peak.tensor_bytes, run.peak.tensor_stage) == (1_003_806_720, "temporal_attention")
+    assert (run.tensor_peak.bytes, run.tensor_peak.stage) == (1_003_806_720, "temporal_attention")
     assert "calibrated on this machine" in run.peak.basis
 
 

@@ -15,21 +15,25 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 def test_scaling_laws_and_crossovers(capsys: pytest.CaptureFixture[str]) -> None:
     out = run(["scaling", "--frames", "1:4"], capsys)
     assert "Scaling over t (240x432 float32 matmul b=1), exact fits verified on every point:" in out
-    # k*t^2*n^2/s^2 = 4*720^2/4 * t^2 = 518,400*t^2
-    assert "temporal_attention.elements: 518400*t^2 + 0*t + 0 (degree 2, log-log slope 2.000, t in 1,2,3,4)" in out
+    # k*t^2*n^2/s^2 = 4*720^2/4 * t^2 = 518,400*t^2 elements, 4 B each: 2,073,600*t^2 bytes
+    assert "temporal_attention.bytes: 2073600*t^2 + 0*t + 0 (degree 2, log-log slope 2.000, t = 1..4)" in out
+    # L_t*(8*t*n*d^2 + 4*t^2*n^2*d/s^2), L_t = 4: 6,039,797,760*t + 1,061,683,200*t^2
+    assert "temporal_attention.flops: 1061683200*t^2 + 6039797760*t + 0 (degree 2" in out
+    # t = 1 stands apart: 31,703,040*t from t = 2, and 30,228,480 at t = 1
+    assert "spatial_attention.peak_bytes: 31703040*t + 0 (degree 1, log-log slope 1.000, t = 2..4; t = 1 apart: 30228480)" in out
     # allocator peak at decoder.4.conv: 107,642,880*t + 147,456 (t=14: 1,507,147,776)
     assert "t=1..4 in decoder: peak (decoder): 107642880*t + 147456 (degree 1" in out
     # 518,400*t^2 > 4,515,840*t (vec2patch, the largest linear headline) from t = 9
     assert "Temporal attention matrix is the largest headline tensor from t = 9" in out
     # t=22: decoder 2,368,290,816 > temporal 2,307,317,760; t=23: temporal 2,507,581,440 > 2,475,933,696
-    assert "The allocator peak is set inside a temporal block from t = 23" in out
+    assert "The allocator peak is set inside temporal attention from t = 23" in out
 
 
 def test_scaling_tensor_view_crossover(capsys: pytest.CaptureFixture[str]) -> None:
     out = run(["scaling", "--frames", "10:13", "--memory", "tensors"], capsys)
     # tensors only: t=12: decoder 66,355,200*12 = 796,262,400 > 760,872,960; t=13 temporal 878,192,640
     assert "t=10..12 in decoder: peak (decoder): 66355200*t + 0 (degree 1" in out
-    assert "The tensor peak is set inside a temporal block from t = 13" in out
+    assert "The tensor peak is set inside temporal attention from t = 13" in out
 
 
 def test_whatif_at_one_t(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,12 +13,21 @@ from fractions import Fraction
 import pytest
 from traces import conv_workspace, profiled
 
-from dstt_profile.analysis import fit, scaling, training, whatif
+from dstt_profile.analysis import fit
+from dstt_profile.analysis.laws import crossover, law, peak_laws
+from dstt_profile.analysis.series import scaling_series
+from dstt_profile.api import max_frames
 from dstt_profile.cli.main import main
-from dstt_profile.profiles.dstt import seed
-from dstt_profile.profiles.dstt.args import dstt_run
+from dstt_profile.pipeline import search
+from dstt_profile.pipeline.training import training_split
+from dstt_profile.poly import Poly
+from dstt_profile.poly import fit as fit_poly
+from dstt_profile.profiles.dstt import seed, whatif
+from dstt_profile.records.laws import Law, MemoryView
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result, RunRecord
+from dstt_profile.render.training import render as render_training
+from dstt_profile.runs import build_run
 
 GIB = 2**30
 
@@ -27,39 +36,53 @@ def run(config: RunConfig) -> RunRecord:
     return profiled(config, keep_ops=False)
 
 
-def ints(poly: scaling.Poly | None) -> tuple[int, ...]:
+def ints(poly: Poly | None) -> tuple[int, ...]:
     """A fitted polynomial's coefficients, which must be whole numbers (low power first)."""
     assert poly is not None and all(c.denominator == 1 for c in poly.coefficients)
     return tuple(int(c) for c in poly.coefficients)
 
 
+def segments_of(found: Result, view: MemoryView = MemoryView.ALLOCATOR) -> tuple:  # type: ignore[type-arg]
+    """The peak's laws per segment of constant peak stage over a sweep's runs."""
+    return peak_laws(scaling_series(found.runs, ""), view)
+
+
 def sweep(frames: tuple[int, ...], **options: object) -> Result:
-    return Result(tuple(run(dstt_run(frames=t, **options)) for t in frames))
+    return Result(tuple(run(build_run(t, **options)) for t in frames))
+
+
+Fits = dict[str, dict[str, Law]]
 
 
 @pytest.fixture(scope="module")
-def fits() -> dict[str, dict[str, scaling.Fit]]:
-    return scaling.stage_fits(sweep((1, 2, 3, 4)))
+def fits() -> Fits:
+    """Per stage: its headline elements and its FLOPs over t = 1..4, as exact laws."""
+    runs = sweep((1, 2, 3, 4)).runs
+    return {
+        stage: {kind: law(f"{stage}.{kind}", [(r.frames, getattr(r.stages[stage], kind)) for r in runs])
+                for kind in ("elements", "flops")}
+        for stage in runs[0].stages
+    }
 
 
 # --- exact polynomial fits -------------------------------------------------------------------------
 
 
 def test_fit_poly_is_exact_and_verified() -> None:
-    poly = scaling.fit_poly([(1, 3), (2, 11), (3, 25), (5, 71)])  # 3t^2 - t + 1
+    poly = fit_poly([(1, 3), (2, 11), (3, 25), (5, 71)])  # 3t^2 - t + 1
     assert poly is not None and ints(poly) == (1, -1, 3)
-    assert scaling.fit_poly([(1, 1), (2, 8), (3, 27)], max_degree=1) is None  # t^3: nothing low fits
-    assert scaling.fit_poly([(1, 1), (2, 4)]) is None  # 2 points: only a constant is verifiable, and fails
+    assert fit_poly([(1, 1), (2, 8), (3, 27)], max_degree=1) is None  # t^3: nothing low fits
+    assert fit_poly([(1, 1), (2, 4)]) is None  # 2 points: only a constant is verifiable, and fails
 
 
-def test_temporal_elements_quadratic(fits: dict[str, dict[str, scaling.Fit]]) -> None:
+def test_temporal_elements_quadratic(fits: Fits) -> None:
     f = fits["temporal_attention"]["elements"]
     assert f.poly is not None
     assert f.poly.text() == "518400*t^2 + 0*t + 0"  # k*n^2/s^2 = 4*720*720/4 = 518400
     assert f.slope == pytest.approx(2.0)
 
 
-def test_linear_stage_elements(fits: dict[str, dict[str, scaling.Fit]]) -> None:
+def test_linear_stage_elements(fits: Fits) -> None:
     expected = {
         "he_output": 368_640,  # n*d = 720*512
         "spatial_attention": 2_073_600,  # k*n^2 = 4*720*720
@@ -71,7 +94,7 @@ def test_linear_stage_elements(fits: dict[str, dict[str, scaling.Fit]]) -> None:
         assert poly is not None and ints(poly) == (0, coef), stage
 
 
-def test_flop_fits(fits: dict[str, dict[str, scaling.Fit]]) -> None:
+def test_flop_fits(fits: Fits) -> None:
     # temporal: L_t*(8*t*n*d^2 + 4*t^2*n^2*d/s^2), L_t = 4:
     #   t:   4*8*720*512^2 = 6_039_797_760;  t^2: 4*4*720^2*512/4 = 1_061_683_200
     poly = fits["temporal_attention"]["flops"].poly
@@ -83,10 +106,11 @@ def test_flop_fits(fits: dict[str, dict[str, scaling.Fit]]) -> None:
 # --- crossovers --------------------------------------------------------------------------------------
 
 
-def test_headline_crossover(fits: dict[str, dict[str, scaling.Fit]]) -> None:
+def test_headline_crossover(fits: Fits) -> None:
     # largest linear headline is vec2patch, 4_515_840*t; 518_400*t^2 > 4_515_840*t  <=>  t > 8.71
     # t=8: 33_177_600 < 36_126_720;  t=9: 41_990_400 > 40_642_560
-    assert scaling.headline_crossover(fits, "temporal_attention") == 9
+    polys = {stage: f["elements"].poly for stage, f in fits.items()}
+    assert crossover(polys, range(1, 4097), "temporal_attention") == 9  # type: ignore[arg-type]
 
 
 TA = "temporal_attention"
@@ -94,15 +118,15 @@ TA = "temporal_attention"
 
 def test_crossover_tie_rule() -> None:
     square = {"temporal_attention": lambda t: t * t, "ffn": lambda t: 4 * t}  # equal at t = 4: 16 = 16
-    assert scaling.crossover(square, range(1, 11), TA) == 5  # a tie is not the largest: from t = 5 (25 > 20)
-    assert scaling.crossover(square, range(1, 5), TA) is None  # a tie at the last t: no crossover
-    assert scaling.crossover(square, range(5, 8), TA) == 5  # larger at every t swept: the first one
+    assert crossover(square, range(1, 11), TA) == 5  # a tie is not the largest: from t = 5 (25 > 20)
+    assert crossover(square, range(1, 5), TA) is None  # a tie at the last t: no crossover
+    assert crossover(square, range(5, 8), TA) == 5  # larger at every t swept: the first one
     # larger (t = 1: 9 > 4), tied (t = 2: 8 = 8), larger again (t >= 3): from after the tie
     dip = {"temporal_attention": lambda t: 9 if t == 1 else 4 * t, "hier_enc": lambda t: 4 + 2 * t}
-    assert scaling.crossover(dip, range(1, 6), TA) == 3
+    assert crossover(dip, range(1, 6), TA) == 3
     # against the largest of several others, and exactly: t^2 / 3 = t at t = 3 only
     thirds = {"temporal_attention": lambda t: Fraction(t * t, 3), "ffn": lambda t: t, "encoder": lambda t: 1}
-    assert scaling.crossover(thirds, range(1, 10), TA) == 4
+    assert crossover(thirds, range(1, 10), TA) == 4
 
 
 # Peaks of model/dstt.py (the released lifetimes), fp32 at 240x432, in the two memory views:
@@ -114,9 +138,9 @@ def test_crossover_tie_rule() -> None:
 
 def test_peak_crossover_fp32_search() -> None:
     # allocator: t=22: decoder 2,368,290,816 > temporal 2,307,317,760; t=23: temporal 2,507,581,440 > 2,475,933,696
-    assert scaling.peak_crossover(RunConfig(), profile=run) == 23
+    assert search.peak_crossover(RunConfig()) == 23
     # tensors only: t=12: decoder 796,262,400 > temporal 760,872,960; t=13: temporal 878,192,640 > 862,617,600
-    assert scaling.peak_crossover(RunConfig(memory="tensors"), profile=run) == 13
+    assert search.peak_crossover(RunConfig(memory="tensors")) == 13
 
 
 @pytest.mark.parametrize("dtype, size", [("float32", 4), ("bfloat16", 2), ("int8", 1)])
@@ -140,18 +164,18 @@ def test_peak_crossover_per_dtype(dtype: str, size: int) -> None:
 
 
 def test_peak_fitted_per_segment() -> None:
-    segments = scaling.peak_segments(sweep((20, 21, 22, 23, 24, 25, 26)))
-    assert [(s.stage, s.first, s.last) for s in segments] == [
+    segments = segments_of(sweep((20, 21, 22, 23, 24, 25, 26)))
+    assert [(s.stage, s.law.first, s.law.last) for s in segments] == [
         ("decoder", 20, 22),
         ("temporal_attention", 23, 26),
     ]
     # decoder (at decoder.4.conv): 107,642,880 B per frame plus the weight reorder inside the op
-    assert segments[0].fit.poly is not None and ints(segments[0].fit.poly) == (147_456, 107_642_880)
-    assert segments[1].fit.poly is not None
-    assert ints(segments[1].fit.poly) == (0, 13_639_680, 4_147_200)
-    tensors = scaling.peak_segments(sweep((10, 11, 12, 13, 14, 15, 16), memory="tensors"))
-    assert [(s.stage, s.first, s.last) for s in tensors] == [("decoder", 10, 12), ("temporal_attention", 13, 16)]
-    assert tensors[0].fit.poly is not None and ints(tensors[0].fit.poly) == (0, 66_355_200)
+    assert segments[0].law.poly is not None and ints(segments[0].law.poly) == (147_456, 107_642_880)
+    assert segments[1].law.poly is not None
+    assert ints(segments[1].law.poly) == (0, 13_639_680, 4_147_200)
+    tensors = segments_of(sweep((10, 11, 12, 13, 14, 15, 16), memory="tensors"), MemoryView.TENSORS)
+    assert [(s.stage, s.law.first, s.law.last) for s in tensors] == [("decoder", 10, 12), ("temporal_attention", 13, 16)]
+    assert tensors[0].law.poly is not None and ints(tensors[0].law.poly) == (0, 66_355_200)
 
 
 # --- the attention what-if ----------------------------------------------------------------------------
@@ -159,11 +183,11 @@ def test_peak_fitted_per_segment() -> None:
 
 def test_whatif_matmul_vs_sdpa() -> None:
     # At t=14 the decoder holds the allocator peak whichever attention runs: the fused kernel saves nothing
-    cmp14 = whatif.compare(run(RunConfig(frames=14)), run(dstt_run(frames=14, attention="sdpa")))
+    cmp14 = whatif.compare(run(RunConfig(frames=14)), run(build_run(14, model_args={"attention": "sdpa"})))
     assert cmp14.matmul.peak_bytes == cmp14.sdpa.peak_bytes == 1_507_147_776  # 107,642,880*14 + 147,456
     assert cmp14.ratio == 1
     # At t=32 the two t^2 matrices hold it: 4,147,200*1024 + 13,639,680*32 = 4,683,202,560
-    cmp = whatif.compare(run(RunConfig(frames=32)), run(dstt_run(frames=32, attention="sdpa")))
+    cmp = whatif.compare(run(RunConfig(frames=32)), run(build_run(32, model_args={"attention": "sdpa"})))
     assert cmp.matmul.peak_bytes == 4_683_202_560
     assert cmp.sdpa.peak_bytes == 3_444_719_616  # decoder 107,642,880*32 + 147,456
     assert cmp.ratio == Fraction(4_683_202_560, 3_444_719_616)
@@ -176,10 +200,10 @@ def test_whatif_matmul_vs_sdpa() -> None:
 
 def test_whatif_growth() -> None:
     frames = (24, 25, 26, 27)
-    grow = whatif.growth(sweep(frames), sweep(frames, attention="sdpa"))
-    assert [s.fit.degree for s in grow.matmul] == [2]
-    assert [(s.stage, s.fit.degree) for s in grow.sdpa] == [("decoder", 1)]  # linear: no t^2 matrix
-    assert grow.sdpa[0].fit.poly is not None and ints(grow.sdpa[0].fit.poly) == (147_456, 107_642_880)
+    matmul, sdpa = segments_of(sweep(frames)), segments_of(sweep(frames, model_args={"attention": "sdpa"}))
+    assert [s.law.poly.degree for s in matmul if s.law.poly] == [2]
+    assert [(s.stage, s.law.poly.degree) for s in sdpa if s.law.poly] == [("decoder", 1)]  # linear: no t^2 matrix
+    assert sdpa[0].law.poly is not None and ints(sdpa[0].law.poly) == (147_456, 107_642_880)
 
 
 # --- training memory ------------------------------------------------------------------------------------
@@ -187,9 +211,9 @@ def test_whatif_growth() -> None:
 
 def test_training_split_released_setting() -> None:
     config = RunConfig(frames=5, batch=8, mode="train")
-    split = training.training_split(config)
+    split = training_split(config)
     # the split is of the tensor view (what holds the tensors); the allocator view adds forward workspaces
-    assert split.peak_bytes == run(config).peak.tensor_bytes == 18_581_306_132
+    assert split.peak_bytes == run(config).tensor_peak.bytes == 18_581_306_132
     assert split.gradients + split.saved + split.temporaries == split.peak_bytes
     assert split.peak_stage == "backward"
     # peak at the first decoder backward: only decoder.6 (Conv 64->3 3x3) has its grads yet:
@@ -200,7 +224,7 @@ def test_training_split_released_setting() -> None:
     assert split.parameters == 138_116_620  # 34_529_155 * 4
     assert split.adam_state == 276_233_240  # 2 * 138_116_620
     assert split.footprint == 138_116_620 + 18_581_306_132 + 276_233_240
-    assert "Adam state" in training.render(split, config)
+    assert "Adam state" in render_training(split, config)
 
 
 # --- will it fit -------------------------------------------------------------------------------------------
@@ -234,12 +258,12 @@ def test_fit_search_and_api() -> None:
     assert fit.search_max(lambda t: 10 * t * t, 1000) == 10
     assert fit.search_max(lambda t: 10 * t * t, 9) == 0
     # allocator view, decoder: 107,642,880*5 + 147,456 = 538,361,856; t=6: 646,004,736 > 600,000,000
-    assert fit.max_frames("600MB", gate="peak") == 5
+    assert max_frames("600MB", gate="peak") == 5
     # tensors only: 66,355,200*9 = 597,196,800; t=10: 663,552,000
-    assert fit.max_frames("600MB", gate="peak", memory="tensors") == 9
+    assert max_frames("600MB", gate="peak", memory="tensors") == 9
     # the default gate is the footprint: + weights 138,116,620 + input t*1,244,160 (t*3*240*432*4)
     # t=4: 430,718,976 + 138,116,620 + 4,976,640 = 573,812,236 <= 600,000,000; t=5: 681,969,436 is over
-    assert fit.max_frames("600MB") == 4
+    assert max_frames("600MB") == 4
 
 
 def test_fit_nothing_fits(capsys: pytest.CaptureFixture[str]) -> None:
@@ -271,11 +295,14 @@ def test_seed_table() -> None:
     assert "8,493,465,600 B" in seed.render()  # t=64: 518_400*64^2*4, the seed's "8.5 GB"
 
 
-def test_resolution_fits() -> None:
-    # t = 2 at 240, 288, 336, 384 x 432: n = (H/12)*36 = 720, 864, 1008, 1152
-    result = Result(tuple(run(RunConfig(frames=2, height=h)) for h in (240, 288, 336, 384)))
-    fits = scaling.resolution_fits(result)
-    assert fits["temporal_attention"].text().startswith("temporal_attention.elements: 4*n^2 + 0*n + 0")
-    assert ints(fits["temporal_attention"].poly) == (0, 0, 4)  # k*t^2/s^2 = 4*4/4 = 4
-    assert ints(fits["spatial_attention"].poly) == (0, 0, 8)  # k*t = 4*2 = 8
-    assert ints(fits["ffn"].poly) == (0, 4_096)  # t*4d = 2*2048
+def test_resolution_laws() -> None:
+    # t = 2 at 240, 288, 336, 384 x 432: n = (H/12)*36 = 720, 864, 1008, 1152 tokens per frame
+    runs = [run(RunConfig(frames=2, height=h)) for h in (240, 288, 336, 384)]
+    n = [h // 12 * 36 for h in (240, 288, 336, 384)]
+
+    def by_n(stage: str) -> Poly | None:
+        return law(stage, [(k, r.stages[stage].elements) for k, r in zip(n, runs)]).poly
+
+    assert ints(by_n("temporal_attention")) == (0, 0, 4)  # k*t^2/s^2 = 4*4/4 = 4
+    assert ints(by_n("spatial_attention")) == (0, 0, 8)  # k*t = 4*2 = 8
+    assert ints(by_n("ffn")) == (0, 4_096)  # t*4d = 2*2048

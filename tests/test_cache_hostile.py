@@ -22,7 +22,7 @@ import pytest
 import torch
 from traces import conv_signature
 
-from dstt_profile.cli.edge import Stopped
+from dstt_profile.cli.guard import Stopped
 from dstt_profile.cli.main import main
 from dstt_profile.engine import workspace
 from dstt_profile.engine.cachefile import entry_of, signature_from_key, workspace_bound

@@ -18,7 +18,7 @@ def test_main_job_writes_json_and_csv(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "temporal_attention  1x4x4x2520x2520  101,606,400" in out
     assert "15/15 formulas match" in out
     data = json.loads((tmp_path / "dstt_t14_240x432_float32.json").read_text())
-    assert data["schema"] == "dstt-profile/1"
+    assert data["schema"] == "dstt-profile/2"
     run = data["runs"][0]
     assert run["params"] == 34_529_155
     assert run["config"]["frames"] == 14
@@ -31,7 +31,8 @@ def test_main_job_writes_json_and_csv(tmp_path: Path, capsys: pytest.CaptureFixt
         "decoder.4.conv",
     )
     # tensor view beside it: 2*406,425,600 + 46,448,640 + 7*20,643,840 (tests/test_engine.py)
-    assert (peak["tensor_bytes"], peak["tensor_stage"], peak["tensor_op"], peak["tensor_module"]) == (
+    tensor = run["tensor_peak"]
+    assert (tensor["bytes"], tensor["stage"], tensor["op"], tensor["module"]) == (
         1_003_806_720,
         "temporal_attention",
         "aten.bmm",

@@ -163,7 +163,7 @@ def test_valid_result_loads_with_config_defaults_filled(saved: dict[str, Any]) -
         ({"schema": "dstt-profile/1", "runs": {}}, "runs: expected a list, got an object"),
         ({"schema": "dstt-profile/1", "runs": [], "meta": 3}, "meta: expected an object, got 3"),
         ({"schema": "dstt-profile/1", "runs": [], "x": 1}, "unknown field 'x'"),
-        ([1], "not a dstt-profile/1 result (schema: 'list')"),
+        ([1], "not a dstt-profile/2 result (schema: 'list')"),
     ],
 )
 def test_top_level(data: Any, message: str) -> None:

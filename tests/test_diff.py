@@ -10,11 +10,11 @@ from traces import profiled, real_peak
 
 from dstt_profile.analysis import diff
 from dstt_profile.cli.main import main
-from dstt_profile.profiles.dstt.args import dstt_run
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result
+from dstt_profile.runs import build_run
 
-SMALL = {"frames": 2, "height": 48, "width": 96}  # n = (48/12)*(96/12) = 32 tokens per frame
+SMALL = {"frames": 2, "res": "48x96"}  # n = (48/12)*(96/12) = 32 tokens per frame
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +25,9 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "fp32": {},
         "bf16": {"dtype": "bfloat16"},
         "int8": {"dtype": "int8"},
-        "sdpa": {"attention": "sdpa"},
+        "sdpa": {"model_args": {"attention": "sdpa"}},
     }.items():
-        record = profiled(dstt_run(**SMALL, **options), keep_ops=True)
+        record = profiled(build_run(**SMALL, **options), keep_ops=True)
         paths[name] = folder / f"{name}.json"
         paths[name].write_text(Result((record,)).to_json())
     sweep = Result(tuple(profiled(RunConfig(frames=t, height=48, width=96), keep_ops=False) for t in (1, 2)))
@@ -42,7 +42,7 @@ def test_dtype_change_in_every_byte(saved: dict[str, Path]) -> None:
     peak, tensors, flops, _other, params = d.totals
     # The allocator peaks are this machine's real ones: bfloat16 halves float32's 13,565,952 B where
     # oneDNN runs its convolutions (AVX-512), and is larger where ATen unfolds the input (AVX2: 14,221,312 B).
-    fp32, bf16 = (real_peak(dstt_run(**SMALL, dtype=dtype)) for dtype in ("float32", "bfloat16"))
+    fp32, bf16 = (real_peak(build_run(**SMALL, dtype=dtype)) for dtype in ("float32", "bfloat16"))
     assert (peak.a, peak.b, peak.delta) == (fp32, bf16, bf16 - fp32)
     assert peak.growth == Fraction(bf16 - fp32, fp32)
     assert (tensors.a, tensors.b) == (5_898_240, 2_949_120)  # the tensor view halves on every CPU: 5,898,240 / 2
@@ -84,7 +84,7 @@ def test_parse_growth() -> None:
 def test_cli_gate_exit_codes(saved: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     # int8 is computed in float32 with every byte counted at 1 of 4, on every CPU: a quarter of float32
     a, b = str(saved["fp32"]), str(saved["int8"])
-    fp32 = real_peak(dstt_run(**SMALL))
+    fp32 = real_peak(build_run(**SMALL))
     assert main(["diff", a, b, "--max-growth", "+2%"]) == 0  # smaller: within any growth
     out = capsys.readouterr().out
     assert "configuration: dtype float32 -> int8" in out
@@ -130,7 +130,7 @@ def test_cli_bad_input_one_line(
 def test_released_size_matmul_to_sdpa(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     paths = []
     for attention in ("matmul", "sdpa"):
-        record = profiled(dstt_run(frames=14, attention=attention), keep_ops=True)
+        record = profiled(build_run(14, model_args={"attention": attention}), keep_ops=True)
         paths.append(tmp_path / f"{attention}.json")
         paths[-1].write_text(Result((record,)).to_json())
     (d,) = diff.diff_results(Result.load(paths[0]), Result.load(paths[1]))

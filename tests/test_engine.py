@@ -8,10 +8,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from traces import conv_workspace, profiled
 
 from dstt_profile.engine.trace import _fake_session, build
-from dstt_profile.profiles.dstt.args import dstt_run
 from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import RunRecord
+from dstt_profile.runs import build_run
 
 MIB = 2**20
 
@@ -59,10 +59,10 @@ def test_peak_at_t14(t14: RunRecord) -> None:
     #   norm1 output, zoned q, k, v, and the product being written
     # 2*406,425,600 + 46,448,640 + 7*20,643,840 = 1,003,806,720
     # That is the tensor view; the allocator holds more, in the decoder (tests/test_allocator.py).
-    assert t14.peak.tensor_bytes == 1_003_806_720
-    assert t14.peak.tensor_stage == "temporal_attention"
-    assert t14.peak.tensor_op == "aten.bmm"
-    assert t14.peak.tensor_module == "transformer.2.attention.attention"  # block 2: the second temporal block
+    assert t14.tensor_peak.bytes == 1_003_806_720
+    assert t14.tensor_peak.stage == "temporal_attention"
+    assert t14.tensor_peak.op == "aten.bmm"
+    assert t14.tensor_peak.module == "transformer.2.attention.attention"  # block 2: the second temporal block
     assert t14.peak.bytes == 1_507_147_776  # allocator view: 107,642,880*14 + 147,456, in decoder.4.conv
 
 
@@ -101,7 +101,7 @@ def test_temporal_flops_formula_at_t14(t14: RunRecord) -> None:
 def test_int8_what_if_counts_one_byte_per_element() -> None:
     rec = profiled(RunConfig(frames=14, dtype="int8"), keep_ops=False)
     assert rec.stages["temporal_attention"].bytes == 101_606_400  # 14^2*720*720 * 1 B
-    assert rec.peak.tensor_bytes == 1_003_806_720 // 4  # every live tensor is floating: a quarter of float32's
+    assert rec.tensor_peak.bytes == 1_003_806_720 // 4  # every live tensor is floating: a quarter of float32's
     assert rec.peak.bytes == 1_507_147_776 // 4  # the what-if scales workspaces and real storages alike
 
 
@@ -117,9 +117,9 @@ DECODER_4 = ((64, 240, 432), (64, 64, 3, 3))
 def test_bfloat16_halves_every_tensor() -> None:
     rec = profiled(RunConfig(frames=14, dtype="bfloat16"), keep_ops=False)
     assert rec.stages["temporal_attention"].bytes == 203_212_800  # 101,606,400 * 2 B
-    assert rec.peak.tensor_bytes == 1_003_806_720 // 2
-    # Tensors halve on every CPU; the workspace does only where oneDNN runs bfloat16 convolutions
-    # (AVX-512: 2 * 26,542,080 * 14 / 2 + 73,728, a peak of 1,507,147,776 // 2). Without native bfloat16,
+    assert rec.tensor_peak.bytes == 1_003_806_720 // 2
+    # Tensors halve on every CPU; the workspace does only where oneDNN runs bfloat16 convolutions (AVX-512:
+    # 26,542,080 * 14 / 2 + 73,728 = 185,868,288, a peak of 1,507,147,776 // 2). Without native bfloat16,
     # ATen unfolds the input, 3x3 * 64 channels * 240*432 * 2 B = 119,439,360 B per frame, and the peak
     # grows past float32's: 567,705,600 + 1,672,151,040 = 2,239,856,640.
     workspace = conv_workspace(*DECODER_4, "bfloat16", 14)
@@ -137,7 +137,7 @@ def test_480x864_and_a_variant() -> None:
     assert big.stages["temporal_attention"].elements == 1_625_702_400  # 14^2*2880*2880
     assert big.stages["temporal_attention"].formula_substituted == "t^2*2880*2880"
     assert big.stages["spatial_attention"].elements == 464_486_400  # 14*4*2880*2880
-    var = profiled(dstt_run(frames=14, height=480, width=864, heads=8, zones=4), keep_ops=False)
+    var = profiled(build_run(14, "480x864", model_args={"heads": 8, "zones": 4}), keep_ops=False)
     ta = var.stages["temporal_attention"]
     assert ta.shape == (1, 16, 8, 2520, 2520)  # s^2 = 16 zones, k = 8, 14*2880/16 = 2520 tokens a zone
     assert ta.elements == 812_851_200  # k*t^2*n^2/s^2 = 8*196*2880^2/16
@@ -150,14 +150,14 @@ def test_batch_scales_everything() -> None:
     rec = profiled(RunConfig(frames=14, batch=2), keep_ops=False)
     assert rec.stages["temporal_attention"].elements == 203_212_800  # 2*14^2*720*720
     assert rec.stages["temporal_attention"].formula_substituted == "2*t^2*720*720"
-    assert rec.peak.tensor_bytes == 2 * 1_003_806_720
+    assert rec.tensor_peak.bytes == 2 * 1_003_806_720
     # allocator view: per-frame bytes double, the weight reorder inside the op is counted once
     # 107,642,880 * 28 + 147,456 = 3,014,148,096
     assert rec.peak.bytes == 3_014_148_096
 
 
 def test_sdpa_never_materialises_the_matrix() -> None:
-    rec = profiled(dstt_run(frames=14, attention="sdpa"), keep_ops=False)
+    rec = profiled(build_run(14, model_args={"attention": "sdpa"}), keep_ops=False)
     ta = rec.stages["temporal_attention"]
     assert not ta.materialised
     assert ta.elements == 5_160_960  # largest tensor is a token tensor: t*n*d = 14*720*512
@@ -168,5 +168,5 @@ def test_sdpa_never_materialises_the_matrix() -> None:
     # No t^2 matrix: both peaks are in the decoder. Tensor view, at decoder.4.conv, per frame: its input
     # 26,542,080 + its output 26,542,080 + the Fold output 3,317,760 + the skip sum 3,317,760
     # + decoder.3's output 6,635,520 = 66,355,200; * 14 = 928,972,800
-    assert (rec.peak.tensor_stage, rec.peak.tensor_bytes) == ("decoder", 928_972_800)
+    assert (rec.tensor_peak.stage, rec.tensor_peak.bytes) == ("decoder", 928_972_800)
     assert (rec.peak.stage, rec.peak.bytes) == ("decoder", 1_507_147_776)  # as with matmul attention

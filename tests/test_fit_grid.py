@@ -15,7 +15,7 @@ from traces import profiled
 
 from dstt_profile.cli.check import check_command
 from dstt_profile.cli.main import main
-from dstt_profile.profiles.dstt.args import dstt_run
+from dstt_profile.runs import build_run
 
 GIB = 1024**3
 
@@ -114,7 +114,7 @@ def test_check_train_footprint_keys(tmp_path: Path, capsys: pytest.CaptureFixtur
     path.write_text(entry(frames=2, mode='"train"', optimizer='"sgd"', hidden=128, channel=64, blocks=2, footprint='"1 GiB"'))
     assert check_command([str(path), "--json", str(tmp_path / "r.json")]) == 0
     metric = json.loads((tmp_path / "r.json").read_text())["entries"][0]["metrics"][0]
-    small = dstt_run(frames=2, mode="train", optimizer="sgd", hidden=128, channel=64, blocks=2)
+    small = build_run(2, mode="train", optimizer="sgd", model_args={"hidden": 128, "channel": 64, "blocks": 2})
     record = profiled(small, keep_ops=False)
     # weights 5,095,948 + input 2*3*240*432*4 = 2,488,320 + the step's peak + momentum 5,095,948
     assert metric["metric"] == "footprint"
@@ -126,7 +126,7 @@ def test_check_train_footprint_keys(tmp_path: Path, capsys: pytest.CaptureFixtur
     capsys.readouterr()  # what the runs above printed (calibration notices)
     assert main(["check", str(path)]) == 2
     assert capsys.readouterr().err == (
-        f"dstt-profile: error: {path}: budget 't14': key 'optimizer': 'lamb' is not one of adam, sgd, none\n"
+        f"dstt-profile: error: {path}: budget 't14': key 'optimizer': optimizer 'lamb' is not one of adam, sgd, none\n"
     )
 
 

@@ -13,10 +13,13 @@ import pytest
 import torch
 from traces import conv_workspace, profiled
 
-from dstt_profile.analysis import footprint
+from dstt_profile.analysis.report import report_of
 from dstt_profile.cli.main import main
+from dstt_profile.pipeline.training import with_train_split
+from dstt_profile.records import footprint
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import FootprintRecord, Result, RunRecord
+from dstt_profile.render.footprint import footprint_lines, footprint_parts
 from dstt_profile.render.html import footprint_text
 from dstt_profile.render.tabular import STAGE_COLUMNS, render_csv
 from dstt_profile.render.terminal import render_run
@@ -35,11 +38,11 @@ def t14() -> RunRecord:
 
 @pytest.fixture(scope="module")
 def train2() -> RunRecord:
-    return footprint.with_train_split(profiled(RunConfig(frames=2, mode="train"), keep_ops=True))
+    return with_train_split(profiled(RunConfig(frames=2, mode="train"), keep_ops=True))
 
 
 def parts_sum(fp: FootprintRecord) -> int:
-    return sum(n for _, n, _ in footprint.parts(fp))
+    return sum(n for _, n, _ in footprint_parts(fp))
 
 
 def test_inference_footprint_t14(t14: RunRecord) -> None:
@@ -101,8 +104,8 @@ def test_cuda_context_is_a_stated_assumption() -> None:
     fp = footprint.footprint(RunConfig(frames=14, device="cuda"), 34_529_155, WEIGHTS, INPUT_T14, PEAK_T14)
     assert fp.context == footprint.CUDA_CONTEXT_BYTES == 536_870_912  # 512 MiB
     assert fp.total == 1_662_682_636 + 536_870_912 == parts_sum(fp)
-    assert ("CUDA context", 536_870_912, "assumed allowance of 512.0 MiB, not traced") in footprint.parts(fp)
-    assert footprint.lines(fp)[-1] == "             CUDA context: an assumed allowance of 536,870,912 B, not traced"
+    assert ("CUDA context", 536_870_912, "assumed allowance of 512.0 MiB, not traced") in footprint_parts(fp)
+    assert footprint_lines(fp)[-1] == "             CUDA context: an assumed allowance of 536,870,912 B, not traced"
 
 
 def test_json_round_trip_and_older_results(t14: RunRecord) -> None:
@@ -111,7 +114,7 @@ def test_json_round_trip_and_older_results(t14: RunRecord) -> None:
     assert Result.from_dict(data).runs[0].footprint == t14.footprint
     del data["runs"][0]["footprint"]  # a result saved before footprints: loads, and the figure is computed
     old = Result.from_dict(data).runs[0]
-    assert old.footprint.total == 0 and footprint.of_record(old) == t14.footprint
+    assert old.footprint == t14.footprint  # computed once, as the result is read
 
 
 def test_csv_carries_every_config_column(t14: RunRecord) -> None:
@@ -119,7 +122,7 @@ def test_csv_carries_every_config_column(t14: RunRecord) -> None:
         "heads", "zones", "blocks", "hidden", "channel", "device", "optimizer", "params", "peak_stage",
         "allocator_peak_bytes", "footprint_bytes", "model", "model_args",
     )
-    rows = list(csv.DictReader(io.StringIO(render_csv(Result((t14,))))))
+    rows = list(csv.DictReader(io.StringIO(render_csv(report_of(Result((t14,)))))))
     assert len(rows) == 9
     row = rows[0]
     assert {k: row[k] for k in STAGE_COLUMNS[-13:]} == {

@@ -70,7 +70,7 @@ def _one_line(capsys: pytest.CaptureFixture[str], context: str) -> str:
 def test_every_numeric_option(
     option: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("dstt_profile.api.profile_run", lambda *a, **k: pytest.fail("ran the model"))
+    monkeypatch.setattr("dstt_profile.pipeline.sweep.trace", lambda *a, **k: pytest.fail("ran the model"))
     out = tmp_path / "out"
     for value in VALUES:
         *head, flag = option
@@ -92,7 +92,7 @@ def _entry(key: str, literal: str) -> str:
 def test_every_budgets_key(
     key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("dstt_profile.analysis.budgets.run_budget", lambda b: pytest.fail("ran the model"))
+    monkeypatch.setattr("dstt_profile.cli.check.profile_run", lambda *a, **k: pytest.fail("ran the model"))
     path = tmp_path / "b.toml"
     for literal in [json.dumps(v, ensure_ascii=False) for v in VALUES] + LITERALS:
         path.write_text(_entry(key, literal), encoding="utf-8")
@@ -116,8 +116,7 @@ BAD_VALUES = [float("nan"), float("inf"), -1, 0, 1.5, 10**400, True, None, "", "
 
 def test_every_numeric_api_argument() -> None:
     """The same strings, and bad Python values, through the API: its own UsageError every time."""
-    from dstt_profile.analysis.fit import max_frames
-    from dstt_profile.api import profile, run_config, sweep
+    from dstt_profile.api import max_frames, profile, run_config, sweep
     from dstt_profile.errors import UsageError
 
     tried = 0

@@ -17,7 +17,7 @@ import networkx as nx
 import pytest
 import torch
 from torch import nn
-from traces import T14, profiled
+from traces import T14, html_of, profiled, write_report
 
 from dstt_profile.api import run_config, trace_run
 from dstt_profile.engine.hooks import ModuleTracker
@@ -27,7 +27,6 @@ from dstt_profile.records.codec import from_jsonable, to_jsonable
 from dstt_profile.records.schema import FlopsRecord, ModuleRecord, OpRecord, PeakRecord, Result, RunRecord
 from dstt_profile.render import graph
 from dstt_profile.render.graphhints import graph_hints
-from dstt_profile.render.html import render_html, write_files
 
 # DSTT at t=14 240x432 --------------------------------------------------------------------------------
 
@@ -131,7 +130,7 @@ def test_block_opens_to_its_linears_and_reshapes(dstt: RunRecord) -> None:
 
 
 def test_graphml_and_dot_hold_the_drawn_graph(dstt: RunRecord, tmp_path: Path) -> None:
-    paths = write_files(Result(runs=(dstt,)), tmp_path, "dstt_t2_64x64_float32")
+    paths = write_report(Result(runs=(dstt,)), tmp_path, "dstt_t2_64x64_float32")
     drawn = graph.build_graph(dstt, hints=graph_hints(dstt))
     saved = nx.read_graphml(next(p for p in paths if p.suffix == ".graphml"))
     assert set(saved.nodes) == set(drawn.nodes) and set(saved.edges) == set(drawn.edges)
@@ -155,7 +154,7 @@ def test_saved_without_inputs_loads_and_says_so(dstt: RunRecord) -> None:
     del data["inputs"]
     assert from_jsonable(OpRecord, data).inputs == ()
     old = replace(dstt, ops=tuple(replace(o, inputs=()) for o in dstt.ops))
-    html = render_html(Result(runs=(old,)))
+    html = html_of(Result(runs=(old,)))
     assert "saved before the ops&#39; inputs were recorded" in html and 'class="figure graph-main"' not in html
 
 

@@ -1,10 +1,11 @@
 """The package's layers, read from the source with `ast`: every import counts, at module level or
 inside a function (a lazy import is still a dependency).
 
-    engine   -> nothing of profiles, analysis, render, cli, api, nor the network (`model`)
-    records  -> nothing of engine, analysis, render, cli
-    render   -> nothing of engine, cli, api
-    and no module of dstt_profile reaches itself through its imports.
+    engine   -> nothing of profiles, analysis, pipeline, render, cli, api, nor the network (`model`)
+    records  -> nothing of engine, profiles, analysis, pipeline, render, cli, api
+    analysis -> nothing of pipeline, render, cli, api: it computes records, never runs or formats
+    render   -> records, units and itself only: it renders, never computes or runs
+    no module imports a private name (`_x`) of another package, nor reaches itself through its imports.
 """
 
 from __future__ import annotations
@@ -105,21 +106,52 @@ def test_the_reader_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
 
 def test_every_layer_is_read() -> None:
     names = set(modules())
-    for layer in ("engine", "records", "profiles", "analysis", "render", "cli"):
+    for layer in ("engine", "records", "profiles", "analysis", "pipeline", "render", "cli"):
         assert any(n.startswith(f"dstt_profile.{layer}.") for n in names), layer
     assert {"dstt_profile.api", "dstt_profile.cli.main", "dstt_profile.engine.trace"} <= names
 
 
 def test_engine_imports_no_layer_above_it_nor_a_model() -> None:
-    assert breaches("engine", ("profiles", "analysis", "render", "cli", "api", "model")) == []
+    assert breaches("engine", ("profiles", "analysis", "pipeline", "render", "cli", "api", "model")) == []
 
 
 def test_records_import_no_layer_above_them() -> None:
-    assert breaches("records", ("engine", "analysis", "render", "cli")) == []
+    assert breaches("records", ("engine", "profiles", "analysis", "pipeline", "render", "cli", "api", "model")) == []
 
 
-def test_render_takes_records_only() -> None:
-    assert breaches("render", ("engine", "cli", "api")) == []
+def test_analysis_neither_runs_nor_formats() -> None:
+    assert breaches("analysis", ("pipeline", "render", "cli", "api")) == []
+
+
+def test_render_takes_records_and_units_only() -> None:
+    found = modules()
+    allowed = ("dstt_profile.records", "dstt_profile.render", "dstt_profile.units")
+    out = [
+        f"{name} -> {target}"
+        for name, path in found.items()
+        if name.startswith("dstt_profile.render")
+        for target in sorted(imports_of(name, path, set(found)))
+        if target.startswith("dstt_profile") and not target.startswith(allowed)
+    ]
+    assert out == []
+
+
+def private_imports() -> list[str]:
+    """'module -> package.module._name' for every `from X import _name` of a module in another package."""
+    out = []
+    for name, path in modules().items():
+        package = name.rpartition(".")[0] if path.name != "__init__.py" else name
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                source_package = node.module.rpartition(".")[0]
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__") and source_package != package:
+                        out.append(f"{name} -> {node.module}.{alias.name}")
+    return out
+
+
+def test_no_private_names_across_packages() -> None:
+    assert private_imports() == []
 
 
 def test_no_import_cycles() -> None:

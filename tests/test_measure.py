@@ -20,14 +20,15 @@ from dstt_profile.engine.measure import GLUE, error_pct, stage_roots
 from dstt_profile.engine.meters import CpuProfilerMeter
 from dstt_profile.engine.trace import WORKSPACE_RULE, trace
 from dstt_profile.engine.workspace import WorkspaceCache
-from dstt_profile.profiles.dstt.args import config_of, dstt_run
+from dstt_profile.profiles.dstt.args import config_of
 from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result
+from dstt_profile.runs import build_run
 from model import InpaintGenerator
 
 R = TypeVar("R")
-SMALL = {"height": 48, "width": 96}  # h' = 12, w' = 24: every stage present, real runs in milliseconds
+SMALL = "48x96"  # h' = 12, w' = 24: every stage present, real runs in milliseconds
 
 
 def test_net_peak_is_the_highest_running_sum() -> None:
@@ -142,7 +143,7 @@ def test_workspace_cache_ignores_a_broken_file(tmp_path: Path) -> None:
 
 def test_workspaces_enter_the_trace_of_every_convolution(tmp_path: Path) -> None:
     cache = WorkspaceCache("cpu", tmp_path / "ws.json", _AffineMeter())
-    tr = trace(run := dstt_run(frames=2, **SMALL), subject_for(run), workspaces=cache)
+    tr = trace(run := build_run(2, SMALL), subject_for(run), workspaces=cache)
     convs = [o for o in tr.ops if o.op == "aten.convolution"]
     assert len(convs) == 14  # encoder 4, hier_enc 5, patch2vec 1, decoder 4
     # batch b*t = 2 for every convolution: 1000 + 300*2 synthetic workspace bytes inside each
@@ -168,7 +169,7 @@ def test_stage_roots_of_the_released_layout() -> None:
 
 @pytest.fixture(scope="module")
 def measured_small() -> object:
-    return measured_run(dstt_run(frames=2, **SMALL), repeats=2)
+    return measured_run(build_run(2, SMALL), repeats=2)
 
 
 def test_measured_run_beside_prediction(measured_small: object) -> None:
@@ -178,7 +179,7 @@ def test_measured_run_beside_prediction(measured_small: object) -> None:
     m = measured_small.measured
     assert m is not None
     # the op recorder on real tensors sees exactly the tensors the fake trace predicted
-    assert m.real_tensor_peak_bytes == m.predicted_peak_bytes == measured_small.peak.tensor_bytes
+    assert m.real_tensor_peak_bytes == m.predicted_peak_bytes == measured_small.tensor_peak.bytes
     assert all(e == 0.0 for e in m.headline_error_pct.values())
     # k*t^2*n^2/s^2 with n = (48/4/3)*(96/4/3) = 32 tokens per frame: 4*4*1024/4 = 4096
     assert m.headline_elements["temporal_attention"] == 4096

@@ -8,11 +8,13 @@ import re
 import pytest
 from traces import T14, profiled
 
-from dstt_profile.analysis.laws import Series, crossover, stage_series
+from dstt_profile.analysis.laws import laws_of, series_crossover
 from dstt_profile.analysis.series import scaling_series
 from dstt_profile.api import scaling_runs
+from dstt_profile.records.laws import MemoryView
+from dstt_profile.records.report import Report
 from dstt_profile.records.runconfig import RunConfig
-from dstt_profile.records.schema import RunRecord, ScalingRecord
+from dstt_profile.records.schema import Result, RunRecord, ScalingRecord
 from dstt_profile.render.html import stage_rows, summary
 from dstt_profile.render.plots import scale_for, scaling_svg
 from dstt_profile.render.terminal import render_run
@@ -28,6 +30,11 @@ def runs() -> tuple[RunRecord, ...]:
 @pytest.fixture(scope="module")
 def series(runs: tuple[RunRecord, ...]) -> ScalingRecord:
     return scaling_series(runs, "t = 2..28")
+
+
+def report(runs: tuple[RunRecord, ...], series: ScalingRecord) -> Report:
+    """The report of the t = 2..28 runs, as the main job's report holds them."""
+    return Report(Result(runs), series, laws_of(series, MemoryView.ALLOCATOR, "temporal_attention"))
 
 
 def _texts(svg: str) -> list[str]:
@@ -61,7 +68,7 @@ def test_bytes_crossover_is_t9(runs: tuple[RunRecord, ...], series: ScalingRecor
     assert t9["vec2patch"].bytes == 9 * 720 * 128 * 49 * 4 == 162_570_240
     assert t8["temporal_attention"].bytes == 8 * 8 * 720 * 720 * 4 == 132_710_400
     assert t8["vec2patch"].bytes == 8 * 720 * 128 * 49 * 4 == 144_506_880
-    assert crossover(stage_series(series, "bytes"), "temporal_attention") == 9
+    assert report(runs, series).laws.crossovers["bytes"] == 9
 
 
 def test_flops_crossover_is_t22(runs: tuple[RunRecord, ...], series: ScalingRecord) -> None:
@@ -74,25 +81,25 @@ def test_flops_crossover_is_t22(runs: tuple[RunRecord, ...], series: ScalingReco
     assert t22["hier_enc"].flops == 28_665_446_400 * 22 == 630_639_820_800
     assert t21["temporal_attention"].flops == 6_039_797_760 * 21 + 1_061_683_200 * 21**2 == 595_038_044_160
     assert t21["hier_enc"].flops == 28_665_446_400 * 21 == 601_974_374_400
-    assert crossover(stage_series(series, "flops"), "temporal_attention") == 22
+    assert report(runs, series).laws.crossovers["flops"] == 22
 
 
 def test_plot_crossover_ties_do_not_count() -> None:
     # temporal 518,400*t^2 against a vec2patch-like 2,073,600*t: equal at t = 4 (8,294,400 both)
     ts = list(range(2, 9))
-    temporal = Series("temporal_attention", ts, [518_400 * t * t for t in ts])
-    linear = Series("vec2patch", ts, [2_073_600 * t for t in ts])
-    assert crossover([temporal, linear], "temporal_attention") == 5  # every whole t swept: the points
+    temporal = [(t, 518_400 * t * t) for t in ts]
+    linear = [(t, 2_073_600 * t) for t in ts]
+    ta = "temporal_attention"
+    assert series_crossover({ta: temporal, "vec2patch": linear}, ta) == 5  # every whole t swept: the points
     picked = (2, 3, 4, 6, 8)
-    sparse = [Series(s.stage, list(picked), [v for t, v in zip(s.t, s.values) if t in picked]) for s in (temporal, linear)]
-    assert crossover(sparse, "temporal_attention") == 5  # from the exact fits, the same rule
-    tied = Series("vec2patch", ts, [518_400 * t * t for t in ts])
-    assert crossover([temporal, tied], "temporal_attention") is None  # equal everywhere: never the largest
+    sparse = {ta: [p for p in temporal if p[0] in picked], "vec2patch": [p for p in linear if p[0] in picked]}
+    assert series_crossover(sparse, ta) == 5  # from the exact fits, the same rule
+    assert series_crossover({ta: temporal, "vec2patch": list(temporal)}, ta) is None  # equal everywhere: never the largest
 
 
 def test_each_plot_marks_its_own_crossover(runs: tuple[RunRecord, ...], series: ScalingRecord) -> None:
-    bytes_svg = _texts(scaling_svg(series, "bytes", "per instance (float32)", runs[0].profile))
-    flops_svg = _texts(scaling_svg(series, "flops", "over all instances (2 per multiply-add)", runs[0].profile))
+    bytes_svg = _texts(scaling_svg(report(runs, series), "bytes", "per instance (float32)"))
+    flops_svg = _texts(scaling_svg(report(runs, series), "flops", "over all instances (2 per multiply-add)"))
     assert [t for t in bytes_svg if "largest" in t] == ["t=9: temporal attention's bytes largest"] * 2
     assert [t for t in flops_svg if "largest" in t] == ["t=22: temporal attention's FLOPs largest"] * 2
 
@@ -104,8 +111,8 @@ def test_axis_units_from_the_data(runs: tuple[RunRecord, ...], series: ScalingRe
     assert scale_for("flops", 1_001_473_966_080).name == "TFLOP"
     assert scale_for("bytes", 2**30 - 1).name == "MiB"
     assert scale_for("flops", 10**12 - 1).name == "GFLOP"
-    bytes_texts = _texts(scaling_svg(series, "bytes", "per instance (float32)", runs[0].profile))
-    flops_texts = _texts(scaling_svg(series, "flops", "over all instances (2 per multiply-add)", runs[0].profile))
+    bytes_texts = _texts(scaling_svg(report(runs, series), "bytes", "per instance (float32)"))
+    flops_texts = _texts(scaling_svg(report(runs, series), "flops", "over all instances (2 per multiply-add)"))
     assert bytes_texts.count("GiB per instance (float32)") == 2
     assert flops_texts.count("TFLOP over all instances (2 per multiply-add)") == 2
     # no raw offsets (1e9, 1e12) on the linear panels
@@ -113,7 +120,7 @@ def test_axis_units_from_the_data(runs: tuple[RunRecord, ...], series: ScalingRe
 
 
 def test_log_ticks_are_plain_majors(runs: tuple[RunRecord, ...], series: ScalingRecord) -> None:
-    svg = scaling_svg(series, "bytes", "per instance (float32)", runs[0].profile)
+    svg = scaling_svg(report(runs, series), "bytes", "per instance (float32)")
     x = _tick_labels(svg, "x")
     y = _tick_labels(svg, "y")
     # linear panel 5..25, then log panel: 2, 5, 10, 20 (t runs 2..28); no "3x10^0"-style minor labels
@@ -145,9 +152,9 @@ def test_train_peak_in_backward_is_located_as_the_backward_pass(train_run: RunRe
     # the tensor peak is in the backward pass, where no module runs (module "")
     assert train_run.peak_view.stage == "backward" and train_run.peak_view.module == ""
     where = summary(train_run)["peak_where"]
-    assert where == f"backward pass, op #{train_run.peak.tensor_op_index} {train_run.peak.tensor_op}"
+    assert where == f"backward pass, op #{train_run.tensor_peak.op_index} {train_run.tensor_peak.op}"
     assert "<root>" not in where
-    assert f"in the backward pass at op #{train_run.peak.tensor_op_index} {train_run.peak.tensor_op}" in render_run(train_run)
+    assert f"in the backward pass at op #{train_run.tensor_peak.op_index} {train_run.tensor_peak.op}" in render_run(train_run)
 
 
 def test_inference_has_no_backward_row(runs: tuple[RunRecord, ...]) -> None:

@@ -15,17 +15,17 @@ from dstt_profile.cli.main import main
 from dstt_profile.cli.progress import sweep_progress
 from dstt_profile.engine.polytrace import TRACED, TraceFamily
 from dstt_profile.engine.trace import trace
-from dstt_profile.profiles.dstt.args import dstt_run
 from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.runs import build_run
 
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"attention": "sdpa"}, {"dtype": "int8"}, {"mode": "train", "batch": 2}, {"memory": "tensors"}],
+    [{}, {"model_args": {"attention": "sdpa"}}, {"dtype": "int8"}, {"mode": "train", "batch": 2}, {"memory": "tensors"}],
 )
 def test_derived_summaries_equal_traced_ones(options: dict[str, object]) -> None:
-    base = dstt_run(frames=1, **options)
+    base = build_run(1, **options)
     summaries = SummaryFamily(TraceFamily(base, subject_for(base)))
     assert summaries.consistent
     for t in (5, 23):  # t=23: the allocator peak has moved from the decoder to the temporal block

@@ -10,9 +10,9 @@ from dstt_profile.api import profile_many
 from dstt_profile.engine import polytrace
 from dstt_profile.engine.polytrace import TRACED, TraceFamily, _flatten, worth_deriving
 from dstt_profile.engine.trace import trace
-from dstt_profile.profiles.dstt.args import dstt_run
 from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.runs import build_run
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_derived_peak_moves_between_ops_exactly(family: TraceFamily) -> None:
 def test_rule_bytes_that_switch_with_t_are_recomputed_not_interpolated() -> None:
     # The CPU flash-attention kernel's per-thread blocks switch size with the sequence length t*180:
     # 360 at t=2 (64-row query blocks), 540 and 720 at t=3, 4 (64, key blocks of 512), 900 at t=5 (256)
-    family = TraceFamily(sdpa := dstt_run(frames=1, attention="sdpa"), subject_for(sdpa))
+    family = TraceFamily(sdpa := build_run(1, model_args={"attention": "sdpa"}), subject_for(sdpa))
     traced = trace(sdpa.replace(frames=5), subject_for(sdpa))
     derived = family.derive(5)
     assert derived is not None and _flatten(derived) == _flatten(traced)
@@ -67,10 +67,10 @@ def test_t1_is_not_on_the_polynomial(family: TraceFamily) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"attention": "sdpa"}, {"mode": "train", "batch": 2}, {"dtype": "int8"}, {"height": 480, "width": 864}],
+    [{"model_args": {"attention": "sdpa"}}, {"mode": "train", "batch": 2}, {"dtype": "int8"}, {"res": "480x864"}],
 )
 def test_other_configurations_derive_exactly(options: dict[str, object]) -> None:
-    fam = TraceFamily(base := dstt_run(frames=2, **options), subject_for(base))
+    fam = TraceFamily(base := build_run(2, **options), subject_for(base))
     assert fam.consistent
     assert fam.agrees(trace(base.replace(frames=7), subject_for(base)))
 

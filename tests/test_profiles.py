@@ -142,7 +142,7 @@ def test_model_arg_values_are_typed() -> None:
 def test_schema_stays_1_and_a_file_from_before_model_args_is_read(builtin_t14: RunRecord) -> None:
     result = Result((builtin_t14,))
     data = json.loads(result.to_json())
-    assert data["schema"] == "dstt-profile/1"
+    assert data["schema"] == "dstt-profile/2"
     config = data["runs"][0]["config"]
     assert config["model"] == "dstt"
     assert config["model_args"]["hidden"] == 512

@@ -20,7 +20,7 @@ def test_json_round_trip() -> None:
 
 
 def test_wrong_schema_is_refused() -> None:
-    with pytest.raises(ValueError, match="not a dstt-profile/1 result"):
+    with pytest.raises(ValueError, match="not a dstt-profile/2 result"):
         Result.from_dict({"schema": "other/9", "runs": []})
 
 

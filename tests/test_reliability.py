@@ -18,15 +18,17 @@ from traces import profiled
 
 import dstt_profile
 from dstt_profile.analysis import capacity
-from dstt_profile.analysis.budgets import EntryResult, Metric
 from dstt_profile.analysis.budgets_file import Budget
-from dstt_profile.analysis.fit import FitAnswer, render_text, solve
 from dstt_profile.analysis.series import default_upto
 from dstt_profile.cli.main import main
 from dstt_profile.errors import UsageError
 from dstt_profile.fileio import write_atomic
+from dstt_profile.pipeline.search import solve
+from dstt_profile.records.budgets import EntryResult, Metric
 from dstt_profile.records.runconfig import MAX_FRAMES, MAX_SWEEP, RunConfig
 from dstt_profile.records.schema import PeakRecord, Result, RunRecord
+from dstt_profile.records.search import FitAnswer
+from dstt_profile.render.fit import render_text
 from dstt_profile.render.graph import graphml_text
 from dstt_profile.render.junit import junit_xml
 from dstt_profile.render.xmltext import xml_text
@@ -111,7 +113,7 @@ def test_check_outputs_refused_before_running(
     budgets = budgets_file(tmp_path)
     out_dir = tmp_path / "DIR"
     out_dir.mkdir()
-    monkeypatch.setattr("dstt_profile.analysis.budgets.run_budget", lambda b: pytest.fail("ran before checking outputs"))
+    monkeypatch.setattr("dstt_profile.cli.check.profile_run", lambda *a, **k: pytest.fail("ran before checking outputs"))
     value = str(out_dir) if target == "DIR" else target.replace("{DIR}", str(out_dir))
     assert main(["check", str(budgets), "--update", f"{option}={value}"]) == 2
     assert message.replace("{DIR}", str(out_dir)) in one_error_line(capsys)
@@ -126,7 +128,7 @@ def test_read_only_baseline_is_refused_and_kept(
     baseline = tmp_path / "p.baseline.json"
     baseline.write_text("{}", encoding="utf-8")
     baseline.chmod(0o444)
-    monkeypatch.setattr("dstt_profile.analysis.budgets.run_budget", lambda b: pytest.fail("ran before checking outputs"))
+    monkeypatch.setattr("dstt_profile.cli.check.profile_run", lambda *a, **k: pytest.fail("ran before checking outputs"))
     assert main(["check", str(budgets), "--update"]) == 2
     assert f"the baseline (--update) '{baseline}' is read-only" in one_error_line(capsys)
     assert stat.S_IMODE(baseline.stat().st_mode) == 0o444 and baseline.read_text(encoding="utf-8") == "{}"
@@ -214,7 +216,7 @@ def test_xml_text_replaces_what_xml_forbids() -> None:
 def test_junit_with_control_characters_parses(record: RunRecord) -> None:
     budget = Budget("bad\x01name", RunConfig(frames=2, height=48, width=48), peak=1)
     metric = Metric("bad\x01name", "peak", record.peak.bytes, budget=1)
-    root = ET.fromstring(junit_xml([EntryResult(budget, record, (metric,))]))
+    root = ET.fromstring(junit_xml([EntryResult(budget.name, budget.run, record, (metric,))]))
     case = root.find("testsuite/testcase")
     assert case is not None and case.get("name") == "bad\ufffdname"
     failure = case.find("failure")
@@ -275,7 +277,7 @@ def test_huge_frame_size_is_one_line_on_the_terminal(tmp_path: Path) -> None:
 
 _PROFILE_QUIETLY = """
 import torch
-from dstt_profile.cli.edge import quiet_libraries
+from dstt_profile.cli.guard import quiet_libraries
 with quiet_libraries():
     with torch.profiler.profile(profile_memory=True):
         torch.ones(3) + 1
@@ -293,7 +295,7 @@ def test_real_run_that_cannot_fit_is_refused_up_front(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(capacity, "available_bytes", lambda: (2**30, "the address space limit (ulimit -v)"))
-    monkeypatch.setattr("dstt_profile.analysis.fvcore_check.run_fvcore", lambda run: pytest.fail("ran fvcore"))
+    monkeypatch.setattr("dstt_profile.pipeline.runs.run_fvcore", lambda run: pytest.fail("ran fvcore"))
     assert main(["--fvcore", "--frames", "200", "--out", str(tmp_path)]) == 2
     line = one_error_line(capsys)
     assert "--fvcore at t=200 needs about " in line and "the address space limit (ulimit -v) leaves 1.0 GiB" in line
@@ -346,7 +348,7 @@ def test_baseline_figures_must_be_whole(
     (tmp_path / "p.baseline.json").write_text(
         '{"schema": "dstt-profile-baseline/1", "entries": {"t2": {"peak": ' + value + "}}}", encoding="utf-8"
     )
-    monkeypatch.setattr("dstt_profile.analysis.budgets.run_budget", lambda b: pytest.fail("ran with a bad baseline"))
+    monkeypatch.setattr("dstt_profile.cli.check.profile_run", lambda *a, **k: pytest.fail("ran with a bad baseline"))
     assert main(["check", str(budgets)]) == 2
     line = one_error_line(capsys)
     assert f"baseline entry 't2': figure 'peak' {shown}" in line

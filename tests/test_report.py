@@ -9,16 +9,16 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
-from traces import T14, profiled, result
+from traces import T14, html_of, profiled, result, write_report
 
-from dstt_profile.analysis.laws import crossover, stage_series
+from dstt_profile.analysis.laws import laws_of
 from dstt_profile.analysis.series import default_upto, scaling_series
 from dstt_profile.api import profile_many, run_config, with_scaling
 from dstt_profile.cli.job import result_stem
 from dstt_profile.cli.main import main
 from dstt_profile.cli.report import report_command
+from dstt_profile.records.laws import MemoryView
 from dstt_profile.records.schema import Result
-from dstt_profile.render.html import render_html, write_files
 
 GOLDEN = Path(__file__).parent / "golden" / "stage_table_t14.txt"
 SECTIONS = ("summary", "stages", "laws", "scaling", "crossovers", "timeline", "graph", "fvcore", "checks")
@@ -66,7 +66,7 @@ def result_t14() -> Result:
 
 @pytest.fixture(scope="module")
 def html_t14(result_t14: Result) -> str:
-    return render_html(result_t14)
+    return html_of(result_t14)
 
 
 def test_stage_table_matches_golden(html_t14: str) -> None:
@@ -124,7 +124,7 @@ def test_report_from_saved_json_alone(tmp_path: Path) -> None:
 
 def test_sweep_renders_one_report(tmp_path: Path) -> None:
     result = profile_many([run_config(t, "64x64") for t in (1, 2, 3)])
-    paths = write_files(result, tmp_path, result_stem(result))
+    paths = write_report(result, tmp_path, result_stem(result))
     assert [p.suffix for p in paths] == [".html", ".graphml", ".dot"]
     assert paths[0].name == f"{result_stem(result)}.html" == "dstt_t1-3_64x64_float32.html"
     html = paths[0].read_text(encoding="utf-8")
@@ -185,6 +185,7 @@ def test_main_job_scaling_plots_are_exact_and_checked(tmp_path: Path) -> None:
     # temporal matrix t^2*720*720*4 B per instance, exact at every derived t: at t=28 = 1,625,702,400 B
     assert runs[-1].stages["temporal_attention"].bytes == 28 * 28 * 720 * 720 * 4
     # the exact crossover read from whole-t points: temporal attention is the largest headline from t=9
-    assert crossover(stage_series(scaling_series(runs, note), "bytes"), "temporal_attention") == 9
+    laws = laws_of(scaling_series(runs, note), MemoryView.ALLOCATOR, "temporal_attention")
+    assert laws.crossovers["bytes"] == 9
 
 

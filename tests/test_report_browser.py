@@ -12,10 +12,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from traces import T14, result
+from traces import T14, html_of, result
 
 from dstt_profile.api import with_scaling
-from dstt_profile.render.html import render_html
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
@@ -44,7 +43,7 @@ def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("report") / "dstt_t14.html"
-    path.write_text(render_html(with_scaling(result(T14))), encoding="utf-8")
+    path.write_text(html_of(with_scaling(result(T14))), encoding="utf-8")
     return path
 
 

@@ -10,12 +10,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from traces import html_of
 
 from dstt_profile.analysis.laws import law
-from dstt_profile.analysis.scaling import Poly
 from dstt_profile.cli.main import main
+from dstt_profile.poly import Poly
 from dstt_profile.records.schema import Result
-from dstt_profile.render.html import render_html
 from dstt_profile.render.laws import law_text, poly_text
 
 SWEEP = "dstt_t1-28_240x432_float32"
@@ -110,7 +110,7 @@ def test_single_run_keeps_its_scaling_curves(single_dir: Path) -> None:
 def test_old_single_run_without_series_still_renders(single_dir: Path) -> None:
     data = json.loads((single_dir / f"{SINGLE}.json").read_text(encoding="utf-8"))
     del data["scaling"]  # as saved before the series were stored
-    html = render_html(Result.from_dict(data))
+    html = html_of(Result.from_dict(data))
     assert "this saved result holds one run (t=14) and no scaling series" in html
     assert '<section id="scaling">' in html
 
@@ -138,7 +138,7 @@ def test_sweep_with_a_failing_check_lists_it(sweep_dir: Path) -> None:
     data = json.loads((sweep_dir / f"{SWEEP}.json").read_text(encoding="utf-8"))
     data["runs"][4]["checks"][0]["measured"] += 1  # t=5's first check now fails
     name = data["runs"][4]["checks"][0]["name"]
-    html = render_html(Result.from_dict(data))
+    html = html_of(Result.from_dict(data))
     assert "28 runs, 419/420 formula checks pass" in html
     assert f"<li>t = 5: {name} FAIL</li>" in html
 

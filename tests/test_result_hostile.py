@@ -144,8 +144,8 @@ def _peak_past_ops(run: dict[str, Any]) -> str:
 
 def _tensor_peak_past_ops(run: dict[str, Any]) -> str:
     n = len(run["ops"])
-    run["peak"]["tensor_op_index"] = 10**6
-    return f"runs[0].peak.tensor_op_index: expected an index into ops (-1 to {n - 1}), got 1000000"
+    run["tensor_peak"]["op_index"] = 10**6
+    return f"runs[0].tensor_peak.op_index: expected an index into ops (-1 to {n - 1}), got 1000000"
 
 
 def _module_past_ops(run: dict[str, Any]) -> str:
@@ -235,7 +235,7 @@ HOSTILE: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
     ("producer-is-the-op-itself", "inference", _self_loop),
     ("producer-below-minus-one", "inference", _producer_below_minus_one),
     ("negative-peak-bytes", "inference", _set("peak.bytes", -30142955620)),
-    ("negative-tensor-peak", "tensors", _set("peak.tensor_bytes", -1)),
+    ("negative-tensor-peak", "tensors", _set("tensor_peak.bytes", -1)),
     ("negative-flops", "inference", _set("flops.total", -5)),
     ("negative-flops-of-an-op", "inference", _set("flops.by_op.aten.convolution", -5, "flops", "by_op", "aten.convolution")),
     ("negative-params", "inference", _set("params", -5)),
@@ -250,7 +250,7 @@ HOSTILE: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
     ("footprint-activations-not-the-peak", "train", _footprint_activations),
     ("peak-op-past-the-ops", "inference", _peak_past_ops),
     ("tensor-peak-op-past-the-ops", "train", _tensor_peak_past_ops),
-    ("tensor-peak-op-below-minus-one", "inference", _set("peak.tensor_op_index", -3)),
+    ("tensor-peak-op-below-minus-one", "inference", _set("tensor_peak.op_index", -3)),
     ("transient-larger-than-the-peak", "inference", _transient_past_peak),
     ("module-span-past-the-ops", "inference", _module_past_ops),
     ("ops-out-of-order", "inference", _op_out_of_order),
@@ -438,9 +438,9 @@ def test_a_modules_backward_stage_in_inference(
     assert {o["stage"] for o in run["ops"]} == {"forward_branch", "backward (module)"}
     assert {o["module"] for o in run["ops"] if o["stage"] == "backward (module)"} == {"backward"}
     # the tensor peak: both branches' outputs live after the second convolution, in the module `backward`
-    assert (run["peak"]["tensor_stage"], run["peak"]["tensor_module"]) == ("backward (module)", "backward")
+    assert (run["tensor_peak"]["stage"], run["tensor_peak"]["module"]) == ("backward (module)", "backward")
     assert run["peak"]["stage"] in ("forward_branch", "backward (module)")
-    path = _write({"schema": "dstt-profile/1", "runs": [run]}, tmp_path / "r.json")
+    path = _write({"schema": "dstt-profile/2", "runs": [run]}, tmp_path / "r.json")
     assert main(["report", str(path)]) == 0
     html = (tmp_path / "r.report.html").read_text(encoding="utf-8")
     # the tensor peak is in the module's stage, never "the backward pass" (no backward pass ran)

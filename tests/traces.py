@@ -11,6 +11,7 @@ took 1.7 times as long). Real-tensor runs are never cached.
 from __future__ import annotations
 
 from functools import cache, partial
+from pathlib import Path
 
 import torch
 
@@ -85,3 +86,20 @@ def conv_workspace(sample: tuple[int, ...], weight: tuple[int, ...], dtype: str,
     ATen runs it, calibrated where oneDNN does; each checked against real calls in test_slowconv.py and
     test_allocator.py)."""
     return default_cache("cpu").bytes_at(conv_signature(sample, weight, dtype, padding=padding), batch)
+
+
+def html_of(found: Result) -> str:
+    """The HTML report of a result, as `dstt-profile report` renders a saved one."""
+    from dstt_profile.analysis.report import report_of
+    from dstt_profile.render.html import render_html
+
+    return render_html(report_of(found))
+
+
+def write_report(found: Result, out: Path, stem: str) -> list[Path]:
+    """The report's files of a result written as `out/<stem>.<suffix>`, as `report --out` writes them."""
+    from dstt_profile.analysis.report import report_of
+    from dstt_profile.fileio import write_all
+    from dstt_profile.render.html import report_files
+
+    return write_all({out / f"{stem}.{suffix}": text for suffix, text in report_files(report_of(found)).items()})

@@ -1,6 +1,7 @@
 """Reading a budgets file (TOML): one `[[budget]]` table per configuration, with its limits.
 
-Every problem is a `UsageError` with one line naming the file, the entry and the key, for example
+An entry's run keys are handed as they are to runs.build_run, which holds every rule; every problem is
+a `UsageError` with one line naming the file, the entry and the key, for example
 `budgets.toml: budget "inference, 14 frames": key 'peak': size '1.5 GB/s' has an unknown unit ...`.
 """
 
@@ -8,37 +9,27 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dstt_profile.errors import UsageError
-from dstt_profile.profiles.registry import refuse_shorthands, resolve
-from dstt_profile.records.runconfig import (
-    DEFAULT_MODEL,
-    DTYPES,
-    MAX_FRAMES,
-    MAX_THREADS,
-    MEMORY_VIEWS,
-    MODES,
-    OPTIMIZERS,
-    RunConfig,
-    parse_res,
-)
+from dstt_profile.profiles.dstt.args import SHORTHAND_NAMES
+from dstt_profile.profiles.registry import resolve
+from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.runs import build_run
 from dstt_profile.units import parse_bytes, parse_flops
-from dstt_profile.values import INT64_MAX, decimal, shown, whole_number
-from model.config import ATTENTION_BACKENDS
+from dstt_profile.values import decimal, shown
 
 DEFAULT_GROWTH = "+2%"
-ENTRY_KEYS = frozenset(
-    {
-        "name", "frames", "res", "dtype", "peak", "footprint", "flops", "stages", "attention", "mode", "batch",
-        "growth", "memory", "optimizer", "hidden", "channel", "blocks", "model", "model_args", "model_path",
-        "stage_map", "threads",
-    }
-)
-SIZE_KEYS = ("hidden", "channel", "blocks")  # DSTT's size keys: shorthands for model_args
+# Keys handed to build_run as RunConfig fields; `res`, `model_path` and `stage_map` are read apart.
+RUN_KEYS = ("batch", "dtype", "mode", "memory", "optimizer", "threads", "model", "model_args")
+LIMIT_KEYS = ("peak", "footprint", "flops")
+ENTRY_KEYS = frozenset({"name", "frames", "res", "stages", "growth", "model_path", "stage_map",
+                        *RUN_KEYS, *LIMIT_KEYS, *SHORTHAND_NAMES})
+# RunConfig's field (UsageError.field, before any '.') -> the key that sets it
+FIELD_KEYS = {"height": "res", "width": "res", "stages": "stage_map"}
 _GROWTH = re.compile(r"\+?\s*([0-9.]+)\s*%", re.ASCII)
 MAX_GROWTH = 1000  # percent
 
@@ -57,15 +48,8 @@ class Budget:
 
     def limits(self) -> dict[str, int]:
         """Metric name -> limit: 'peak', 'footprint', 'flops', 'stages.<stage>'."""
-        out: dict[str, int] = {}
-        if self.peak is not None:
-            out["peak"] = self.peak
-        if self.footprint is not None:
-            out["footprint"] = self.footprint
-        if self.flops is not None:
-            out["flops"] = self.flops
-        out.update({f"stages.{name}": value for name, value in self.stages.items()})
-        return out
+        out = {key: getattr(self, key) for key in ("peak", "footprint", "flops") if getattr(self, key) is not None}
+        return {**out, **{f"stages.{name}": value for name, value in self.stages.items()}}
 
 
 class _Where:
@@ -76,12 +60,19 @@ class _Where:
         self.entry = entry
 
     def fail(self, key: str, message: str) -> UsageError:
-        return UsageError(f"{self.path}: budget {self.entry}: key {key!r}: {message}")
+        return UsageError(f"{self.path}: budget {self.entry}: key {key!r}: {message}", key)
 
 
 def load_budgets(path: Path) -> list[Budget]:
     """Parse and validate a budgets file; UsageError (one line) on any problem."""
-    data = _read_toml(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: budgets file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read budgets file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
     unknown = sorted(set(data) - {"budget"})
     if unknown:
         raise UsageError(f"{path}: unknown top-level key {unknown[0]!r} (expected [[budget]] tables)")
@@ -89,29 +80,12 @@ def load_budgets(path: Path) -> list[Budget]:
     if not isinstance(entries, list) or not entries:
         raise UsageError(f"{path}: no [[budget]] entries")
     budgets = [_entry(path, i, raw) for i, raw in enumerate(entries, start=1)]
-    _no_duplicates(path, budgets)
-    return budgets
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: budgets file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read budgets file: {exc}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: not valid TOML: {exc}") from None
-
-
-def _no_duplicates(path: Path, budgets: list[Budget]) -> None:
     seen: set[str] = set()
     for budget in budgets:
         if budget.name in seen:
             raise UsageError(f"{path}: budget {budget.name!r}: key 'name': the name is used twice")
         seen.add(budget.name)
+    return budgets
 
 
 def _entry(path: Path, index: int, raw: Any) -> Budget:
@@ -125,167 +99,72 @@ def _entry(path: Path, index: int, raw: Any) -> Budget:
     unknown = sorted(set(raw) - ENTRY_KEYS)
     if unknown:
         raise where.fail(unknown[0], f"unknown key (known: {', '.join(sorted(ENTRY_KEYS))})")
-    budget = Budget(
-        name=name,
-        run=_run(where, raw),
-        peak=_optional(where, raw, "peak", parse_bytes),
-        flops=_optional(where, raw, "flops", parse_flops),
-        footprint=_optional(where, raw, "footprint", parse_bytes),
-        stages={},
-
-        growth=_growth(where, raw.get("growth", DEFAULT_GROWTH)),
-    )
-    budget = replace(budget, stages=_stages(where, raw.get("stages", {}), budget.run))
+    run = _run(where, raw)
+    limits = {key: _value(where, key, raw[key], parse_bytes if key != "flops" else parse_flops)
+              for key in LIMIT_KEYS if key in raw}
+    budget = Budget(name, run, **limits, stages=_stages(where, raw.get("stages", {}), run),
+                    growth=_growth(where, raw.get("growth", DEFAULT_GROWTH)))
     if not budget.limits():
         raise where.fail("peak", "the entry sets no limit (peak, footprint, flops or [budget.stages])")
     return budget
 
 
-def _optional(where: _Where, raw: dict[str, Any], key: str, parse: Any) -> int | None:
-    if key not in raw:
-        return None
-    return _value(where, key, raw[key], parse)
-
-
-def _value(where: _Where, key: str, value: Any, parse: Any) -> int:
+def _value(where: _Where, key: str, value: Any, parse: Callable[[str | int], int]) -> int:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise where.fail(key, f"{shown(value)} is not a size string or a whole number")
     try:
-        result: int = parse(value)
+        return parse(value)
     except UsageError as exc:
         raise where.fail(key, str(exc)) from None
-    return result
 
 
 def _stages(where: _Where, raw: Any, run: RunConfig) -> dict[str, int]:
     if not isinstance(raw, dict):
         raise where.fail("stages", "must be a table of stage = size")
-    out = {}
     known = resolve(run).stages if raw else ()
-    for stage, value in raw.items():
+    for stage in raw:
         if stage not in known:
             raise where.fail(f"stages.{stage}", f"unknown stage (known: {', '.join(known)})")
-        out[stage] = _value(where, f"stages.{stage}", value, parse_bytes)
-    return out
+    return {stage: _value(where, f"stages.{stage}", value, parse_bytes) for stage, value in raw.items()}
 
 
 def _growth(where: _Where, raw: Any) -> float:
     m = _GROWTH.fullmatch(raw.strip()) if isinstance(raw, str) else None
-    if m is None:
-        raise where.fail("growth", f"{shown(raw)} is not a tolerance such as \"+2%\"")
     try:
-        percent = decimal(m.group(1), "growth")
+        percent = decimal(m.group(1), "growth") if m is not None else None
     except UsageError:
-        raise where.fail("growth", f"{shown(raw)} is not a tolerance such as \"+2%\"") from None
+        percent = None
+    if percent is None:
+        raise where.fail("growth", f"{shown(raw)} is not a tolerance such as \"+2%\"")
     if percent > MAX_GROWTH:
         raise where.fail("growth", f"{shown(raw)} is more than {MAX_GROWTH}%")
     return float(percent) / 100
 
 
-def _positive(where: _Where, raw: dict[str, Any], key: str, default: int, high: int = INT64_MAX) -> int:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise where.fail(key, f"{shown(value)} is not a positive whole number")
-    try:
-        return whole_number(value, key, 1, high)
-    except UsageError as exc:
-        raise where.fail(key, str(exc)) from None
-
-
-def _choice(where: _Where, raw: dict[str, Any], key: str, default: str, choices: tuple[str, ...]) -> str:
-    value = raw.get(key, default)
-    if value not in choices:
-        raise where.fail(key, f"{shown(value)} is not one of {', '.join(choices)}")
-    return str(value)
-
-
-def _res(where: _Where, raw: dict[str, Any]) -> tuple[int, int]:
-    value = raw.get("res", "240x432")
-    if not isinstance(value, str):
-        raise where.fail("res", f"{shown(value)} is not HEIGHTxWIDTH (for example \"240x432\")")
-    try:
-        return parse_res(value, "res")
-    except UsageError as exc:
-        raise where.fail("res", str(exc)) from None
-
-
-def _text(where: _Where, raw: dict[str, Any], key: str) -> str | None:
-    value = raw.get(key)
-    if value is not None and (not isinstance(value, str) or not value.strip()):
-        raise where.fail(key, f"{shown(value)} is not a non-empty string")
-    return value
-
-
-def _near(where: _Where, text: str) -> str:
-    """A path in the file, relative to the budgets file's directory."""
-    path = Path(text)
-    return str(path if path.is_absolute() else where.path.parent / path)
-
-
-def _model(where: _Where, raw: dict[str, Any]) -> dict[str, Any]:
-    """The model keys: model, model_args (a table), model_path (a list of directories), stage_map, and
-    DSTT's shorthands attention, hidden, channel, blocks."""
-    model = _text(where, raw, "model") or DEFAULT_MODEL
-    if model.partition(":")[0].endswith(".py"):
-        target, _, name = model.rpartition(":")
-        model = f"{_near(where, target)}:{name}"
-    args = raw.get("model_args", {})
-    if not isinstance(args, dict):
-        raise where.fail("model_args", "must be a table of name = value")
-    paths = raw.get("model_path", [])
-    if isinstance(paths, str):
-        paths = [paths]
-    if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
-        raise where.fail("model_path", f"{shown(paths)} is not a list of directories")
-    stage_map = _text(where, raw, "stage_map")
-    given: dict[str, Any] = {}
-    if "attention" in raw:
-        given["attention"] = _choice(where, raw, "attention", "matmul", ATTENTION_BACKENDS)
-    for key in SIZE_KEYS:
-        if key in raw:
-            given[key] = _positive(where, raw, key, 1)
-    clash = sorted(set(given) & set(args))
-    if clash:
-        raise where.fail(clash[0], "set both as a key and in model_args: give one")
-    fields: dict[str, Any] = dict(
-        model=model,
-        model_args={**args, **given},
-        model_path=tuple(_near(where, p) for p in paths),
-        stages=_near(where, stage_map) if stage_map else None,
-    )
-    try:
-        refuse_shorthands(RunConfig(frames=1, **{**fields, "model_args": args}), given)
-    except UsageError as exc:
-        raise where.fail(next(iter(given)) if given else "model", str(exc)) from None
-    return fields
+def _near(where: _Where, value: Any) -> Any:
+    """A path in the file, relative to the budgets file's directory (a value that is no path: as it is)."""
+    if not isinstance(value, str) or not value or Path(value).is_absolute():
+        return value
+    return str(where.path.parent / value)
 
 
 def _run(where: _Where, raw: dict[str, Any]) -> RunConfig:
     if "frames" not in raw:
         raise where.fail("frames", "every entry needs frames (the clip length t)")
-    frames = _positive(where, raw, "frames", 1, MAX_FRAMES)
-    batch = _positive(where, raw, "batch", 1)
-    dtype = _choice(where, raw, "dtype", "float32", tuple(DTYPES))
-    mode = _choice(where, raw, "mode", "inference", MODES)
-    memory = _choice(where, raw, "memory", MEMORY_VIEWS[0], MEMORY_VIEWS)
-    optimizer = _choice(where, raw, "optimizer", OPTIMIZERS[0], OPTIMIZERS)
-    threads = _positive(where, raw, "threads", 1, MAX_THREADS) if "threads" in raw else 0
-    height, width = _res(where, raw)
-    model: dict[str, Any] = _model(where, raw)
+    fields = {key: raw[key] for key in RUN_KEYS if key in raw}
+    model = fields.get("model")
+    if isinstance(model, str) and model.partition(":")[0].endswith(".py"):
+        target, _, name = model.rpartition(":")
+        fields["model"] = f"{_near(where, target)}:{name}"
+    if "model_path" in raw:
+        paths = raw["model_path"]
+        fields["model_path"] = [_near(where, p) for p in paths] if isinstance(paths, list) else _near(where, paths)
+    if "stage_map" in raw:
+        fields["stages"] = _near(where, raw["stage_map"])
+    shorthands = {key: raw[key] for key in SHORTHAND_NAMES if key in raw}
     try:
-        return build_run(
-            frames,
-            (height, width),
-            batch=batch,
-            dtype=dtype,
-            mode=mode,
-            memory=memory,
-            optimizer=optimizer,
-            threads=threads,
-            **model,
-        )
+        return build_run(raw["frames"], raw.get("res", "240x432"), shorthands=shorthands, **fields)
     except UsageError as exc:
-        # The fields were checked one by one above; what is left is the model's rules on the sizes.
-        text = str(exc)
-        key = next((k for k in ("frames", *SIZE_KEYS) if k in text), "res" if model["model"] == DEFAULT_MODEL else "model")
+        top, _, arg = exc.field.partition(".")
+        key = arg if arg in shorthands else FIELD_KEYS.get(top, top) or "model"
         raise where.fail(key, str(exc)) from None

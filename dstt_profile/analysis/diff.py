@@ -17,116 +17,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, overload
+from typing import Any
 
 from dstt_profile.errors import UsageError
-from dstt_profile.records.schema import DSTT_CONFIG_FIELDS, OpRecord, Result, RunRecord
+from dstt_profile.records.diff import ABSENT, Change, Comparison, Divergence, Failure, RunDiff
+from dstt_profile.records.legacy import DSTT_CONFIG_FIELDS
+from dstt_profile.records.schema import OpRecord, Result, RunRecord
 
 _GROWTH = re.compile(r"\s*\+?([0-9]+(?:\.[0-9]+)?)\s*%\s*", re.ASCII)
 MODEL_ARGS = "model_args."  # the prefix of a model argument among a run's settings
-
-
-class _Absent:
-    """A setting one run has and the other has not (a model argument of one model only)."""
-
-    def __repr__(self) -> str:
-        return "(not set)"
-
-
-ABSENT: Any = _Absent()
-
-
-@dataclass(frozen=True)
-class Change:
-    """One figure in A and in B."""
-
-    name: str
-    a: int
-    b: int
-
-    @property
-    def delta(self) -> int:
-        return self.b - self.a
-
-    @property
-    def growth(self) -> Fraction | None:
-        """(b - a) / a exactly; None where a is not above 0 (growth from nothing is unbounded, and a
-        loaded result holds no negative figure)."""
-        return Fraction(self.delta, self.a) if self.a > 0 else None
-
-    def exceeds(self, limit: Fraction) -> bool:
-        """Whether the figure grew by more than `limit` of A's; any growth from 0 does."""
-        growth = self.growth
-        return self.b > self.a if growth is None else growth > limit
-
-
-@dataclass(frozen=True)
-class Divergence:
-    """The first op where two traces differ: in what they run (op, module, output shapes) or, where
-    they run the same ops, in the bytes an op allocates."""
-
-    index: int
-    kind: str  # "structure" or "bytes"
-    a: str  # A's op there ("" past its end)
-    b: str
-
-
-@dataclass(frozen=True)
-class RunDiff:
-    frames_a: int
-    frames_b: int
-    config: tuple[tuple[str, Any, Any], ...]  # key, A's value, B's value
-    totals: tuple[Change, ...]  # peak (B's view), the other view, FLOPs, other FLOPs, parameters
-    stages: dict[str, tuple[Change, Change, Change]]  # headline bytes, FLOPs, highest live bytes
-    families: dict[str, tuple[Change, ...]]  # FLOPs [, calls, bytes allocated]
-    ops_a: int
-    ops_b: int
-    divergence: Divergence | None
-    same_ops: bool  # both kept per-op records and they agree op for op
-    peak_at: tuple[str, str]  # where the headline peak is in A and in B: "stage (module)"
-
-    def gated(self) -> list[Change]:
-        """The figures --max-growth applies to: the headline peak, FLOPs, each stage's bytes."""
-        return [self.totals[0], self.totals[2], *(changes[0] for changes in self.stages.values())]
-
-
-@dataclass(frozen=True)
-class Comparison(Sequence[RunDiff]):
-    """What `diff_results` found: one RunDiff per pair of runs (the comparison iterates as them), and
-    the t values only one result holds, which nothing was compared with."""
-
-    diffs: tuple[RunDiff, ...]
-    only_a: tuple[int, ...] = ()
-    only_b: tuple[int, ...] = ()
-
-    @overload
-    def __getitem__(self, index: int) -> RunDiff: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[RunDiff]: ...
-
-    def __getitem__(self, index: int | slice) -> RunDiff | Sequence[RunDiff]:
-        return self.diffs[index]
-
-    def __len__(self) -> int:
-        return len(self.diffs)
-
-    @property
-    def complete(self) -> bool:
-        """Whether every run of both results was compared."""
-        return not self.only_a and not self.only_b
-
-
-@dataclass(frozen=True)
-class Failure:
-    """One reason a --max-growth gate fails: a gated figure `name` at t that grew past the limit, or
-    (`change` None) a t that only one result holds, named `only in A` or `only in B`."""
-
-    frames: int
-    name: str
-    change: Change | None = None
 
 
 def parse_growth(text: str) -> Fraction:
@@ -203,8 +103,8 @@ def diff_runs(a: RunRecord, b: RunRecord) -> RunDiff:
     view = b.memory
     other = "tensors" if view == "allocator" else "allocator"
     totals = (
-        Change(f"peak ({'allocator' if view == 'allocator' else 'tensors only'})", a.peak.view(view)[0], b.peak.view(view)[0]),
-        Change(f"peak ({'allocator' if other == 'allocator' else 'tensors only'})", a.peak.view(other)[0], b.peak.view(other)[0]),
+        Change(f"peak ({'allocator' if view == 'allocator' else 'tensors only'})", a.peak_in(view).bytes, b.peak_in(view).bytes),
+        Change(f"peak ({'allocator' if other == 'allocator' else 'tensors only'})", a.peak_in(other).bytes, b.peak_in(other).bytes),
         Change("FLOPs", a.flops.total, b.flops.total),
         Change("other arithmetic", a.flops.other_total, b.flops.other_total),
         Change("parameters", a.params, b.params),
@@ -244,8 +144,8 @@ def diff_runs(a: RunRecord, b: RunRecord) -> RunDiff:
 
 
 def _where(run: RunRecord, view: str) -> str:
-    _, stage, op, _, module = run.peak.view(view)
-    return f"{stage} ({op} in {module or '<root>'})"
+    peak = run.peak_in(view)
+    return f"{peak.stage} ({peak.op} in {peak.module or '<root>'})"
 
 
 def _one_run_per_t(result: Result, which: str) -> None:

@@ -1,132 +1,114 @@
-"""Scaling laws and crossovers read from a `ScalingRecord`: what the report leads a sweep with.
+"""Scaling laws and crossovers from a `ScalingRecord`: exact polynomials in t (poly.fit, verified on
+every point) and the t from which one stage's figure is the largest of all.
 
-A law is the exact polynomial in t through every point of a series (scaling.py's fit: the lowest
-degree that reproduces them all, with a point to spare). t = 1 may stand apart, as size-1 dimensions
-change which ops copy: where no polynomial passes through it as well, the law is fitted from t = 2 and
-t = 1's value is kept beside it. The peak is a maximum over ops whose stage changes with t, so it is
-fitted per run of t where the same stage holds it, never across. Crossovers are of the stage a
-profile names (`ProfileRecord.quadratic_stage`, DSTT's temporal attention); nothing here names one.
+t = 1 may stand apart (size-1 dimensions change which ops copy): where no polynomial passes through it
+as well, the law is fitted from t = 2 and t = 1's value is kept beside it. The peak is a maximum over
+ops whose stage changes with t, so it is fitted per run of t where one stage holds it, never across.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from fractions import Fraction
 
-from dstt_profile.analysis.scaling import Curve, Point, Poly, fit_points
-from dstt_profile.analysis.scaling import crossover as scaling_crossover
-from dstt_profile.analysis.series import peaks
+from dstt_profile.poly import Point, fit, loglog_slope
+from dstt_profile.records.laws import Law, Laws, MemoryView, PeakSegment
 from dstt_profile.records.schema import ScalingRecord
 
 FIELDS = ("bytes", "flops", "peak_bytes")  # a stage's series
-
-
-@dataclass(frozen=True)
-class Series:
-    """One stage's figure against t."""
-
-    stage: str
-    t: list[int]
-    values: list[int]
-
-
-def stage_series(scaling: ScalingRecord, field: str) -> list[Series]:
-    """Per-stage `field` ("bytes", "flops" or "peak_bytes") against t, in the record's (network) order."""
-    return [Series(name, list(scaling.frames), list(getattr(s, field))) for name, s in scaling.stages.items()]
-
-
-def fit(series: Series) -> Poly | None:
-    """The exact polynomial through every point, or None where there is none of degree <= 4."""
-    if len(set(series.t)) < 2:
-        return None
-    return fit_points(series.stage, list(zip(series.t, series.values, strict=True))).poly
-
-
-def crossover(series: Sequence[Series], stage: str) -> int | None:
-    """The crossover (scaling.crossover: strictly the largest, a tie does not count) of `stage`'s
-    figure, whatever the series hold (bytes or FLOPs), over the swept range of whole t.
-
-    Read from the points themselves where every whole t was swept; otherwise from the exact fits."""
-    by_stage = {s.stage: s for s in series}
-    if stage not in by_stage:
-        return None
-    grid = range(min(min(s.t) for s in series), max(max(s.t) for s in series) + 1)
-    curves: dict[str, Curve] = {}
-    for name, s in by_stage.items():
-        known = dict(zip(s.t, s.values, strict=True))
-        if all(t in known for t in grid):
-            curves[name] = known.__getitem__
-            continue
-        poly = fit(s)
-        if poly is None:
-            return None
-        curves[name] = poly
-    return scaling_crossover(curves, grid, stage)
-
-
-@dataclass(frozen=True)
-class Law:
-    """A figure's exact polynomial in t over `first..last` (None: none of degree <= 4 through the
-    points), with the points before `first` that it leaves out (t = 1 where it stands apart)."""
-
-    name: str
-    poly: Poly | None
-    first: int
-    last: int
-    points: int  # how many points it was fitted through and checked on
-    apart: tuple[Point, ...] = ()
+Curve = Callable[[int], int | Fraction]  # t -> a stage's figure
+PROJECTED = 4096  # the largest t a crossover is projected to by the exact laws (the `scaling` subcommand)
 
 
 def law(name: str, points: Sequence[Point]) -> Law:
     """The law of `points`: through all of them, else through all but t = 1 (kept apart)."""
     pts = sorted(points)
-    poly = fit_points(name, pts).poly if len(pts) > 1 else None
+    poly = fit(pts) if len(pts) > 1 else None
     apart: tuple[Point, ...] = ()
     if poly is None and len(pts) > 3 and pts[0][0] == 1:
-        rest = fit_points(name, pts[1:]).poly
+        rest = fit(pts[1:])
         if rest is not None:
             poly, apart, pts = rest, (pts[0],), pts[1:]
     if not pts:
         return Law(name, None, 0, 0, 0)
-    return Law(name, poly, pts[0][0], pts[-1][0], len(pts), apart)
+    return Law(name, poly, pts[0][0], pts[-1][0], len(pts), apart, loglog_slope(pts))
 
 
-def stage_laws(scaling: ScalingRecord) -> dict[str, dict[str, Law]]:
-    """Per stage, per field of `FIELDS`: its law."""
-    t = scaling.frames
-    return {
-        name: {f: law(f"{name}.{f}", list(zip(t, getattr(s, f), strict=True))) for f in FIELDS}
-        for name, s in scaling.stages.items()
-    }
+def crossover(curves: Mapping[str, Curve], ts: Sequence[int], stage: str) -> int | None:
+    """The one definition of a crossover: the smallest t of `ts` (ascending) from which `stage`'s
+    figure is strictly larger than every other stage's, there and at every later t of `ts`; None when
+    it is not at the last t. A tie is not the largest. Figures are compared exactly."""
+    mine = curves[stage]
+    others = [curve for name, curve in curves.items() if name != stage]
+    answer: int | None = None
+    for t in reversed(ts):
+        if not all(mine(t) > other(t) for other in others):
+            break
+        answer = t
+    return answer
 
 
-@dataclass(frozen=True)
-class PeakSegment:
-    """A run of consecutive t where one stage holds the peak, and the peak's law over it."""
-
-    stage: str
-    law: Law
+def series(scaling: ScalingRecord, name: str) -> dict[str, list[Point]]:
+    """Per stage, its `name` figure ("bytes", "flops" or "peak_bytes") against t, in network order."""
+    return {stage: list(zip(scaling.frames, getattr(s, name), strict=True)) for stage, s in scaling.stages.items()}
 
 
-def peak_laws(scaling: ScalingRecord, memory: str) -> list[PeakSegment]:
-    """The peak (in the view `memory`) fitted separately over each run of t with the same peak stage."""
-    values, stages = peaks(scaling, memory)
+def series_crossover(points: Mapping[str, Sequence[Point]], stage: str, laws: Mapping[str, Law] | None = None,
+                     upto: int | None = None) -> int | None:
+    """`crossover` of `stage` over every whole t from the first swept to the last (or to `upto`): read
+    from the points where every such t was swept, else from each stage's law."""
+    if stage not in points or not points[stage]:
+        return None
+    low = 1 if upto else min(t for pts in points.values() for t, _ in pts)
+    high = upto or max(t for pts in points.values() for t, _ in pts)
+    grid = range(low, high + 1)
+    curves: dict[str, Curve] = {}
+    for name, pts in points.items():
+        known = dict(pts)
+        if all(t in known for t in grid):
+            curves[name] = known.__getitem__
+            continue
+        found = laws[name] if laws is not None else law(name, pts)
+        if found.poly is None or found.apart:
+            return None
+        curves[name] = found.poly
+    return crossover(curves, grid, stage)
+
+
+def peak_laws(scaling: ScalingRecord, view: MemoryView) -> tuple[PeakSegment, ...]:
+    """The peak (in `view`) fitted separately over each run of t with the same peak stage."""
+    values, stages = scaling.peaks(view)
     runs: list[list[tuple[int, int, str]]] = []
     for point in zip(scaling.frames, values, stages, strict=True):
         if runs and runs[-1][-1][2] == point[2]:
             runs[-1].append(point)
         else:
             runs.append([point])
-    return [PeakSegment(seg[0][2], law(f"peak ({seg[0][2]})", [(t, v) for t, v, _ in seg])) for seg in runs]
+    return tuple(PeakSegment(seg[0][2], law(f"peak ({seg[0][2]})", [(t, v) for t, v, _ in seg])) for seg in runs)
 
 
-def peak_crossover(scaling: ScalingRecord, memory: str, stage: str) -> int | None:
-    """Smallest swept t from which `stage` holds the peak at every swept t to the last; None where it
-    does not hold it at the last."""
-    _, stages = peaks(scaling, memory)
+def peak_crossover(scaling: ScalingRecord, view: MemoryView, stage: str) -> int | None:
+    """Smallest swept t from which `stage` holds the peak at every swept t to the last."""
     answer = None
-    for t, where in zip(reversed(scaling.frames), reversed(stages), strict=True):
+    for t, where in zip(reversed(scaling.frames), reversed(scaling.peaks(view)[1]), strict=True):
         if where != stage:
             break
         answer = t
     return answer
+
+
+def laws_of(scaling: ScalingRecord, view: MemoryView, quadratic: str = "") -> Laws:
+    """Every law a report states, and the crossovers of the stage that grows with t^2 (`quadratic`,
+    the profile's; none where it is "" or not in the series)."""
+    stages = {
+        stage: {f: law(f"{stage}.{f}", pts) for f, pts in ((f, series(scaling, f)[stage]) for f in FIELDS)}
+        for stage in scaling.stages
+    }
+    crossovers: dict[str, int | None] = {}
+    if quadratic and quadratic in scaling.stages and scaling.frames:
+        for name in ("bytes", "flops"):
+            crossovers[name] = series_crossover(series(scaling, name), quadratic, {s: stages[s][name] for s in stages})
+        bytes_laws = {s: stages[s]["bytes"] for s in stages}
+        crossovers["bytes_projected"] = series_crossover(series(scaling, "bytes"), quadratic, bytes_laws, PROJECTED)
+        crossovers["peak"] = peak_crossover(scaling, view, quadratic)
+    return Laws(view, stages, peak_laws(scaling, view), crossovers)

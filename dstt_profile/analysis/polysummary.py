@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from dstt_profile.analysis.footprint import footprint
 from dstt_profile.analysis.summarize import summarize
 from dstt_profile.engine.devicerules import DeviceRules
-from dstt_profile.engine.polytrace import BASE_FRAMES, TraceFamily, _join, _Polynomial, _scaled, _split
+from dstt_profile.engine.polytrace import BASE_FRAMES, TraceFamily, flatten_ints, rebuild, scaled
+from dstt_profile.poly import Quadratics
+from dstt_profile.records.footprint import footprint
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import PeakRecord, RunRecord, StageRecord
 
@@ -43,6 +44,7 @@ def _bare(record: RunRecord) -> RunRecord:
     return dataclasses.replace(
         record,
         peak=zero_peak,
+        tensor_peak=PeakRecord(0, "", "", -1, ""),
         stages=stages,
         flops=flops,
         modules=(),
@@ -67,17 +69,13 @@ class _OpCurves:
         self.ops = bases[0]
         self.run = family.base
         self.rules = DeviceRules(self.run.device)
-        live = [[o.live_bytes for o in ops] for ops in bases]
+        first = BASE_FRAMES[0]
+        self.live = Quadratics(first, [[o.live_bytes for o in ops] for ops in bases])
         # allocator view without the rule part, which is recomputed per t
-        alloc = [[o.held_bytes + o.transient_bytes - o.rule_transient for o in ops] for ops in bases]
-        params = [[list(o.rule_params) for o in ops] for ops in bases]
-        self.live = _Quadratics(live)
-        self.alloc = _Quadratics(alloc)
-        self.held = _Quadratics([[o.held_bytes for o in ops] for ops in bases])
+        self.alloc = Quadratics(first, [[o.allocator_bytes - o.rule_transient for o in ops] for ops in bases])
+        self.held = Quadratics(first, [[o.held_bytes for o in ops] for ops in bases])
         self.rule_ops = [i for i, o in enumerate(self.ops) if o.rule_params]
-        self.rule_params = {
-            i: _Polynomial(BASE_FRAMES, (params[0][i], params[1][i], params[2][i])) for i in self.rule_ops
-        }
+        self.rule_params = {i: Quadratics(first, [list(ops[i].rule_params) for ops in bases]) for i in self.rule_ops}
         self.stage_of = [o.stage for o in self.ops]
 
     def rule_bytes(self, t: int) -> dict[int, int]:
@@ -85,34 +83,10 @@ class _OpCurves:
         for i in self.rule_ops:
             op = self.ops[i]
             rule = self.rules.temporary_rule(op.op)
-            values = self.rule_params[i].at(t)
-            if rule is None or values is None:
-                raise ValueError(f"op #{i} {op.op}: its rule's params are not whole numbers at t={t}")
-            out[i] = _scaled(rule.bytes(tuple(values)), op, self.run)
+            if rule is None:
+                raise ValueError(f"op #{i} {op.op}: no temporary rule at t={t}")
+            out[i] = scaled(rule.bytes(tuple(self.rule_params[i].at(t))), op, self.run)
         return out
-
-
-class _Quadratics:
-    """Integer-valued quadratics through the values at t = 2, 3, 4, one per op.
-
-    p(t) = v2 + (t-2)*d1 + (t-2)(t-3)/2 * d2, with d1 = v3 - v2 and d2 = v4 - 2*v3 + v2 (exact)."""
-
-    def __init__(self, values: Sequence[Sequence[int]]) -> None:
-        v0, v1, v2 = (list(v) for v in values)
-        self.v0 = v0
-        self.d1 = [b - a for a, b in zip(v0, v1)]
-        self.d2 = [c - 2 * b + a for a, b, c in zip(v0, v1, v2)]
-        self.f0 = np.array(self.v0, dtype=np.float64)
-        self.f1 = np.array(self.d1, dtype=np.float64)
-        self.f2 = np.array(self.d2, dtype=np.float64)
-
-    def approx(self, t: int) -> np.ndarray[Any, np.dtype[np.float64]]:
-        u = float(t - 2)
-        return self.f0 + u * self.f1 + (u * (u - 1.0) / 2.0) * self.f2
-
-    def exact(self, i: int, t: int) -> int:
-        u = t - 2
-        return self.v0[i] + u * self.d1[i] + (u * (u - 1) // 2) * self.d2[i]
 
 
 def _first_max(approx: np.ndarray[Any, np.dtype[np.float64]], exact: Callable[[int], int], members: Sequence[int]) -> tuple[int, int]:
@@ -142,10 +116,10 @@ class SummaryFamily:
         flat = []
         for record in bare:
             ints: list[int] = []
-            flat.append((_split(record, ints), ints))
+            flat.append((flatten_ints(record, ints), ints))
         self.consistent = family.consistent and flat[0][0] == flat[1][0] == flat[2][0]
         self.skeleton = flat[0][0]
-        self.poly = _Polynomial(BASE_FRAMES, (flat[0][1], flat[1][1], flat[2][1]))
+        self.poly = Quadratics(BASE_FRAMES[0], [ints for _, ints in flat])
         self.curves = _OpCurves(family)
         ops = family.traces[BASE_FRAMES[0]].ops
         self.flop_order = list(dict.fromkeys(o.op for o in ops if o.flops))
@@ -159,10 +133,7 @@ class SummaryFamily:
         """The record at t (no ops, no modules), or None where it cannot be derived."""
         if not self.consistent or t < BASE_FRAMES[0]:
             return None
-        ints = self.poly.at(t)
-        if ints is None:
-            return None
-        record: RunRecord = _join(self.skeleton, iter(ints))
+        record: RunRecord = rebuild(self.skeleton, iter(self.poly.at(t)))
         curves = self.curves
         rules = curves.rule_bytes(t)
         every = range(len(curves.ops))
@@ -179,20 +150,8 @@ class SummaryFamily:
         transient = (
             alloc_bytes - curves.held.exact(alloc_at, t) if alloc_at >= 0 else 0
         )
-        peak = PeakRecord(
-            bytes=alloc_bytes,
-            stage=ops[alloc_at].stage if alloc_at >= 0 else "",
-            op=ops[alloc_at].op if alloc_at >= 0 else "",
-            op_index=alloc_at,
-            module=ops[alloc_at].module if alloc_at >= 0 else "",
-            tensor_bytes=tensor_bytes,
-            tensor_stage=ops[tensor_at].stage if tensor_at >= 0 else "",
-            tensor_op=ops[tensor_at].op if tensor_at >= 0 else "",
-            tensor_op_index=tensor_at,
-            tensor_module=ops[tensor_at].module if tensor_at >= 0 else "",
-            transient_bytes=transient,
-            basis=record.peak.basis,
-        )
+        peak = PeakRecord.at_op(ops, alloc_at, alloc_bytes, transient, record.peak.basis)
+        tensor_peak = PeakRecord.at_op(ops, tensor_at, tensor_bytes)
         total = record.flops.total
         stages: dict[str, StageRecord] = {}
         for name, s in record.stages.items():
@@ -205,7 +164,7 @@ class SummaryFamily:
         )
         run = RunConfig.from_dict(record.config)
         fp = footprint(run, record.params, record.param_bytes, record.input_bytes, peak.bytes)
-        return dataclasses.replace(record, peak=peak, stages=stages, flops=flops, footprint=fp)
+        return dataclasses.replace(record, peak=peak, tensor_peak=tensor_peak, stages=stages, flops=flops, footprint=fp)
 
 def comparable(record: RunRecord) -> RunRecord:
     """A record as a derived one would hold it: no detail, no timing, no provenance."""

@@ -46,8 +46,8 @@ def scaling_series(runs: Sequence[RunRecord], source: str) -> ScalingRecord:
         flops=tuple(r.flops.total for r in ordered),
         peak_bytes=tuple(r.peak.bytes for r in ordered),
         peak_stage=tuple(r.peak.stage for r in ordered),
-        tensor_peak_bytes=tuple(r.peak.tensor_bytes for r in ordered),
-        tensor_peak_stage=tuple(r.peak.tensor_stage for r in ordered),
+        tensor_peak_bytes=tuple(r.tensor_peak.bytes for r in ordered),
+        tensor_peak_stage=tuple(r.tensor_peak.stage for r in ordered),
     )
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from dstt_profile.analysis.footprint import footprint
 from dstt_profile.engine.hooks import NONE_DTYPE, ModuleCall
 from dstt_profile.engine.trace import Trace
 from dstt_profile.profiles.base import ModelProfile
 from dstt_profile.profiles.registry import normalised, resolve
+from dstt_profile.records.footprint import footprint
 from dstt_profile.records.schema import (
     CheckRecord,
     FlopsRecord,
@@ -169,27 +169,6 @@ def _module_records(trace: Trace, profile: ModelProfile) -> tuple[ModuleRecord, 
     return tuple(records)
 
 
-def _peak(trace: Trace) -> PeakRecord:
-    """Both views of the peak: the allocator's (the headline) and the tensors'."""
-    ops = trace.ops
-    top = ops[trace.allocator_peak_index] if trace.allocator_peak_index >= 0 else None
-    tensor_top = ops[trace.peak_index] if trace.peak_index >= 0 else None
-    return PeakRecord(
-        bytes=trace.allocator_peak_bytes,
-        stage=top.stage if top else "",
-        op=top.op if top else "",
-        op_index=trace.allocator_peak_index,
-        module=top.module if top else "",
-        tensor_bytes=trace.peak_bytes,
-        tensor_stage=tensor_top.stage if tensor_top else "",
-        tensor_op=tensor_top.op if tensor_top else "",
-        tensor_op_index=trace.peak_index,
-        tensor_module=tensor_top.module if tensor_top else "",
-        transient_bytes=top.transient_bytes if top else 0,
-        basis=trace.basis,
-    )
-
-
 def summarize(trace: Trace, keep_ops: bool = True, profile: ModelProfile | None = None) -> RunRecord:
     """The record of `trace`, by `profile` (by default the profile of the trace's model)."""
     if profile is None:
@@ -210,7 +189,9 @@ def summarize(trace: Trace, keep_ops: bool = True, profile: ModelProfile | None 
     total = sum(by_op.values())
     order = _stage_order(trace, profile)
     stages = {stage: _stage_record(trace, profile, stage, totals, total) for stage in order}
-    peak = _peak(trace)
+    top = trace.allocator_peak_index
+    transient = trace.ops[top].transient_bytes if top >= 0 else 0
+    peak = PeakRecord.at_op(trace.ops, top, trace.allocator_peak_bytes, transient, trace.basis)
     flops = FlopsRecord(
         total=total,
         by_op=dict(sorted(by_op.items(), key=lambda kv: -kv[1])),
@@ -231,6 +212,7 @@ def summarize(trace: Trace, keep_ops: bool = True, profile: ModelProfile | None 
         input_bytes=trace.input_bytes,
         param_bytes=trace.param_bytes,
         seconds=trace.seconds,
+        tensor_peak=PeakRecord.at_op(trace.ops, trace.peak_index, trace.peak_bytes),
         footprint=footprint(trace.run, trace.params, trace.param_bytes, trace.input_bytes, peak.bytes),
         profile=profile.record(trace.run, order),
     )

@@ -11,15 +11,16 @@ from collections.abc import Sequence
 
 from dstt_profile.cli.options import analysis_parser, analysis_runs, seed_parser
 from dstt_profile.errors import UsageError
+from dstt_profile.records.laws import MemoryView
 from dstt_profile.records.runconfig import RunConfig
 
 
 def scaling_command(argv: Sequence[str]) -> int:
-    """Exact polynomial laws in t of every stage's headline elements and FLOPs, the peak fitted per
-    segment of constant peak stage, and both crossovers (headline and peak)."""
-    from dstt_profile.analysis.scaling import peak_crossover, report
-    from dstt_profile.api import profile_many
-    from dstt_profile.profiles.dstt.profile import NAME as DSTT
+    """Exact polynomial laws in t of every stage's headline bytes, FLOPs and peak, the peak fitted per
+    segment of constant peak stage, and the crossovers of the stage that grows with t^2."""
+    from dstt_profile.api import profile_runs
+    from dstt_profile.pipeline.search import peak_crossover
+    from dstt_profile.render.laws import scaling_text
 
     p = analysis_parser(
         "scaling",
@@ -30,21 +31,18 @@ def scaling_command(argv: Sequence[str]) -> int:
     runs = analysis_runs("scaling", p, argv)
     if len(runs) < 3:
         raise UsageError("scaling: --frames needs at least 3 values of t to fit and verify a law (e.g. 1:8)")
-    result = profile_many(runs, keep_ops=False)
-    print(report(result))
-    profile = result.runs[0].profile
-    if profile.quadratic_stage:
-        crossing = peak_crossover(runs[0].replace(frames=1))
-        view = "allocator peak" if runs[0].memory == "allocator" else "tensor peak"
-        found = f"t = {crossing}" if crossing is not None else "no t up to 65,536"
-        where = "a temporal block" if profile.name == DSTT else profile.quadratic_name
-        print(f"The {view} is set inside {where} from {found} (searched over fake-tensor runs)")
+    report = profile_runs(runs, keep_ops="none", scaling=False)
+    crossing = peak_crossover(runs[0]) if report.run.profile.quadratic_stage else None
+    print(scaling_text(report, crossing))
     return 0
 
 
 def whatif_command(argv: Sequence[str]) -> int:
     """matmul against sdpa attention at the largest t asked for; with 3+ values of t, how each peak grows."""
-    from dstt_profile.analysis.whatif import compare, growth, render, sweep_pair
+    from dstt_profile.analysis.laws import peak_laws
+    from dstt_profile.analysis.series import scaling_series
+    from dstt_profile.api import profile_many
+    from dstt_profile.profiles.dstt.whatif import BACKENDS, compare, render
 
     p = analysis_parser(
         "whatif",
@@ -54,27 +52,26 @@ def whatif_command(argv: Sequence[str]) -> int:
     runs = analysis_runs("whatif", p, argv, fixed=("attention",))
     if runs[0].model != "dstt":
         raise UsageError(f"whatif compares the built-in DSTT network's attention backends, not --model {runs[0].model}")
-    frames = [r.frames for r in runs]
-    base = runs[0]
-    matmul, sdpa = sweep_pair(base, frames)
-    at = frames.index(max(frames))
-    grow = growth(matmul, sdpa) if len(frames) >= 3 else None
-    print(render(compare(matmul.runs[at], sdpa.runs[at]), grow))
+    matmul, sdpa = (profile_many([r.with_args(attention=a) for r in runs], keep_ops=False).runs for a in BACKENDS)
+    at = max(range(len(runs)), key=lambda i: runs[i].frames)
+    view = MemoryView(runs[0].memory)
+    growth = tuple(peak_laws(scaling_series(r, ""), view) for r in (matmul, sdpa)) if len(runs) >= 3 else None
+    print(render(compare(matmul[at], sdpa[at]), growth))  # type: ignore[arg-type]
     return 0
 
 
 def training_command(argv: Sequence[str]) -> int:
     """The training step's tensor peak split into gradients, saved activations and temporaries."""
-    from dstt_profile.analysis.training import render, training_split
+    from dstt_profile.pipeline.training import training_split
+    from dstt_profile.render.training import render
 
     p = analysis_parser(
         "training",
         "One training step (forward + backward, fake tensors): its tensor peak split into gradients, "
         "activations saved for backward and temporaries, with parameters and Adam's state beside it.",
     )
-    runs = analysis_runs("training", p, argv)  # always the training step: --mode is train whatever is given
-    lines = [render(training_split(run.replace(mode="train")), run.replace(mode="train")) for run in runs]
-    print("\n\n".join(lines))
+    runs = [run.replace(mode="train") for run in analysis_runs("training", p, argv)]  # always the training step
+    print("\n\n".join(render(training_split(run), run) for run in runs))
     return 0
 
 

@@ -1,5 +1,5 @@
 """`dstt-profile check BUDGETS.toml`: run every budget entry with fake tensors and compare
-(analysis/budgets.py); the table and summary on stdout, JUnit XML, JSON and the baseline on request.
+(analysis/budgets.py; text: render/budgets.py); the table and summary on stdout, JUnit XML, JSON and the baseline on request.
 
 Exit codes: 0 every limit holds, 1 a limit is exceeded or a metric grew past its baseline tolerance,
 2 bad input (one line).
@@ -15,6 +15,9 @@ from dstt_profile.analysis import budgets
 from dstt_profile.analysis.budgets_file import load_budgets
 from dstt_profile.cli.options import check_parser
 from dstt_profile.fileio import check_outputs, output_path, write_atomic
+from dstt_profile.pipeline.runs import profile_run
+from dstt_profile.records.budgets import EntryResult
+from dstt_profile.render.budgets import render_table, result_json, summary
 
 
 def _baselines(path: Path, explicit: bool, update: bool) -> dict[str, dict[str, int]]:
@@ -53,20 +56,20 @@ def check_command(argv: Sequence[str]) -> int:
     named = {f"{what} (entry {b.name!r})": Path(name) for b in entries for what, name in b.run.input_files().items()}
     check_outputs(outputs, named)
     baselines = _baselines(baseline_path, args.baseline is not None, args.update)
-    results = [budgets.evaluate(b, budgets.run_budget(b), baselines.get(b.name)) for b in entries]
-    print(budgets.render_table(results))
+    results = [budgets.evaluate(b, profile_run(b.run, keep_ops=False), baselines.get(b.name)) for b in entries]
+    print(render_table(results))
     print()
-    print(budgets.summary(results))
+    print(summary(results))
     _write_outputs(results, args, baseline_path)
     return 0 if all(r.passed for r in results) else 1
 
 
-def _write_outputs(results: Sequence[budgets.EntryResult], args: argparse.Namespace, baseline_path: Path) -> None:
+def _write_outputs(results: Sequence[EntryResult], args: argparse.Namespace, baseline_path: Path) -> None:
     if args.update:
         write_atomic(baseline_path, budgets.baseline_json(results))
         print(f"wrote baseline {baseline_path}")
     if args.json is not None:
-        write_atomic(Path(args.json), budgets.result_json(results))
+        write_atomic(Path(args.json), result_json(results))
     if args.junit is not None:
         from dstt_profile.render.junit import junit_xml
 

@@ -46,9 +46,9 @@ def run_combinations(variants: list[argparse.Namespace]) -> int:
     results: list[Result] = []
     written: list[Path] = []
     for variant in variants:
-        code, result, paths = run_job(variant, show=False)
+        code, report, paths = run_job(variant, show=False)
         codes.append(code)
-        results.append(result)
+        results.append(report.result)
         written += paths
     if not args.quiet:
         names = varying(variants)

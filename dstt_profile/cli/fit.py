@@ -1,13 +1,13 @@
 """`dstt-profile fit --budget SIZE`: the largest t that fits, for one configuration or a grid of them
-(the search: analysis/fit.py)."""
+(the search: pipeline/search.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dstt_profile.analysis.fit import render_text, solve
-from dstt_profile.analysis.fit_grid import grid_json, render_grid
 from dstt_profile.cli.options import fit_configs, fit_parser
+from dstt_profile.pipeline.search import solve
+from dstt_profile.render.fit import grid_json, render_grid, render_text
 from dstt_profile.units import parse_bytes
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from dstt_profile.cli import edge
+from dstt_profile.cli import guard
 from dstt_profile.cli.options import PROG, main_parser
 from dstt_profile.cli.plugins import load
 from dstt_profile.errors import TraceError, UsageError
@@ -61,9 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # every command says on stderr when it calibrates a convolution, and for about how long (--quiet: not)
     set_announcer(None if "--quiet" in argv else lambda line: print(line, file=sys.stderr, flush=True))
     try:
-        with edge.stop_signals_raise(), edge.quiet_libraries():
+        with guard.stop_signals_raise(), guard.quiet_libraries():
             code = _dispatch(argv)
-            edge.flush_stdout()
+            guard.flush_stdout()
             return code
     except (UsageError, TraceError) as exc:
         _error(str(exc))
@@ -72,13 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error("out of memory: use a smaller t, batch or frame size")
         return 2
     except OSError as exc:  # standard output on a full disk or a closed pipe
-        edge.silence_stdout()
+        guard.silence_stdout()
         _error(f"cannot write the output: {exc.strerror or exc}")
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except edge.Stopped as exc:
+    except guard.Stopped as exc:
         print(f"{PROG}: stopped by {exc}", file=sys.stderr)
         return 128 + exc.signum
     finally:

@@ -1,8 +1,8 @@
-"""Every subcommand's options, parsed once here and turned into typed configs (RunConfig, ...).
+"""Every subcommand's options, parsed here and turned into typed configs (RunConfig, ...).
 
-The options that describe a run (--res, --dtype, --batch, --heads, ...) are declared once
-(`add_run_options`) and mean the same everywhere; a run is built from them by the one builder the API
-and budgets files use too (records/runoptions.py). A parse error is a `UsageError`: one line, exit 2.
+The options that describe a run (--res, --dtype, --batch, --model, DSTT's --heads, ...) are declared
+once (`add_run_options`) and mean the same everywhere; a run is built from them by runs.build_run, the
+builder the API and budgets files use too. A parse error is a `UsageError`: one line, exit 2.
 """
 
 from __future__ import annotations
@@ -13,20 +13,10 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from dstt_profile.analysis.fit import GATES
-from dstt_profile.cli.modelopts import add_model_options, model_fields
 from dstt_profile.errors import UsageError
-from dstt_profile.records.runconfig import (
-    DEVICES,
-    DTYPES,
-    MAX_FRAMES,
-    MAX_SWEEP,
-    MAX_THREADS,
-    MEMORY_VIEWS,
-    MODES,
-    OPTIMIZERS,
-    RunConfig,
-    parse_frames,
-)
+from dstt_profile.profiles.dstt.args import SHORTHANDS
+from dstt_profile.records import runconfig as rc
+from dstt_profile.records.runconfig import ArgValue, RunConfig, parse_frames
 from dstt_profile.runs import build_run
 from dstt_profile.units import BYTE_UNIT_LIST
 from dstt_profile.values import INT64_MAX, positive, shown
@@ -65,28 +55,20 @@ class UsageParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prefix}{message}")
 
 
-# Option name -> (default, help). `--frames` is added apart (fit searches t instead); the model
-# options (--model, --model-arg, --model-path, --stages) by cli/modelopts.py. DSTT's size options
-# default to None: unset, they leave the model's own default (and another model refuses them).
+# Option name -> (default, help). `--frames` is added apart (fit searches t instead), and so are the
+# model options. DSTT's shorthands (profiles/dstt/args.SHORTHANDS) default to None: unset, they leave
+# the model's own default (and another model refuses them).
 RUN_HELP: dict[str, tuple[str | None, str]] = {
     "res": ("240x432", "frame size HEIGHTxWIDTH (default 240x432)"),
-    "dtype": ("float32", f"one of {', '.join(DTYPES)} (int8: storage what-if)"),
+    "dtype": ("float32", f"one of {', '.join(rc.DTYPES)} (int8: storage what-if)"),
     "batch": ("1", "clips per batch (default 1)"),
-    "device": ("cpu", f"device type traced: {', '.join(DEVICES)}"),
-    "attention": (None, "DSTT's attention backend: matmul (default) or sdpa"),
-    "mode": ("inference", f"one of {', '.join(MODES)}"),
-    "heads": (None, "DSTT's attention heads k (default 4)"),
-    "zones": (None, "DSTT's zones per side s in temporal blocks (default 2)"),
-    "hidden": (None, "DSTT's token width d (default 512)"),
-    "channel": (None, "DSTT's encoder channels c (default 256)"),
-    "blocks": (None, "DSTT's transformer blocks L (default 8)"),
-    "optimizer": (OPTIMIZERS[0], f"train mode: optimizer whose state the footprint holds, {', '.join(OPTIMIZERS)} (default adam)"),
+    "device": ("cpu", f"device type traced: {', '.join(rc.DEVICES)}"),
+    "mode": ("inference", f"one of {', '.join(rc.MODES)}"),
+    **{s.name: (None, s.help) for s in SHORTHANDS},
+    "optimizer": (rc.OPTIMIZERS[0], f"train mode: optimizer whose state the footprint holds, {', '.join(rc.OPTIMIZERS)} (default adam)"),
     "threads": (None, "CPU threads to predict for (the deployment machine's; default: this process's, torch.get_num_threads())"),
-    "memory": (
-        MEMORY_VIEWS[0],
-        "which peak counts: allocator (default: what the device's allocator holds, with workspaces and "
-        "storages at real size) or tensors (live tensors only)",
-    ),
+    "memory": (rc.MEMORY_VIEWS[0], "which peak counts: allocator (default: what the device's allocator holds, with workspaces "
+               "and storages at real size) or tensors (live tensors only)"),
 }
 LIST_HELP = ", or a comma-separated list (every combination is run)"
 # The options every subcommand that describes a run takes (fit: all but --frames).
@@ -94,62 +76,64 @@ RUN_OPTIONS = ("frames", *RUN_HELP, "model", "model_arg", "model_path", "stages"
 
 
 def add_frames(p: argparse.ArgumentParser, default: str = "14") -> None:
-    p.add_argument(
-        "--frames",
-        default=default,
-        help=f"t: 14, a list 1,2,4,8, or a range 1:32 or 1:64:8 (t <= {MAX_FRAMES}, at most {MAX_SWEEP} values)",
-    )
+    p.add_argument("--frames", default=default,
+                   help=f"t: 14, a list 1,2,4,8, or a range 1:32 or 1:64:8 (t <= {rc.MAX_FRAMES}, at most {rc.MAX_SWEEP} values)")
 
 
 def add_run_options(p: argparse.ArgumentParser, lists: Sequence[str] = ()) -> None:
-    """Every option of a run but --frames: the clip, the model and its size, the optimizer, the memory
-    view, a checkpoint; those in `lists` also take a list."""
+    """Every option of a run but --frames; those in `lists` also take a list."""
     for name, (default, text) in RUN_HELP.items():
         p.add_argument(f"--{name}", default=default, help=text + (LIST_HELP if name in lists else ""))
-    add_model_options(p)
+    p.add_argument("--model", default=rc.DEFAULT_MODEL,
+                   help="what to profile: dstt (the built-in network, default), FILE.py:NAME or package.module:NAME "
+                   "(a class or factory returning a torch.nn.Module; docs/models.md)")
+    p.add_argument("--model-arg", action="append", default=[], metavar="NAME=VALUE",
+                   help="an argument of the model's class or factory (repeatable; VALUE read as int, float, true/false, else text)")
+    p.add_argument("--model-path", action="append", default=[], metavar="DIR",
+                   help="a directory to import the model's own modules from (repeatable)")
+    p.add_argument("--stages", default=None, metavar="FILE.toml", help="stage map: module-name patterns -> stage names")
     p.add_argument("--checkpoint", default=None, help="a checkpoint FILE that must load strictly into this network")
 
 
 def split_list(option: str, text: str, noun: str = "value") -> list[str]:
     """A comma-separated list of `option`: no empty or repeated `noun`."""
     items = [part.strip() for part in text.split(",")]
-    article = "an" if noun[0] in "aeiou" else "a"
     if not all(items):
         raise UsageError(f"{option} {shown(text)}: an empty {noun} in the list")
     if len(set(items)) != len(items):
-        raise UsageError(f"{option} {shown(text)}: {article} {noun} is repeated")
+        raise UsageError(f"{option} {shown(text)}: {'an' if noun[0] in 'aeiou' else 'a'} {noun} is repeated")
     return items
-
-
-def option_name(name: str) -> str:
-    """How an option is named in a message: --batch."""
-    return f"--{name}"
 
 
 def positive_int(name: str, text: str, high: int = INT64_MAX) -> int:
     """The value of option --`name`: ASCII digits, at least 1 and at most `high`."""
-    return positive(text, option_name(name), high)
+    return positive(text, f"--{name}", high)
+
+
+def model_args(args: argparse.Namespace) -> dict[str, ArgValue]:
+    """The --model-arg NAME=VALUE values, each name once."""
+    from dstt_profile.profiles.loader import parse_arg
+
+    given: dict[str, ArgValue] = {}
+    for text in args.model_arg:
+        name, value = parse_arg(text)
+        if name in given:
+            raise UsageError(f"--model-arg {name}= is given twice")
+        given[name] = value
+    return given
 
 
 def run_config(args: argparse.Namespace, frames: int = 1, **chosen: str | None) -> RunConfig:
-    """The one run the options describe at `frames` (through runs.build_run, as the API and budgets
-    files build theirs); `chosen` overrides options given as lists (one value each)."""
+    """The one run the options describe at `frames`; `chosen` overrides options given as lists (one value each)."""
     values = {name: getattr(args, name) for name in RUN_HELP}
     values.update(chosen)
-    model, shorthands = model_fields(args, values["attention"])
+    shorthands = {s.name: s.parse(values[s.name], f"--{s.name}") for s in SHORTHANDS if values[s.name] is not None}
+    threads = positive_int("threads", values["threads"], rc.MAX_THREADS) if values["threads"] is not None else 0
     return build_run(
-        frames,
-        values["res"],
-        option="--res",
-        shorthands=shorthands,
-        batch=positive_int("batch", values["batch"]),
-        dtype=values["dtype"],
-        device=values["device"],
-        mode=values["mode"],
-        memory=values["memory"],
-        optimizer=values["optimizer"],
-        threads=positive_int("threads", values["threads"], MAX_THREADS) if values["threads"] is not None else 0,
-        **model,
+        frames, values["res"], option="--res", shorthands=shorthands, batch=positive_int("batch", values["batch"]),
+        dtype=values["dtype"], device=values["device"], mode=values["mode"], memory=values["memory"],
+        optimizer=values["optimizer"], threads=threads, model=args.model, model_args=model_args(args),
+        model_path=tuple(args.model_path), stages=args.stages,
     )
 
 
@@ -172,22 +156,16 @@ def main_parser() -> UsageParser:
     )
     add_frames(p)
     add_run_options(p, lists=("dtype", "attention", "mode"))
-    p.add_argument(
-        "--measure",
-        action="store_true",
-        help="also run the model for real (on --device): measured peak beside the prediction, its error, "
-        "wall time per stage, RSS",
-    )
+    p.add_argument("--measure", action="store_true",
+                   help="also run the model for real (on --device): measured peak beside the prediction, its error, "
+                   "wall time per stage, RSS")
     p.add_argument("--repeats", default=None, help="timed real passes per run with --measure (median; default 3)")
     p.add_argument("--fvcore", action="store_true", help="also count with fvcore on real tensors (small t)")
     p.add_argument("--format", default="json,csv", help="files to write: json, csv (comma-separated)")
     p.add_argument("--out", default="reports", help="directory for the files (default reports/)")
-    p.add_argument(
-        "--keep-ops",
-        action="store_true",
-        help="in a sweep, keep every traced run's per-op detail (default: the largest t's only; derived runs never "
-        "carry it: profile that t alone for its detail)",
-    )
+    p.add_argument("--keep-ops", action="store_true",
+                   help="in a sweep, keep every traced run's per-op detail (default: the largest t's only; derived runs "
+                   "never carry it: profile that t alone for its detail)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     return p
 
@@ -195,8 +173,7 @@ def main_parser() -> UsageParser:
 def formats(text: str) -> tuple[str, ...]:
     """--format of the main job: json, csv or both."""
     found = tuple(f.strip() for f in text.split(",") if f.strip())
-    bad = [f for f in found if f not in FORMATS]
-    if bad or not found:
+    if not found or any(f not in FORMATS for f in found):
         raise UsageError(f"--format {text!r}: choose from {', '.join(FORMATS)}")
     return found
 
@@ -250,15 +227,11 @@ def fit_parser() -> UsageParser:
         description="Largest t whose activation peak or footprint stays within a memory budget. --res, "
         "--dtype, --attention, --mode and --batch take comma-separated lists: one row per combination.",
     )
-    p.add_argument(
-        "--budget", required=True, help=f"memory budget: a number with a unit ({BYTE_UNIT_LIST}), e.g. 16GiB, or bytes"
-    )
-    p.add_argument(
-        "--gate",
-        default="footprint",
-        help="what must fit: footprint (default: weights + input + activation peak + optimizer state in train "
-        "mode + the assumed CUDA context) or peak (the activation peak above weights and input)",
-    )
+    p.add_argument("--budget", required=True,
+                   help=f"memory budget: a number with a unit ({BYTE_UNIT_LIST}), e.g. 16GiB, or bytes")
+    p.add_argument("--gate", default="footprint",
+                   help="what must fit: footprint (default: weights + input + activation peak + optimizer state in train "
+                   "mode + the assumed CUDA context) or peak (the activation peak above weights and input)")
     add_run_options(p, lists=FIT_LISTS)
     p.add_argument("--format", default="text", help="text or json")
     return p
@@ -270,8 +243,8 @@ def fit_configs(args: argparse.Namespace) -> list[RunConfig]:
         raise UsageError(f"--format {args.format!r}: choose text or json")
     if args.gate not in GATES:
         raise UsageError(f"--gate {args.gate!r}: choose {' or '.join(GATES)}")
-    lists: list[list[str | None]] = [
-        list(split_list(option_name(name), getattr(args, name), "item")) if getattr(args, name) is not None else [None]
+    lists: list[Sequence[str | None]] = [
+        split_list(f"--{name}", getattr(args, name), "item") if getattr(args, name) is not None else [None]
         for name in FIT_LISTS
     ]
     count = 1
@@ -279,15 +252,15 @@ def fit_configs(args: argparse.Namespace) -> list[RunConfig]:
         count *= len(items)
     if count > MAX_COMBINATIONS:
         raise UsageError(f"{count} combinations is more than {MAX_COMBINATIONS} in one fit")
-    configs = [run_config(args, 1, **dict(zip(FIT_LISTS, combo))) for combo in itertools.product(*lists)]
     seen: dict[RunConfig, tuple[str | None, ...]] = {}
-    for combo, config in zip(itertools.product(*lists), configs):
+    for combo in itertools.product(*lists):
+        config = run_config(args, 1, **dict(zip(FIT_LISTS, combo)))
         if config in seen:
-            first = ", ".join(f"{a}" for a, b in zip(seen[config], combo) if a != b)
-            again = ", ".join(f"{b}" for a, b in zip(seen[config], combo) if a != b)
-            raise UsageError(f"fit: {first} and {again} are one configuration, written two ways: give it once")
+            first, again = zip(*((a, b) for a, b in zip(seen[config], combo) if a != b))
+            raise UsageError(f"fit: {', '.join(map(str, first))} and {', '.join(map(str, again))} are one "
+                             "configuration, written two ways: give it once")
         seen[config] = combo
-    return configs
+    return list(seen)
 
 
 # The subcommands on saved files -----------------------------------------------------------------------
@@ -296,12 +269,9 @@ def fit_configs(args: argparse.Namespace) -> list[RunConfig]:
 def report_parser() -> UsageParser:
     p = UsageParser(prog=f"{PROG} report", description="Re-render a saved result JSON as the HTML report.", prefix="report: ")
     p.add_argument("result", help="a result JSON written by dstt-profile")
-    p.add_argument(
-        "--out",
-        default=None,
-        help="directory for the files, named as the main job names them (default: beside the JSON, as "
-        "X.report.html, .graphml and .dot for X.json, so the original report stays)",
-    )
+    p.add_argument("--out", default=None,
+                   help="directory for the files, named as the main job names them (default: beside the JSON, as "
+                   "X.report.html, .graphml and .dot for X.json, so the original report stays)")
     return p
 
 
@@ -314,11 +284,8 @@ def diff_parser() -> UsageParser:
     )
     p.add_argument("a", help="the result before (a JSON written by dstt-profile)")
     p.add_argument("b", help="the result after")
-    p.add_argument(
-        "--max-growth",
-        default=None,
-        help="fail (exit 1) when the peak, the FLOPs or a stage's bytes grew by more than this, e.g. +2%%",
-    )
+    p.add_argument("--max-growth", default=None,
+                   help="fail (exit 1) when the peak, the FLOPs or a stage's bytes grew by more than this, e.g. +2%%")
     return p
 
 

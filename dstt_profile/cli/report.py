@@ -9,12 +9,13 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from dstt_profile.analysis.report import report_of
 from dstt_profile.cli.job import result_stem
 from dstt_profile.cli.options import report_parser
 from dstt_profile.errors import UsageError
-from dstt_profile.fileio import check_outputs, ensure_dir, output_path
+from dstt_profile.fileio import check_outputs, ensure_dir, output_path, write_all
 from dstt_profile.records.schema import Result
-from dstt_profile.render.html import REPORT_SUFFIXES, write_files
+from dstt_profile.render.html import REPORT_SUFFIXES, report_files
 
 RERENDER_TAG = "report"  # `report X.json` writes X.report.html beside it, never X.html
 
@@ -51,6 +52,7 @@ def report_command(argv: Sequence[str]) -> int:
     ensure_dir(out)
     planned = {f"the {suffix.upper()} output": out / f"{stem}.{suffix}" for suffix in REPORT_SUFFIXES}
     check_outputs(planned, {"the result JSON": path})
-    for written in write_files(result, out, stem):
+    texts = report_files(report_of(result))
+    for written in write_all({out / f"{stem}.{suffix}": text for suffix, text in texts.items()}):
         print(f"wrote {written}")
     return 0

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from dstt_profile.cli.job import check_real_memory
 from dstt_profile.cli.options import analysis_parser, analysis_runs
 from dstt_profile.errors import UsageError
+from dstt_profile.pipeline.runs import require_real_memory as check_real_memory
 from dstt_profile.records.runconfig import RunConfig
 
 

@@ -1,14 +1,8 @@
-"""The allocator's own account of a call: every allocation and release, in time order, with the op running.
-
-Read from torch.profiler with `profile_memory=True`: the raw kineto events, where each `[memory]` event
-is one allocation (+bytes) or release (-bytes) of the device's allocator. Each event is attributed to
-the innermost `aten::` op running when it happened (`(none)` between ops, for example a Python local
-going out of scope) and to the innermost annotation (a `record_function` range whose name starts with
-a given prefix), which is how the op recorder marks its ops on a real run.
-
-`prof.events()` is not used: it folds the allocations made inside an op into that op's totals and so
-loses their order against the releases.
-"""
+"""The allocator's own account of a call, from torch.profiler's raw kineto events (`profile_memory=True`):
+every allocation (+bytes) and release (-bytes) in time order, each with the innermost `aten::` op running
+(`(none)` between ops) and the innermost annotation with a given prefix (how the op recorder marks its
+ops on a real run). `prof.events()` is not used: it folds an op's allocations into its totals and so
+loses their order against the releases."""
 
 from __future__ import annotations
 
@@ -44,31 +38,20 @@ class Range:
     name: str
 
 
-_Range = Range
-
-
-def _innermost(ranges: list[_Range], starts: list[int], when: int) -> str:
-    """The name of the latest-starting range that contains `when` (ranges nest, so it is the innermost)."""
-    i = bisect.bisect_right(starts, when) - 1
-    while i >= 0:
-        r = ranges[i]
-        if r.end >= when:
-            return r.name
-        i -= 1
-    return ""
-
-
 class _Index:
-    """Ranges sorted by start, for innermost-range queries. Nested ranges make a linear scan back from
-    the last range that starts before a time stop at the first one that still contains it; ranges that
-    ended earlier are skipped, and there are few of those between two events in a nested trace."""
+    """Ranges sorted by start, for innermost-range queries: nested ranges make a scan back from the last
+    range that starts before a time stop at the first that still contains it (few ended earlier)."""
 
-    def __init__(self, ranges: list[_Range]) -> None:
+    def __init__(self, ranges: list[Range]) -> None:
         self.ranges = sorted(ranges, key=lambda r: (r.start, -r.end))
         self.starts = [r.start for r in self.ranges]
 
     def at(self, when: int) -> str:
-        return _innermost(self.ranges, self.starts, when)
+        """The name of the latest-starting range that contains `when` (the innermost), "" where none does."""
+        for i in range(bisect.bisect_right(self.starts, when) - 1, -1, -1):
+            if self.ranges[i].end >= when:
+                return self.ranges[i].name
+        return ""
 
 
 def allocation_events(prof: Any, annotation_prefix: str = "") -> tuple[list[AllocEvent], list[Range]]:

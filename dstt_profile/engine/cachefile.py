@@ -1,10 +1,6 @@
-"""The workspace cache file read as untrusted input: every entry is checked before it is used.
-
-An entry must be what `calibrate` writes (JSON integers, not booleans, floats or strings; `checked` one
-of `CHECKED`; the fields a fit leaves unused at their defaults), under a key that is the JSON of a
-`ConvSignature` exactly, non-negative at every batch it covers and at most `workspace_bound` bytes: a
-figure above that is no measurement. What fails is dropped (and calibrated again by the cache).
-"""
+"""The workspace cache file read as untrusted input: every entry is checked before it is used (what a
+calibration writes, under a key that is a signature's JSON, within `workspace_bound`; docs/memory.md),
+and what fails is dropped (and calibrated again by the cache)."""
 
 from __future__ import annotations
 
@@ -24,7 +20,6 @@ PROG = "dstt-profile"  # the name warnings are printed under, as the command lin
 BOUND_FACTOR = 64  # a workspace holds at most this many copies of the tensors a call handles ...
 BOUND_SLACK = 1 << 20  # ... plus this many bytes per sample (fixed-size scratch, alignment)
 CHECKED = (0, 3, 4, 5)  # the batch a fit was verified at (0: not affine)
-
 
 
 def warn(message: str) -> None:
@@ -134,24 +129,23 @@ class Bound:
 
 
 def workspace_bound(sig: ConvSignature) -> Bound:
-    """What a CPU convolution's workspace cannot exceed: `BOUND_FACTOR` copies of every tensor the
-    call handles (one sample's input, output and unfolded input, whose columns an im2col kernel
-    holds; the weight and bias, once) plus `BOUND_SLACK` bytes per sample. oneDNN's workspace is
-    blocked copies of these, padded to its channel blocks (a 3-channel input copied as 8 or 16), or
-    per-thread pieces of them, so a real one stays well below; a figure above is no measurement."""
+    """What a CPU convolution's workspace cannot exceed: `BOUND_FACTOR` copies of every tensor the call
+    handles (one sample's input, output and unfolded input; the weight and bias, once) plus `BOUND_SLACK`
+    bytes per sample. oneDNN's blocked, padded copies stay well below; a figure above is no measurement."""
     out = output_spatial(sig)
-    dtype = _dtype(sig)
-    assert out is not None and dtype is not None, "a signature parsed back from a key"
-    size = dtype.itemsize
-    spatial, kernel = sig.sample[1:], sig.weight[2:]
-    out_channels = sig.weight[1] * sig.groups if sig.transposed else sig.weight[0]
-    unfolded = sig.weight[1] * sig.groups * math.prod(kernel) * math.prod(spatial if sig.transposed else out)
+    assert out is not None and _dtype(sig) is not None, "a signature parsed back from a key"
+    size, out_channels = sig.itemsize(), sig.out_channels()
+    unfolded = sig.weight[1] * sig.groups * math.prod(sig.weight[2:])
+    unfolded *= math.prod(sig.sample[1:] if sig.transposed else out)
     per_sample = (math.prod(sig.sample) + out_channels * math.prod(out) + unfolded) * size
     weight = (math.prod(sig.weight) + (out_channels if sig.bias else 0)) * size
     return Bound(base=BOUND_FACTOR * weight, per_sample=BOUND_FACTOR * per_sample + BOUND_SLACK)
 
 
-def device_bound(device: str) -> Callable[[ConvSignature], Bound]:
+BoundOf = Callable[[ConvSignature], Bound]
+
+
+def device_bound(device: str) -> BoundOf:
     """The bound on a workspace of this machine's `device`: `workspace_bound` on a CPU; on a GPU,
     whose libraries may pick kernels with large workspaces, the device's memory."""
     if device != "cuda":
@@ -201,7 +195,7 @@ def _within(ws: Workspace, bound: Bound) -> bool:
 
 
 def entry_of(
-    key: str, raw: object, device: str | None = None, bound: Callable[[ConvSignature], Bound] | None = None
+    key: str, raw: object, device: str | None = None, bound: BoundOf | None = None
 ) -> Workspace | None:
     """A cache entry as a `Workspace`, or None where it is malformed: a key that is no signature (of
     `device`, where given), fields that are not what `calibrate` writes, or (where `bound` is given) a
@@ -214,7 +208,7 @@ def entry_of(
 
 
 def valid_entries(
-    records: Mapping[str, object], device: str | None = None, bound: Callable[[ConvSignature], Bound] | None = None
+    records: Mapping[str, object], device: str | None = None, bound: BoundOf | None = None
 ) -> tuple[dict[str, Workspace], int]:
     """The well-formed entries of one machine's records (see `entry_of`) and how many were not."""
     found = {key: ws for key, raw in records.items() if (ws := entry_of(key, raw, device, bound)) is not None}

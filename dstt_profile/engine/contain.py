@@ -1,11 +1,7 @@
 """Running a user's code (a model file's import, its factory, its forward) so that it cannot end or
-confuse the tool: while it runs, `sys.argv` is only the name of the user's program (so a module-level
-`argparse` sees none of our options), what it prints goes to standard error (standard output carries
-our results, JSON among them), and a `SystemExit` it raises (`sys.exit`, `exit()`, argparse) becomes
-`UserExit`, an ordinary exception the caller turns into one line naming what the code did.
-
-KeyboardInterrupt and the tool's stop signals pass through untouched.
-"""
+confuse the tool: `sys.argv` is only the user's program, what it prints goes to standard error (standard
+output carries our results), and its `SystemExit` becomes `UserExit`, which the caller turns into one line.
+KeyboardInterrupt and the tool's stop signals pass through untouched."""
 
 from __future__ import annotations
 
@@ -23,23 +19,15 @@ class UserExit(Exception):
 
 
 @contextlib.contextmanager
-def swapped_argv(program: str) -> Iterator[None]:
-    """`sys.argv` is `[program]` within the block (the tool's own argv[0] where `program` is ''),
-    and what it was afterwards."""
+def user_code(program: str) -> Iterator[None]:
+    """Run the block as the user's code named `program` (a file path or a module name; '': the tool's own
+    argv[0]): `sys.argv` is `[program]`, standard output goes to standard error, SystemExit is UserExit."""
     saved = sys.argv
     sys.argv = [program or (saved[0] if saved else "")]
     try:
-        yield
-    finally:
-        sys.argv = saved
-
-
-@contextlib.contextmanager
-def user_code(program: str) -> Iterator[None]:
-    """Run the block as the user's code named `program` (a file path or a module name): argv swapped,
-    standard output sent to standard error, SystemExit raised as UserExit."""
-    try:
-        with swapped_argv(program), contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(sys.stderr):
             yield
     except SystemExit as exc:
         raise UserExit(exc.code) from None
+    finally:
+        sys.argv = saved

@@ -1,5 +1,5 @@
-"""A convolution's signature: everything about one `aten.convolution` call but its batch, read from the
-op's own arguments. What its workspace can depend on, so the key it is derived or calibrated under."""
+"""A convolution's signature: everything about one `aten.convolution` call but its batch, read from its
+arguments; the key its workspace is derived or calibrated under (docs/memory.md)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
+
+from dstt_profile.engine.hooks import dtype_name, ints
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,18 @@ class ConvSignature:
             return tuple((i - 1) * s - 2 * p + d * (k - 1) + o + 1 for i, k, s, p, d, o in rows)
         return tuple((i + 2 * p - d * (k - 1) - 1) // s + 1 for i, k, s, p, d, _ in rows)
 
+    def out_channels(self) -> int:
+        return self.weight[1] * self.groups if self.transposed else self.weight[0]
+
+    def torch_dtype(self) -> torch.dtype:
+        found: torch.dtype = getattr(torch, self.dtype)
+        return found
+
+    def itemsize(self) -> int:
+        return int(self.torch_dtype().itemsize)
+
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
-
-
-def _ints(value: Any) -> tuple[int, ...]:
-    return tuple(int(v) for v in value)
 
 
 def _layout(x: torch.Tensor) -> str:
@@ -54,24 +62,16 @@ def _layout(x: torch.Tensor) -> str:
     return "strided:" + ",".join(map(str, order))
 
 
+_ARGS = ("input", "weight", "bias", "stride", "padding", "dilation", "transposed", "output_padding", "groups")
+
+
 def signature_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[ConvSignature, int]:
     """The signature and the batch of an `aten.convolution` call, from its arguments."""
-    names = ("input", "weight", "bias", "stride", "padding", "dilation", "transposed", "output_padding", "groups")
-    bound = dict(zip(names, args))
-    bound.update(kwargs)
+    bound = {**dict(zip(_ARGS, args)), **kwargs}
     x, w = bound["input"], bound["weight"]
     sig = ConvSignature(
-        sample=_ints(x.shape[1:]),
-        weight=_ints(w.shape),
-        bias=bound.get("bias") is not None,
-        stride=_ints(bound["stride"]),
-        padding=_ints(bound["padding"]),
-        dilation=_ints(bound["dilation"]),
-        transposed=bool(bound["transposed"]),
-        output_padding=_ints(bound["output_padding"]),
-        groups=int(bound["groups"]),
-        dtype=str(x.dtype).removeprefix("torch."),
-        device=x.device.type,
-        layout=_layout(x),
+        ints(x.shape[1:]), ints(w.shape), bound.get("bias") is not None, ints(bound["stride"]),
+        ints(bound["padding"]), ints(bound["dilation"]), bool(bound["transposed"]),
+        ints(bound["output_padding"]), int(bound["groups"]), dtype_name(x.dtype), x.device.type, _layout(x),
     )
     return sig, int(x.shape[0])

@@ -1,13 +1,8 @@
 """The allocator view checked op by op: a real small run's allocator events against its fake trace.
 
-The same configuration is traced twice: on fake tensors (the prediction: storages at their real sizes
-by the device rules, temporaries, calibrated convolution workspaces) and on real tensors with every op
-marked as a profiler range, under the profiler's memory events. For every op the real run gives
-* `held`: what the allocator holds when the op returns, above what it held when the pass began; and
-* `transient`: how far above that it went inside the op.
-The prediction must equal both, integer for integer. Any difference is listed with its op, module and
-the rules that applied there: either a rule is missing, or one is wrong.
-"""
+For every op the real pass (every op marked as a profiler range) gives `held`, what the allocator holds
+when the op returns, and `transient`, how far above that it went inside the op; the prediction must
+equal both, integer for integer, and each difference is listed with the rules that applied there."""
 
 from __future__ import annotations
 
@@ -29,11 +24,8 @@ RECORDER_REWRAP = WRAPPED_NUMBER
 
 def rule_names(rules: str) -> list[tuple[str, int]]:
     """An op's rule names ('cpu.scalar_operand*2,workspace.convolution') as (name, times) pairs."""
-    out = []
-    for name in filter(None, rules.split(",")):
-        base, _, times = name.partition("*")
-        out.append((base, int(times or 1)))
-    return out
+    pairs = (name.partition("*") for name in filter(None, rules.split(",")))
+    return [(base, int(times or 1)) for base, _, times in pairs]
 
 
 def scalar_count(rules: str) -> int:
@@ -61,11 +53,9 @@ class Difference:
     rules: str
 
     def __str__(self) -> str:
-        where = self.module or "<root>"
-        rules = self.rules or "no rule"
         return (
-            f"op #{self.index} {self.op} in {where}: {self.figure} predicted {self.predicted:,} B, "
-            f"measured {self.measured:,} B ({rules})"
+            f"op #{self.index} {self.op} in {self.module or '<root>'}: {self.figure} predicted "
+            f"{self.predicted:,} B, measured {self.measured:,} B ({self.rules or 'no rule'})"
         )
 
 

@@ -1,26 +1,7 @@
-"""Device rules: what the allocator really does for an op where fake tensors say otherwise.
-
-A fake tensor's storage is exactly the size its tensor needs, and a fake op allocates nothing but its
-outputs. Real kernels differ in two ways, per device, and each difference is a named rule here:
-
-* **storage**: an output's storage is larger than its tensor. CPU `col2im` (`nn.Fold`) allocates its
-  output like its *input* and resizes it smaller, so the storage keeps the input's size.
-* **temporary**: memory an op allocates and releases before it returns, on top of its outputs. CPU
-  `col2im` and `native_layer_norm` copy a non-contiguous input to a contiguous one; CPU bilinear
-  upsampling builds index and weight tables for the output rows and columns; the CPU flash-attention
-  kernel holds one block of scores per thread.
-* **scalar operands**: a Python number where an op takes a tensor (`scores / math.sqrt(d/k)`) is
-  wrapped in an 8-byte 0-dim tensor before the op and released right after it, and converted to the
-  op's dtype inside it.
-
-Convolution workspaces are temporaries too, but they are the library's choice per shape and are
-learned by calibration (workspace.py), not written down here.
-
-Each rule was found by comparing, op by op, a real small run with its fake trace (devicecheck.py); the
-test suite repeats that comparison for the whole model and fails on any difference no rule explains.
-The CUDA caching allocator rounds every block up to 512 bytes (`memory_allocated` counts the rounded
-size): a storage rule for every op on that device.
-"""
+"""Device rules: what the allocator really does for an op where fake tensors say otherwise (the tables
+in docs/memory.md). A *storage* rule gives an output storage's real size, a *temporary* rule what an op
+holds inside itself on top of its outputs; Python numbers passed as tensors are scalar operands. Each
+rule was found by comparing a real small run with its fake trace op by op (devicecheck.py)."""
 
 from __future__ import annotations
 
@@ -38,40 +19,34 @@ FormulaFn = Callable[[tuple[int, ...]], int]
 
 
 @dataclass(frozen=True)
-class StorageRule:
-    """The real storage bytes of an op's new output storage (computed from its arguments and output)."""
-
+class _Rule:
     name: str
     device: str
     op: str  # aten.<name>, or "*" for every op on the device
     what: str
+
+
+@dataclass(frozen=True)
+class StorageRule(_Rule):
+    """The real storage bytes of an op's new output storage (computed from its arguments and output)."""
+
     bytes: StorageFn
 
 
 @dataclass(frozen=True)
-class TemporaryRule:
+class TemporaryRule(_Rule):
     """Bytes an op holds inside itself at its highest point, on top of its outputs, freed before it returns.
 
     Split in two so that a trace derived for another t (polytrace.py) can recompute it exactly: `params`
-    reads the whole numbers the amount depends on from the op's arguments and output (shapes, sizes,
-    the thread count), and `bytes` is the formula over them. Shapes are affine in t, so the params of a
-    derived trace are exact even where the formula is not a polynomial in t (block sizes that switch)."""
+    reads the whole numbers the amount depends on (shapes, sizes, the thread count; affine in t), and
+    `bytes` is the formula over them, which need not be a polynomial in t (block sizes that switch)."""
 
-    name: str
-    device: str
-    op: str
-    what: str
     params: ParamsFn
     bytes: FormulaFn
 
 
 def _nbytes(t: torch.Tensor) -> int:
     return int(t.numel()) * t.element_size()
-
-
-def _opmath_size(dtype: torch.dtype) -> int:
-    """Bytes of the type CPU kernels compute reduced-precision floats in (float for half and bfloat16)."""
-    return 8 if dtype == torch.float64 else 4
 
 
 def _col2im_storage(args: tuple[Any, ...], kwargs: dict[str, Any], out: torch.Tensor) -> int:
@@ -87,23 +62,19 @@ def _copy_bytes(p: tuple[int, ...]) -> int:
     return p[0]
 
 
-def _flash_split(q_len: int, kv_len: int) -> tuple[int, int]:
-    """The CPU flash-attention kernel's block sizes for query and key/value rows."""
-    q_split = 256 if q_len >= 768 else 64 if q_len >= 192 else 32
-    return min(q_split, q_len), min(512, kv_len)
-
-
 def _flash_params(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> tuple[int, ...]:
     q, k = args[0], args[1]
     reduced = q.element_size() if q.dtype in (torch.float16, torch.bfloat16) else 0
-    return int(q.shape[-2]), int(k.shape[-2]), int(q.shape[-1]), torch.get_num_threads(), _opmath_size(q.dtype), reduced
+    opmath = 8 if q.dtype == torch.float64 else 4  # CPU kernels compute half and bfloat16 in float
+    return int(q.shape[-2]), int(k.shape[-2]), int(q.shape[-1]), torch.get_num_threads(), opmath, reduced
 
 
 def _flash_bytes(p: tuple[int, ...]) -> int:
     # Per thread, in the accumulation type (float): one block of scores, its row max and row sum, and
     # an output block; reduced-precision inputs add one block of scores in their own type.
     q_len, kv_len, head, threads, opmath, reduced = p
-    q_split, kv_split = _flash_split(q_len, kv_len)
+    q_split = min(256 if q_len >= 768 else 64 if q_len >= 192 else 32, q_len)  # the kernel's block sizes
+    kv_split = min(512, kv_len)
     per_thread = q_split * kv_split + 2 * q_split + q_split * head
     return threads * per_thread * opmath + threads * q_split * kv_split * reduced
 
@@ -136,56 +107,39 @@ def _cuda_round(args: tuple[Any, ...], kwargs: dict[str, Any], out: torch.Tensor
 
 STORAGE_RULES: tuple[StorageRule, ...] = (
     StorageRule(
-        "cpu.col2im.input_sized_output",
-        "cpu",
-        "aten.col2im",
+        "cpu.col2im.input_sized_output", "cpu", "aten.col2im",
         "the output is allocated like the input (c'*p^2 x n per frame) and resized smaller; the storage keeps that size",
         _col2im_storage,
     ),
     StorageRule(
-        "cuda.caching_allocator.round_512",
-        "cuda",
-        "*",
-        "the caching allocator rounds each block up to a multiple of 512 bytes",
-        _cuda_round,
+        "cuda.caching_allocator.round_512", "cuda", "*",
+        "the caching allocator rounds each block up to a multiple of 512 bytes", _cuda_round,
     ),
 )
 
 TEMPORARY_RULES: tuple[TemporaryRule, ...] = (
     TemporaryRule(
-        "cpu.col2im.contiguous_input",
-        "cpu",
-        "aten.col2im",
+        "cpu.col2im.contiguous_input", "cpu", "aten.col2im",
         "a non-contiguous input (the transposed Vec2Patch embedding) is copied to a contiguous one",
-        _copy_if_strided,
-        _copy_bytes,
+        _copy_if_strided, _copy_bytes,
     ),
     TemporaryRule(
-        "cpu.native_layer_norm.contiguous_input",
-        "cpu",
-        "aten.native_layer_norm",
+        "cpu.native_layer_norm.contiguous_input", "cpu", "aten.native_layer_norm",
         "a non-contiguous input (the first block's permuted tokens) is copied to a contiguous one",
-        _copy_if_strided,
-        _copy_bytes,
+        _copy_if_strided, _copy_bytes,
     ),
     TemporaryRule(
-        "cpu.flash_attention.thread_buffers",
-        "cpu",
-        "aten._scaled_dot_product_flash_attention_for_cpu",
+        "cpu.flash_attention.thread_buffers", "cpu", "aten._scaled_dot_product_flash_attention_for_cpu",
         "per thread (torch.get_num_threads()): a block of scores, row max and sum, and an output block, "
         "in float: qs*kvs + 2*qs + qs*(d/k), qs = 32|64|256 by query length, kvs = min(512, length)",
-        _flash_params,
-        _flash_bytes,
+        _flash_params, _flash_bytes,
     ),
     TemporaryRule(
-        "cpu.upsample_bilinear2d.tables",
-        "cpu",
-        "aten.upsample_bilinear2d",
+        "cpu.upsample_bilinear2d.tables", "cpu", "aten.upsample_bilinear2d",
         "source indices (int64) and weights (the tensor's type) for every output row and column, "
         "2*(Ho+Wo)*(8+itemsize) bytes; none for a channels-last input; for an output with Ho+Wo <= 128 and "
         "more than one channel, a channels-last copy of the input and of the output instead",
-        _upsample_params,
-        _upsample_bytes,
+        _upsample_params, _upsample_bytes,
     ),
 )
 
@@ -194,13 +148,12 @@ WRAPPED_NUMBER = 8  # bytes: Python wraps a number passed as a tensor in a 0-dim
 SCALAR_RULE = "cpu.scalar_operand"
 
 
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def scalar_operands(schema: Any, args: tuple[Any, ...]) -> int:
     """How many Python numbers are passed where `schema` takes a tensor (`x / 2.0`)."""
-    return sum(1 for formal, value in zip(schema.arguments, args) if is_number(value) and str(formal.type) == "Tensor")
+    return sum(
+        1 for formal, value in zip(schema.arguments, args)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and str(formal.type) == "Tensor"
+    )
 
 
 class DeviceRules:
@@ -217,13 +170,9 @@ class DeviceRules:
     def temporary_rule(self, op: str) -> TemporaryRule | None:
         return self.temporary.get(op)
 
-    def temporary_named(self, name: str) -> TemporaryRule:
-        return next(r for r in self.temporary.values() if r.name == name)
-
     def scalar_operands(self, schema: Any, args: tuple[Any, ...], dtype_size: int) -> tuple[int, int]:
-        """(held, temporary) bytes for the Python numbers an op takes as tensors, on CPU: each is
-        wrapped in a 0-dim tensor of `WRAPPED_NUMBER` bytes before the op and released right after
-        it, and converted inside the op to a 0-dim tensor of the op's dtype (`dtype_size` bytes)."""
+        """(held, temporary) bytes for the Python numbers an op takes as tensors, on CPU: each wrapped in
+        a `WRAPPED_NUMBER`-byte tensor around the op, and converted inside it to one of `dtype_size` bytes."""
         if self.device != "cpu":
             return 0, 0
         n = scalar_operands(schema, args)

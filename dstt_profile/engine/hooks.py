@@ -1,12 +1,9 @@
-"""Forward hooks on every module: the stack of running modules and each module's inputs and outputs.
-
-`ModuleTracker` is a context manager: it adds the hooks and sets train/eval mode on enter, and always
-removes the hooks and restores every module's mode on exit. The op recorder asks it which module is
-running; a failing forward is reported with the module that was running when it failed.
-"""
+"""Forward hooks on every module (`ModuleTracker`): which module is running, each module's inputs and
+outputs; and the small readers of tensors the engine shares."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -21,6 +18,20 @@ from dstt_profile.records.schema import TensorInfo
 NONE_DTYPE = "none"  # a None where a tensor output could be (the attention matrix of a fused kernel)
 
 
+def tensors(value: Any) -> list[torch.Tensor]:
+    """The tensors in a (nested) value, in order."""
+    return [t for t in tree_leaves(value) if isinstance(t, torch.Tensor)]
+
+
+def ints(values: Iterable[Any]) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """'float32' for torch.float32."""
+    return str(dtype).removeprefix("torch.")
+
+
 def tensor_infos(value: Any) -> tuple[TensorInfo, ...]:
     """Shapes and dtypes of the tensors in a (nested) value; a top-level None keeps its place."""
     items = value if isinstance(value, (tuple, list)) else (value,)
@@ -28,10 +39,7 @@ def tensor_infos(value: Any) -> tuple[TensorInfo, ...]:
     for item in items:
         if item is None:
             out.append(TensorInfo((), NONE_DTYPE))
-            continue
-        for leaf in tree_leaves(item):
-            if isinstance(leaf, torch.Tensor):
-                out.append(TensorInfo(tuple(int(s) for s in leaf.shape), str(leaf.dtype).removeprefix("torch.")))
+        out.extend(TensorInfo(ints(t.shape), dtype_name(t.dtype)) for t in tensors(item))
     return tuple(out)
 
 
@@ -57,7 +65,8 @@ class ModuleCall:
 
 
 class ModuleTracker:
-    """Tracks which module runs, for one model, inside a `with` block."""
+    """Tracks which module runs, for one model, inside a `with` block (which sets train/eval mode on
+    enter, and removes the hooks and restores every module's mode on exit)."""
 
     def __init__(self, model: nn.Module, train: bool = False) -> None:
         self.model = model
@@ -103,10 +112,7 @@ class ModuleTracker:
         return self
 
     def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         for handle in self._handles:
             handle.remove()

@@ -1,27 +1,20 @@
-"""Liveness: which storages allocated during the pass are alive, op by op, in two views.
-
-Storage-aware: a tensor whose storage is already known (a view, an in-place result, a weight, the
-input) allocates nothing. A new storage is counted when an op returns it and released when its last
-reference goes (a weak reference's callback), exactly as Python and the allocator see it.
-
-Each storage is counted twice:
-* the **tensor view** (`live`): the bytes its tensor needs (shape, strides and offset; a fake tensor's
-  storage is exactly that);
-* the **allocator view** (`held`): the bytes the device's allocator really gives it. On a real run that
-  is the storage's own size; on fake tensors it is what a device rule says (devicerules.py), else the
-  tensor's size.
-
-Floating storages can be counted at another element size (the int8 storage what-if).
-"""
+"""Liveness: which storages allocated during the pass are alive, op by op, in the tensor view (`live`)
+and the allocator view (`held`; docs/memory.md). A known storage (a view, an in-place result, a weight,
+the input) allocates nothing; a new one is released when its last reference goes (a weak reference's
+callback). Floating storages can be counted at another element size (the int8 storage what-if)."""
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from torch.utils._pytree import tree_leaves
+
+from dstt_profile.engine.hooks import tensors
+
+if TYPE_CHECKING:
+    from dstt_profile.records.runconfig import RunConfig
 
 HeldBytes = Callable[[torch.Tensor], int | None]  # real storage bytes of a new output, None: its own size
 
@@ -32,6 +25,11 @@ def needed_bytes(tensor: torch.Tensor) -> int:
         return 0
     span = 1 + sum((int(size) - 1) * abs(int(stride)) for size, stride in zip(tensor.shape, tensor.stride()))
     return (int(tensor.storage_offset()) + span) * tensor.element_size()
+
+
+def what_if_element(run: RunConfig) -> int | None:
+    """The element size floating storages are counted at in `run` (the int8 what-if), else None."""
+    return run.element_bytes if run.dtype == "int8" else None
 
 
 def what_if_bytes(nbytes: int, dtype: torch.dtype, element_bytes: int | None) -> int:
@@ -48,7 +46,7 @@ class Liveness:
     def __init__(self, element_bytes: int | None = None) -> None:
         self.element_bytes = element_bytes
         self.live = 0  # tensor view
-        self.held = 0  # allocator view
+        self.held = 0  # allocator view: on a real run the storage's own size, on fake tensors a device rule's
         self.freed = 0  # tensor view, released since the last `take_freed`
         self.closed = False
         self._known: dict[int, tuple[weakref.ref[Any], int, int]] = {}
@@ -64,9 +62,6 @@ class Liveness:
             self.held -= entry[2]
             self.freed += entry[1]
 
-    def _releaser(self, key: int) -> Callable[[weakref.ref[Any]], None]:
-        return lambda _ref: self._release(key)
-
     def _watch(self, tensor: torch.Tensor, counted: bool, held_bytes: HeldBytes | None = None) -> tuple[int, int]:
         storage = tensor.untyped_storage()
         key = id(storage)
@@ -78,8 +73,7 @@ class Liveness:
             tensor_bytes = self.scaled(tensor, min(own, needed_bytes(tensor)))
             rule = held_bytes(tensor) if held_bytes is not None else None
             held = self.scaled(tensor, own if rule is None else rule)
-        ref = weakref.ref(storage, self._releaser(key))
-        self._known[key] = (ref, tensor_bytes, held)
+        self._known[key] = (weakref.ref(storage, lambda _ref: self._release(key)), tensor_bytes, held)
         self.live += tensor_bytes
         self.held += held
         return tensor_bytes, held
@@ -87,21 +81,16 @@ class Liveness:
     def mark_external(self, values: Any) -> int:
         """Storages that exist before the pass (weights, input): known, never counted. Returns their bytes."""
         total = 0
-        for t in tree_leaves(values):
-            if isinstance(t, torch.Tensor) and id(t.untyped_storage()) not in self._known:
+        for t in tensors(values):
+            if id(t.untyped_storage()) not in self._known:
                 self._watch(t, counted=False)
                 total += self.scaled(t, int(t.untyped_storage().nbytes()))
         return total
 
     def observe(self, values: Any, held_bytes: HeldBytes | None = None) -> int:
         """Count the new storages among an op's outputs; returns the bytes they hold (tensor view).
-
         `held_bytes` gives a new storage's real size where it differs from the tensor's (a device rule)."""
-        return sum(
-            self._watch(t, counted=True, held_bytes=held_bytes)[0]
-            for t in tree_leaves(values)
-            if isinstance(t, torch.Tensor)
-        )
+        return sum(self._watch(t, counted=True, held_bytes=held_bytes)[0] for t in tensors(values))
 
     def storages(self) -> Iterator[tuple[int, Any, int, int]]:
         """(key, storage, tensor-view bytes, allocator-view bytes) of every storage still alive."""

@@ -1,15 +1,6 @@
-"""Measured mode: the model run for real beside the fake-tensor prediction of the same configuration.
-
-For one configuration, in this order:
-1. the prediction: the fake-tensor trace (tensor peak, stage headlines, per-op live bytes);
-2. (part of the prediction) the allocator peak: storages at their real sizes, op temporaries and
-   convolution workspaces calibrated on this machine (devicerules.py, workspace.py);
-3. a real run under the same hooks and op recorder (real headline tensors, the real tensor peak);
-4. the allocator's measured peak for one more forward pass (meters.py: profiler events on CPU,
-   `max_memory_allocated` on CUDA);
-5. wall time per stage: `repeats` timed passes after a warm-up, medians;
-6. process RSS before and the process's peak after.
-"""
+"""Measured mode: the model run for real beside the fake-tensor prediction of the same configuration: a
+real run under the same recorder, the allocator's measured peak of one more pass (meters.py), wall time
+per stage (medians of timed passes after a warm-up), and the process's RSS before and its peak after."""
 
 from __future__ import annotations
 
@@ -83,22 +74,16 @@ class StageTimer:
         self._handles = []
         for name, module in model.named_modules():
             if name in roots:
-                self._handles.append(module.register_forward_pre_hook(self._enter(name)))
-                self._handles.append(module.register_forward_hook(self._leave(name, roots[name])))
+                self._handles.append(module.register_forward_pre_hook(partial(self._enter, name)))
+                self._handles.append(module.register_forward_hook(partial(self._leave, name, roots[name])))
 
-    def _enter(self, name: str) -> Any:
-        def hook(_module: nn.Module, _args: Any) -> None:
-            synchronize(self.device)
-            self._started[name] = time.perf_counter()
+    def _enter(self, name: str, _module: nn.Module, _args: Any) -> None:
+        synchronize(self.device)
+        self._started[name] = time.perf_counter()
 
-        return hook
-
-    def _leave(self, name: str, stage: str) -> Any:
-        def hook(_module: nn.Module, _args: Any, _out: Any) -> None:
-            synchronize(self.device)
-            self.seconds[stage] += time.perf_counter() - self._started.pop(name)
-
-        return hook
+    def _leave(self, name: str, stage: str, _module: nn.Module, _args: Any, _out: Any) -> None:
+        synchronize(self.device)
+        self.seconds[stage] += time.perf_counter() - self._started.pop(name)
 
     def take(self) -> dict[str, float]:
         out, self.seconds = dict(self.seconds), defaultdict(float)
@@ -110,14 +95,8 @@ class StageTimer:
 
 
 def _timed_passes(
-    model: nn.Module,
-    inputs: tuple[torch.Tensor, ...],
-    run: RunConfig,
-    subject: Subject,
-    repeats: int,
-    say: Callable[[str], None] = lambda _step: None,
-    first: int = 1,
-    passes: int = 0,
+    model: nn.Module, inputs: tuple[torch.Tensor, ...], run: RunConfig, subject: Subject, repeats: int,
+    say: Callable[[str], None] = lambda _step: None, first: int = 1, passes: int = 0,
 ) -> tuple[float, dict[str, float]]:
     """Median forward time and median time per stage over `repeats` passes (after one warm-up);
     `say` is told of each pass, numbered from `first` of `passes`."""
@@ -146,11 +125,7 @@ def _timed_passes(
 
 
 def measure(
-    run: RunConfig,
-    subject: Subject,
-    predict: Predict,
-    repeats: int = 3,
-    meter: PeakMeter | None = None,
+    run: RunConfig, subject: Subject, predict: Predict, repeats: int = 3, meter: PeakMeter | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> RunRecord:
     """The prediction for `run` (fake tensors, `predict`) with a real run of `subject` beside it in
@@ -159,66 +134,48 @@ def measure(
     if run.mode != "inference":
         raise ValueError("measured mode runs the forward pass: use mode 'inference'")
     with thread_count(run.threads):
-        return _measure(run, subject, predict, repeats, meter, progress)
-
-
-def _measure(
-    run: RunConfig,
-    subject: Subject,
-    predict: Predict,
-    repeats: int,
-    meter: PeakMeter | None,
-    progress: Callable[[str], None] | None,
-) -> RunRecord:
-    check_device(run.replace(real=True))
-    meter = meter or meter_for(run.device)
-    say = progress or (lambda _step: None)
-    passes = 3 + 1 + repeats  # recorded, warm-up, metered; the timing warm-up and the timed passes
-    say("prediction (fake tensors)")
-    record = predict(run.replace(real=False), True)
-    rss_before = current_rss()
-    say(f"real forward pass 1/{passes} (op recorder)")
-    real = predict(run.replace(real=True), False)
-    model, inputs = build(run.replace(real=True), subject)
-    model.eval()
-    try:
-        with user_code(subject.program):
-            with torch.no_grad():
-                say(f"real forward pass 2/{passes} (warm-up)")
-                model(*inputs)  # warm-up: library caches and thread pools, as in every later pass
-                say(f"real forward pass 3/{passes} (allocator peak)")
-                measured, out = meter.peak(partial(model, *inputs))
-                del out
-            forward_seconds, stage_seconds = _timed_passes(model, inputs, run, subject, repeats, say, 4, passes)
-    except UserExit as exc:
-        raise TraceError(f"the model's real forward pass {exc}") from None
-    del model, inputs
-    peak = record.peak
-    measured_record = MeasuredRecord(
-        device=run.device,
-        method=meter.method,
-        measured_peak_bytes=measured,
-        predicted_peak_bytes=peak.tensor_bytes,
-        predicted_allocator_peak_bytes=peak.bytes,
-        allocator_peak_op=peak.op,
-        allocator_peak_module=peak.module,
-        allocator_peak_stage=peak.stage,
-        workspace_at_peak_bytes=peak.transient_bytes,
-        peak_error_pct=error_pct(peak.bytes, measured),
-        tensor_peak_error_pct=error_pct(peak.tensor_bytes, measured),
-        real_tensor_peak_bytes=real.peak.tensor_bytes,
-        headline_elements={name: s.elements for name, s in real.stages.items()},
-        headline_error_pct={
-            name: error_pct(s.elements, real.stages[name].elements) for name, s in record.stages.items() if name in real.stages
-        },
-        workspaces=conv_workspaces(record),
-        forward_seconds=forward_seconds,
-        stage_seconds=stage_seconds,
-        repeats=repeats,
-        rss_before_bytes=rss_before,
-        rss_peak_bytes=peak_rss(),
-    )
-    return replace(record, measured=measured_record)
+        check_device(run.replace(real=True))
+        meter = meter or meter_for(run.device)
+        say = progress or (lambda _step: None)
+        passes = 3 + 1 + repeats  # recorded, warm-up, metered; the timing warm-up and the timed passes
+        say("prediction (fake tensors)")
+        record = predict(run.replace(real=False), True)
+        rss_before = current_rss()
+        say(f"real forward pass 1/{passes} (op recorder)")
+        real = predict(run.replace(real=True), False)
+        model, inputs = build(run.replace(real=True), subject)
+        model.eval()
+        try:
+            with user_code(subject.program):
+                with torch.no_grad():
+                    say(f"real forward pass 2/{passes} (warm-up)")
+                    model(*inputs)  # warm-up: library caches and thread pools, as in every later pass
+                    say(f"real forward pass 3/{passes} (allocator peak)")
+                    measured, out = meter.peak(partial(model, *inputs))
+                    del out
+                forward_seconds, stage_seconds = _timed_passes(
+                    model, inputs, run, subject, repeats, say, 4, passes
+                )
+        except UserExit as exc:
+            raise TraceError(f"the model's real forward pass {exc}") from None
+        del model, inputs
+        peak = record.peak
+        measured_record = MeasuredRecord(
+            device=run.device, method=meter.method, measured_peak_bytes=measured,
+            predicted_peak_bytes=record.tensor_peak.bytes, predicted_allocator_peak_bytes=peak.bytes,
+            allocator_peak_op=peak.op, allocator_peak_module=peak.module, allocator_peak_stage=peak.stage,
+            workspace_at_peak_bytes=peak.transient_bytes, peak_error_pct=error_pct(peak.bytes, measured),
+            tensor_peak_error_pct=error_pct(record.tensor_peak.bytes, measured),
+            real_tensor_peak_bytes=real.tensor_peak.bytes,
+            headline_elements={name: s.elements for name, s in real.stages.items()},
+            headline_error_pct={
+                name: error_pct(s.elements, real.stages[name].elements)
+                for name, s in record.stages.items() if name in real.stages
+            },
+            workspaces=conv_workspaces(record), forward_seconds=forward_seconds, stage_seconds=stage_seconds,
+            repeats=repeats, rss_before_bytes=rss_before, rss_peak_bytes=peak_rss(),
+        )
+        return replace(record, measured=measured_record)
 
 
 def conv_workspaces(record: RunRecord) -> dict[str, int]:

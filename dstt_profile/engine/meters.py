@@ -1,11 +1,6 @@
-"""Peak meters: how much memory the allocator held, at most, above where it started, while a call ran.
-
-CPU: the net allocation peak from torch.profiler's memory events (`profile_memory=True`): every
-allocation and release the CPU allocator reports, in time order, summed. CUDA: the caching
-allocator's own statistics, `max_memory_allocated()` minus the figure before the call, after
-`reset_peak_memory_stats()`. Everything device-specific lives here; the rest of the measured mode asks
-a `PeakMeter` and never a device.
-"""
+"""Peak meters: the most memory the allocator held above where it started while a call ran (CPU: the net
+allocation peak of torch.profiler's memory events; CUDA: `max_memory_allocated()` after a reset). All that
+is device-specific in the measured mode lives here."""
 
 from __future__ import annotations
 

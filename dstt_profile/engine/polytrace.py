@@ -6,8 +6,7 @@ each dimension of each shape is affine in t, and the bytes allocated, freed and 
 and the FLOPs of each op are polynomials of degree at most 2 in t (DSTT's temporal attention matrix
 is (t*n)^2). A model for which that does not hold fails the check below and is traced at every t.
 
-So three traces fix every integer of a trace at every t, exactly (Lagrange interpolation in integer
-arithmetic). `TraceFamily` builds them and checks the result against a fourth, independent trace
+So three traces fix every integer of a trace at every t, exactly (poly.Quadratics, in integers). `TraceFamily` builds them and checks the result against a fourth, independent trace
 (the largest t asked for): same structure, every integer equal. Where any of that fails, the caller
 traces every t instead. The peak and where it falls are recomputed from the derived live bytes, so
 they stay exact where the peak moves from one op to another as t grows.
@@ -20,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterable, Iterator
-from math import lcm, prod
 from typing import Any
 
 import torch
@@ -29,6 +27,7 @@ from dstt_profile.engine.devicerules import DeviceRules
 from dstt_profile.engine.liveness import what_if_bytes
 from dstt_profile.engine.subject import Subject
 from dstt_profile.engine.trace import Trace, trace, with_peaks
+from dstt_profile.poly import Quadratics
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import OpRecord
 
@@ -47,7 +46,7 @@ class _Slot:
 _SLOT = _Slot()
 
 
-def _split(value: Any, ints: list[int]) -> Any:
+def flatten_ints(value: Any, ints: list[int]) -> Any:
     """The structure of `value` with every int replaced by `_SLOT`; the ints are appended in order."""
     kind = type(value)
     if kind is int:
@@ -56,32 +55,32 @@ def _split(value: Any, ints: list[int]) -> Any:
     if value is None or kind in (str, float, bool):
         return value
     if isinstance(value, (tuple, list)):
-        return (kind, tuple(_split(v, ints) for v in value))
+        return (kind, tuple(flatten_ints(v, ints) for v in value))
     if isinstance(value, dict):
-        return (kind, tuple((k, _split(v, ints)) for k, v in value.items()))
+        return (kind, tuple((k, flatten_ints(v, ints)) for k, v in value.items()))
     if dataclasses.is_dataclass(value):
-        return (kind, tuple((f.name, _split(getattr(value, f.name), ints)) for f in dataclasses.fields(value)))
+        return (kind, tuple((f.name, flatten_ints(getattr(value, f.name), ints)) for f in dataclasses.fields(value)))
     raise TypeError(f"cannot flatten a {kind.__name__}")
 
 
-def _join(skeleton: Any, ints: Iterator[int]) -> Any:
-    """The inverse of `_split`: rebuild the value, taking its ints from `ints` in order."""
+def rebuild(skeleton: Any, ints: Iterator[int]) -> Any:
+    """The inverse of `flatten_ints`: rebuild the value, taking its ints from `ints` in order."""
     if skeleton is _SLOT:
         return next(ints)
     if not isinstance(skeleton, tuple):
         return skeleton
     kind, items = skeleton
     if issubclass(kind, (tuple, list)):
-        return kind(_join(s, ints) for s in items)
+        return kind(rebuild(s, ints) for s in items)
     if issubclass(kind, dict):
-        return kind((k, _join(s, ints)) for k, s in items)
-    return kind(**{name: _join(s, ints) for name, s in items})
+        return kind((k, rebuild(s, ints)) for k, s in items)
+    return kind(**{name: rebuild(s, ints) for name, s in items})
 
 
 def _flatten(tr: Trace) -> tuple[Any, list[int]]:
     """A trace's structure and integers, leaving out its run config, peak (recomputed) and timing."""
     ints: list[int] = []
-    skeleton = _split((tr.ops, tr.calls, tr.unsupported, tr.params, tr.param_bytes, tr.input_bytes), ints)
+    skeleton = flatten_ints((tr.ops, tr.calls, tr.unsupported, tr.params, tr.param_bytes, tr.input_bytes), ints)
     return skeleton, ints
 
 
@@ -99,13 +98,13 @@ def _recompute_rules(ops: tuple[OpRecord, ...], run: RunConfig) -> tuple[OpRecor
             rule = rules.temporary_rule(op.op)
             if rule is not None:
                 raw = rule.bytes(op.rule_params)
-                exact = _scaled(raw, op, run)
+                exact = scaled(raw, op, run)
                 op = dataclasses.replace(op, transient_bytes=op.transient_bytes - op.rule_transient + exact, rule_transient=exact)
         out.append(op)
     return tuple(out)
 
 
-def _scaled(raw: int, op: OpRecord, run: RunConfig) -> int:
+def scaled(raw: int, op: OpRecord, run: RunConfig) -> int:
     """`raw` bytes at the run's what-if element size, as the liveness scales them (int8: floating only)."""
     dtype = getattr(torch, op.outputs[0].dtype, None) if op.outputs else None
     if not isinstance(dtype, torch.dtype):
@@ -115,38 +114,6 @@ def _scaled(raw: int, op: OpRecord, run: RunConfig) -> int:
 
 def _peaks(tr: Trace) -> tuple[int, int, int, int]:
     return tr.peak_bytes, tr.peak_index, tr.allocator_peak_bytes, tr.allocator_peak_index
-
-
-class _Polynomial:
-    """Integer-valued polynomials through three points, evaluated exactly in integer arithmetic.
-
-    p(t) = sum_i v_i * prod_{j != i} (t - t_j) / d_i with d_i = prod_{j != i} (t_i - t_j); every term is
-    scaled to the common denominator D = lcm(|d_i|) so the sum is an integer before one exact division.
-    """
-
-    def __init__(self, frames: tuple[int, int, int], values: tuple[list[int], list[int], list[int]]) -> None:
-        self.frames = frames
-        self.values = values
-        dens = [prod(ti - tj for tj in frames if tj != ti) for ti in frames]
-        self.common = lcm(*(abs(d) for d in dens))
-        self.scale = [self.common // d for d in dens]
-
-    def at(self, t: int) -> list[int] | None:
-        """Every value at t, or None where one is not an integer (so not a polynomial through the points)."""
-        weights = [
-            s * prod(t - tj for tj in self.frames if tj != ti)
-            for ti, s in zip(self.frames, self.scale, strict=True)
-        ]
-        out = []
-        w0, w1, w2 = weights
-        v0, v1, v2 = self.values
-        for a, b, c in zip(v0, v1, v2, strict=True):
-            num = a * w0 + b * w1 + c * w2
-            value, rest = divmod(num, self.common)
-            if rest:
-                return None
-            out.append(value)
-        return out
 
 
 class TraceFamily:
@@ -160,7 +127,7 @@ class TraceFamily:
         skeletons = [s for s, _ in flat]
         self.consistent = skeletons[0] == skeletons[1] == skeletons[2]
         self.skeleton = skeletons[0]
-        self.poly = _Polynomial(BASE_FRAMES, (flat[0][1], flat[1][1], flat[2][1]))
+        self.poly = Quadratics(BASE_FRAMES[0], [ints for _, ints in flat])
 
     def derive(self, t: int) -> Trace | None:
         """The trace at t, derived; None where it cannot be (t below `DIRECT_BELOW`, or no exact fit)."""
@@ -169,10 +136,7 @@ class TraceFamily:
         if t < DIRECT_BELOW or not self.consistent:
             return None
         started = time.perf_counter()
-        ints = self.poly.at(t)
-        if ints is None:
-            return None
-        ops, calls, unsupported, params, param_bytes, input_bytes = _join(self.skeleton, iter(ints))
+        ops, calls, unsupported, params, param_bytes, input_bytes = rebuild(self.skeleton, iter(self.poly.at(t)))
         ops = _recompute_rules(ops, self.base)
         base = self.traces[BASE_FRAMES[0]]
         return with_peaks(

@@ -1,14 +1,9 @@
 """Data flow: which op produced the data each op reads, from the storages the tensors share.
 
-A tensor's data lives in its storage. The op that returns a new storage writes it; an op that mutates
-one of its arguments (`leaky_relu_`, `add_`, an `out=` variant) writes that argument's storage again.
-A view (`view`, `reshape` without a copy, `permute`, `transpose`, `expand`, `_unsafe_view`, `contiguous`
-on a contiguous tensor) shares its base's storage and writes nothing, so an op reading a view reads
-the op that wrote its base: views never break the chain. Storages from before the pass (parameters,
-buffers, the model input) have no producer (-1).
-
-Storages are known by identity for as long as they live (a weak reference guards against a freed
-storage's id being reused), as the liveness knows them (liveness.py).
+An op writes the new storages it returns and the arguments its schema marks as written (in-place and
+`out=` ops); a view shares its base's storage and writes nothing, so views never break the chain.
+Storages from before the pass (parameters, buffers, the model input) have no producer (-1). Storages
+are known by identity while they live (a weak reference guards against a reused id).
 """
 
 from __future__ import annotations
@@ -17,15 +12,11 @@ import weakref
 from typing import Any
 
 import torch
-from torch.utils._pytree import tree_leaves
 
+from dstt_profile.engine.hooks import dtype_name, ints, tensors
 from dstt_profile.records.schema import OpInput
 
 EXTERNAL = -1  # no op of the pass produced it: a parameter, a buffer or the model input
-
-
-def _tensors(value: Any) -> list[torch.Tensor]:
-    return [t for t in tree_leaves(value) if isinstance(t, torch.Tensor)]
 
 
 class Producers:
@@ -44,10 +35,8 @@ class Producers:
 
     def inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[OpInput, ...]:
         """Every tensor among an op's arguments, in order, with its producer; read before the op runs."""
-        return tuple(
-            OpInput(self.producer(t), tuple(int(s) for s in t.shape), str(t.dtype).removeprefix("torch."))
-            for t in _tensors((args, kwargs))
-        )
+        found = tensors((args, kwargs))
+        return tuple(OpInput(self.producer(t), ints(t.shape), dtype_name(t.dtype)) for t in found)
 
     def _write(self, tensor: torch.Tensor, index: int) -> None:
         storage = tensor.untyped_storage()
@@ -56,8 +45,8 @@ class Producers:
     def wrote(self, func: Any, index: int, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> None:
         """Note what op `index` wrote: every output storage none of its arguments holds, and every
         argument its schema marks as written (in-place and `out=` ops)."""
-        read = {id(t.untyped_storage()) for t in _tensors((args, kwargs))}
-        for t in _tensors(out):
+        read = {id(t.untyped_storage()) for t in tensors((args, kwargs))}
+        for t in tensors(out):
             if id(t.untyped_storage()) not in read:
                 self._write(t, index)
         schema = func._schema
@@ -68,5 +57,5 @@ class Producers:
             if info is None or not info.is_write:
                 continue
             value = args[position] if position < len(args) and not argument.kwarg_only else kwargs.get(argument.name)
-            for t in _tensors(value):
+            for t in tensors(value):
                 self._write(t, index)

@@ -1,13 +1,8 @@
-"""The op recorder: a TorchDispatchMode that sees every aten op of the pass.
-
-For each op it records the owning module (from the `ModuleTracker`), the stage (the subject's stage map),
-output shapes, the bytes its new storages hold in both memory views (liveness.py; on fake tensors the
-allocator view applies the device's rules, devicerules.py), the temporaries its kernel holds inside it,
-its costs, and which earlier op produced each tensor it reads (producers.py); liveness gives live bytes after it. Convolution calls are noted with their signature, for
-their workspaces (workspace.py). It works the same on fake tensors (FakeTensorMode sits below it) and on
-real ones, where `annotate` marks every op as a profiler range so the allocator's own events can be
-matched to it (devicecheck.py).
-"""
+"""The op recorder: a TorchDispatchMode that sees every aten op of the pass, on fake tensors (with
+FakeTensorMode below it) or real ones. For each op it records the module and stage, the output shapes,
+both memory views (liveness.py, devicerules.py), its costs and the producers of what it reads; each
+convolution's signature is kept for its workspace (workspace.py). `annotate_prefix` marks every op as a
+profiler range, so a real run's allocator events can be matched to it (devicecheck.py)."""
 
 from __future__ import annotations
 
@@ -15,17 +10,17 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
 
 from dstt_profile.engine.allocations import annotate
 from dstt_profile.engine.convsig import ConvSignature, signature_of
 from dstt_profile.engine.costs import Costs, op_name
 from dstt_profile.engine.devicerules import SCALAR_RULE, WRAPPED_NUMBER, DeviceRules
-from dstt_profile.engine.hooks import ModuleTracker, tensor_infos
+from dstt_profile.engine.hooks import ModuleTracker, tensor_infos, tensors
 from dstt_profile.engine.liveness import Liveness
 from dstt_profile.engine.producers import Producers
 from dstt_profile.engine.storagesplit import StorageSplit
@@ -37,23 +32,10 @@ aten = torch.ops.aten
 
 # Metadata queries that some tensor types route through dispatch; they are not operations.
 _METADATA = {
-    aten.sym_size.default,
-    aten.sym_stride.default,
-    aten.sym_numel.default,
-    aten.sym_storage_offset.default,
-    aten.size.default,
-    aten.stride.default,
-    aten.numel.default,
-    aten.dim.default,
-    aten.is_contiguous.default,
-    aten.storage_offset.default,
-    torch.ops.prim.device.default,
-    torch.ops.prim.layout.default,
+    aten.sym_size.default, aten.sym_stride.default, aten.sym_numel.default, aten.sym_storage_offset.default,
+    aten.size.default, aten.stride.default, aten.numel.default, aten.dim.default, aten.is_contiguous.default,
+    aten.storage_offset.default, torch.ops.prim.device.default, torch.ops.prim.layout.default,
 }
-
-
-def _first_tensor(value: Any) -> torch.Tensor | None:
-    return next((t for t in tree_leaves(value) if isinstance(t, torch.Tensor)), None)
 
 
 @dataclass(frozen=True)
@@ -71,16 +53,9 @@ class OpRecorder(TorchDispatchMode):
     """Records ops while active. Read `ops`, `unsupported`, `convolutions`, `peak_*` after the pass."""
 
     def __init__(
-        self,
-        tracker: ModuleTracker,
-        liveness: Liveness,
-        stage_of: Callable[[str], str | None],
-        first_stage: str,
-        rules: DeviceRules | None = None,
-        real: bool = False,
-        annotate_prefix: str = "",
-        costs: Mapping[str, CostFunction] | None = None,
-        split: StorageSplit | None = None,
+        self, tracker: ModuleTracker, liveness: Liveness, stage_of: Callable[[str], str | None],
+        first_stage: str, rules: DeviceRules | None = None, real: bool = False, annotate_prefix: str = "",
+        costs: Mapping[str, CostFunction] | None = None, split: StorageSplit | None = None,
     ) -> None:
         super().__init__()
         self.tracker = tracker
@@ -111,29 +86,21 @@ class OpRecorder(TorchDispatchMode):
             self.stage = stage
         return self.stage
 
-    def _allocator_view(self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> OpMemory:
-        """(bytes held around the op and released right after it, temporaries inside the op, names of
-        the rules applied). New storages are counted in the liveness, at their real size."""
+    def _allocator_view(
+        self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any
+    ) -> OpMemory:
+        """What the op holds beyond its new storages, which are counted in the liveness at their real size."""
         applied: list[str] = []
         storage = None if self.real else self.rules.storage_rule(name)
         held_before = self.liveness.held
-        if storage is not None:
-            rule = storage
-
-            def held(t: torch.Tensor) -> int:
-                return rule.bytes(args, kwargs, t)
-
-            self.liveness.observe(out, held)
-        else:
-            self.liveness.observe(out)
-        new_held = self.liveness.held - held_before
-        if storage is not None and new_held:
+        self.liveness.observe(out, partial(storage.bytes, args, kwargs) if storage is not None else None)
+        if storage is not None and self.liveness.held != held_before:
             applied.append(storage.name)
         transient = lingering = converted = 0
         params: tuple[int, ...] = ()
         temporary = self.rules.temporary_rule(name)
         numbers = any(type(a) in (int, float) for a in args)
-        first = _first_tensor(out) if temporary is not None or numbers else None
+        first = next(iter(tensors(out)), None) if temporary is not None or numbers else None
         if temporary is not None:
             params = temporary.params(args, kwargs, out)
             raw = temporary.bytes(params)
@@ -166,39 +133,23 @@ class OpRecorder(TorchDispatchMode):
         freed = self.liveness.take_freed()
         live_before = self.liveness.live
         memory = self._allocator_view(func, name, args, kwargs, out)
-        alloc = self.liveness.live - live_before
         live = self.liveness.live
         if name == CONVOLUTION:
             self.convolutions[index] = signature_of(args, kwargs)
         module = self.tracker.current
-        stage = self._stage_for(module)
         if live > self.peak_bytes:
             self.peak_bytes, self.peak_index = live, index
-        self.ops.append(
-            OpRecord(
-                index,
-                name,
-                module,
-                stage,
-                tensor_infos(out),
-                alloc,
-                freed,
-                live,
-                flops,
-                other,
-                held_bytes=self.liveness.held + memory.lingering,
-                transient_bytes=memory.transient,
-                rules=memory.rules,
-                rule_params=memory.rule_params,
-                rule_transient=memory.rule_transient,
-                inputs=inputs,
-            )
-        )
+        self.ops.append(OpRecord(
+            index, name, module, self._stage_for(module), tensor_infos(out), live - live_before, freed, live,
+            flops, other, held_bytes=self.liveness.held + memory.lingering, transient_bytes=memory.transient,
+            rules=memory.rules, rule_params=memory.rule_params, rule_transient=memory.rule_transient,
+            inputs=inputs,
+        ))
         for frame in self.tracker.stack:
             call = self.tracker.calls[frame]
             call.flops += flops
             call.other_flops += other
-            call.alloc_bytes += alloc
+            call.alloc_bytes += live - live_before
             if call.first_op < 0:
                 call.first_op = index
             call.last_op = index

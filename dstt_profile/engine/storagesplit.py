@@ -1,15 +1,9 @@
 """What holds the bytes of a training step: gradients, activations saved for backward, the rest.
 
 A `StorageSplit` rides along a train-mode trace (`trace(..., split=StorageSplit())`): autograd's
-saved-tensor hooks note every storage packed for backward, and each time the tensor peak rises the
-live storages are classified:
-
-- gradients: the `.grad` storages of parameters accumulated so far;
-- saved for backward: storages autograd packed for backward, not yet released;
-- the rest: everything else live (the output, gradients of activations, temporaries).
-
-The three sum to the live bytes exactly. With `at` (an op by aten name, module and occurrence) the
-storages the allocator holds right after that op are split as well, at their real sizes.
+saved-tensor hooks note every storage packed for backward, and each time the tensor peak rises the live
+storages are split into the three, which sum to the live bytes exactly; with `at`, the storages the
+allocator holds right after that op are split too, at their real sizes.
 """
 
 from __future__ import annotations
@@ -86,19 +80,12 @@ class StorageSplit:
                 self.held_at = held_bytes
 
     def classify(self, held: bool = False) -> tuple[int, int, int]:
-        """(gradients, saved for backward, the rest) of the live storages: tensor sizes, or with `held`
-        the sizes the allocator holds."""
+        """(parameters' gradients, saved for backward, the rest: output, activation gradients, temporaries)
+        of the live storages: tensor sizes, or with `held` the sizes the allocator holds."""
         assert self._model is not None and self._liveness is not None, "attach() first"
         grads = {id(p.grad.untyped_storage()) for p in self._model.parameters() if p.grad is not None}
         split = [0, 0, 0]
         for key, storage, tensor_bytes, held_bytes in self._liveness.storages():
-            nbytes = held_bytes if held else tensor_bytes
-            if nbytes == 0:
-                continue
-            if key in grads:
-                split[0] += nbytes
-            elif self._saved.holds(key, storage):
-                split[1] += nbytes
-            else:
-                split[2] += nbytes
+            slot = 0 if key in grads else 1 if self._saved.holds(key, storage) else 2
+            split[slot] += held_bytes if held else tensor_bytes
         return split[0], split[1], split[2]

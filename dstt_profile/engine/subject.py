@@ -1,10 +1,5 @@
-"""What the engine needs of a model, and nothing more: the `Subject` of a trace.
-
-The engine traces any `nn.Module`. A subject tells it how to build the module, how to make its inputs
-for a clip size, which stage a module name belongs to, and under which key a built fake module may be
-reused. Where subjects come from (the DSTT profile, a user's file, a generic stage map) is the
-profiles' business; the engine imports none of them.
-"""
+"""What the engine needs of a model, and nothing more: the `Subject` of a trace (where subjects come from
+is the profiles' business; the engine imports none of them)."""
 
 from __future__ import annotations
 
@@ -35,9 +30,8 @@ class InputSpec:
 def clip_input(spec: InputSpec) -> tuple[torch.Tensor, ...]:
     """One clip tensor (batch, t, 3, H, W), values uniform in [-1, 1] on real runs: the calling
     convention of the released DSTT generator, and the default for any model."""
-    frames = torch.empty(
-        spec.batch, spec.frames, 3, spec.height, spec.width, device=spec.device, dtype=spec.dtype
-    )
+    shape = (spec.batch, spec.frames, 3, spec.height, spec.width)
+    frames = torch.empty(shape, device=spec.device, dtype=spec.dtype)
     if spec.real:
         frames.uniform_(-1.0, 1.0)
     return (frames,)

@@ -1,6 +1,5 @@
-"""The thread count a run is predicted for: kernels choose per thread (the CPU flash-attention kernel
-holds buffers per thread; ATen picks oneDNN or its own convolution partly by it), so a trace, its
-calibrations and its real passes run at the run's count, and the process's is restored afterwards."""
+"""The thread count a run is predicted for: kernels choose per thread (flash attention's buffers, ATen's
+choice of convolution), so a trace, its calibrations and its real passes run at the run's count."""
 
 from __future__ import annotations
 

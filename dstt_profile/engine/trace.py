@@ -1,29 +1,26 @@
-"""Tracing one run: build the subject's model, run it with hooks and the op recorder, return raw data.
-
-By default the pass runs under FakeTensorMode on the target device type: shapes, dtypes, devices and
-kernel selection are those of a real run, but no memory is touched, so t = 1024 costs what t = 1 does.
-With `real=True` the same code runs on real tensors.
-"""
+"""Tracing one run: build the subject's model and run it under the hooks and the op recorder, on fake
+tensors (FakeTensorMode on the target device type: t = 1024 costs what t = 1 does) or, with `real=True`,
+on real ones."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensorMode
-from torch.utils._pytree import tree_leaves
 
 from dstt_profile.engine.contain import UserExit, user_code
 from dstt_profile.engine.convsig import ConvSignature
 from dstt_profile.engine.devicerules import DeviceRules
-from dstt_profile.engine.hooks import ModuleCall, ModuleTracker
-from dstt_profile.engine.liveness import Liveness, what_if_bytes
+from dstt_profile.engine.hooks import ModuleCall, ModuleTracker, tensors
+from dstt_profile.engine.liveness import Liveness, what_if_bytes, what_if_element
 from dstt_profile.engine.recorder import OpRecorder
 from dstt_profile.engine.storagesplit import StorageSplit
 from dstt_profile.engine.subject import InputSpec, Subject
@@ -36,9 +33,8 @@ from dstt_profile.records.schema import BACKWARD, OpRecord
 
 @dataclass(frozen=True)
 class Trace:
-    """What one traced pass saw, before it is summarised into records.
-
-    `peak_*` is the tensor view; `allocator_peak_*` the allocator view (docs/memory.md)."""
+    """What one traced pass saw, before it is summarised into records: `peak_*` in the tensor view,
+    `allocator_peak_*` in the allocator view (docs/memory.md)."""
 
     run: RunConfig
     ops: tuple[OpRecord, ...]
@@ -90,24 +86,14 @@ class _FakeSession:
         return self.models[key]
 
 
-_SESSION: _FakeSession | None = None
-
-
+@functools.cache
 def _fake_session() -> _FakeSession:
-    global _SESSION
-    if _SESSION is None:
-        _SESSION = _FakeSession()
-    return _SESSION
+    return _FakeSession()
 
 
-@contextlib.contextmanager
-def tensor_mode(run: RunConfig) -> Iterator[None]:
+def tensor_mode(run: RunConfig) -> contextlib.AbstractContextManager[Any]:
     """Real tensors for a real run, else the process's FakeTensorMode."""
-    if run.real:
-        yield
-        return
-    with _fake_session().mode:
-        yield
+    return contextlib.nullcontext() if run.real else _fake_session().mode
 
 
 def _materialise(model: nn.Module, device: torch.device, dtype: torch.dtype) -> None:
@@ -115,8 +101,7 @@ def _materialise(model: nn.Module, device: torch.device, dtype: torch.dtype) -> 
 
     `Module.to` cannot convert fake parameters in place, and initialising them on a fake CUDA device
     would ask a CPU-only build for CUDA random numbers; empty tensors need neither. Floating buffers
-    take the run's dtype as `Module.to` would give them.
-    """
+    take the run's dtype as `Module.to` would give them."""
     for module in model.modules():
         for name, param in list(module._parameters.items()):
             if param is not None:
@@ -154,7 +139,7 @@ def _loss(output: Any) -> torch.Tensor:
     """What a train-mode step differentiates: the mean of the output (of each floating tensor in it, summed)."""
     if isinstance(output, torch.Tensor):
         return output.float().mean()
-    leaves = [t for t in tree_leaves(output) if isinstance(t, torch.Tensor) and t.is_floating_point()]
+    leaves = [t for t in tensors(output) if t.is_floating_point()]
     if not leaves:
         raise UsageError("train mode needs a model whose output holds a floating-point tensor")
     total = leaves[0].float().mean()
@@ -164,125 +149,88 @@ def _loss(output: Any) -> torch.Tensor:
 
 
 def trace(
-    run: RunConfig,
-    subject: Subject,
-    annotate_prefix: str = "",
-    workspaces: WorkspaceCache | None = None,
+    run: RunConfig, subject: Subject, annotate_prefix: str = "", workspaces: WorkspaceCache | None = None,
     split: StorageSplit | None = None,
 ) -> Trace:
-    """Run the forward pass (and backward, in train mode) of `subject` for `run` under the recorder,
-    at the run's thread count.
-
-    Convolution workspaces come from `workspaces` (by default this machine's calibration cache for
-    the run's device and thread count). `annotate_prefix` marks every op as a profiler range (real
-    runs, devicecheck.py). `split` (train mode, fake tensors) classifies what holds the bytes as the
-    step runs (storagesplit.py); such a trace carries no convolution workspaces, which the split does not need."""
+    """Run the forward pass (and backward, in train mode) of `subject` for `run` under the recorder, at
+    the run's thread count. Convolution workspaces come from `workspaces` (default: this machine's cache).
+    `annotate_prefix` marks every op as a profiler range (devicecheck.py); `split` (train mode) classifies
+    what holds the bytes (storagesplit.py), and such a trace carries no convolution workspaces."""
     with thread_count(run.threads):
-        return _trace(run, subject, annotate_prefix, workspaces, split)
-
-
-def _trace(
-    run: RunConfig,
-    subject: Subject,
-    annotate_prefix: str,
-    workspaces: WorkspaceCache | None,
-    split: StorageSplit | None,
-) -> Trace:
-    check_device(run)
-    started = time.perf_counter()
-    with tensor_mode(run):
-        model, inputs = build(run, subject)
-        model.zero_grad(set_to_none=True)  # a cached fake model must not carry gradients between runs
-        params = sum(p.numel() for p in model.parameters())
-        liveness = Liveness(run.element_bytes if run.dtype == "int8" else None)
-        param_bytes = liveness.mark_external(list(model.parameters()) + list(model.buffers()))
-        input_bytes = liveness.mark_external(inputs)
-        tracker = ModuleTracker(model, train=run.mode == "train")
-        recorder = OpRecorder(
-            tracker,
-            liveness,
-            subject.stage_of,
-            first_stage=subject.first_stage,
-            rules=DeviceRules(run.device),
-            real=run.real,
-            annotate_prefix=annotate_prefix,
-            costs=subject.costs,
-            split=split,
-        )
+        check_device(run)
+        started = time.perf_counter()
+        with tensor_mode(run):
+            model, inputs = build(run, subject)
+            model.zero_grad(set_to_none=True)  # a cached fake model must not carry gradients between runs
+            params = sum(p.numel() for p in model.parameters())
+            liveness = Liveness(what_if_element(run))
+            param_bytes = liveness.mark_external(list(model.parameters()) + list(model.buffers()))
+            input_bytes = liveness.mark_external(inputs)
+            tracker = ModuleTracker(model, train=run.mode == "train")
+            recorder = OpRecorder(
+                tracker, liveness, subject.stage_of, first_stage=subject.first_stage,
+                rules=DeviceRules(run.device), real=run.real, annotate_prefix=annotate_prefix,
+                costs=subject.costs, split=split,
+            )
+            if split is not None:
+                split.attach(model, liveness)
+            grad = torch.enable_grad() if run.mode == "train" else torch.no_grad()
+            try:
+                with tracker, grad, recorder, user_code(subject.program):
+                    with split.saved_hooks() if split is not None else contextlib.nullcontext():
+                        output = model(*inputs)
+                    if run.mode == "train":
+                        if split is not None:
+                            split.forward_done()
+                        recorder.fixed_stage = BACKWARD
+                        _loss(output).backward()
+                    del output
+            except UsageError:
+                raise
+            except Exception as exc:
+                where = tracker.failing_module() or "<root>"
+                if isinstance(exc, UserExit):
+                    raise TraceError(f"forward failed in module {where!r}: it {exc}") from None
+                raise TraceError(f"forward failed in module {where!r}: {type(exc).__name__}: {exc}") from exc
+            finally:
+                liveness.close()
+                model.zero_grad(set_to_none=True)
         if split is not None:
-            split.attach(model, liveness)
-        grad = torch.enable_grad() if run.mode == "train" else torch.no_grad()
-        try:
-            with tracker, grad, recorder, user_code(subject.program):
-                with split.saved_hooks() if split is not None else contextlib.nullcontext():
-                    output = model(*inputs)
-                if run.mode == "train":
-                    if split is not None:
-                        split.forward_done()
-                    recorder.fixed_stage = BACKWARD
-                    _loss(output).backward()
-                del output
-        except UsageError:
-            raise
-        except UserExit as exc:
-            where = tracker.failing_module() or "<root>"
-            raise TraceError(f"forward failed in module {where!r}: it {exc}") from None
-        except Exception as exc:
-            where = tracker.failing_module() or "<root>"
-            raise TraceError(f"forward failed in module {where!r}: {type(exc).__name__}: {exc}") from exc
-        finally:
-            liveness.close()
-            model.zero_grad(set_to_none=True)
-    if split is not None:
-        ops, basis = tuple(recorder.ops), "storages at their real sizes and op temporaries; no workspaces"
-    else:
-        ops, basis = _with_workspaces(run, recorder.ops, recorder.convolutions, workspaces)
-    return with_peaks(
-        Trace(
-            run=run,
-            ops=ops,
-            calls=dict(tracker.calls),
-            unsupported=Counter(recorder.unsupported),
-            peak_bytes=recorder.peak_bytes,
-            peak_index=recorder.peak_index,
-            params=params,
-            param_bytes=param_bytes,
-            input_bytes=input_bytes,
-            seconds=time.perf_counter() - started,
-            basis=basis,
-        )
-    )
+            ops, basis = tuple(recorder.ops), "storages at their real sizes and op temporaries; no workspaces"
+        else:
+            ops, basis = _with_workspaces(run, recorder.ops, recorder.convolutions, workspaces)
+        return with_peaks(Trace(
+            run, ops, dict(tracker.calls), Counter(recorder.unsupported), recorder.peak_bytes,
+            recorder.peak_index, params, param_bytes, input_bytes, time.perf_counter() - started, basis=basis,
+        ))
 
 
 WORKSPACE_RULE = "workspace.convolution"
 
 
 def _with_workspaces(
-    run: RunConfig,
-    ops: list[OpRecord],
-    convolutions: dict[int, tuple[ConvSignature, int]],
+    run: RunConfig, ops: list[OpRecord], convolutions: dict[int, tuple[ConvSignature, int]],
     workspaces: WorkspaceCache | None,
 ) -> tuple[tuple[OpRecord, ...], str]:
     """The ops with each convolution's workspace added to what it holds inside itself, and what the
     allocator view of the run includes, in words."""
     rules = ", ".join(DeviceRules(run.device).names()) or "none"
+    basis = f"storages at their real sizes and op temporaries ({run.device} rules: {rules})"
     if not convolutions:
-        return tuple(ops), f"storages at their real sizes and op temporaries ({run.device} rules: {rules})"
+        return tuple(ops), basis
     if run.device == "cuda" and not torch.cuda.is_available():
         return tuple(ops), (
-            f"storages at their real sizes and op temporaries ({run.device} rules: {rules}); convolution "
-            "workspaces not included: there is no CUDA device here to calibrate them on"
+            f"{basis}; convolution workspaces not included: there is no CUDA device here to calibrate them on"
         )
     cache = workspaces if workspaces is not None else default_cache(run.device)
-    what_if = run.element_bytes if run.dtype == "int8" else None
     out = list(ops)
     for index, (sig, batch) in convolutions.items():
-        extra = what_if_bytes(cache.bytes_at(sig, batch), run.torch_dtype, what_if)
+        extra = what_if_bytes(cache.bytes_at(sig, batch), run.torch_dtype, what_if_element(run))
         op = out[index]
         names = ",".join(n for n in (op.rules, WORKSPACE_RULE) if n)
         out[index] = replace(op, transient_bytes=op.transient_bytes + extra, rules=names)
     cache.save()
-    basis = f"storages at their real sizes and op temporaries ({run.device} rules: {rules}); {cache.describe()}"
+    basis = f"{basis}; {cache.describe()}"
     if run.mode == "train":
         basis += "; backward ops are counted without workspaces or temporaries (not calibrated)"
     return tuple(out), basis

@@ -1,24 +1,11 @@
 """Convolution workspaces: memory a convolution kernel holds inside the op, learned once per machine.
 
-No tensor ever holds it, so no trace sees it, yet the allocator does. On CPU it is oneDNN's: depending
-on the layer's shape it copies the input and the weight into blocked layouts, or computes into a
-blocked output and copies that back (the decoder's 64-channel full-resolution convolution holds
-26,689,536 B per frame at 240x432). Which of these it does is the library's choice, so it is measured,
-never guessed, and never at the target size:
-
-* a convolution is identified by its `ConvSignature` (everything but the batch: one sample's input
-  shape, the weight, stride, padding, dilation, groups, dtype, device, memory layout), read from the
-  op's own arguments, so any model's convolutions are covered;
-* it is derived from the shapes where ATen runs the convolution itself (slowconv.py), else run for
-  real, alone, at small batches, and fitted as a function of the batch (calibrate.py);
-* the result is cached on disk (`cache_dir()`), keyed by everything that changes it: torch version,
-  oneDNN version, CPU instruction set and thread count (or GPU, CUDA and cuDNN versions) and the
-  signature. A second run costs nothing. Each calibration is saved as soon as it is made (an
-  interrupted run keeps what it measured), merged with what is on disk and written atomically.
-
-The cache is input like any other: every entry read back is checked (cachefile.py) and one that fails
-is dropped and calibrated again, with one warning; a file that is not a cache at all is ignored, and
-a cache that cannot be written costs only the next run's calibration.
+No tensor holds it, so no trace sees it, yet the allocator does: on CPU, oneDNN's blocked copies of the
+input, the weight or the output (the decoder's 64-channel full-resolution convolution at 240x432 holds
+two blocked copies of 26,542,080 B per frame and its reordered weight, 147,456 B: 26,542,080*t + 147,456 B
+above the output it returns). It is derived from the shapes where ATen runs the convolution itself
+(slowconv.py), else measured (calibrate.py), cached on disk by machine and signature, and read back as
+untrusted input (cachefile.py); docs/memory.md.
 """
 
 from __future__ import annotations
@@ -49,7 +36,6 @@ CACHE_SCHEMA = "dstt-profile-workspaces/1"
 CACHE_ENV = "DSTT_PROFILE_CACHE"
 
 
-
 def machine_key(device: str) -> str:
     """Everything about this machine's software and hardware that changes a workspace."""
     parts = [f"torch {torch.__version__}"]
@@ -58,12 +44,9 @@ def machine_key(device: str) -> str:
         parts += [props.name, f"cuda {torch.version.cuda}", f"cudnn {torch.backends.cudnn.version()}"]
     else:
         found = re.search(r"MKL-DNN v([\w.]+)", torch.__config__.show())
-        parts += [
-            f"onednn {found.group(1) if found else 'none'}",
-            f"isa {torch.backends.cpu.get_cpu_capability()}",
-            platform.machine(),
-            f"threads {torch.get_num_threads()}",
-        ]
+        onednn = found.group(1) if found else "none"
+        isa = torch.backends.cpu.get_cpu_capability()
+        parts += [f"onednn {onednn}", f"isa {isa}", platform.machine(), f"threads {torch.get_num_threads()}"]
     return "; ".join(parts)
 
 
@@ -108,9 +91,7 @@ class WorkspaceCache:
             data = loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError):
             return {}
-        if not isinstance(data, dict) or data.get("schema") != CACHE_SCHEMA:
-            return {}
-        machines = data.get("machines")
+        machines = data.get("machines") if isinstance(data, dict) and data.get("schema") == CACHE_SCHEMA else None
         if not isinstance(machines, dict):
             return {}
         return {machine: records for machine, records in machines.items() if isinstance(records, dict)}
@@ -144,22 +125,25 @@ class WorkspaceCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.path, text)
+            return True
         except OSError as exc:
-            self._unwritable(exc.strerror or str(exc))
-            return False
+            reason = exc.strerror or str(exc)
         except UsageError as exc:
-            self._unwritable(str(exc).removeprefix(f"cannot write {str(self.path)!r}: "))
-            return False
-        return True
-
-    def _unwritable(self, reason: str) -> None:
+            reason = str(exc).removeprefix(f"cannot write {str(self.path)!r}: ")
         if not self._warned_unwritable:
             self._warned_unwritable = True
             warn(f"cannot write the workspace cache {str(self.path)!r}: {reason}; the next run calibrates again")
+        return False
+
+    def _keep(self, key: str, found: Workspace) -> Workspace:
+        """`found` kept under `key` and written to the file at once (a run stopped later keeps it)."""
+        self.entries[key] = found
+        self._dirty = True
+        self.save()
+        return found
 
     def workspace(self, sig: ConvSignature) -> Workspace:
-        """The workspace of `sig`: from the cache, else calibrated now and saved at once (a run
-        stopped later keeps it)."""
+        """The workspace of `sig`: from the cache, else calibrated now and saved at once."""
         key = sig.key()
         found = self.entries.get(key)
         if found is None:
@@ -176,10 +160,8 @@ class WorkspaceCache:
             elapsed = time.perf_counter() - started
             if elapsed > 0.05:  # long enough to tell this machine's speed by
                 _RATE[0] = work / elapsed
-            self.entries[key] = found
             self.calibrated += 1
-            self._dirty = True
-            self.save()
+            self._keep(key, found)
         return found
 
     def bytes_at(self, sig: ConvSignature, batch: int) -> int:
@@ -192,10 +174,7 @@ class WorkspaceCache:
         value = found.at(batch)
         if value is None:
             found = probe_batch(sig, found, batch, self.meter or meter_for(self.device))
-            self.entries[sig.key()] = found
-            self._dirty = True
-            self.save()
-            value = found.at(batch)
+            value = self._keep(sig.key(), found).at(batch)
         assert value is not None
         return value
 
@@ -222,9 +201,8 @@ def set_announcer(notify: Callable[[str], None] | None) -> None:
 
 def _calibration_flops(sig: ConvSignature) -> float:
     """The arithmetic of calibrating `sig`: its probes at batch 1, 2 and 3, 2 FLOPs per multiply-add."""
-    per_sample = 2 * math.prod(sig.weight) * math.prod(sig.output_spatial())
-    if sig.transposed:
-        per_sample = 2 * math.prod(sig.weight) * math.prod(sig.sample[1:])
+    spatial = sig.sample[1:] if sig.transposed else sig.output_spatial()
+    per_sample = 2 * math.prod(sig.weight) * math.prod(spatial)
     return float(per_sample * (1 + 2 + 3))
 
 

@@ -1,11 +1,6 @@
-"""`ModelProfile`: everything the toolkit knows of one model, beside the engine's `Subject`.
-
-A profile names the stages (in network order), says which tensor is each stage's headline, may carry
-closed-form formulas to check the figures against (a model without them has no checks: not a
-failure), extra per-op cost functions (through its subject), and hints for the renderers (which stage
-grows with t^2 and its words, which container holds the repeated blocks, colours, the layer graph's
-depth and notes), which travel in every run's `ProfileRecord`. DSTT's is one profile
-(profiles/dstt/profile.py); any other `nn.Module` gets the generic one (generic.py).
+"""`ModelProfile`: everything the toolkit knows of one model beside the engine's `Subject`: its stages,
+their headline tensors, optional formulas, and the renderers' hints that travel in every run's
+`ProfileRecord`. DSTT's is one (profiles/dstt/profile.py); any other `nn.Module` gets generic.py's.
 """
 
 from __future__ import annotations
@@ -26,8 +21,7 @@ RESERVED_STAGES = frozenset({BACKWARD})
 
 def user_stages(stages: Iterable[str]) -> dict[str, str]:
     """A model's stage names that a reserved name takes, each with the name it is shown as: `backward`
-    becomes `backward (module)` (`backward (module 2)` where the model also has that name, and so on),
-    so a bidirectional model's `backward` branch never merges with the backward pass."""
+    becomes `backward (module)` (`backward (module 2)` where that is taken too, ...)."""
     taken = set(stages)
     renamed: dict[str, str] = {}
     for name in sorted(taken & RESERVED_STAGES):
@@ -42,12 +36,10 @@ def user_stages(stages: Iterable[str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Headline:
-    """A stage's headline tensor: output `output` of the modules fully matching `module` (a regex).
-
-    `what` says what it is in words; the first matching module (in call order) gives the per-instance
-    figure, and the number of matching modules is the stage's instance count. Where that output is
-    None (a fused kernel that never builds it), the largest tensor made inside the module `scope_up`
-    name parts above stands in for it."""
+    """A stage's headline tensor, `what` in words: output `output` of the first module (in call order)
+    fully matching the regex `module`; the matching modules are the stage's instances. Where that output
+    is None (a fused kernel never builds it), the largest tensor made inside the module `scope_up` name
+    parts above stands in."""
 
     module: str
     output: int
@@ -70,22 +62,17 @@ class Formulas(Protocol):
     def stage(self, run: RunConfig, stage: str, materialised: bool) -> FormulaValue | None:
         """The headline elements of `stage` (one instance), None where there is no formula."""
 
-    def checks(
-        self, run: RunConfig, stages: Mapping[str, StageRecord], tensor: Callable[[str, int], int]
-    ) -> tuple[CheckRecord, ...]:
+    def checks(self, run: RunConfig, stages: Mapping[str, StageRecord], tensor: Callable[[str, int], int]) -> tuple[CheckRecord, ...]:
         """Every check of the run; `tensor(pattern, index)` gives the elements of output `index` of
         the first module matching `pattern` (0 where there is none)."""
 
 
 @dataclass(frozen=True, eq=False)
 class ModelProfile:
-    """One model, resolved for a run's model reference and arguments.
-
-    `subject_for(run)` is what the engine traces. `stages` is the network order of the stages; with
-    `call_order` the stages are shown in the order the pass first runs them instead (a generic model,
-    whose stage names come from module names). `headlines` maps a stage to its headline tensor; a
-    stage without one shows the output of its first outermost module. `kernel_stages` are stages
-    whose computing op (which kernel ran) is reported."""
+    """One model, resolved for a run's model reference and arguments. `subject_for(run)` is what the
+    engine traces; `stages` in network order, or with `call_order` in the order the pass first runs
+    them; a stage without a headline shows its first outermost module's output; `kernel_stages` report
+    which kernel computed them."""
 
     name: str
     title: str
@@ -98,7 +85,6 @@ class ModelProfile:
     quadratic_stage: str = ""
     quadratic_words: str = ""
     quadratic_headline: str = ""
-    blocks: str = ""
     colours: Mapping[str, str] = field(default_factory=dict)
     graph: GraphHintsRecord = field(default_factory=GraphHintsRecord)
     kernel_stages: tuple[str, ...] = ()
@@ -123,15 +109,8 @@ class ModelProfile:
         renderers read of it (they import no profile)."""
         quadratic = self.quadratic_stage if self.quadratic_stage in stages else ""
         return ProfileRecord(
-            name=self.name,
-            title=self.title,
-            variant=self.variant(run),
-            stages=stages,
-            quadratic_stage=quadratic,
-            blocks=self.blocks,
-            colours=dict(self.colours),
-            note=self.note,
+            name=self.name, title=self.title, variant=self.variant(run), stages=stages, quadratic_stage=quadratic,
+            colours=dict(self.colours), note=self.note, graph=self.graph,
             quadratic_words=self.quadratic_words if quadratic else "",
             quadratic_headline=self.quadratic_headline if quadratic else "",
-            graph=self.graph,
         )

@@ -1,24 +1,10 @@
-"""The generic profile: any `nn.Module`, its stages from its module names.
+"""The generic profile: any `nn.Module`, its stages from its module names (docs/models.md).
 
-By default each top-level child of the model is a stage of its own name (`stem`, `blocks`, `head`,
-...), shown in the order the pass first runs them. A stage map (`--stages FILE.toml`) names stages by
-module-name patterns instead:
-
-    [stages]
-    'stem(\\..+)?' = "stem"
-    'blocks\\.\\d+\\.attn(\\..+)?' = "attention"
-    'blocks\\.\\d+\\.mlp(\\..+)?' = "mlp"
-
-Each key is a regular expression matched against the whole dotted module name; the first pattern
-that matches names the stage. Modules no pattern matches (the root, containers) run glue ops, which
-belong to the stage that was running. A stage's headline tensor is the output of its first outermost
-module (one whose parent is in another stage); the stage's instances are its outermost modules.
-There are no formulas, so no checks.
-
-A stage never takes a name the toolkit keeps for ops outside every module (base.RESERVED_STAGES:
-`backward`, the backward pass of a train-mode run): a model's own `backward` stage, from a top-level
-module of that name or a stage map, is `backward (module)` (base.user_stages), and the profile's note
-says so.
+By default each top-level child is a stage of its own name, shown in the order the pass first runs
+them; a stage map (`--stages FILE.toml`, a `[stages]` table of 'regex' = "stage", the first pattern
+that matches a whole module name wins) names them instead. Modules no pattern matches run glue ops,
+which belong to the stage that was running. A stage's headline is the output of its first outermost
+module. No formulas, so no checks. A model's own `backward` stage is renamed (base.user_stages).
 """
 
 from __future__ import annotations
@@ -120,10 +106,8 @@ def renaming(stage_of: Callable[[str], str | None], renamed: dict[str, str]) -> 
     return renamed_stage_of
 
 
-def generic(
-    title: str, subject_for: Callable[[RunConfig, Callable[[str], str | None], str], Subject],
-    module: nn.Module, stage_file: str | None,
-) -> ModelProfile:
+def generic(title: str, subject_for: Callable[[RunConfig, Callable[[str], str | None], str], Subject],
+            module: nn.Module, stage_file: str | None) -> ModelProfile:
     """The generic profile of `module` (one instance, for its children's names); `subject_for(run,
     stage_of, first_stage)` makes the engine's subject."""
     if stage_file is not None:
@@ -151,14 +135,6 @@ def generic(
     note += "".join(f"; the modules' stage {old!r} is named {new!r} ({old!r} is the backward pass's)"
                     for old, new in renamed.items())
     first = stages[0]
-    return ModelProfile(
-        name=NAME,
-        title=title,
-        subject_for=lambda run: subject_for(run, stage_of, first),
-        stage_of=stage_of,
-        stages=stages,
-        call_order=True,
-        variant=lambda run: ", ".join(f"{k}={v}" for k, v in run.model_args),
-        slug_variants=slug_variants,
-        note=note,
-    )
+    return ModelProfile(name=NAME, title=title, subject_for=lambda run: subject_for(run, stage_of, first), stage_of=stage_of,
+                        stages=stages, call_order=True, variant=lambda run: ", ".join(f"{k}={v}" for k, v in run.model_args),
+                        slug_variants=slug_variants, note=note)

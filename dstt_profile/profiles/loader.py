@@ -1,19 +1,9 @@
-"""Loading a user's model: `path/to/file.py:Name`, `package.module:name`, or a factory object.
+"""Loading a user's model, `path/to/file.py:Name` or `package.module:name` (docs/models.md).
 
-A file is loaded by path under a module name of its own (`dstt_profile_user_<hash>_<stem>`), so it
-never replaces a module of the same name. Its directory and every `--model-path DIR` are import roots
-while it loads and while its factory runs; top-level modules those roots provide (a user's own
-`model/` package, say) are imported from them then, and set aside afterwards, so this project's
-modules of the same names are neither shadowed by them nor shadow them.
-
-Only names the tool has not imported itself are set aside: a `torch/` or `numpy/` folder beside the
-file never unloads or shadows the real one. The exception is this project's own top-level packages
-besides `dstt_profile` (`OWN_PACKAGES`): a user's `model/` package is theirs while their code runs.
-
-`Name` is a class or a factory function, called with the model arguments as keywords; it must return
-a `torch.nn.Module`. The import and the factory run as user code (engine/contain.py: `sys.argv` is
-the file or module alone, printing goes to standard error, `sys.exit` is contained). Every failure is
-one line (UsageError) naming the model reference.
+A file is loaded under a module name of its own (`dstt_profile_user_<hash>_<stem>`). Its directory and
+every `--model-path DIR` are import roots while it loads and while its factory runs (`UserImports`); its
+import and factory run as user code (engine/contain.py). Every failure is one line (UsageError) naming
+the model reference.
 """
 
 from __future__ import annotations
@@ -48,11 +38,9 @@ _INT = re.compile(r"[+-]?[0-9]+")
 def parse_arg(text: str, option: str = "--model-arg") -> tuple[str, ArgValue]:
     """'heads=8' -> ('heads', 8): the value as an int, else a float, else true/false, else text."""
     name, sep, raw = text.partition("=")
-    name = name.strip()
-    if not sep or not name:
+    if not sep or not name.strip():
         raise UsageError(f"{option} {text!r} is not NAME=VALUE")
-    raw = raw.strip()
-    return name, _typed(raw)
+    return name.strip(), _typed(raw.strip())
 
 
 def _typed(raw: str) -> ArgValue:
@@ -85,11 +73,7 @@ def _provided(roots: Sequence[Path]) -> set[str]:
 def _under(module: types.ModuleType, roots: Sequence[Path]) -> bool:
     origin = getattr(module, "__file__", None)
     paths = [Path(origin)] if origin else [Path(p) for p in getattr(module, "__path__", [])]
-    for path in paths:
-        resolved = path.resolve()
-        if any(resolved.is_relative_to(root) for root in roots):
-            return True
-    return False
+    return any(path.resolve().is_relative_to(root) for path in paths for root in roots)
 
 
 def _family(name: str, top: str) -> bool:
@@ -97,7 +81,9 @@ def _family(name: str, top: str) -> bool:
 
 
 class UserImports:
-    """Import roots for a user's code, and the user's own top-level modules kept apart from ours."""
+    """Import roots for a user's code, and the user's own top-level modules kept apart from ours: the
+    top-level modules the roots provide are imported from them while the user's code runs and set
+    aside afterwards, so that ours of the same names neither shadow nor are shadowed by them."""
 
     def __init__(self, roots: Sequence[Path], program: str = "") -> None:
         self.roots = [root.resolve() for root in roots]
@@ -109,28 +95,19 @@ class UserImports:
         """The top-level names the roots provide that may be the user's now: one of OWN_PACKAGES, one
         not imported yet, or one already imported from the roots. A module the tool has imported
         itself (torch, numpy, dstt_profile, ...) is never unloaded nor shadowed."""
-        out = set()
-        for top in self.names:
-            loaded = sys.modules.get(top)
-            if top in OWN_PACKAGES or loaded is None or _under(loaded, self.roots):
-                out.add(top)
-        return out
+        return {top for top in self.names
+                if top in OWN_PACKAGES or (loaded := sys.modules.get(top)) is None or _under(loaded, self.roots)}
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
         """The user's roots first on sys.path and their modules in sys.modules; ours back after."""
         names = self.swappable()
-        ours = {
-            name: mod
-            for name, mod in sys.modules.items()
-            if any(_family(name, top) for top in names) and not _under(mod, self.roots)
-        }
+        ours = {name: mod for name, mod in sys.modules.items()
+                if any(_family(name, top) for top in names) and not _under(mod, self.roots)}
         for name in ours:
             del sys.modules[name]
         before = set(sys.modules)  # modules already here from these roots stay where they are
-        sys.modules.update(
-            {name: mod for name, mod in self.theirs.items() if any(_family(name, top) for top in names)}
-        )
+        sys.modules.update({name: mod for name, mod in self.theirs.items() if any(_family(name, top) for top in names)})
         saved_path = list(sys.path)
         sys.path[:0] = [str(root) for root in self.roots]
         importlib.invalidate_caches()
@@ -162,10 +139,8 @@ def _import_failure(reference: str, exc: BaseException) -> UsageError:
         return UsageError(f"--model {reference}: its import {exc}")
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         top = exc.name.partition(".")[0]
-        return UsageError(
-            f"--model {reference}: importing it needs the module {exc.name!r}, which is not importable; "
-            f"add the directory that holds {top!r} with --model-path DIR"
-        )
+        return UsageError(f"--model {reference}: importing it needs the module {exc.name!r}, which is not importable; "
+                          f"add the directory that holds {top!r} with --model-path DIR")
     return UsageError(f"--model {reference}: importing it failed: {type(exc).__name__}: {exc}")
 
 
@@ -211,10 +186,8 @@ def _source_file(reference: str, target: str, attr: str) -> Path | None:
     if _is_module_name(target) and not path.is_file():
         return None
     if path.is_dir():
-        raise UsageError(
-            f"--model {reference}: {target} is a directory; give a source file in it as FILE.py:{attr}, "
-            f"or the directory with --model-path {target} and a module in it as module:{attr}"
-        )
+        raise UsageError(f"--model {reference}: {target} is a directory; give a source file in it as FILE.py:{attr}, "
+                         f"or the directory with --model-path {target} and a module in it as module:{attr}")
     if path.exists():
         raise UsageError(f"--model {reference}: {target} is not a Python source file (FILE.py); {hint}")
     raise UsageError(f"--model {reference}: {target}: no such file, and not a module name; {hint}")
@@ -245,10 +218,8 @@ def load(reference: str, model_path: Sequence[str] = ()) -> tuple[Factory, UserI
     if factory is None or not callable(factory):
         raise UsageError(f"--model {reference}: {where} has no class or function {attr!r}")
     if not _is_factory(factory):
-        raise UsageError(
-            f"--model {reference}: {attr!r} in {where} is a {type(factory).__name__}, not a torch.nn.Module class "
-            "or a Python function that returns one"
-        )
+        raise UsageError(f"--model {reference}: {attr!r} in {where} is a {type(factory).__name__}, not a "
+                         "torch.nn.Module class or a Python function that returns one")
     return factory, imports
 
 
@@ -273,7 +244,5 @@ def call(reference: str, factory: Factory, args: dict[str, ArgValue], imports: U
     except Exception as exc:
         raise UsageError(f"--model {reference}: calling it ({shown}) raised {type(exc).__name__}: {exc}") from None
     if not isinstance(module, nn.Module):
-        raise UsageError(
-            f"--model {reference}: calling it ({shown}) returned {type(module).__name__}, not a torch.nn.Module"
-        )
+        raise UsageError(f"--model {reference}: calling it ({shown}) returned {type(module).__name__}, not a torch.nn.Module")
     return module

@@ -9,7 +9,8 @@ with that stage map. A factory object handed to the API is registered under a na
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -20,12 +21,11 @@ from dstt_profile.errors import UsageError
 from dstt_profile.profiles import generic, loader
 from dstt_profile.profiles.base import ModelProfile
 from dstt_profile.profiles.dstt import profile as dstt
-from dstt_profile.profiles.dstt.args import SHORTHANDS, full_args
+from dstt_profile.profiles.dstt.args import SHORTHAND_NAMES, full_args
 from dstt_profile.records.runconfig import DEFAULT_MODEL, RunConfig
 
 _IN_PROCESS: dict[str, Callable[..., nn.Module]] = {}
 _CACHE: dict[tuple[Any, ...], ModelProfile] = {}
-_BUILTIN: ModelProfile | None = None
 
 
 def register_factory(factory: Callable[..., nn.Module]) -> str:
@@ -41,13 +41,6 @@ def register_factory(factory: Callable[..., nn.Module]) -> str:
     return name
 
 
-def _builtin() -> ModelProfile:
-    global _BUILTIN
-    if _BUILTIN is None:
-        _BUILTIN = dstt.builtin()
-    return _BUILTIN
-
-
 def is_builtin(run: RunConfig) -> bool:
     return run.model == DEFAULT_MODEL
 
@@ -56,7 +49,7 @@ def resolve(run: RunConfig) -> ModelProfile:
     """The profile of `run`'s model (UsageError, one line, where it cannot be loaded or built)."""
     if is_builtin(run) and run.stages is None:
         full_args(run)  # the arguments' rules, before anything is built
-        return _builtin()
+        return _builtin_profile()
     key = (run.model, run.model_args, run.model_path, run.stages)
     if key not in _CACHE:
         _CACHE[key] = _load(run)
@@ -84,20 +77,24 @@ def _load(run: RunConfig) -> ModelProfile:
     else:
         factory, imports = loader.load(reference, run.model_path)
         title = reference.rpartition(":")[2]
-    with torch.device("meta"):
-        probe = loader.call(reference, factory, args, imports)
-
-    def build(real: bool) -> nn.Module:
+    def build(real: bool = False) -> nn.Module:
         return loader.call(reference, factory, args, imports)
 
     def subject(run: RunConfig, stage_of: Callable[[str], str | None], first: str) -> Subject:
         return Subject(key=("model", key), build=build, stage_of=stage_of, first_stage=first, program=loader.program_of(imports))
 
+    with torch.device("meta"):
+        probe = build()
     key = (reference, run.model_args, run.model_path, run.stages)
     if run.stages is None and dstt.looks_like_dstt(probe):
         stage_of = dstt.stage_of
         return dstt.detected(title, lambda r: subject(r, stage_of, dstt.st.STAGES[0]), probe)
     return generic.generic(title, subject, probe, run.stages)
+
+
+@functools.cache
+def _builtin_profile() -> ModelProfile:
+    return dstt.builtin()
 
 
 def slug_variants(profile_name: str, run: RunConfig) -> tuple[str, ...]:
@@ -114,21 +111,16 @@ def subject_for(run: RunConfig) -> Subject:
 def normalised(run: RunConfig) -> RunConfig:
     """`run` checked against its model, with the built-in network's arguments all stated (defaults
     filled in), so equal runs compare equal however they were written."""
-    profile = resolve(run)
-    if is_builtin(run):
-        return run.replace(model_args=full_args(run))
-    del profile
-    return run
+    resolve(run)
+    return run.replace(model_args=full_args(run)) if is_builtin(run) else run
 
 
-def refuse_shorthands(run: RunConfig, given: dict[str, Any]) -> None:
-    """UsageError where DSTT's size options were given for a model that is not DSTT-shaped."""
-    if not given:
-        return
-    profile = resolve(run)
-    if profile.name != dstt.NAME:
-        names = ", ".join(f"--{n}" for n in SHORTHANDS if n in given)
+def refuse_shorthands(run: RunConfig, given: Mapping[str, Any]) -> None:
+    """UsageError where DSTT's shorthands (args.SHORTHANDS) were given for a model that is not DSTT-shaped."""
+    if given and resolve(run).name != dstt.NAME:
+        named = [n for n in SHORTHAND_NAMES if n in given]
         raise UsageError(
-            f"{names}: DSTT's size options, but --model {run.model} is not DSTT-shaped; "
-            "give its own arguments with --model-arg NAME=VALUE"
+            f"{', '.join(f'--{n}' for n in named)}: DSTT's size options, but --model {run.model} is not DSTT-shaped; "
+            "give its own arguments with --model-arg NAME=VALUE",
+            f"model_args.{named[0]}",
         )

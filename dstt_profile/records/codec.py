@@ -1,18 +1,10 @@
-"""A JSON codec for frozen dataclass records, driven by their type hints.
+"""A JSON codec for frozen dataclass records, driven by their type hints (int, float, str, bool, None,
+`Any`, `X | None`, `tuple[...]`, `dict[str, X]`, `Literal[...]`, nested dataclasses).
 
-Handles what records are made of: int, float, str, bool, None, `Any`, `X | None`, `tuple[X, ...]`,
-`dict[str, X]`, `Literal[...]` and nested dataclasses. Decoding validates as it goes, from the type
-hints alone, so a field added to a record later is checked without further code:
-
-- ints are real ints (not bool, not a float such as 1.9 or NaN) within the signed 64-bit range;
-- floats are finite numbers; strings, bools and None are exactly that;
-- every field without a default is present, and no key is unknown.
-
-`check_floors` then checks a decoded record's numbers against the lowest value each field may take
-(a count is never negative), field by field from the same hints.
-
-A value that breaks a rule raises `SchemaError` naming where it is, e.g. `runs[0].peak.bytes: expected
-a whole number, got NaN`.
+Decoding validates from the hints alone: ints are real ints within 64 bits, floats finite, every field
+without a default present, no key unknown; `check_floors` then holds each number to its field's
+lowest value. A broken rule is a `SchemaError` naming where: `runs[0].peak.bytes: expected a whole
+number, got NaN`.
 """
 
 from __future__ import annotations
@@ -168,10 +160,8 @@ def _key(key: Any, where: str) -> str:
 
 
 def from_jsonable(cls: type[T], data: Any, where: str = "", required: Collection[str] = ()) -> T:
-    """Plain JSON values back to the record type `cls`, validated against its type hints.
-
-    `where` prefixes the location in messages; `required` names fields that must be present although
-    they have defaults."""
+    """Plain JSON values back to the record type `cls`, validated against its type hints; `where`
+    prefixes the location in messages, `required` names fields that must be present despite a default."""
     name = where or cls.__name__
     if not isinstance(data, dict):
         raise _fail(name, "an object", data)
@@ -185,9 +175,7 @@ def from_jsonable(cls: type[T], data: Any, where: str = "", required: Collection
         at = f"{where}.{field.name}" if where else field.name
         if field.name in data:
             kwargs[field.name] = _decode(hints[field.name], data[field.name], at)
-        elif field.name in required or (
-            field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
-        ):
+        elif field.name in required or (field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING):
             raise SchemaError(at, "missing")
     return cls(**kwargs)
 
@@ -209,9 +197,7 @@ def _walked(cls: type, floor: Floor) -> tuple[tuple[str, float | None], ...]:
     key = (cls, floor)
     if key not in _WALKED:
         hints = _hints(cls)
-        _WALKED[key] = tuple(
-            (f.name, floor(cls, f.name)) for f in dataclasses.fields(cls) if not _free_form(hints[f.name])
-        )
+        _WALKED[key] = tuple((f.name, floor(cls, f.name)) for f in dataclasses.fields(cls) if not _free_form(hints[f.name]))
     return _WALKED[key]
 
 

@@ -21,8 +21,7 @@ from dstt_profile.records.codec import check_floors, describe
 # (record, field) -> the lowest value allowed where it is not 0; None: any (a signed error, in %).
 _FLOORS: dict[tuple[str, str], float | None] = {
     ("OpInput", "producer"): -1,  # -1: data from before the pass
-    ("PeakRecord", "op_index"): -1,
-    ("PeakRecord", "tensor_op_index"): -1,  # -1: a result saved before the tensor view
+    ("PeakRecord", "op_index"): -1,  # -1: the pass allocates nothing
     ("ModuleRecord", "first_op"): -1,  # -1, -1: a module that ran no op of its own
     ("ModuleRecord", "last_op"): -1,
     ("FootprintRecord", "gradients_in_peak"): -1,  # -1: not split
@@ -73,9 +72,10 @@ def _check_indexes(run: Any, where: str) -> None:
         raise SchemaError(f"{where}.peak.transient_bytes", f"expected at most peak.bytes {peak.bytes:,}, got {peak.transient_bytes:,}")
     if not n:
         return
-    for name in ("op_index", "tensor_op_index"):
-        if getattr(peak, name) >= n:
-            raise SchemaError(f"{where}.peak.{name}", f"expected an index into ops (-1 to {n - 1}), got {getattr(peak, name)}")
+    for name in ("peak", "tensor_peak"):
+        index = getattr(run, name).op_index
+        if index >= n:
+            raise SchemaError(f"{where}.{name}.op_index", f"expected an index into ops (-1 to {n - 1}), got {index}")
     for k, m in enumerate(run.modules):
         if (m.first_op, m.last_op) == (-1, -1):
             continue

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from dstt_profile.errors import SchemaError
+
 DSTT = "dstt"
+# The built-in DSTT's sizes, configuration fields before any model could be profiled. In memory they are
+# model arguments; a built-in DSTT run's JSON `config` still carries them flat as well (`config_json`).
+DSTT_CONFIG_FIELDS = ("attention", "heads", "zones", "blocks", "hidden", "channel")
 _BLOCK = r"transformer\.\d+"
 
 DSTT_HINTS: dict[str, Any] = {
@@ -56,9 +61,76 @@ def fill_hints(run: Any) -> Any:
     if not isinstance(run, dict):
         return run
     profile = run.get("profile")
+    if isinstance(profile, dict) and "blocks" in profile:  # a field no renderer read, no longer written
+        profile = {k: v for k, v in profile.items() if k != "blocks"}
+        run = {**run, "profile": profile}
     if not isinstance(profile, dict) or profile.get("name") != DSTT:
         return run
     missing = {key: value for key, value in DSTT_HINTS.items() if key not in profile}
     if not missing:
         return run
     return {**run, "profile": {**profile, **missing}}
+
+
+def config_json(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's `config` as the JSON holds it: a built-in DSTT run's sizes also flat, where readers of
+    results written before `model_args` existed find them."""
+    if config.get("model") != "dstt":
+        return config
+    args = config.get("model_args", {})
+    return {**config, **{name: args[name] for name in DSTT_CONFIG_FIELDS if name in args}}
+
+
+def with_model(data: Any, where: str) -> Any:
+    """A run as RunConfig reads it: the flat DSTT sizes folded into `model_args`.
+
+    A file written before any model could be profiled has only the flat fields: they become the built-in
+    DSTT's model arguments, and its profile is DSTT's (legacy.py adds the renderers' hints). A file that has
+    both must hold the same values in each."""
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+        return data
+    config = dict(data["config"])
+    flat = {name: config.pop(name) for name in DSTT_CONFIG_FIELDS if name in config}
+    if "model_args" in config:
+        args = config["model_args"]
+        for name, value in flat.items():
+            if not isinstance(args, dict) or args.get(name) != value:
+                got = args.get(name) if isinstance(args, dict) else None
+                raise SchemaError(f"{where}.config.{name}", f"{value!r} differs from model_args.{name} {got!r}")
+        return {**data, "config": config}
+    config.setdefault("model", "dstt")
+    config["model_args"] = {"attention": "matmul", "heads": 4, "zones": 2, "blocks": 8, "hidden": 512,
+                            "channel": 256, **flat}
+    if "profile" in data:
+        return {**data, "config": config}
+    stages = list(data["stages"]) if isinstance(data.get("stages"), dict) else []
+    profile = {
+        "name": "dstt",
+        "title": "DSTT",
+        "variant": f"{config['model_args']['attention']} attention",
+        "stages": stages,
+        "quadratic_stage": "temporal_attention" if "temporal_attention" in stages else "",
+    }
+    return {**data, "config": config, "profile": profile}
+
+
+_TENSOR_PEAK = {"tensor_bytes": "bytes", "tensor_stage": "stage", "tensor_op": "op", "tensor_op_index": "op_index",
+                "tensor_module": "module"}
+
+
+def split_peak(run: Any) -> Any:
+    """A run whose `peak` holds both views (dstt-profile/1: `tensor_bytes`, `tensor_stage`, ...) with the
+    tensor view as its own `tensor_peak`; anything else as it is."""
+    if not isinstance(run, dict) or not isinstance(run.get("peak"), dict) or "tensor_peak" in run:
+        return run
+    peak = run["peak"]
+    if not any(key in peak for key in _TENSOR_PEAK):
+        return run
+    tensor = {"bytes": 0, "stage": "", "op": "", "op_index": -1, "module": ""}
+    tensor.update({_TENSOR_PEAK[k]: v for k, v in peak.items() if k in _TENSOR_PEAK})
+    return {**run, "peak": {k: v for k, v in peak.items() if k not in _TENSOR_PEAK}, "tensor_peak": tensor}
+
+
+def upgraded(run: Any, where: str) -> Any:
+    """One run's JSON of any earlier schema as this one's types read it."""
+    return split_peak(fill_hints(with_model(run, where)))

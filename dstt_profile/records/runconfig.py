@@ -1,4 +1,4 @@
-"""`RunConfig`: what one profiling run is, parsed and validated once at the edge (CLI or API)."""
+"""`RunConfig`: what one profiling run is, validated once however it was given (runs.build_run)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ import torch
 from dstt_profile.errors import UsageError
 from dstt_profile.values import INT64_MAX, shown, whole_number
 
-# dtype name -> (dtype the tensors are computed in, bytes per element reported).
-# int8 is a storage what-if: computed in float32, every floating tensor counted at 1 byte per element,
-# as the seed analysis counted.
+# dtype name -> (dtype the tensors are computed in, bytes per element reported). int8 is a storage
+# what-if: computed in float32, every floating tensor counted at 1 byte per element, as the seed analysis.
 DTYPES: dict[str, tuple[torch.dtype, int]] = {
     "float32": (torch.float32, 4),
     "float16": (torch.float16, 2),
@@ -29,6 +28,7 @@ MODES = ("inference", "train")
 MEMORY_VIEWS = ("allocator", "tensors")
 # The optimizer whose state a training step keeps resident (its bytes: footprint.py); unused in inference.
 OPTIMIZERS = ("adam", "sgd", "none")
+CHOICES = {"dtype": tuple(DTYPES), "device": DEVICES, "mode": MODES, "memory": MEMORY_VIEWS, "optimizer": OPTIMIZERS}
 MAX_FRAMES = 1 << 20  # the largest clip length t one run may ask for
 MAX_THREADS = 1024  # the most CPU threads a run may be predicted for
 # The most clip lengths one sweep may ask for, in list or range form. All but five are derived without
@@ -49,34 +49,35 @@ def model_args_of(value: Any) -> ModelArgs:
     try:
         pairs = [(k, v) for k, v in items]
     except (TypeError, ValueError):
-        raise UsageError(f"model_args must be a mapping of names to values, got {shown(value)}") from None
+        raise UsageError(f"model_args must be a mapping of names to values, got {shown(value)}", "model_args") from None
     seen: dict[str, ArgValue] = {}
     for key, val in pairs:
         if not isinstance(key, str) or not _ARG_NAME.fullmatch(key):
-            raise UsageError(f"model argument name {shown(key)} is not an identifier")
+            raise UsageError(f"model argument name {shown(key)} is not an identifier", "model_args")
+        field = f"model_args.{key}"
         if key in seen:
-            raise UsageError(f"model argument {key!r} is given twice")
+            raise UsageError(f"model argument {key!r} is given twice", field)
         if not isinstance(val, (int, float, bool, str)):
-            raise UsageError(f"model argument {key}={shown(val)}: values are int, float, bool or str")
+            raise UsageError(f"model argument {key}={shown(val)}: values are int, float, bool or str", field)
         if isinstance(val, float) and not math.isfinite(val):
-            raise UsageError(f"model argument {key}={val!r} is not a finite number")
+            raise UsageError(f"model argument {key}={val!r} is not a finite number", field)
         seen[key] = val
     return tuple(sorted(seen.items()))
+
+
+def _whole(value: Any, low: int = 1) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """One run: the clip, the model, and how it is executed.
 
-    `model` names what is profiled: "dstt" (the built-in network), "path/to/file.py:Name" or
-    "package.module:name" (a class or factory returning an `nn.Module`). `model_args` are its
-    arguments (a mapping or (name, value) pairs; held sorted, read as a dict through `args`),
-    `model_path` extra import roots for it, `stages` a stage-map file (TOML) or None.
-    Which arguments a model takes, and their rules, belong to its profile (profiles/registry.py).
-
-    `real=False` (the default) traces under FakeTensorMode on `device`'s type: no memory, any t.
-    `real=True` runs real tensors on `device`.
-    """
+    `model` is "dstt" (the built-in network), "path/to/file.py:Name" or "package.module:name" (a class
+    or factory returning an `nn.Module`); `model_args` its arguments (a mapping or pairs, held sorted),
+    `model_path` extra import roots, `stages` a stage-map file (TOML) or None. Which arguments a model
+    takes belongs to its profile. `real=False` traces under FakeTensorMode on `device`'s type (no memory,
+    any t); `real=True` runs real tensors. Every error names its field (UsageError.field)."""
 
     frames: int = 14
     height: int = 240
@@ -97,40 +98,33 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.threads == 0 and not isinstance(self.threads, bool):
             object.__setattr__(self, "threads", torch.get_num_threads())
-        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or not 1 <= self.threads <= MAX_THREADS:
-            raise UsageError(f"threads must be a whole number from 1 to {MAX_THREADS}, got {shown(self.threads)}")
+        if not _whole(self.threads) or self.threads > MAX_THREADS:
+            raise UsageError(f"threads must be a whole number from 1 to {MAX_THREADS}, got {shown(self.threads)}", "threads")
         for name in _WHOLE_FIELDS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UsageError(f"{name} must be a positive integer, got {value!r}")
+            if not _whole(getattr(self, name)):
+                raise UsageError(f"{name} must be a positive integer, got {shown(getattr(self, name))}", name)
         if self.frames > MAX_FRAMES:
-            raise UsageError(f"frames {self.frames} is more than {MAX_FRAMES}")
+            raise UsageError(f"frames {self.frames} is more than {MAX_FRAMES}", "frames")
         if not isinstance(self.real, bool):
-            raise UsageError(f"real must be True or False, got {self.real!r}")
-        if self.dtype not in DTYPES:
-            raise UsageError(f"dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
-        if self.device not in DEVICES:
-            raise UsageError(f"device {self.device!r} is not one of {', '.join(DEVICES)}")
-        if self.mode not in MODES:
-            raise UsageError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
-        if self.memory not in MEMORY_VIEWS:
-            raise UsageError(f"memory {self.memory!r} is not one of {', '.join(MEMORY_VIEWS)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise UsageError(f"optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+            raise UsageError(f"real must be True or False, got {shown(self.real)}", "real")
+        for name, choices in CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise UsageError(f"{name} {shown(getattr(self, name))} is not one of {', '.join(choices)}", name)
         if not isinstance(self.model, str) or not self.model.strip():
-            raise UsageError(f"model must be a name such as 'dstt' or 'file.py:Factory', got {shown(self.model)}")
+            raise UsageError(f"model must be a name such as 'dstt' or 'file.py:Factory', got {shown(self.model)}", "model")
         object.__setattr__(self, "model_args", model_args_of(self.model_args))
         paths = (self.model_path,) if isinstance(self.model_path, str) else self.model_path
         if not isinstance(paths, (tuple, list)) or not all(isinstance(p, str) and p for p in paths):
-            raise UsageError(f"model_path must be directory names, got {shown(self.model_path)}")
+            raise UsageError(f"model_path must be directory names, got {shown(self.model_path)}", "model_path")
         object.__setattr__(self, "model_path", tuple(paths))
         if self.stages is not None and (not isinstance(self.stages, str) or not self.stages):
-            raise UsageError(f"stages must be a stage-map file name or None, got {shown(self.stages)}")
+            raise UsageError(f"stages must be a stage-map file name or None, got {shown(self.stages)}", "stages")
         clip = self.batch * self.frames * 3 * self.height * self.width
         if clip * self.torch_dtype.itemsize > INT64_MAX:
             raise UsageError(
                 f"the input clip (batch {self.batch} x t {self.frames} x 3 x {self.height} x {self.width}) is "
-                f"{clip:,} elements: more bytes than a 64-bit size can count"
+                f"{clip:,} elements: more bytes than a 64-bit size can count",
+                max(_WHOLE_FIELDS, key=lambda name: getattr(self, name)),
             )
 
     @property
@@ -146,8 +140,7 @@ class RunConfig:
         return self.replace(model_args={**self.args, **changes})
 
     def input_files(self) -> dict[str, str]:
-        """The files this run reads, by what they are: its model file (a `FILE.py:Name` reference) and
-        its stage map. No output may be one of them."""
+        """The files this run reads, by what they are (its model file, its stage map): no output may be one."""
         files = {}
         target, sep, _ = self.model.rpartition(":")
         if sep and target.endswith(".py"):
@@ -158,8 +151,7 @@ class RunConfig:
 
     @property
     def model_name(self) -> str:
-        """A short name of the model for file names: 'dstt', or the attribute a reference names
-        ('video.py:TinyNet' -> 'tinynet')."""
+        """A short name of the model for file names: 'dstt', or the attribute a reference names ('video.py:TinyNet' -> 'tinynet')."""
         name = self.model.rpartition(":")[2] if ":" in self.model else self.model
         name = re.sub(r"[^a-z0-9]+", "_", name.rpartition(".")[2].lower()).strip("_")
         return name or "model"
@@ -190,55 +182,43 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
         """The inverse of `to_dict` (UsageError for a field RunConfig does not have)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
-            raise UsageError(f"unknown run setting {unknown[0]!r}")
+            raise UsageError(f"unknown run setting {unknown[0]!r}", unknown[0])
         values = dict(data)
         if isinstance(values.get("model_path"), list):
             values["model_path"] = tuple(values["model_path"])
         return cls(**values)
 
     def slug(self, variants: Sequence[str] = ()) -> str:
-        """File-name stem: dstt_t14_240x432_float32 (+ `variants`, the profile's words for model
-        arguments that differ from its defaults, + settings that differ from the defaults)."""
-        parts = [f"{self.model_name}_t{self.frames}", self.res, self.dtype]
-        if self.batch != 1:
-            parts.append(f"b{self.batch}")
-        parts.extend(variants)
-        if self.mode != "inference":
-            parts.append(self.mode)
-            if self.optimizer != "adam":
-                parts.append(self.optimizer)
-        if self.device != "cpu":
-            parts.append(self.device)
-        if self.threads != torch.get_num_threads():
-            parts.append(f"threads{self.threads}")
-        if self.memory != "allocator":
-            parts.append(self.memory)
-        if self.real:
-            parts.append("measured")
-        return "_".join(parts)
+        """File-name stem: dstt_t14_240x432_float32, + `variants` (the profile's words for model
+        arguments) and the settings that differ from the defaults."""
+        train = self.mode != "inference"
+        words = [(self.batch != 1, f"b{self.batch}"), *((True, v) for v in variants), (train, self.mode),
+                 (train and self.optimizer != "adam", self.optimizer), (self.device != "cpu", self.device),
+                 (self.threads != torch.get_num_threads(), f"threads{self.threads}"),
+                 (self.memory != "allocator", self.memory), (self.real, "measured")]
+        return "_".join([f"{self.model_name}_t{self.frames}", self.res, self.dtype, *(w for shown, w in words if shown)])
 
 
 _RES = re.compile(r"\s*([0-9]+)\s*[xX]\s*([0-9]+)\s*", re.ASCII)
 
 
 def parse_res(value: object, option: str = "--res") -> tuple[int, int]:
-    """The one reader of a frame size, wherever it is given: text '240x432' (command line, budgets
-    file, API) or a pair (240, 432) (API, budgets file) -> (240, 432). Each side is a whole number of
-    at least 1; its validity against the model's rules is checked by its profile."""
+    """The one reader of a frame size: text '240x432' or a pair (240, 432) -> (240, 432), each side a
+    whole number of at least 1 (its rules for the model are its profile's). Errors name `option`."""
     if isinstance(value, (tuple, list)) and len(value) == 2:
-        return whole_number(value[0], f"{option} height", 1), whole_number(value[1], f"{option} width", 1)
-    if not isinstance(value, str):
-        raise UsageError(f"{option} must be 'HEIGHTxWIDTH' or (height, width), got {shown(value)}")
-    m = _RES.fullmatch(value)
-    if m is None:
-        raise UsageError(f"{option} {shown(value)} is not HEIGHTxWIDTH (for example 240x432)")
-    return (
-        whole_number(m.group(1), f"{option} {shown(value)}: height", 1),
-        whole_number(m.group(2), f"{option} {shown(value)}: width", 1),
-    )
+        sides = value[0], value[1], f"{option} height", f"{option} width"
+    elif isinstance(value, str) and (m := _RES.fullmatch(value)):
+        sides = m.group(1), m.group(2), f"{option} {shown(value)}: height", f"{option} {shown(value)}: width"
+    elif isinstance(value, str):
+        raise UsageError(f"{option} {shown(value)} is not HEIGHTxWIDTH (for example 240x432)", "res")
+    else:
+        raise UsageError(f"{option} must be 'HEIGHTxWIDTH' or (height, width), got {shown(value)}", "res")
+    try:
+        return whole_number(sides[0], sides[2], 1), whole_number(sides[1], sides[3], 1)
+    except UsageError as exc:
+        raise UsageError(str(exc), "res") from None
 
 
 def _frame(text: str, whole: str, option: str) -> int:
@@ -249,12 +229,11 @@ def _frame(text: str, whole: str, option: str) -> int:
 
 
 def check_frames(values: tuple[int, ...], given: object, option: str = "--frames") -> tuple[int, ...]:
-    """The rules every set of clip lengths obeys, however it was written: at least one, none twice, at
-    most MAX_SWEEP of them (each already a whole number in 1..MAX_FRAMES)."""
+    """The rules of every set of clip lengths, however written: at least one, none twice, at most
+    MAX_SWEEP (each already a whole number in 1..MAX_FRAMES)."""
     if not values:
         raise UsageError(f"{option} {shown(given)}: no frame counts")
-    if len(values) > MAX_SWEEP:
-        raise UsageError(f"{option} {shown(given)}: {len(values)} frame counts is more than {MAX_SWEEP} in one run")
+    _at_most_sweep(len(values), given, option)
     if len(set(values)) != len(values):
         raise UsageError(f"{option} {shown(given)}: a frame count is repeated")
     return values
@@ -273,11 +252,13 @@ def parse_frames(text: str, option: str = "--frames") -> tuple[int, ...]:
         step = _frame(parts[2], text, option) if len(parts) == 3 else 1
         if stop < start:
             raise UsageError(f"{option} {shown(text)}: the range ends ({stop}) before it starts ({start})")
-        count = (stop - start) // step + 1
-        if count > MAX_SWEEP:  # refused before the range is built
-            raise UsageError(f"{option} {shown(text)}: {count} frame counts is more than {MAX_SWEEP} in one run")
+        _at_most_sweep((stop - start) // step + 1, text, option)  # refused before the range is built
         return check_frames(tuple(range(start, stop + 1, step)), text, option)
     parts = text.split(",")
-    if len(parts) > MAX_SWEEP:
-        raise UsageError(f"{option} {shown(text)}: {len(parts)} frame counts is more than {MAX_SWEEP} in one run")
+    _at_most_sweep(len(parts), text, option)
     return check_frames(tuple(_frame(part, text, option) for part in parts), text, option)
+
+
+def _at_most_sweep(count: int, given: object, option: str) -> None:
+    if count > MAX_SWEEP:
+        raise UsageError(f"{option} {shown(given)}: {count} frame counts is more than {MAX_SWEEP} in one run")

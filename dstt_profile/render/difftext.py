@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from dstt_profile.analysis.diff import Change, Comparison, Failure, RunDiff
-from dstt_profile.render.terminal import _table
+from dstt_profile.records.diff import Change, Comparison, Failure, RunDiff
+from dstt_profile.render.table import table
 
 
 def signed(change: Change) -> str:
@@ -49,7 +49,7 @@ def _run_lines(d: RunDiff) -> list[str]:
         lines.append("  configuration: " + "; ".join(f"{k} {_setting(a)} -> {_setting(b)}" for k, a, b in d.config))
     else:
         lines.append("  configuration: the same")
-    lines += ["", *("  " + row for row in _table(["total", "A", "B", "change"], [[c.name, *_cells(c)] for c in d.totals], {1, 2, 3}))]
+    lines += ["", *("  " + row for row in table(["total", "A", "B", "change"], [[c.name, *_cells(c)] for c in d.totals], {1, 2, 3}))]
     at_a, at_b = d.peak_at
     lines.append(f"  peak at: {at_a}" + ("" if at_a == at_b else f" -> {at_b}"))
     rows = []
@@ -59,7 +59,7 @@ def _run_lines(d: RunDiff) -> list[str]:
     lines.append("")
     if rows:
         header = ["stage", "bytes (B)", "change", "FLOPs (B)", "change", "stage peak (B)", "change"]
-        lines += ["  " + row for row in _table(header, rows, {1, 2, 3, 4, 5, 6})]
+        lines += ["  " + row for row in table(header, rows, {1, 2, 3, 4, 5, 6})]
     else:
         lines.append("  stages: every stage's bytes, FLOPs and peak the same")
     fam_rows = []
@@ -70,7 +70,7 @@ def _run_lines(d: RunDiff) -> list[str]:
     if fam_rows:
         width = len(fam_rows[0])
         names = ["FLOPs (B)", "change", "calls (B)", "change", "allocated (B)", "change"][: width - 1]
-        lines += ["  " + row for row in _table(["op family", *names], fam_rows, set(range(1, width)))]
+        lines += ["  " + row for row in table(["op family", *names], fam_rows, set(range(1, width)))]
     else:
         lines.append("  op families: every family the same")
     lines.append("")

@@ -3,27 +3,23 @@ from a Result's records, plus the layer graph as GraphML and DOT beside it. What
 (stage colours, the stage that grows with t^2 and its words, the graph's notes) comes from the runs'
 `ProfileRecord`, so nothing here names a model.
 
-`report_files` renders the report's files for the main job, which writes them together with the JSON
-and CSV; `write_files` writes them for a saved JSON re-rendered without running the model
-(`dstt-profile report`: cli/report.py).
+`report_files` renders the report's files; the main job writes them together with the JSON and CSV,
+and `dstt-profile report` (cli/report.py) for a saved JSON re-rendered without running the model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 import jinja2
 from markupsafe import Markup
 
-from dstt_profile.analysis import laws as fitted
-from dstt_profile.analysis import series
-from dstt_profile.errors import UsageError
-from dstt_profile.fileio import ensure_dir, write_all
-from dstt_profile.records.schema import BACKWARD, Result, RunRecord, StageRecord
+from dstt_profile.records.report import Report
+from dstt_profile.records.schema import BACKWARD, MemoryView, RunRecord, StageRecord
 from dstt_profile.render import graph, laws, plots
 from dstt_profile.render.colours import stage_colours
+from dstt_profile.render.footprint import footprint_parts, footprint_sentence
 from dstt_profile.render.graphhints import graph_hints
 from dstt_profile.render.terminal import backward_flops, backward_share, describe, peak_location, stage_place
 from dstt_profile.units import fmt_bytes, fmt_count
@@ -89,9 +85,10 @@ def _stage_row(run: RunRecord, s: StageRecord) -> dict[str, str]:
 def summary(run: RunRecord) -> dict[str, str]:
     c = run.config
     peak = run.peak_view
+    tp = run.tensor_peak
     other = (
-        f"tensors only: {fmt_bytes(run.peak.tensor_bytes)} ({run.peak.tensor_bytes:,} B) in {stage_place(run.peak.tensor_stage)}"
-        if peak.view == "allocator"
+        f"tensors only: {fmt_bytes(tp.bytes)} ({tp.bytes:,} B) in {stage_place(tp.stage)}"
+        if run.view == MemoryView.ALLOCATOR
         else f"allocator peak: {fmt_bytes(run.peak.bytes)} ({run.peak.bytes:,} B) in {stage_place(run.peak.stage)}"
     )
     return {
@@ -100,7 +97,7 @@ def summary(run: RunRecord) -> dict[str, str]:
         "flops": f"{run.flops.total:,} FLOPs = {fmt_count(run.flops.total, 'FLOP')}",
         "macs": f"{run.flops.total // 2:,} multiply-adds = {fmt_count(run.flops.total // 2, 'MAC')}",
         "other": fmt_count(run.flops.other_total, "FLOP"),
-        "peak": f"{fmt_bytes(peak.bytes)} ({peak.bytes:,} B), {peak.label}",
+        "peak": f"{fmt_bytes(peak.bytes)} ({peak.bytes:,} B), {run.view.label}",
         "peak_other": other,
         "peak_basis": run.peak.basis,
         "peak_where": peak_location(peak.stage, peak.op_index, peak.op, peak.module),
@@ -113,32 +110,17 @@ def summary(run: RunRecord) -> dict[str, str]:
 
 def footprint_text(run: RunRecord) -> str:
     """The footprint as the sum of its parts, with what is inside the activation peak (train mode)."""
-    from dstt_profile.analysis import footprint
-
-    fp = footprint.of_record(run)
-    notes = "; ".join(f"{name}: {note}" for name, _, note in footprint.parts(fp))
-    return f"{footprint.sentence(fp)} ({notes})"
+    notes = "; ".join(f"{name}: {note}" for name, _, note in footprint_parts(run.footprint))
+    return f"{footprint_sentence(run.footprint)} ({notes})"
 
 
 def fvcore_rows(run: RunRecord) -> list[dict[str, str]]:
-    from dstt_profile.analysis.fvcore_check import reconcile
-
+    """Our FLOPs against fvcore's multiply-adds, op family by op family (ours == 2 x fvcore's)."""
     return [
-        {
-            "family": r.family,
-            "ours": f"{r.ours_flops:,}",
-            "fvcore": f"{r.fvcore_macs:,}",
-            "twice": f"{2 * r.fvcore_macs:,}",
-            "match": "pass" if r.match else "FAIL",
-        }
-        for r in reconcile(run)
+        {"family": family, "ours": f"{ours:,}", "fvcore": f"{macs:,}", "twice": f"{2 * macs:,}",
+         "match": "pass" if ours == 2 * macs else "FAIL"}
+        for family, ours, macs in run.fvcore_families()
     ]
-
-
-def _detail_run(result: Result) -> RunRecord:
-    """The run the timeline and the layer graph show: the largest t that kept its per-op records."""
-    with_ops = [r for r in result.runs if r.ops] or list(result.runs)
-    return max(with_ops, key=lambda r: r.frames)
 
 
 SHOWN_RUNS = 64  # most runs of a sweep given their own stage table and scaling row in the report
@@ -158,14 +140,12 @@ def shown_runs(runs: Sequence[T], keep: T, limit: int = SHOWN_RUNS) -> list[T]:
     return [runs[i] for i in picked]
 
 
-def context(result: Result) -> dict[str, Any]:
-    main = _detail_run(result)
+def context(report: Report) -> dict[str, Any]:
+    main = report.detail
     profile = main.profile  # every run of a result is of one model
-    runs = sorted(result.runs, key=lambda r: r.frames)
+    runs = sorted(report.runs, key=lambda r: r.frames)
     shown = shown_runs(runs, main)
-    scaling = series.of_result(result)
-    stage_laws = fitted.stage_laws(scaling)
-    peak_laws = fitted.peak_laws(scaling, main.memory)
+    scaling = report.scaling
     failing = [r for r in runs if any(not c.passed for c in r.checks)]
     passed = sum(c.passed for r in runs for c in r.checks)
     svg = Markup  # our own SVG (matplotlib's, or graph.py's with every text escaped)
@@ -183,14 +163,14 @@ def context(result: Result) -> dict[str, Any]:
         "scaling_note": scaling.source,
         "scaling_rows": plots.scaling_table(scaling, main.memory, shown_runs(list(scaling.frames), main.frames),
                                             profile.quadratic_stage),
-        "law_rows": laws.stage_rows(stage_laws),
-        "laws_apart": laws.any_apart(stage_laws, peak_laws),
-        "peak_laws": laws.peak_rows(peak_laws),
-        "crossovers": laws.crossover_lines(scaling, main.memory, profile),
+        "law_rows": laws.stage_rows(report.laws),
+        "laws_apart": laws.any_apart(report.laws),
+        "peak_laws": laws.peak_rows(report.laws),
+        "crossovers": laws.crossover_lines(report.laws, scaling, profile),
         "quadratic": {"name": profile.quadratic_name, "tensor": profile.quadratic_tensor} if profile.quadratic_stage else None,
         "law_span": _span(scaling.frames),
-        "bytes_svg": svg(plots.scaling_svg(scaling, "bytes", f"per instance ({main.config['dtype']})", profile)),
-        "flops_svg": svg(plots.scaling_svg(scaling, "flops", "over all instances (2 per multiply-add)", profile)),
+        "bytes_svg": svg(plots.scaling_svg(report, "bytes", f"per instance ({main.config['dtype']})")),
+        "flops_svg": svg(plots.scaling_svg(report, "flops", "over all instances (2 per multiply-add)")),
         "timeline_svg": _maybe(plots.timeline_svg(main)),
         "graph": _graph_views(main),
         "measured_rows": measured_rows(runs),
@@ -267,36 +247,20 @@ def _maybe(text: str | None) -> Markup | None:
     return Markup(text) if text is not None else None
 
 
-def render_html(result: Result) -> str:
-    """The report of `result`, from its records alone (never running the model): a saved result
-    renders the same report as the run that wrote it."""
-    if not result.runs:
-        raise UsageError("the result holds no runs: nothing to report")
-    twice = result.same_t()
-    if twice is not None:
-        first, second = twice
-        raise UsageError(
-            f"the result holds two runs at t={result.runs[second].frames} (runs[{first}] and runs[{second}]): "
-            "a report shows one configuration, one run per t"
-        )
-    return _env().get_template("report.html.j2").render(**context(result))
+def render_html(report: Report) -> str:
+    """The report page, from its records alone (never running the model): a saved result renders the
+    same report as the run that wrote it."""
+    return _env().get_template("report.html.j2").render(**context(report))
 
 
 REPORT_SUFFIXES = ("html", "graphml", "dot")  # what write_files writes, stem.<suffix>
 
 
-def report_files(result: Result) -> dict[str, str]:
-    """The report's files by suffix: the HTML page, the layer graph as GraphML and as DOT. A single
-    run's scaling plots need the result's scaling series (api.with_scaling, which the main job adds)."""
-    main = _detail_run(result)
+def report_files(report: Report) -> dict[str, str]:
+    """The report's files by suffix: the HTML page, the layer graph as GraphML and as DOT."""
+    main = report.detail
     return {
-        "html": render_html(result),
+        "html": render_html(report),
         "graphml": graph.graphml_text(main, graph_hints(main)),
         "dot": graph.dot_text(main, graph_hints(main)),
     }
-
-
-def write_files(result: Result, out: Path, stem: str) -> list[Path]:
-    """The report's files as `out/<stem>.<suffix>`, written together (fileio.write_all)."""
-    ensure_dir(out)
-    return write_all({out / f"{stem}.{suffix}": text for suffix, text in report_files(result).items()})

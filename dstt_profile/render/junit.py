@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from dstt_profile.records.budgets import EntryResult
+from dstt_profile.render.budgets import problem
 from dstt_profile.render.xmltext import xml_text
-
-if TYPE_CHECKING:
-    from dstt_profile.analysis.budgets import EntryResult
 
 SUITE = "dstt-profile budgets"
 
 
 def _case(result: EntryResult) -> ET.Element:
-    run = result.budget.run
-    case = ET.Element("testcase", {"classname": "budgets", "name": xml_text(result.budget.name), "time": "0"})
+    run = result.run
+    case = ET.Element("testcase", {"classname": "budgets", "name": xml_text(result.name), "time": "0"})
     failures = result.failures()
     if failures:
         failure = ET.SubElement(
-            case, "failure", {"message": xml_text(failures[0].problem()), "type": "BudgetExceeded"}
+            case, "failure", {"message": xml_text(problem(failures[0])), "type": "BudgetExceeded"}
         )
-        failure.text = xml_text("\n".join(f"{m.entry}: {m.problem()}" for m in failures))
+        failure.text = xml_text("\n".join(f"{m.entry}: {problem(m)}" for m in failures))
     out = ET.SubElement(case, "system-out")
     out.text = xml_text("\n".join(
         [" ".join(w for w in (f"t={run.frames}", run.res, run.dtype, f"batch={run.batch}", str(run.arg("attention", "")), run.mode) if w)]

@@ -1,13 +1,12 @@
-"""The scaling laws and crossovers as text for the report: exact polynomials in t with their integer
-coefficients written out (`4,147,200 t^2 + 13,639,680 t`), read from a `ScalingRecord` (laws.py)."""
+"""The scaling laws and crossovers as text: exact polynomials in t with their integer coefficients
+written out (`4,147,200 t^2 + 13,639,680 t`), read from a report's `Laws`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from fractions import Fraction
 
-from dstt_profile.analysis.laws import Law, PeakSegment, crossover, peak_crossover, stage_series
-from dstt_profile.analysis.scaling import Poly
+from dstt_profile.records.laws import Law, Laws, Poly
+from dstt_profile.records.report import Report
 from dstt_profile.records.schema import ProfileRecord, ScalingRecord
 
 
@@ -25,13 +24,10 @@ def poly_text(poly: Poly, var: str = "t") -> str:
         coef = poly.coefficients[power]
         if coef == 0:
             continue
-        size = abs(coef)
         name = {0: "", 1: var}.get(power, f"{var}^{power}")
-        text = name if size == 1 and name else f"{_number(size)} {name}".rstrip()
-        if not terms:
-            terms.append(("-" if coef < 0 else "") + text)
-        else:
-            terms.append(("- " if coef < 0 else "+ ") + text)
+        text = name if abs(coef) == 1 and name else f"{_number(abs(coef))} {name}".rstrip()
+        sign = ("-" if coef < 0 else "") if not terms else ("- " if coef < 0 else "+ ")
+        terms.append(sign + text)
     return " ".join(terms) or "0"
 
 
@@ -46,25 +42,33 @@ def law_text(law: Law) -> str:
     return text
 
 
-def stage_rows(stage_laws: dict[str, dict[str, Law]]) -> list[dict[str, str]]:
-    """One row per stage: the laws of its headline bytes, its FLOPs and its peak (laws.stage_laws)."""
+def fit_line(law: Law) -> str:
+    """One law as the `scaling` subcommand prints it: every power, its degree, slope and points."""
+    if law.poly is None:
+        return f"{law.name}: no exact polynomial (t in {law.first}..{law.last})"
+    slope = f"{law.slope:.3f}" if law.slope is not None else "n/a"
+    apart = "".join(f"; t = {t} apart: {v}" for t, v in law.apart)
+    return f"{law.name}: {law.poly.text()} (degree {law.poly.degree}, log-log slope {slope}, t = {law.first}..{law.last}{apart})"
+
+
+def stage_rows(laws: Laws) -> list[dict[str, str]]:
+    """One row per stage: the laws of its headline bytes, its FLOPs and its peak."""
     return [
-        {"stage": name, "bytes": law_text(laws["bytes"]), "flops": law_text(laws["flops"]),
-         "peak": law_text(laws["peak_bytes"])}
-        for name, laws in stage_laws.items()
+        {"stage": name, "bytes": law_text(f["bytes"]), "flops": law_text(f["flops"]), "peak": law_text(f["peak_bytes"])}
+        for name, f in laws.stages.items()
     ]
 
 
-def any_apart(stage_laws: dict[str, dict[str, Law]], peaks: Sequence[PeakSegment]) -> bool:
+def any_apart(laws: Laws) -> bool:
     """Whether any law shown leaves t = 1 apart (the report then says why)."""
-    shown = [law for laws in stage_laws.values() for law in laws.values()] + [seg.law for seg in peaks]
+    shown = [law for f in laws.stages.values() for law in f.values()] + [seg.law for seg in laws.peaks]
     return any(law.apart for law in shown)
 
 
-def peak_rows(peaks: Sequence[PeakSegment]) -> list[dict[str, str]]:
-    """The peak's law over each run of t where one stage holds it (laws.peak_laws)."""
+def peak_rows(laws: Laws) -> list[dict[str, str]]:
+    """The peak's law over each run of t where one stage holds it."""
     rows = []
-    for seg in peaks:
+    for seg in laws.peaks:
         law = seg.law
         first = law.apart[0][0] if law.apart else law.first
         span = f"t = {first}" if first == law.last else f"t = {first}..{law.last}"
@@ -72,12 +76,10 @@ def peak_rows(peaks: Sequence[PeakSegment]) -> list[dict[str, str]]:
     return rows
 
 
-def crossover_lines(scaling: ScalingRecord, memory: str, profile: ProfileRecord) -> list[str]:
-    """Where the stage that grows with t^2 (the profile's; DSTT's temporal attention) takes over: its
-    headline tensor, its FLOPs, the peak; each over the swept t only. None where the profile names
-    no such stage."""
-    stage = profile.quadratic_stage
-    if not stage or stage not in scaling.stages or not scaling.frames:
+def crossover_lines(laws: Laws, scaling: ScalingRecord, profile: ProfileRecord) -> list[str]:
+    """Where the stage that grows with t^2 (the profile's) takes over: its headline tensor, its FLOPs,
+    the peak; each over the swept t only. None where the profile names no such stage."""
+    if not laws.crossovers:
         return []
     name = profile.quadratic_name
     last = scaling.frames[-1]
@@ -89,9 +91,32 @@ def crossover_lines(scaling: ScalingRecord, memory: str, profile: ProfileRecord)
             return f"{what}: at every t here (from t = {t}, the smallest)"
         return f"{what}: from t = {t}"
 
-    view = "allocator" if memory == "allocator" else "tensors only"
+    view = "allocator" if laws.view == "allocator" else "tensors only"
     return [
-        said(crossover(stage_series(scaling, "bytes"), stage), f"{name}'s headline tensor is the largest of all stages"),
-        said(crossover(stage_series(scaling, "flops"), stage), f"{name}'s FLOPs are the largest of all stages"),
-        said(peak_crossover(scaling, memory, stage), f"the peak ({view}) is inside {name}"),
+        said(laws.crossovers["bytes"], f"{name}'s headline tensor is the largest of all stages"),
+        said(laws.crossovers["flops"], f"{name}'s FLOPs are the largest of all stages"),
+        said(laws.crossovers["peak"], f"the peak ({view}) is inside {name}"),
     ]
+
+
+def scaling_text(report: Report, peak_from: int | None) -> str:
+    """The `scaling` subcommand's text: every stage's laws, the peak per segment, where the stage that
+    grows with t^2 takes over (its headline tensor: projected by the exact laws up to t = 4,096; the
+    peak: `peak_from`, searched over runs)."""
+    run = report.run
+    c = run.config
+    words = [f"{c['height']}x{c['width']}", c["dtype"], str(run.arg("attention")), f"b={c['batch']}"]
+    lines = [f"Scaling over t ({' '.join(w for w in words if w)}), exact fits verified on every point:"]
+    lines += [f"  {fit_line(law)}" for laws in report.laws.stages.values() for law in laws.values()]
+    lines.append("Peak, fitted only where the stage holding it is constant:")
+    lines += [f"  t={seg.law.first}..{seg.law.last} in {seg.stage}: {fit_line(seg.law)}" for seg in report.laws.peaks]
+    profile = run.profile
+    stage = profile.quadratic_stage
+    if stage in report.laws.stages:
+        crossing = report.laws.crossovers.get("bytes_projected")
+        what = profile.quadratic_tensor
+        lines.append(f"{what[:1].upper()}{what[1:]} is the largest headline tensor from t = {crossing}")
+        view = "allocator peak" if report.laws.view == "allocator" else "tensor peak"
+        found = f"t = {peak_from}" if peak_from is not None else "no t up to 65,536"
+        lines.append(f"The {view} is set inside {profile.quadratic_name} from {found} (searched over fake-tensor runs)")
+    return "\n".join(lines)

@@ -19,9 +19,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dstt_profile.analysis.laws import Series, crossover, fit, stage_series  # noqa: E402
-from dstt_profile.analysis.series import peaks  # noqa: E402
-from dstt_profile.records.schema import ProfileRecord, RunRecord, ScalingRecord  # noqa: E402
+from dstt_profile.records.laws import Law  # noqa: E402
+from dstt_profile.records.report import Report  # noqa: E402
+from dstt_profile.records.schema import RunRecord, ScalingRecord  # noqa: E402
 from dstt_profile.render.colours import colour_of, stage_colours  # noqa: E402
 from dstt_profile.units import fmt_bytes, fmt_count  # noqa: E402
 
@@ -77,20 +77,26 @@ def _log_ticks(ax: Any) -> None:
         axis.set_minor_formatter(NullFormatter())
 
 
-def _plot_series(ax: Any, series: Sequence[Series], log: bool, scale: Scale, colours: Mapping[str, str]) -> None:
-    for s in series:
-        color = colour_of(colours, s.stage)
-        dense = sorted(s.t) == list(range(min(s.t), max(s.t) + 1))
-        floor = 1 / scale.size  # one byte or one FLOP, in the plotted unit
-        shown = [max(v / scale.size, floor) if log else v / scale.size for v in s.values]
-        if dense:  # every whole t is known exactly: the curve is the points
-            ax.plot(s.t, shown, "-", lw=1.2, color=color, label=s.stage)
+def _plot_series(ax: Any, report: Report, field: str, log: bool, scale: Scale, colours: Mapping[str, str]) -> None:
+    """Each stage's `field` against t: through every point where every whole t is known, else the
+    points and the stage's exact law drawn between them."""
+    t = list(report.scaling.frames)
+    dense = t == list(range(t[0], t[-1] + 1)) if t else True
+    floor = 1 / scale.size  # one byte or one FLOP, in the plotted unit
+    for stage, s in report.scaling.stages.items():
+        values = getattr(s, field)
+        if not any(values):
             continue
-        ax.plot(s.t, shown, "o", ms=3, color=color, label=s.stage)
-        poly = fit(s)
-        if poly is not None:
-            grid = np.linspace(min(s.t), max(s.t), 100)
-            curve = np.array([float(poly(Fraction(x).limit_denominator(1000))) for x in grid]) / scale.size
+        color = colour_of(colours, stage)
+        shown = [max(v / scale.size, floor) if log else v / scale.size for v in values]
+        if dense:  # every whole t is known exactly: the curve is the points
+            ax.plot(t, shown, "-", lw=1.2, color=color, label=stage)
+            continue
+        ax.plot(t, shown, "o", ms=3, color=color, label=stage)
+        law: Law = report.laws.stages[stage][field]
+        if law.poly is not None:
+            grid = np.linspace(law.first, law.last, 100)
+            curve = np.array([float(law.poly(Fraction(x).limit_denominator(1000))) for x in grid]) / scale.size
             ax.plot(grid, np.clip(curve, floor, None) if log else curve, "-", lw=1, color=color)
     if log:
         ax.set_xscale("log")
@@ -100,25 +106,22 @@ def _plot_series(ax: Any, series: Sequence[Series], log: bool, scale: Scale, col
     ax.grid(True, alpha=0.3)
 
 
-def scaling_svg(scaling: ScalingRecord, field: str, what: str, profile: ProfileRecord) -> str:
+def scaling_svg(report: Report, field: str, what: str) -> str:
     """Linear and log-log panels of per-stage `field` ("bytes" or "flops") against t, fitted curves and,
-    where `profile` names a stage that grows with t^2, the t from which that stage's `field` is the
-    largest (that quantity's own crossover).
-
-    Figures are drawn in a unit chosen from the data (GiB, MiB, ... or TFLOP, GFLOP, ...); the y axis
-    reads `<unit> <what>`."""
-    all_series = stage_series(scaling, field)
-    series = [s for s in all_series if any(s.values)]
+    where the profile names a stage that grows with t^2, the t from which that stage's `field` is the
+    largest (the report's crossover of that quantity). Figures are drawn in a unit chosen from the data
+    (GiB, MiB, ... or TFLOP, GFLOP, ...); the y axis reads `<unit> <what>`."""
+    profile = report.detail.profile
     quadratic = profile.quadratic_stage
-    cross = crossover(all_series, quadratic) if quadratic else None
+    cross = report.laws.crossovers.get(field)
     colours = stage_colours(profile)
-    scale = scale_for(field, max((v for s in series for v in s.values), default=0))
+    scale = scale_for(field, max((v for s in report.scaling.stages.values() for v in getattr(s, field)), default=0))
     quantity = "FLOPs" if field == "flops" else field
     with plt.rc_context(_RC):
         fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
         fig.subplots_adjust(left=0.06, right=0.84, bottom=0.14, top=0.92, wspace=0.22)
         for ax, log in zip(axes, (False, True)):
-            _plot_series(ax, series, log, scale, colours)
+            _plot_series(ax, report, field, log, scale, colours)
             ax.set_ylabel(f"{scale.name} {what}")
             ax.set_title(f"{quantity} per stage vs t ({'log-log' if log else 'linear'})")
             if cross is not None:
@@ -156,7 +159,7 @@ def timeline_svg(run: RunRecord) -> str | None:
         ax.annotate(f"peak {fmt_bytes(peak.bytes)}\n#{peak.op_index} {peak.op}", (peak.op_index, peak.bytes / scale.size),
                     xytext=(8, -4), textcoords="offset points", fontsize=8, color="#d00000", va="top")
         ax.set_xlabel("op index (execution order)")
-        what = "allocator, incl. workspaces" if peak.view == "allocator" else "tensors only"
+        what = "allocator, incl. workspaces" if run.view == "allocator" else "tensors only"
         ax.set_ylabel(f"held during the pass ({scale.name}, {what})")
         ax.set_xlim(index[0] - 0.5, index[-1] + 0.5)
         ax.grid(True, axis="y", alpha=0.3)
@@ -179,7 +182,7 @@ def scaling_table(scaling: ScalingRecord, memory: str, frames: Sequence[int], qu
     """One row per t of `frames` (those of `scaling` to show): the figures the plots show, as text (for
     the report and for readers without SVG); the peak in the view `memory`; `quadratic` the stage
     whose headline bytes have a column ("" none)."""
-    peak_bytes, peak_stage = peaks(scaling, memory)
+    peak_bytes, peak_stage = scaling.peaks(memory)
     at = {t: i for i, t in enumerate(scaling.frames)}
     grows = scaling.stages.get(quadratic) if quadratic else None
     rows = []

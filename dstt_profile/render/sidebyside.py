@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dstt_profile.records.schema import Result, RunRecord
-from dstt_profile.render.terminal import _table
+from dstt_profile.render.table import table
 
 
 def _column(run: RunRecord) -> list[str]:
@@ -13,8 +13,8 @@ def _column(run: RunRecord) -> list[str]:
     cells = [
         f"{p.bytes:,}",
         p.stage,
-        f"{p.tensor_bytes:,}",
-        p.tensor_stage,
+        f"{run.tensor_peak.bytes:,}",
+        run.tensor_peak.stage,
         f"{run.flops.total:,}",
     ]
     return cells + [f"{s.bytes:,}" for s in run.stages.values()]
@@ -45,4 +45,4 @@ def render(results: Sequence[Result], labels: Sequence[str]) -> str:
         f"{first.title} t={frames} {c['height']}x{c['width']} batch {c['batch']} on {c['device']}: {len(headers)} runs side "
         "by side (bytes at each run's dtype; stage bytes: its headline tensor)"
     )
-    return "\n".join([head, "", *(line.rstrip() for line in _table(["", *headers], rows, right))])
+    return "\n".join([head, "", *(line.rstrip() for line in table(["", *headers], rows, right))])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from dstt_profile.analysis.footprint import of_record
-from dstt_profile.records.schema import Result, RunRecord
+from dstt_profile.records.report import Report
+from dstt_profile.records.schema import RunRecord
 
 STAGE_COLUMNS = (
     "t", "height", "width", "batch", "dtype", "attention", "mode", "stage", "shape", "elements", "bytes",
@@ -26,16 +26,16 @@ def _args(run: RunRecord) -> str:
 
 def optimizer(run: RunRecord) -> str:
     """The optimizer whose state the footprint holds: 'none' in inference."""
-    return of_record(run).optimizer_name
+    return run.footprint.optimizer_name
 
 
-def render_json(result: Result) -> str:
+def render_json(report: Report) -> str:
     """One run indented for reading; a sweep compact (json's C encoder only runs without indent,
     and a 64-run sweep with per-op records is about 20 MB)."""
-    return result.to_json(indent=1 if len(result.runs) == 1 else None)
+    return report.result.to_json(indent=1 if len(report.runs) == 1 else None)
 
 
-def render_csv(result: Result) -> str:
+def render_csv(report: Report) -> str:
     """The stage table of every run: one row per t x stage, with every configuration column (so runs
     that differ in any of them stay apart) and the run's peaks and footprint on each row. `peak_bytes`
     and `peak_stage` are in the run's memory view (`peak_view`); `allocator_peak_bytes` and
@@ -43,7 +43,7 @@ def render_csv(result: Result) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(STAGE_COLUMNS)
-    for r in result.runs:
+    for r in report.runs:
         c = r.config
         for s in r.stages.values():
             writer.writerow(
@@ -51,9 +51,9 @@ def render_csv(result: Result) -> str:
                     c["frames"], c["height"], c["width"], c["batch"], c["dtype"], r.arg("attention"), c["mode"],
                     s.name, "x".join(map(str, s.shape)), s.elements, s.bytes, s.flops, s.other_flops,
                     s.instances, f"{s.share:.6f}", s.formula_substituted, s.formula_elements, s.match,
-                    r.peak_view.bytes, r.memory, r.peak.tensor_bytes, r.arg("heads"), r.arg("zones"), r.arg("blocks"),
+                    r.peak_view.bytes, r.memory, r.tensor_peak.bytes, r.arg("heads"), r.arg("zones"), r.arg("blocks"),
                     r.arg("hidden"), r.arg("channel"), c["device"], optimizer(r), r.params, r.peak_view.stage, r.peak.bytes,
-                    of_record(r).total, c["model"], _args(r),
+                    r.footprint.total, c["model"], _args(r),
                 ]
             )
     return out.getvalue()

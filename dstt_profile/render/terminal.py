@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from dstt_profile.analysis import footprint
-from dstt_profile.records.schema import BACKWARD, Result, RunRecord
+from dstt_profile.records.report import Report
+from dstt_profile.records.schema import BACKWARD, MemoryView, Result, RunRecord
+from dstt_profile.render.footprint import footprint_lines
+from dstt_profile.render.table import table
 from dstt_profile.units import fmt_bytes, fmt_count
-
-
-def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    return [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
 
 
 def describe(run: RunRecord, frames: str | None = None) -> str:
@@ -82,7 +75,7 @@ def render_run(run: RunRecord) -> str:
     if rest:
         rows.append([BACKWARD, "-", "-", "-", fmt_count(rest, "FLOP"), f"{100 * backward_share(run):.1f}%", "-"])
     header = ["stage", "headline shape", "elements", f"bytes ({dtype})", "FLOPs", "share", "formula"]
-    lines = [describe(run), "", *_table(header, rows, {2, 3, 4, 5})]
+    lines = [describe(run), "", *table(header, rows, {2, 3, 4, 5})]
     if any(not s.materialised for s in run.stages.values()):
         lines.append("* attention matrix not materialised (fused kernel): largest tensor of the stage shown")
     failed = [c for c in run.checks if not c.passed]
@@ -92,7 +85,7 @@ def render_run(run: RunRecord) -> str:
         f"FLOPs        {run.flops.total:,} = {fmt_count(run.flops.total, 'FLOP')} "
         f"(conv/linear/matmul, 2 per multiply-add); other arithmetic {fmt_count(run.flops.other_total, 'FLOP')}",
         *peak_lines(run),
-        *footprint.lines(footprint.of_record(run)),
+        *footprint_lines(run.footprint),
         f"checks       {len(run.checks) - len(failed)}/{len(run.checks)} formulas match"
         if run.checks
         else "checks       none (no formulas for this model)",
@@ -111,7 +104,7 @@ def render_run(run: RunRecord) -> str:
 
 def peak_lines(run: RunRecord) -> list[str]:
     """The headline peak in the run's view, with the other view beside it and what each includes."""
-    p = run.peak
+    p, tp = run.peak, run.tensor_peak
     shown = run.peak_view
     if shown.op_index < 0:
         where = "the pass allocates nothing: no op holds memory above the weights and input"
@@ -119,15 +112,15 @@ def peak_lines(run: RunRecord) -> list[str]:
         where = f"in the backward pass at op #{shown.op_index} {shown.op}"
     else:
         where = f"in {shown.stage} at op #{shown.op_index} {shown.op} ({shown.module or '<root>'})"
-    if shown.view == "allocator":
+    if run.view == MemoryView.ALLOCATOR:
         inside = f"; {fmt_bytes(p.transient_bytes)} of it held inside that op" if p.transient_bytes else ""
         return [
             f"peak         {fmt_bytes(p.bytes)} ({p.bytes:,} B) allocator peak above weights and input, {where}{inside}",
-            f"             tensors only: {fmt_bytes(p.tensor_bytes)} ({p.tensor_bytes:,} B) in {stage_place(p.tensor_stage)} "
+            f"             tensors only: {fmt_bytes(tp.bytes)} ({tp.bytes:,} B) in {stage_place(tp.stage)} "
             "(no workspaces, storages at tensor size; --memory tensors to gate on it)",
         ]
     return [
-        f"peak         {fmt_bytes(p.tensor_bytes)} ({p.tensor_bytes:,} B) of tensors only (no workspaces, storages "
+        f"peak         {fmt_bytes(tp.bytes)} ({tp.bytes:,} B) of tensors only (no workspaces, storages "
         f"at tensor size), {where}",
         f"             allocator peak: {fmt_bytes(p.bytes)} ({p.bytes:,} B) in {stage_place(p.stage)} (what a real run holds)",
     ]
@@ -151,7 +144,7 @@ def render_measured(run: RunRecord) -> list[str]:
         [stage, f"{seconds * 1000:.1f}", f"{100 * seconds / m.forward_seconds:.1f}%" if m.forward_seconds else "-"]
         for stage, seconds in m.stage_seconds.items()
     ]
-    lines += ["", *_table(["stage", "wall ms (median)", "share"], rows, {1, 2})]
+    lines += ["", *table(["stage", "wall ms (median)", "share"], rows, {1, 2})]
     return lines
 
 
@@ -179,8 +172,7 @@ def measured_table(runs: list[RunRecord]) -> list[str]:
             ]
         )
     header = ["t", "measured peak B", "predicted allocator peak B", "error", "tensor peak B", "error", "where"]
-    table = [line.rstrip() for line in _table(header, rows, {0, 1, 2, 3, 4, 5})]
-    return [f"predicted against measured on {first.device} ({first.method})", *table]
+    return [f"predicted against measured on {first.device} ({first.method})", *table(header, rows, {0, 1, 2, 3, 4, 5})]
 
 
 def _headline_summary(errors: dict[str, float]) -> str:
@@ -210,12 +202,13 @@ def render_sweep(result: Result) -> str:
                 f"{passed}/{len(r.checks)}",
             ]
         )
-    lines = [describe(first, "sweep"), "", *_table(header, rows, {0, 1, 2, 3, 4})]
-    table = measured_table(list(result.runs))
-    if table:
-        lines += ["", *table]
+    lines = [describe(first, "sweep"), "", *table(header, rows, {0, 1, 2, 3, 4})]
+    measured = measured_table(list(result.runs))
+    if measured:
+        lines += ["", *measured]
     return "\n".join(lines)
 
 
-def render(result: Result) -> str:
-    return render_run(result.runs[0]) if len(result.runs) == 1 else render_sweep(result)
+def render(report: Report) -> str:
+    """The terminal summary of a report: one run's stage table, or one line per t of a sweep."""
+    return render_run(report.run) if len(report.runs) == 1 else render_sweep(report.result)

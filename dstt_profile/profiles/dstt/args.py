@@ -1,47 +1,65 @@
-"""DSTT's model arguments: their defaults, their rules, and the `DSTTConfig` they describe.
-
-The command line's `--heads --zones --blocks --hidden --channel --attention` are shorthands for
-`--model-arg` with these names. Every rule is `model/config.py`'s, checked before any work.
-"""
+"""DSTT's model arguments: their defaults, their rules, the `DSTTConfig` they describe, and their
+shorthands (`SHORTHANDS`: the command line's --heads ... --attention and a budgets file's keys)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from dstt_profile.errors import UsageError
 from dstt_profile.records.runconfig import ArgValue, RunConfig
+from dstt_profile.values import INT64_MAX, positive
 from model.config import ATTENTION_BACKENDS, DSTTConfig, first_problem
 
-DEFAULTS: dict[str, ArgValue] = {
-    "attention": "matmul",
-    "heads": 4,
-    "zones": 2,
-    "blocks": 8,
-    "hidden": 512,
-    "channel": 256,
-}
+DEFAULTS: dict[str, ArgValue] = {"attention": "matmul", "heads": 4, "zones": 2, "blocks": 8, "hidden": 512, "channel": 256}
 WHOLE = ("heads", "zones", "blocks", "hidden", "channel")
-SHORTHANDS = tuple(DEFAULTS)  # command-line options that set these arguments
+
+
+@dataclass(frozen=True)
+class Shorthand:
+    """An option (--NAME on the command line, key NAME in a budgets file) that sets model argument NAME;
+    `parse(text, option)` reads the command line's text, every value is then checked by `full_args`."""
+
+    name: str
+    help: str
+    parse: Callable[[str, str], ArgValue] = positive
+
+
+def _text(text: str, option: str) -> ArgValue:
+    return text
+
+
+SHORTHANDS: tuple[Shorthand, ...] = (
+    Shorthand("attention", "DSTT's attention backend: matmul (default) or sdpa", _text),
+    Shorthand("heads", "DSTT's attention heads k (default 4)"),
+    Shorthand("zones", "DSTT's zones per side s in temporal blocks (default 2)"),
+    Shorthand("hidden", "DSTT's token width d (default 512)"),
+    Shorthand("channel", "DSTT's encoder channels c (default 256)"),
+    Shorthand("blocks", "DSTT's transformer blocks L (default 8)"),
+)
+SHORTHAND_NAMES = tuple(s.name for s in SHORTHANDS)
 
 
 def full_args(run: RunConfig) -> dict[str, ArgValue]:
-    """`run`'s arguments with DSTT's defaults filled in, each checked (UsageError naming the rule)."""
-    given = run.args
-    unknown = sorted(set(given) - set(DEFAULTS))
+    """`run`'s arguments with DSTT's defaults filled in, each checked (UsageError naming the rule and
+    its field: "res" for the frame size, "model_args.NAME" for an argument)."""
+    unknown = sorted(set(run.args) - set(DEFAULTS))
     if unknown:
-        raise UsageError(
-            f"model argument {unknown[0]!r} is not one of DSTT's: {', '.join(sorted(DEFAULTS))}"
-        )
-    args = {**DEFAULTS, **given}
+        raise UsageError(f"model argument {unknown[0]!r} is not one of DSTT's: {', '.join(sorted(DEFAULTS))}",
+                         f"model_args.{unknown[0]}")
+    args = {**DEFAULTS, **run.args}
     for name in WHOLE:
         value = args[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise UsageError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= INT64_MAX:
+            raise UsageError(f"{name} must be a positive integer, got {value!r}", f"model_args.{name}")
     if args["attention"] not in ATTENTION_BACKENDS:
-        raise UsageError(f"attention {args['attention']!r} is not one of {', '.join(ATTENTION_BACKENDS)}")
+        raise UsageError(f"attention {args['attention']!r} is not one of {', '.join(ATTENTION_BACKENDS)}",
+                         "model_args.attention")
     problem = first_problem(_unchecked(run, args))
     if problem is not None:
-        raise UsageError(problem)
+        word = problem.partition(" ")[0]
+        raise UsageError(problem, "res" if word in ("height", "width") else f"model_args.{word}" if word in DEFAULTS else "model_args")
     return args
 
 
@@ -49,23 +67,11 @@ def _unchecked(run: RunConfig, args: dict[str, Any]) -> DSTTConfig:
     cfg = object.__new__(DSTTConfig)
     for name, value in DSTTConfig.__dataclass_fields__.items():
         object.__setattr__(cfg, name, value.default)
-    object.__setattr__(cfg, "height", run.height)
-    object.__setattr__(cfg, "width", run.width)
-    for name in DEFAULTS:
-        object.__setattr__(cfg, name, args[name])
+    for name, value in {"height": run.height, "width": run.width, **args}.items():
+        object.__setattr__(cfg, name, value)
     return cfg
 
 
 def config_of(run: RunConfig) -> DSTTConfig:
     """The network `run` describes (its arguments, at its frame size)."""
-    args = full_args(run)
-    return DSTTConfig(height=run.height, width=run.width, **args)  # type: ignore[arg-type]
-
-
-def dstt_run(**fields: Any) -> RunConfig:
-    """A RunConfig of the built-in network from keywords, DSTT's arguments among them
-    (`dstt_run(frames=14, attention="sdpa", heads=8)`), with every argument stated."""
-    args = {name: fields.pop(name) for name in list(fields) if name in DEFAULTS}
-    run = RunConfig(**fields)
-    run = run.replace(model_args={**run.args, **args})
-    return run.replace(model_args=full_args(run))
+    return DSTTConfig(height=run.height, width=run.width, **full_args(run))  # type: ignore[arg-type]

@@ -38,20 +38,8 @@ class Symbols:
     def of(cls, run: RunConfig, config: DSTTConfig | None = None) -> Symbols:
         """The symbols of `run`, for the network `config` (by default the one its arguments describe)."""
         mc = config if config is not None else config_of(run)
-        return cls(
-            b=run.batch,
-            t=run.frames,
-            H=run.height,
-            W=run.width,
-            c=mc.channel,
-            d=mc.hidden,
-            k=mc.heads,
-            L=mc.blocks,
-            s=mc.zones,
-            n=mc.tokens,
-            p=mc.kernel,
-            cp=mc.fold_channels,
-        )
+        return cls(b=run.batch, t=run.frames, H=run.height, W=run.width, c=mc.channel, d=mc.hidden, k=mc.heads,
+                   L=mc.blocks, s=mc.zones, n=mc.tokens, p=mc.kernel, cp=mc.fold_channels)
 
     @property
     def temporal_blocks(self) -> int:
@@ -91,9 +79,7 @@ class Formula:
     def substituted(self, sym: Symbols) -> str:
         texts = [_term_text(power, factors) for power, factors in self.terms(sym)]
         body = " + ".join(texts)
-        if sym.b == 1:
-            return body
-        return f"{sym.b}*({body})" if len(texts) > 1 else f"{sym.b}*{body}"
+        return body if sym.b == 1 else f"{sym.b}*({body})" if len(texts) > 1 else f"{sym.b}*{body}"
 
 
 def _term_text(power: int, factors: tuple[Fraction | int, ...]) -> str:
@@ -110,10 +96,6 @@ def _term_text(power: int, factors: tuple[Fraction | int, ...]) -> str:
 
 def _one(power: int, *factors: Fraction | int) -> tuple[Term, ...]:
     return ((power, factors),)
-
-
-def _b_general(general: str, sym: Symbols) -> str:
-    return f"b*{general}" if sym.b != 1 else general
 
 
 # Headline-tensor elements, one instance.
@@ -142,21 +124,15 @@ FUSED_ELEMENTS: dict[str, Formula] = {
 # attention products (spatial 2*t*n^2*d, temporal 2*t^2*n^2*d/s^2 multiply-adds per block, docs/architecture.md).
 FLOPS: dict[str, Formula] = {
     "he_output": Formula("2*t*n*d*c'*p^2", lambda s: _one(1, 2, s.n, s.d, s.cp * s.p**2)),
-    "spatial_attention": Formula(
-        "L_s*(8*t*n*d^2 + 4*t*n^2*d)",
-        lambda s: ((1, (s.spatial_blocks * 8 * s.n * s.d**2,)), (1, (s.spatial_blocks * 4 * s.n**2 * s.d,))),
-    ),
-    "temporal_attention": Formula(
-        "L_t*(8*t*n*d^2 + 4*t^2*n^2*d/s^2)",
-        lambda s: (
-            (1, (s.temporal_blocks * 8 * s.n * s.d**2,)),
-            (2, (Fraction(s.temporal_blocks * 4 * s.n**2 * s.d, s.s**2),)),
-        ),
-    ),
+    "spatial_attention": Formula("L_s*(8*t*n*d^2 + 4*t*n^2*d)", lambda s: (
+        (1, (s.spatial_blocks * 8 * s.n * s.d**2,)), (1, (s.spatial_blocks * 4 * s.n**2 * s.d,)))),
+    "temporal_attention": Formula("L_t*(8*t*n*d^2 + 4*t^2*n^2*d/s^2)", lambda s: (
+        (1, (s.temporal_blocks * 8 * s.n * s.d**2,)), (2, (Fraction(s.temporal_blocks * 4 * s.n**2 * s.d, s.s**2),)))),
     "ffn": Formula("L*16*t*n*d^2", lambda s: _one(1, s.L * 16 * s.n * s.d**2)),
     "vec2patch": Formula("2*t*n*d*c'*p^2", lambda s: _one(1, 2, s.n, s.d, s.cp * s.p**2)),
 }
 
 
 def general(formula: Formula, sym: Symbols) -> str:
-    return _b_general(formula.general, sym)
+    """The formula in general symbols, with b* in front where the batch is not 1."""
+    return f"b*{formula.general}" if sym.b != 1 else formula.general

@@ -1,11 +1,5 @@
-"""The DSTT profile: the built-in network (model/dstt.py), or a user's module with DSTT's module names.
-
-Stages and headlines come from stages.py, formulas from formulas.py. The built-in network takes its
-sizes from the run's model arguments (args.py); a loaded module that `looks_like_dstt` keeps its own
-sizes, read from its layers where they show (hidden, channel, blocks, patch kernel, stride, padding,
-heads and zones where the attention modules hold them), else the released defaults, and its note says
-which were read and which assumed.
-"""
+"""The DSTT profile: the built-in network (model/dstt.py), sized by the run's model arguments (args.py),
+or a user's module with DSTT's module names, sized as its layers show (`sizes_of`)."""
 
 from __future__ import annotations
 
@@ -16,7 +10,7 @@ from torch import nn
 
 from dstt_profile.engine.subject import Subject
 from dstt_profile.errors import UsageError
-from dstt_profile.profiles.base import FormulaValue, Headline, ModelProfile
+from dstt_profile.profiles.base import FormulaValue, ModelProfile
 from dstt_profile.profiles.dstt import stages as st
 from dstt_profile.profiles.dstt.args import DEFAULTS, config_of
 from dstt_profile.profiles.dstt.formulas import ELEMENTS, FLOPS, FUSED_ELEMENTS, Formula, Symbols, general
@@ -26,21 +20,8 @@ from dstt_profile.records.schema import CheckRecord, StageRecord
 from model.config import DSTTConfig
 
 NAME = "dstt"
-COLOURS: dict[str, str] = {
-    "encoder": "#4e79a7",
-    "hier_enc": "#76b7b2",
-    "he_output": "#59a14f",
-    "temporal_attention": "#e15759",
-    "spatial_attention": "#f28e2b",
-    "ffn": "#edc948",
-    "vec2patch": "#b07aa1",
-    "decoder": "#9c755f",
-    "output": "#bab0ac",
-}
-HEADLINES: dict[str, Headline] = {
-    name: Headline(h.module, h.output, h.what, 1 if name in st.ATTENTION_STAGES else 0)
-    for name, h in st.HEADLINES.items()
-}
+COLOURS = dict(zip(st.STAGES, ("#4e79a7", "#76b7b2", "#59a14f", "#e15759", "#f28e2b", "#edc948", "#b07aa1",
+                               "#9c755f", "#bab0ac")))
 _BLOCK_KIND = DSTTConfig().block_kind  # temporal at even index, spatial at odd, as released
 
 
@@ -63,9 +44,7 @@ class DSTTFormulas:
         formula = table.get(stage)
         return _value(formula, Symbols.of(run, self.config_for(run))) if formula is not None else None
 
-    def checks(
-        self, run: RunConfig, stages: Mapping[str, StageRecord], tensor: Callable[[str, int], int]
-    ) -> tuple[CheckRecord, ...]:
+    def checks(self, run: RunConfig, stages: Mapping[str, StageRecord], tensor: Callable[[str, int], int]) -> tuple[CheckRecord, ...]:
         sym = Symbols.of(run, self.config_for(run))
 
         def check(name: str, formula: Formula, measured: int, unit: str) -> CheckRecord:
@@ -94,31 +73,13 @@ def slug_variants(run: RunConfig) -> tuple[str, ...]:
     return (str(attention),) if attention != "matmul" else ()
 
 
-def _profile(
-    title: str,
-    subject_for: Callable[[RunConfig], Subject],
-    config_for: Callable[[RunConfig], DSTTConfig],
-    note: str = "",
-    variant: Callable[[RunConfig], str] = _variant,
-) -> ModelProfile:
+def _profile(title: str, subject_for: Callable[[RunConfig], Subject], config_for: Callable[[RunConfig], DSTTConfig],
+             note: str = "", variant: Callable[[RunConfig], str] = _variant) -> ModelProfile:
     return ModelProfile(
-        name=NAME,
-        title=title,
-        subject_for=subject_for,
-        stage_of=stage_of,
-        stages=st.STAGES,
-        headlines=HEADLINES,
-        formulas=DSTTFormulas(config_for),
-        quadratic_stage="temporal_attention",
-        quadratic_words="temporal attention",
-        quadratic_headline="temporal attention matrix",
-        blocks="transformer",
-        colours=COLOURS,
-        graph=GRAPH,
-        kernel_stages=st.ATTENTION_STAGES,
-        variant=variant,
-        slug_variants=slug_variants,
-        note=note,
+        name=NAME, title=title, subject_for=subject_for, stage_of=stage_of, stages=st.STAGES, headlines=st.HEADLINES,
+        formulas=DSTTFormulas(config_for), quadratic_stage="temporal_attention", quadratic_words="temporal attention",
+        quadratic_headline="temporal attention matrix", colours=COLOURS, graph=GRAPH,
+        kernel_stages=st.ATTENTION_STAGES, variant=variant, slug_variants=slug_variants, note=note,
     )
 
 
@@ -129,30 +90,15 @@ def builtin() -> ModelProfile:
         from model import InpaintGenerator
 
         cfg = config_of(run)
-        return Subject(
-            key=(NAME, cfg),
-            build=lambda real: InpaintGenerator(cfg, init_weights=real),
-            stage_of=stage_of,
-            first_stage=st.STAGES[0],
-        )
+        return Subject(key=(NAME, cfg), build=lambda real: InpaintGenerator(cfg, init_weights=real), stage_of=stage_of,
+                       first_stage=st.STAGES[0])
 
     return _profile("DSTT", subject_for, config_of)
 
 
 # Module names every DSTT generator has (the released file, a fork with other sizes).
-_SIGNATURE = (
-    "encoder",
-    "hier_enc",
-    "patch2vec",
-    "transformer",
-    "transformer.0.attention",
-    "transformer.0.ffn",
-    "transformer.0.norm1",
-    "transformer.0.norm2",
-    "vec2patch",
-    "vec2patch.embedding",
-    "decoder",
-)
+_SIGNATURE = ("encoder", "hier_enc", "patch2vec", "transformer", "transformer.0.attention", "transformer.0.ffn",
+              "transformer.0.norm1", "transformer.0.norm2", "vec2patch", "vec2patch.embedding", "decoder")
 
 
 def looks_like_dstt(module: nn.Module) -> bool:
@@ -162,20 +108,14 @@ def looks_like_dstt(module: nn.Module) -> bool:
 
 
 def sizes_of(module: nn.Module) -> tuple[DSTTConfig, str]:
-    """The DSTT sizes a DSTT-shaped module has, and a sentence saying which were read from it and
-    which are the released defaults."""
-    read: dict[str, int] = {}
+    """The DSTT sizes a DSTT-shaped module has (hidden, channel, blocks and the patch geometry from its
+    layers; heads and zones where its attention holds them, else the released defaults), and a
+    sentence saying which were read and which assumed."""
     p2v = module.patch2vec
     assert isinstance(p2v, nn.Conv2d)
-    read["hidden"] = int(p2v.out_channels)
-    read["channel"] = 2 * int(p2v.in_channels)
-    read["kernel"], read["stride"], read["padding"] = (
-        _first(p2v.kernel_size),
-        _first(p2v.stride),
-        _first(p2v.padding),
-    )
-    blocks = module.get_submodule("transformer")
-    read["blocks"] = len(list(blocks.children()))
+    read = {"hidden": int(p2v.out_channels), "channel": 2 * int(p2v.in_channels), "kernel": _first(p2v.kernel_size),
+            "stride": _first(p2v.stride), "padding": _first(p2v.padding),
+            "blocks": len(list(module.get_submodule("transformer").children()))}
     attention = module.get_submodule("transformer.0.attention")
     for name, keys in (("heads", ("heads", "head", "num_heads", "h")), ("zones", ("zones", "zone"))):
         for key in keys:

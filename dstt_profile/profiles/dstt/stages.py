@@ -1,62 +1,37 @@
 """The stage map: which module belongs to which DSTT stage, and what each stage's headline tensor is.
 
-This is the one place that knows DSTT's module names. A variant model is a new table here, not new
-plumbing. Modules no rule names (the root, `transformer`, a block itself) run glue ops (views, residual
-adds); those ops belong to the stage that was running, so the add after an attention belongs to it.
+This is the one place that knows DSTT's module names. Modules no rule names (the root, `transformer`,
+a block itself) run glue ops (views, residual adds), which belong to the stage that was running, so
+the add after an attention belongs to it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from dstt_profile.records.schema import BACKWARD as BACKWARD  # the backward pass's stage
+from dstt_profile.profiles.base import Headline
 
-# Network order; the first five after `hier_enc` are docs/architecture.md's operation-analysis stages.
-STAGES: tuple[str, ...] = (
-    "encoder",
-    "hier_enc",
-    "he_output",
-    "temporal_attention",
-    "spatial_attention",
-    "ffn",
-    "vec2patch",
-    "decoder",
-    "output",
-)
-ANALYSIS_STAGES: tuple[str, ...] = (
-    "he_output",
-    "spatial_attention",
-    "ffn",
-    "temporal_attention",
-    "vec2patch",
-)
-ATTENTION_STAGES: tuple[str, ...] = ("temporal_attention", "spatial_attention")
+# Network order (docs/architecture.md).
+STAGES = ("encoder", "hier_enc", "he_output", "temporal_attention", "spatial_attention", "ffn", "vec2patch",
+          "decoder", "output")
+ATTENTION_STAGES = ("temporal_attention", "spatial_attention")
 
 BlockKind = Callable[[int], str]  # block index -> "temporal" | "spatial"
 
-
-@dataclass(frozen=True)
-class StageRule:
-    """Modules whose name fully matches `pattern` belong to `stage`. `{kind}` in the stage is filled
-    with the block's kind (temporal or spatial) from the `block` group of the match."""
-
-    pattern: str
-    stage: str
-
-
-RULES: tuple[StageRule, ...] = (
-    StageRule(r"encoder(\..+)?", "encoder"),
-    StageRule(r"hier_enc(\..+)?", "hier_enc"),
-    StageRule(r"patch2vec", "he_output"),
-    StageRule(r"transformer\.(?P<block>\d+)\.(norm1|dropout|attention)(\..+)?", "{kind}_attention"),
-    StageRule(r"transformer\.(?P<block>\d+)\.(norm2|ffn)(\..+)?", "ffn"),
-    StageRule(r"vec2patch(\..+)?", "vec2patch"),
-    StageRule(r"decoder(\..+)?", "decoder"),
-    StageRule(r"output", "output"),
+# (module-name pattern, stage): a module whose name fully matches belongs to the stage; `{kind}` is the
+# kind (temporal or spatial) of the block the `block` group names.
+RULES: tuple[tuple[str, str], ...] = (
+    (r"encoder(\..+)?", "encoder"),
+    (r"hier_enc(\..+)?", "hier_enc"),
+    (r"patch2vec", "he_output"),
+    (r"transformer\.(?P<block>\d+)\.(norm1|dropout|attention)(\..+)?", "{kind}_attention"),
+    (r"transformer\.(?P<block>\d+)\.(norm2|ffn)(\..+)?", "ffn"),
+    (r"vec2patch(\..+)?", "vec2patch"),
+    (r"decoder(\..+)?", "decoder"),
+    (r"output", "output"),
 )
-_COMPILED = tuple((re.compile(rule.pattern), rule.stage) for rule in RULES)
+_COMPILED = tuple((re.compile(pattern), stage) for pattern, stage in RULES)
 
 
 def stage_of(module: str, block_kind: BlockKind) -> str | None:
@@ -64,45 +39,24 @@ def stage_of(module: str, block_kind: BlockKind) -> str | None:
     for regex, stage in _COMPILED:
         m = regex.fullmatch(module)
         if m:
-            if "{kind}" in stage:
-                return stage.format(kind=block_kind(int(m.group("block"))))
-            return stage
+            return stage.format(kind=block_kind(int(m.group("block")))) if "{kind}" in stage else stage
     return None
 
 
-@dataclass(frozen=True)
-class Headline:
-    """A stage's headline tensor: output `output` of the modules fully matching `module`.
-
-    `what` says what it is in words; the first matching module (in call order) gives the per-instance
-    figure, and the number of matching modules is the stage's instance count.
-    """
-
-    module: str
-    output: int
-    what: str
-
-
+# An attention stage's headline is the matrix; where a fused kernel never builds it, the largest tensor
+# made inside the attention module (one name part up) stands in.
+_MATRIX = r"transformer\.\d+\.attention\.attention"
 HEADLINES: dict[str, Headline] = {
     "encoder": Headline(r"encoder", 0, "encoder output"),
     "hier_enc": Headline(r"hier_enc", 0, "hierarchical encoder output"),
     "he_output": Headline(r"patch2vec", 0, "patch2vec output: tokens entering the transformer"),
-    "temporal_attention": Headline(
-        r"transformer\.\d+\.attention\.attention", 1, "attention matrix of a temporal block"
-    ),
-    "spatial_attention": Headline(
-        r"transformer\.\d+\.attention\.attention", 1, "attention matrix of a spatial block"
-    ),
+    "temporal_attention": Headline(_MATRIX, 1, "attention matrix of a temporal block", scope_up=1),
+    "spatial_attention": Headline(_MATRIX, 1, "attention matrix of a spatial block", scope_up=1),
     "ffn": Headline(r"transformer\.\d+\.ffn\.conv\.0", 0, "FFN hidden activation (after the first Linear)"),
     "vec2patch": Headline(r"vec2patch\.embedding", 0, "Vec2Patch embedding output, before Fold"),
     "decoder": Headline(r"decoder", 0, "decoder output"),
     "output": Headline(r"output", 0, "tanh output"),
 }
 
-# Tensors checked against a formula that are not a stage's headline: name -> (module, output index).
-EXTRA_TENSORS: dict[str, tuple[str, int, str]] = {
-    "vec2patch_fold": (r"vec2patch\.to_patch", 0, "Fold output"),
-}
-
-# Where a fused attention kernel runs instead of the explicit matrix.
-ATTENTION_MODULE = re.compile(r"transformer\.(?P<block>\d+)\.attention(\..+)?")
+# Tensors checked against a formula that are not a stage's headline: name -> (module, output index, what).
+EXTRA_TENSORS: dict[str, tuple[str, int, str]] = {"vec2patch_fold": (r"vec2patch\.to_patch", 0, "Fold output")}

@@ -1,7 +1,6 @@
-"""What the command line does around every command: signals become exceptions (so temporary files
-are removed as on Ctrl-C), torch's own logging is kept off the terminal (errors reach the user as
-one line of ours), and a standard output that cannot be written is reported once, in one line.
-"""
+"""The command line's guard around every command: stop signals become exceptions (temporary files are
+removed as on Ctrl-C), the libraries' logging and warnings stay off the terminal, and a standard output
+that cannot be written is reported once, in one line."""
 
 from __future__ import annotations
 
@@ -18,8 +17,7 @@ from types import FrameType
 # Signals that end the command the way Ctrl-C does: cleanly, files removed, exit 128 + number.
 STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
 QUIET_LOGGERS = ("torch", "fvcore", "iopath")
-# Libraries whose Python warnings (deprecations, fonts without a glyph, ...) would land around our
-# one-line messages on stderr; silenced unless the user asked for warnings (-W or PYTHONWARNINGS).
+# Libraries whose Python warnings are silenced unless the user asked for warnings (-W or PYTHONWARNINGS).
 QUIET_WARNINGS = r"(torch|matplotlib|fvcore|iopath|networkx|pandas|numpy|jinja2|PIL)(\.|$)"
 
 
@@ -51,9 +49,8 @@ def stop_signals_raise() -> Iterator[None]:
 
 @contextlib.contextmanager
 def quiet_libraries() -> Iterator[None]:
-    """Torch's Python loggers off, the libraries' Python warnings off unless the user asked for
-    warnings, and the profiler's C++ (Kineto) status lines off unless the user asked for them by
-    setting KINETO_LOG_LEVEL: our errors say what went wrong, in one line."""
+    """Torch's loggers off, the libraries' warnings off unless asked for, and Kineto's C++ status lines
+    off unless KINETO_LOG_LEVEL is set."""
     os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # above every level Kineto prints
     loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
     levels = [log.level for log in loggers]
@@ -75,8 +72,7 @@ def flush_stdout() -> None:
 
 
 def silence_stdout() -> None:
-    """After standard output failed: point it at /dev/null so the interpreter's own flush at exit
-    does not fail a second time with a traceback of its own."""
+    """After standard output failed: point it at /dev/null, so the interpreter's flush at exit does not fail again."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
         fd = sys.stdout.fileno()
         null = os.open(os.devnull, os.O_WRONLY)

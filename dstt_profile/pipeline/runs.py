@@ -1,0 +1,160 @@
+"""Records from runs: one run traced, several derived across t (sweep.py), measured beside a real run,
+counted by fvcore, a train step's peak split, and the scaling series a single run's report draws."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+
+import torch
+
+from dstt_profile.analysis.capacity import require_memory
+from dstt_profile.analysis.series import default_upto, scaling_series
+from dstt_profile.engine.polytrace import BASE_FRAMES, DIRECT_BELOW, TRACED
+from dstt_profile.engine.trace import build
+from dstt_profile.pipeline.sweep import Sweep, traced_record
+from dstt_profile.profiles.registry import normalised, subject_for
+from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.schema import FvcoreRecord, Result, RunRecord
+
+Progress = Callable[[int, int, RunConfig], None]
+
+
+def profile_run(run: RunConfig, keep_ops: bool = True, fvcore: bool = False) -> RunRecord:
+    """One run traced and summarised by its profile; with `fvcore`, fvcore's count on real tensors beside it."""
+    return with_fvcore(traced_record(normalised(run), keep_ops), fvcore)
+
+
+def with_fvcore(record: RunRecord, fvcore: bool) -> RunRecord:
+    return replace(record, fvcore=run_fvcore(RunConfig.from_dict(record.config))) if fvcore else record
+
+
+def profile_many(runs: Iterable[RunConfig], keep_ops: bool = True, fvcore: bool = False, progress: Progress | None = None,
+                 derive: bool = True, detail: str = "traced") -> Result:
+    """Every run, in order. Fake-tensor runs that differ only in t are derived where that is cheaper
+    (sweep.py; each record's `extra["source"]` says how), unless `derive=False`. Per-op detail
+    (`keep_ops`) is kept for traced runs (`detail="traced"`) or only for the last run (`"last"`)."""
+    runs = [normalised(run) for run in runs]
+    wanted: dict[RunConfig, list[int]] = {}
+    for run in runs:
+        wanted.setdefault(run.replace(frames=1), []).append(run.frames)
+    planned: dict[RunConfig, RunRecord] = {}
+    records = []
+    for i, run in enumerate(runs):
+        if progress is not None:
+            progress(i, len(runs), run)
+        ops = keep_ops and (detail == "traced" or i == len(runs) - 1)
+        family = run.replace(frames=1)
+        if family in wanted:
+            frames = wanted.pop(family)
+            last = runs[-1].frames if runs[-1].replace(frames=1) == family else None
+            sweep = Sweep(family, derive=derive)
+            def kept(t: int, last: int | None = last) -> bool:
+                return keep_ops and (detail == "traced" or t == last)
+
+            found = sweep.records(frames, kept)
+            planned.update({family.replace(frames=t): r for t, r in found.items()})
+        record = planned.pop(run, None) or profile_run(run, keep_ops=ops)
+        records.append(with_fvcore(replace(record, ops=()) if not ops and record.ops else record, fvcore))
+    if progress is not None and runs:
+        progress(len(runs), len(runs), runs[-1])
+    return Result(tuple(records))
+
+
+def measured_run(run: RunConfig, repeats: int = 3, progress: Callable[[str], None] | None = None,
+                 meter: object = None) -> RunRecord:
+    """The prediction for `run` with a real run beside it (engine/measure.py)."""
+    from dstt_profile.engine.measure import measure
+
+    run = normalised(run)
+    return measure(run, subject_for(run), lambda r, keep: profile_run(r, keep_ops=keep), repeats=repeats,
+                   meter=meter, progress=progress)  # type: ignore[arg-type]
+
+
+def require_real_memory(runs: Sequence[RunConfig], what: str) -> None:
+    """Refuse up front a real-tensor run that cannot fit in this machine's memory: the largest run is
+    predicted with fake tensors first, at the dtype it will really compute in."""
+    host = [r for r in runs if r.device == "cpu"]
+    if not host:
+        return
+    run = max(host, key=lambda r: (r.frames, r.batch))
+    record = profile_run(run.replace(real=False), keep_ops=False)
+    scale = run.torch_dtype.itemsize / run.element_bytes  # int8 is counted at 1 B but computed in float32
+    need = round((record.peak.bytes + record.param_bytes + record.input_bytes) * scale)
+    require_memory(need, f"{what} at t={run.frames}")
+
+
+SCALING_POINTS = 64  # most clip lengths the main job's scaling plots derive
+
+
+def plot_frames(upto: int, points: int = SCALING_POINTS) -> list[int]:
+    """Clip lengths from 2 to `upto`: every one while there are at most `points`, else an even step.
+
+    28 -> 2, 3, ..., 28 (27 points); 2048 -> 2, 35, 68, ..., 2015, 2048 (63 points, step 33)."""
+    if upto - DIRECT_BELOW + 1 <= points:
+        return list(range(DIRECT_BELOW, upto + 1))
+    step = -(-(upto - DIRECT_BELOW) // (points - 1))
+    return sorted({*range(DIRECT_BELOW, upto, step), upto})
+
+
+def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]:
+    """`run`'s configuration from t=2 to `upto` (`plot_frames`), derived for the plots and checked
+    against `run` itself where it was traced at t >= 2 (every op, module and figure equal), else
+    against a fresh trace at `upto`; where the check fails, each t is traced. Returns the runs (with
+    `run` in its place) and a sentence saying how they were obtained."""
+    base = RunConfig.from_dict(run.config).replace(real=False)
+    frames = [t for t in plot_frames(max(upto, DIRECT_BELOW)) if t != run.frames]
+    sweep = Sweep(base)
+    on_run = not run.config.get("real") and run.frames >= DIRECT_BELOW
+    against = f"this run (t={run.frames})" if on_run else f"a trace at t={frames[-1]}"
+    checked = sweep.family() is not None and (sweep.check(run.frames, run) if on_run else sweep.check(frames[-1]))
+    if not checked:
+        traced = [traced_record(base.replace(frames=t), keep_ops=False) for t in frames]
+        runs = tuple(sorted((run, *traced), key=lambda r: r.frames))
+        return runs, f"t = {runs[0].frames}..{runs[-1].frames}, each traced (the derivation did not match {against})"
+    runs = tuple(sorted((run, *(sweep.record(t) for t in frames)), key=lambda r: r.frames))
+    note = (
+        f"t = {runs[0].frames}..{runs[-1].frames} ({len(runs)} points, each exact): derived from fake traces at "
+        f"t={','.join(map(str, BASE_FRAMES))} and checked op by op against {against}"
+    )
+    return runs, note
+
+
+def with_scaling(result: Result) -> Result:
+    """`result` with the scaling series its report draws: a single run gets those of a default sweep
+    around its t, stored so that a saved result re-renders the same report; a sweep draws its own."""
+    if len(result.runs) != 1 or result.scaling is not None:
+        return result
+    run = result.runs[0]
+    runs, how = scaling_runs(run, default_upto(run.frames))
+    return replace(result, scaling=scaling_series(runs, f"from a default sweep around t={run.frames}: {how}"))
+
+
+def run_fvcore(run: RunConfig) -> FvcoreRecord:
+    """fvcore's FlopCountAnalysis and ActivationCountAnalysis of the same model and input, real tensors
+    (its unit is the multiply-add)."""
+    from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
+
+    logging.getLogger("fvcore").setLevel(logging.ERROR)
+    real = run.replace(real=True)
+    started = time.perf_counter()
+    model, inputs = build(real, subject_for(real))
+    model.eval()
+    with torch.no_grad():
+        flops = FlopCountAnalysis(model, inputs)
+        flops.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        acts = ActivationCountAnalysis(model, inputs)
+        acts.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        return FvcoreRecord(
+            macs_total=int(flops.total()),
+            macs_by_op={str(k): int(v) for k, v in flops.by_operator().items()},
+            macs_by_module={str(k): int(v) for k, v in flops.by_module().items() if k.count(".") < 2},
+            activations_total=int(acts.total()),
+            unsupported={str(k): int(v) for k, v in flops.unsupported_ops().items()},
+            seconds=time.perf_counter() - started,
+        )
+
+
+__all__ = ["TRACED", "profile_many", "profile_run", "measured_run", "run_fvcore", "scaling_runs", "with_scaling"]

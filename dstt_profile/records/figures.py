@@ -1,0 +1,235 @@
+"""The figures of one pass as records: its ops, modules, stages, peak, FLOPs, formula checks, and what
+fvcore and a real run measured beside them. Units: bytes at the run's dtype; FLOPs 2 per multiply-add
+(torch's FlopCounterMode convention); fvcore's figures are multiply-adds and say so."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+# The stage of every op of the backward pass (train mode), where no module runs; reserved: a model's own
+# stage of that name is renamed (profiles/base.py, user_stages).
+BACKWARD = "backward"
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    shape: tuple[int, ...]
+    dtype: str
+
+    @property
+    def elements(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class OpInput:
+    """One tensor an op reads: the op that produced its data, and the tensor as the op reads it.
+
+    The producer is the op that last wrote the storage the tensor reads: a view (`view`, `permute`,
+    `expand`, ...) is looked through to the op whose data it shows, and an in-place op is the writer of
+    what it changed. -1: data that exists before the pass (a parameter, a buffer, the model input)."""
+
+    producer: int
+    shape: tuple[int, ...]
+    dtype: str
+
+    @property
+    def elements(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class OpRecord:
+    """One aten op of the traced pass, in execution order."""
+
+    index: int
+    op: str  # torch's name, aten.<name>
+    module: str  # innermost module running it, "" the root
+    stage: str
+    outputs: tuple[TensorInfo, ...]
+    alloc_bytes: int  # bytes of new storage this op's outputs hold (views and in-place ops: 0)
+    freed_bytes: int  # bytes released since the previous op
+    live_bytes: int  # bytes held by tensors allocated during the pass, right after this op
+    flops: int  # conv / linear / matmul / attention FLOPs, torch's formulas (2 per multiply-add)
+    other_flops: int  # elementwise, softmax, norm: this toolkit's stated costs (costs.py)
+    # The allocator view (see docs/memory.md): bytes the allocator holds for storages allocated during
+    # the pass right after this op, at their real sizes; and what the op holds inside itself on top of
+    # that at its highest point (convolution workspaces, temporaries), released before it returns.
+    held_bytes: int = 0
+    transient_bytes: int = 0
+    rules: str = ""  # the device rules and calibrations that changed this op's figures, comma-separated
+    rule_params: tuple[int, ...] = ()  # what the op's temporary rule was computed from (devicerules.py)
+    rule_transient: int = 0  # the part of `transient_bytes` that rule gives
+    inputs: tuple[OpInput, ...] = ()  # tensor inputs in argument order, each with the op that produced it
+
+    @property
+    def producers(self) -> tuple[int, ...]:
+        """The ops whose data this op reads, once each in argument order (-1, data from before the pass, left out)."""
+        return tuple(dict.fromkeys(i.producer for i in self.inputs if i.producer >= 0))
+
+    @property
+    def allocator_bytes(self) -> int:
+        """The most the allocator holds while this op runs (held + transient)."""
+        return self.held_bytes + self.transient_bytes
+
+
+@dataclass(frozen=True)
+class ModuleRecord:
+    """One module's first call. FLOPs and allocations include its submodules."""
+
+    name: str  # fully qualified, "" the root
+    type: str
+    stage: str
+    depth: int
+    order: int  # position in call order
+    calls: int
+    params: int
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    flops: int
+    other_flops: int
+    alloc_bytes: int
+    first_op: int
+    last_op: int
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """A stage: its headline tensor (per instance), FLOPs (all instances) and its formula check."""
+
+    name: str
+    shape: tuple[int, ...]
+    elements: int
+    bytes: int
+    flops: int
+    other_flops: int
+    instances: int
+    share: float  # of total FLOPs
+    alloc_bytes: int  # all storage allocated by the stage's ops, all instances
+    peak_bytes: int  # the most the allocator holds while the stage runs (allocator view), bytes
+    headline: str  # what the headline tensor is
+    module: str  # where it was read (first instance)
+    materialised: bool  # False where a fused kernel never builds the usual headline tensor
+    formula: str  # general, in docs/architecture.md's symbols
+    formula_substituted: str  # the run's constants substituted
+    formula_elements: int
+    match: bool
+
+
+class MemoryView(StrEnum):
+    """Which peak a figure is: what the device's allocator holds (storages at their real sizes plus what
+    the running op holds inside itself: workspaces, temporaries), or the bytes live tensors need."""
+
+    ALLOCATOR = "allocator"
+    TENSORS = "tensors"
+
+    @property
+    def label(self) -> str:
+        if self is MemoryView.ALLOCATOR:
+            return "allocator peak"
+        return "tensor peak (tensors only: no workspaces, storages at tensor size)"
+
+
+@dataclass(frozen=True)
+class PeakRecord:
+    """The peak of the pass in one memory view, above what was held before it (weights and input):
+    `RunRecord.peak` is the allocator's, `RunRecord.tensor_peak` the tensors'."""
+
+    bytes: int
+    stage: str
+    op: str
+    op_index: int  # -1: the pass allocates nothing
+    module: str
+    transient_bytes: int = 0  # allocator view: held inside the peak op (workspace, temporaries), part of `bytes`
+    basis: str = ""  # allocator view: what it includes for this run's device, in words
+
+    @classmethod
+    def at_op(cls, ops: Sequence[OpRecord], index: int, held: int, transient: int = 0, basis: str = "") -> PeakRecord:
+        """The peak of `held` bytes at op `index` of `ops` (-1: none)."""
+        op = ops[index] if index >= 0 else None
+        return cls(held, op.stage if op else "", op.op if op else "", index, op.module if op else "", transient, basis)
+
+
+@dataclass(frozen=True)
+class FlopsRecord:
+    total: int
+    by_op: dict[str, int]
+    other_total: int
+    other_by_op: dict[str, int]
+    unsupported: dict[str, int]  # ops with no cost function: name -> calls
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """A measured figure against its analytic formula, exactly (integers)."""
+
+    name: str
+    formula: str
+    formula_substituted: str
+    expected: int
+    measured: int
+    unit: str
+
+    @property
+    def passed(self) -> bool:
+        return self.expected == self.measured
+
+
+@dataclass(frozen=True)
+class FvcoreRecord:
+    """fvcore's independent count on real tensors. Its unit is multiply-adds."""
+
+    macs_total: int
+    macs_by_op: dict[str, int]
+    macs_by_module: dict[str, int]
+    activations_total: int
+    unsupported: dict[str, int]
+    seconds: float
+
+
+# Op family -> (our aten ops, fvcore's operator names): what `RunRecord.fvcore_families` reconciles.
+FVCORE_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "convolution": (("aten.convolution",), ("conv", "_convolution")),
+    "linear": (("aten.addmm", "aten.mm"), ("linear", "addmm", "mm")),
+    "matmul / attention": (
+        ("aten.bmm", "aten._scaled_dot_product_flash_attention_for_cpu", "aten._scaled_dot_product_flash_attention",
+         "aten._scaled_dot_product_efficient_attention"),
+        ("matmul", "bmm", "einsum", "scaled_dot_product_attention"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class MeasuredRecord:
+    """A real run beside the fake-tensor prediction of the same configuration (`--measure`).
+
+    Two peaks are predicted (both are in `RunRecord.peak`). The tensor peak counts the bytes live
+    tensors need. The allocator peak counts storages at their real sizes and what kernels allocate and
+    free inside one op (oneDNN's reorders of a convolution's input, weight or output on CPU, calibrated
+    per convolution on this machine). The measured peak is the allocator's net allocation peak during
+    the forward pass. Errors are (predicted - measured) / measured, in %.
+    """
+
+    device: str
+    method: str  # how the measured peak was read
+    measured_peak_bytes: int
+    predicted_peak_bytes: int  # tensor peak, fake tensors
+    predicted_allocator_peak_bytes: int  # storages at real size + op temporaries + kernel workspaces
+    allocator_peak_op: str
+    allocator_peak_module: str
+    allocator_peak_stage: str
+    workspace_at_peak_bytes: int
+    peak_error_pct: float  # allocator prediction vs measured
+    tensor_peak_error_pct: float  # tensor peak vs measured
+    real_tensor_peak_bytes: int  # the op recorder's tensor peak on the real run (equals the prediction)
+    headline_elements: dict[str, int]  # measured on the real run, per stage
+    headline_error_pct: dict[str, float]
+    workspaces: dict[str, int]  # convolution module -> workspace bytes at this run's batch
+    forward_seconds: float  # median over `repeats` timed runs after a warm-up
+    stage_seconds: dict[str, float]  # median per stage (time inside the stage's modules)
+    repeats: int
+    rss_before_bytes: int  # process RSS before the real runs
+    rss_peak_bytes: int  # the process's peak RSS after them

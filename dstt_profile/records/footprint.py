@@ -1,0 +1,123 @@
+"""The footprint: the whole memory one pass needs on its device, and how it is composed.
+
+    total = weights + input + activations + optimizer state + CUDA context
+
+- weights: every parameter and buffer, resident before the pass (`RunRecord.param_bytes`);
+- input: the clip, resident before the pass (`RunRecord.input_bytes`);
+- activations: the allocator peak of the pass above those two (`PeakRecord.bytes`). In train mode the
+  pass is forward + backward, so this peak already holds the gradients accumulated by then and the
+  activations saved for backward still alive at that op: they are parts of it, never added again
+  (the train split says how much of each: pipeline/runs.py, with_train_split);
+- optimizer state (train mode only): what the optimizer keeps between steps, allocated by its first
+  step. Adam: exp_avg and exp_avg_sq, 2 x parameter bytes; SGD with momentum: the momentum buffer,
+  1 x; none: 0. Gradients are assumed freed before each forward pass (`zero_grad(set_to_none=True)`,
+  PyTorch's default), so the traced pass starts with none, as the trace does;
+- CUDA context: an assumed allowance, not traced (`CUDA_CONTEXT_BYTES`); 0 on CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dstt_profile.records.runconfig import RunConfig
+
+
+@dataclass(frozen=True)
+class FootprintRecord:
+    """The whole memory the pass needs on its device, by part (this module says how each is found).
+
+    `total == weights + input + activations + optimizer + context`, exactly. `activations` is the
+    allocator peak of the pass (`PeakRecord.bytes`); in train mode it already holds the gradients and
+    the activations saved for backward that are alive at that op (`gradients_in_peak`,
+    `saved_in_peak`: parts of `activations`, never added again; -1 where they were not split)."""
+
+    total: int = 0
+    mode: str = "inference"  # train: forward + backward, with optimizer state
+    weights: int = 0
+    input: int = 0
+    activations: int = 0
+    optimizer: int = 0  # optimizer state kept between steps (train mode)
+    optimizer_name: str = "none"
+    context: int = 0  # the CUDA context: an assumed allowance (CUDA_CONTEXT_BYTES), 0 on CPU
+    gradients_in_peak: int = -1
+    saved_in_peak: int = -1
+
+
+
+# Optimizer name -> tensors of parameter size it keeps per parameter.
+OPTIMIZER_STATES: dict[str, int] = {"adam": 2, "sgd": 1, "none": 0}
+
+# ASSUMPTION, not traced or measured here: what the CUDA context (driver, kernels, cuBLAS/cuDNN
+# handles) takes on the device before the first tensor, added to every CUDA footprint. It varies with
+# the driver, the GPU and lazy module loading; 512 MiB is a typical figure for PyTorch on a current GPU.
+CUDA_CONTEXT_BYTES = 512 * 1024**2
+
+
+def footprint(
+    run: RunConfig, params: int, param_bytes: int, input_bytes: int, activations: int
+) -> FootprintRecord:
+    """The footprint of `run`, whose pass has `params` parameters (`param_bytes` with buffers), an
+    input of `input_bytes` and an allocator peak of `activations` bytes."""
+    train = run.mode == "train"
+    optimizer = run.optimizer if train else "none"
+    state = OPTIMIZER_STATES[optimizer] * params * run.element_bytes
+    context = CUDA_CONTEXT_BYTES if run.device == "cuda" else 0
+    return FootprintRecord(
+        total=param_bytes + input_bytes + activations + state + context,
+        mode=run.mode,
+        weights=param_bytes,
+        input=input_bytes,
+        activations=activations,
+        optimizer=state,
+        optimizer_name=optimizer,
+        context=context,
+        gradients_in_peak=-1 if train else 0,
+        saved_in_peak=-1 if train else 0,
+    )
+
+
+ADAM_STATES = OPTIMIZER_STATES["adam"]  # exp_avg, exp_avg_sq
+
+
+class Held(StrEnum):
+    """What holds the bytes at a train-mode peak (the storage split: engine/storagesplit.py)."""
+
+    GRADIENTS = "gradients"  # the `.grad` storages of parameters accumulated so far
+    SAVED = "saved"  # storages autograd packed for backward, not yet released
+    TEMPORARIES = "temporaries"  # everything else live: outputs, gradients of activations, workspaces
+
+
+@dataclass(frozen=True)
+class TrainingSplit:
+    """Bytes at a training step's tensor peak by what holds them (`held` sums to `peak_bytes`), with the
+    resident parameters and Adam's state (2 x parameter bytes) beside it."""
+
+    peak_bytes: int
+    peak_stage: str
+    peak_op: str
+    peak_index: int
+    parameters: int  # resident weights (outside peak_bytes)
+    held: dict[Held, int]
+    saved_total: int  # bytes saved for backward when the forward pass ends
+
+    @property
+    def gradients(self) -> int:
+        return self.held[Held.GRADIENTS]
+
+    @property
+    def saved(self) -> int:
+        return self.held[Held.SAVED]
+
+    @property
+    def temporaries(self) -> int:
+        return self.held[Held.TEMPORARIES]
+
+    @property
+    def adam_state(self) -> int:
+        return ADAM_STATES * self.parameters
+
+    @property
+    def footprint(self) -> int:
+        """Parameters + the step's peak + Adam state: what a training step needs resident."""
+        return self.parameters + self.peak_bytes + self.adam_state
