@@ -16,7 +16,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from dstt_profile.analysis.report import report_of
-from dstt_profile.engine.trace import Trace, trace
 from dstt_profile.errors import UsageError
 from dstt_profile.pipeline.runs import (
     measured_run,
@@ -29,7 +28,7 @@ from dstt_profile.pipeline.runs import (
     with_scaling,
 )
 from dstt_profile.pipeline.training import with_train_split
-from dstt_profile.profiles.registry import register_factory, subject_for
+from dstt_profile.profiles.registry import register_factory
 from dstt_profile.records.report import Report, stages_frame
 from dstt_profile.records.runconfig import (
     DEFAULT_MODEL,
@@ -42,14 +41,14 @@ from dstt_profile.records.runconfig import (
 )
 from dstt_profile.records.schema import Result
 from dstt_profile.runs import build_run
-from dstt_profile.units import fmt_bytes, fmt_count, parse_bytes
+from dstt_profile.units import parse_bytes
 from dstt_profile.values import shown, whole_number
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["Profile", "max_frames", "measured_run", "plot_frames", "profile", "profile_many", "profile_run", "profile_runs",
-           "run_config", "scaling_runs", "sweep", "trace_run", "with_scaling"]
+           "run_config", "scaling_runs", "sweep", "with_scaling"]
 
 _FIELDS = frozenset(f.name for f in dataclasses.fields(RunConfig))
 
@@ -72,25 +71,16 @@ def run_config(frames: int = 14, res: str | tuple[int, int] = "240x432", **optio
     return build_run(frames, res, model=model, **options)
 
 
-def trace_run(run: RunConfig, **options: Any) -> Trace:
-    """The engine's trace of `run`, its model resolved through the profiles."""
-    return trace(run, subject_for(run), **options)
-
-
 class Profile(Report):
     """A `Report` that renders as an HTML table in a notebook."""
 
     def _repr_html_(self) -> str:
-        run = self.run
-        cfg = run.config
-        head = (
-            f"<p><b>{run.title}</b> t={cfg['frames']} {cfg['height']}x{cfg['width']} {cfg['dtype']} "
-            f"({', '.join(w for w in (run.profile.variant, cfg['mode']) if w)}): {run.params:,} parameters, "
-            f"{fmt_count(run.flops.total, 'FLOP')} (2 per multiply-add), "
-            f"{run.view.label} {fmt_bytes(run.peak_view.bytes)} in {run.peak_view.stage} ({run.peak_view.op}); "
-            f"tensors only {fmt_bytes(run.tensor_peak.bytes)}</p>"
-        )
-        return head + self.stages.drop(columns=["t"]).to_html(index=False)
+        from html import escape
+
+        from dstt_profile.render.terminal import describe, peak_lines
+
+        head = "<br>".join(escape(line.strip()) for line in [describe(self.run), *peak_lines(self.run)])
+        return f"<p>{head}</p>" + self.stages.drop(columns=["t"]).to_html(index=False)
 
 
 def profile_runs(

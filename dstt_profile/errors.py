@@ -4,9 +4,8 @@ from __future__ import annotations
 
 
 class UsageError(ValueError):
-    """Bad input from the user: a malformed option, an impossible size, an unreadable file. `field` names
-    the run setting at fault ("batch", "res", "model_args.heads"; "" where none), for each edge to name
-    it its own way."""
+    """Bad input from the user: a malformed option, an impossible size, an unreadable file. `field` names the run
+    setting at fault ("batch", "res", "model_args.heads"; "" where none), for each edge to name it its own way."""
 
     def __init__(self, message: str, field: str = "") -> None:
         super().__init__(message)

@@ -1,6 +1,5 @@
 """Output files: checked before any work starts, written to a temporary name beside the target and
-renamed over it, and every temporary name removed whatever ends the process (an error, a signal).
-"""
+renamed over it, every temporary name removed whatever ends the process (an error, a signal)."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from dstt_profile.errors import UsageError
@@ -41,8 +40,7 @@ def ensure_dir(path: Path) -> Path:
 def check_file_target(path: Path, what: str) -> None:
     """UsageError unless a file can be written atomically at `path`: its directory exists and is
     writable, and what is there now (if anything) is a regular file that is not read-only."""
-    shown = str(path)
-    parent = path.parent
+    shown, parent = str(path), path.parent
     if not parent.is_dir():
         raise UsageError(f"{what} {shown!r}: directory {str(parent)!r} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
@@ -79,23 +77,15 @@ def check_outputs(outputs: Mapping[str, Path], inputs: Mapping[str, Path] | None
         checked.append((what, path))
 
 
-def _mode_for(path: Path) -> int:
-    """The permission bits the new file gets: those of the file it replaces, else 0644."""
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        return 0o644
-
-
 def write_atomic(path: Path, data: str | bytes) -> Path:
-    """Write `data` to `path` so that readers see the old file or the whole new one, never a part; a
-    failure is a UsageError (one line), and the temporary file is removed on any exit."""
+    """Write `data` to `path` so that readers see the old file or the whole new one, never a part."""
     return write_all({path: data})[0]
 
 
 def write_all(files: Mapping[Path, str | bytes]) -> list[Path]:
     """Write files that belong together (a result's JSON, CSV and report): each in full to a temporary
-    name first, then all renamed into place, so a failure while writing leaves every old file as it was."""
+    name first, then all renamed into place, so a failure while writing leaves every old file as it was
+    (UsageError, one line), and no temporary file stays."""
     staged: list[tuple[str, Path]] = []
     try:
         for path, data in files.items():
@@ -116,7 +106,10 @@ def write_all(files: Mapping[Path, str | bytes]) -> list[Path]:
 def _stage(path: Path, data: str | bytes) -> str:
     """`data` in a new temporary file beside `path`, with the mode `path` has (0644 for a new file)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    mode = _mode_for(path)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        mode = 0o644
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
@@ -149,8 +142,3 @@ def remove_pending() -> None:
     """Remove every temporary file not yet renamed (called on the way out of the command line)."""
     for tmp in list(_PENDING):
         _remove(tmp)
-
-
-def pending() -> Iterable[str]:
-    """The temporary files written but not yet renamed."""
-    return tuple(_PENDING)

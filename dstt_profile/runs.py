@@ -1,7 +1,6 @@
-"""The one way a `RunConfig` is made, whichever edge its options came from: the command line
-(cli/options.py), the Python API (api.run_config) or a budgets file (budgets_file.py). Each edge reads
-its own syntax into values; every rule is then checked here and in RunConfig, and each UsageError
-names its field (UsageError.field) for the edge to name it its own way."""
+"""The one way a `RunConfig` is made, from the command line, the API or a budgets file: each edge reads
+its own syntax into values, every rule is checked here and in RunConfig, and each UsageError names its
+field (UsageError.field) for the edge to name it its own way."""
 
 from __future__ import annotations
 
@@ -13,10 +12,8 @@ from dstt_profile.profiles.registry import normalised, refuse_shorthands
 from dstt_profile.records.runconfig import ArgValue, RunConfig, model_args_of, parse_res
 
 
-def build_run(
-    frames: Any, res: Any = "240x432", *, option: str = "res", shorthands: Mapping[str, ArgValue] | None = None,
-    **fields: Any,
-) -> RunConfig:
+def build_run(frames: Any, res: Any = "240x432", *, option: str = "res", shorthands: Mapping[str, ArgValue] | None = None,
+              **fields: Any) -> RunConfig:
     """A validated, normalised RunConfig. `res` is 'HxW' or (H, W) (named `option` in a message);
     `shorthands` are DSTT's (profiles/dstt/args.SHORTHANDS) as given, merged into `model_args` and
     refused for a model that is not DSTT-shaped; `fields` are RunConfig's other fields."""

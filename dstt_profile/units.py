@@ -7,18 +7,13 @@ import re
 from dstt_profile.errors import UsageError
 from dstt_profile.values import INT64_MAX, decimal, whole_number
 
-BYTE_UNITS = {
-    "B": 1,
-    "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-    "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
-}
+BYTE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30,
+              "TiB": 2**40}
 FLOP_UNITS = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
 _BYTES = {"": 1, **{k.lower(): v for k, v in BYTE_UNITS.items()}}
 _FLOPS = {"": 1, **{k.lower(): v for k, v in FLOP_UNITS.items()}}
 _NUMBER = re.compile(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", re.ASCII)
-
 BYTE_UNIT_LIST = ", ".join(BYTE_UNITS)
-FLOP_UNIT_LIST = ", ".join(FLOP_UNITS)
 
 
 def _parse(text: str | int, what: str, units: dict[str, int], listed: str) -> int:
@@ -28,8 +23,7 @@ def _parse(text: str | int, what: str, units: dict[str, int], listed: str) -> in
         return whole_number(text, what)
     if text.strip().startswith("-"):
         raise UsageError(f"{what} {text!r} is negative")
-    m = _NUMBER.fullmatch(text)
-    if not m:
+    if not (m := _NUMBER.fullmatch(text)):
         raise UsageError(f"{what} {text!r} is not a number with an optional unit")
     unit = m.group(2).lower()
     if units is _FLOPS:
@@ -54,7 +48,7 @@ def parse_bytes(text: str | int) -> int:
 
 def parse_flops(text: str | int) -> int:
     """'1.8 TFLOP', '900G', plain integers -> FLOPs. Suffixes K, M, G, T, P (powers of 10), optionally + FLOP."""
-    return _parse(text, "FLOP count", _FLOPS, f"{FLOP_UNIT_LIST}, optionally + FLOP")
+    return _parse(text, "FLOP count", _FLOPS, f"{', '.join(FLOP_UNITS)}, optionally + FLOP")
 
 
 def fmt_bytes(n: float) -> str:

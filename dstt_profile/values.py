@@ -1,9 +1,6 @@
-"""Every whole number a user gives (command line, Python API, budgets file, baseline file) is read here.
-
-Text must be ASCII digits (an optional surrounding of spaces); values must be real `int`s (not bool,
-not float). Both are held to an inclusive range, so '²', '1.5', 'NaN', '-3' or `10**400` become one
-clear `UsageError` naming the option, never a traceback from deep inside.
-"""
+"""Every whole number a user gives (command line, API, budgets or baseline file) is read here: text of
+ASCII digits (spaces around allowed) or a real `int` (not bool, not float), in an inclusive range, so
+'²', '1.5', 'NaN', '-3' or `10**400` are one clear `UsageError` naming the option."""
 
 from __future__ import annotations
 
@@ -52,7 +49,6 @@ def positive(value: Any, what: str, high: int = INT64_MAX) -> int:
 
 def decimal(text: str, what: str) -> Fraction:
     """'1.5' -> Fraction(3, 2), exactly: ASCII digits with an optional fraction, nothing else."""
-    m = _DECIMAL.fullmatch(text.strip())
-    if m is None or len(text.strip()) > MAX_DIGITS:
+    if _DECIMAL.fullmatch(text.strip()) is None or len(text.strip()) > MAX_DIGITS:
         raise UsageError(f"{what} {shown(text)} is not a number")
     return Fraction(text.strip())

@@ -2,32 +2,5 @@
 
 from __future__ import annotations
 
-from model.dstt import (
-    Attention,
-    CheckpointError,
-    DSTTConfig,
-    FeedForward,
-    HierarchyEncoder,
-    InpaintGenerator,
-    MultiHeadedAttention,
-    TransformerBlock,
-    TransformerStack,
-    UpsampleConv,
-    Vec2Patch,
-    load_checkpoint,
-)
-
-__all__ = [
-    "Attention",
-    "CheckpointError",
-    "DSTTConfig",
-    "FeedForward",
-    "HierarchyEncoder",
-    "InpaintGenerator",
-    "MultiHeadedAttention",
-    "TransformerBlock",
-    "TransformerStack",
-    "UpsampleConv",
-    "Vec2Patch",
-    "load_checkpoint",
-]
+from model.dstt import *  # noqa: F403
+from model.dstt import __all__  # noqa: F401

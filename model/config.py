@@ -1,8 +1,5 @@
-"""`DSTTConfig`: the size of a DSTT network, validated up front.
-
-Every constraint the network puts on its sizes is checked here, once, so that a bad size fails with a
-sentence naming the rule and the nearest sizes that work, not with a shape error deep inside a view.
-"""
+"""`DSTTConfig`: the size of a DSTT network. Every constraint the network puts on its sizes is checked
+here, once: a bad size fails with a sentence naming the rule and the nearest sizes that work."""
 
 from __future__ import annotations
 
@@ -10,7 +7,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
-AttentionBackend = Literal["matmul", "sdpa"]
 ATTENTION_BACKENDS: tuple[str, ...] = ("matmul", "sdpa")
 
 # Channel groups of the hierarchical encoder's five convolutions (the released network's).
@@ -19,11 +15,8 @@ HIER_GROUPS: tuple[int, ...] = (1, 2, 4, 8, 1)
 
 @dataclass(frozen=True)
 class DSTTConfig:
-    """Sizes of the generator. The defaults are the released network at 240x432.
-
-    Symbols (docs/architecture.md): `channel` is c, `hidden` is d, `heads` is k, `blocks` is L, `zones` is s (zones per
-    side in temporal blocks), `kernel`/`stride`/`padding` is p (patch2vec, and Fold in Vec2Patch).
-    """
+    """Sizes of the generator (docs/architecture.md names each field's symbol); the defaults are the
+    released network at 240x432."""
 
     height: int = 240
     width: int = 432
@@ -39,31 +32,25 @@ class DSTTConfig:
     attention: str = "matmul"
 
     def __post_init__(self) -> None:
-        problem = first_problem(self)
-        if problem is not None:
+        if (problem := first_problem(self)) is not None:
             raise ValueError(problem)
 
-    # Derived sizes, in the symbols of docs/architecture.md.
+    # Derived sizes, in the symbols of docs/architecture.md: (H/4, W/4), (h', w'), n = h'*w', c' = c/2, d/k.
     @property
     def feature_size(self) -> tuple[int, int]:
-        """(H/4, W/4): the encoder's output grid."""
         return self.height // 4, self.width // 4
 
     @property
     def token_grid(self) -> tuple[int, int]:
-        """(h', w'): tokens per frame along each axis."""
-        fh, fw = self.feature_size
-        return _grid(fh, self), _grid(fw, self)
+        return _grid(self.height // 4, self), _grid(self.width // 4, self)
 
     @property
     def tokens(self) -> int:
-        """n = h' * w'."""
         hp, wp = self.token_grid
         return hp * wp
 
     @property
     def fold_channels(self) -> int:
-        """c' = c / 2: channels Vec2Patch folds back."""
         return self.channel // 2
 
     @property
@@ -113,17 +100,13 @@ def _side_problem(name: str, side: int, cfg: DSTTConfig) -> str | None:
     if side % 4:
         return f"{name} {side} is not divisible by 4; nearest valid: {near}"
     grid = _grid(side // 4, cfg)
-    return (
-        f"{name} {side} gives {grid} tokens along it (patch kernel {cfg.kernel}, stride {cfg.stride}, "
-        f"padding {cfg.padding}), not a multiple of zones={cfg.zones}; nearest valid: {near}"
-    )
+    return (f"{name} {side} gives {grid} tokens along it (patch kernel {cfg.kernel}, stride {cfg.stride}, "
+            f"padding {cfg.padding}), not a multiple of zones={cfg.zones}; nearest valid: {near}")
 
 
 def first_problem(cfg: DSTTConfig) -> str | None:
     """The first constraint `cfg` breaks, as a sentence; None when the config is valid."""
-    problem = _positive(
-        cfg, ("height", "width", "channel", "hidden", "heads", "blocks", "zones", "kernel", "stride")
-    )
+    problem = _positive(cfg, ("height", "width", "channel", "hidden", "heads", "blocks", "zones", "kernel", "stride"))
     if problem:
         return problem
     if isinstance(cfg.padding, bool) or not isinstance(cfg.padding, int) or cfg.padding < 0:
@@ -133,20 +116,13 @@ def first_problem(cfg: DSTTConfig) -> str | None:
     if cfg.attention not in ATTENTION_BACKENDS:
         return f"attention must be one of {', '.join(ATTENTION_BACKENDS)}, got {cfg.attention!r}"
     if cfg.channel % (2 * max(HIER_GROUPS)):
-        return (
-            f"channel {cfg.channel} must be divisible by {2 * max(HIER_GROUPS)} "
-            f"(hierarchical encoder groups {list(HIER_GROUPS)}, halved by Vec2Patch)"
-        )
+        return (f"channel {cfg.channel} must be divisible by {2 * max(HIER_GROUPS)} "
+                f"(hierarchical encoder groups {list(HIER_GROUPS)}, halved by Vec2Patch)")
     if cfg.hidden % cfg.heads:
         divisors = [k for k in range(1, cfg.hidden + 1) if cfg.hidden % k == 0]
         near = sorted(divisors, key=lambda k: (abs(k - cfg.heads), k))[:2]
-        return (
-            f"heads {cfg.heads} must divide hidden {cfg.hidden}; "
-            f"nearest valid: {', '.join(map(str, sorted(near)))}"
-        )
+        return f"heads {cfg.heads} must divide hidden {cfg.hidden}; nearest valid: {', '.join(map(str, sorted(near)))}"
     if 2 * cfg.padding > cfg.kernel or cfg.stride > cfg.kernel:
-        return (
-            f"patch kernel {cfg.kernel}, stride {cfg.stride}, padding {cfg.padding}: "
-            "patches must cover every pixel (stride <= kernel) and padding must be at most kernel/2"
-        )
+        return (f"patch kernel {cfg.kernel}, stride {cfg.stride}, padding {cfg.padding}: "
+                "patches must cover every pixel (stride <= kernel) and padding must be at most kernel/2")
     return _side_problem("height", cfg.height, cfg) or _side_problem("width", cfg.width, cfg)

@@ -1,18 +1,12 @@
-"""DSTT, the Decoupled Spatial-Temporal Transformer for video inpainting, described in docs/architecture.md.
-
-The module names, parameter shapes and operation order are those of the released generator, so its
-checkpoint loads with `strict=True` and the same weights compute the same function. What the release
-fixes in code (240x432 frames, 2x2 zones, 4 heads) is a `DSTTConfig` field here.
-
-Shapes in comments use the symbols of docs/architecture.md: b clips, t frames, c encoder channels, d = hidden,
-k heads, s zones per side, h' x w' token grid, n = h'*w' tokens per frame.
-"""
+"""DSTT, the Decoupled Spatial-Temporal Transformer for video inpainting (docs/architecture.md, whose
+symbols the shape comments use). Module names, parameter shapes and operation order are the released
+generator's, so its checkpoint loads with `strict=True`; what the release fixes in code (240x432
+frames, 2x2 zones, 4 heads) is a `DSTTConfig` field here."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -20,20 +14,16 @@ from torch import Tensor, nn
 
 from model.config import HIER_GROUPS, DSTTConfig
 
-__all__ = [
-    "Attention",
-    "CheckpointError",
-    "DSTTConfig",
-    "FeedForward",
-    "HierarchyEncoder",
-    "InpaintGenerator",
-    "MultiHeadedAttention",
-    "TransformerBlock",
-    "TransformerStack",
-    "UpsampleConv",
-    "Vec2Patch",
-    "load_checkpoint",
-]
+__all__ = ["Attention", "CheckpointError", "DSTTConfig", "FeedForward", "HierarchyEncoder", "InpaintGenerator",
+           "MultiHeadedAttention", "TransformerBlock", "TransformerStack", "UpsampleConv", "Vec2Patch", "load_checkpoint"]
+
+
+def _conv(cin: int, cout: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel_size=3, stride=stride, padding=1, groups=groups)
+
+
+def _lrelu() -> nn.LeakyReLU:
+    return nn.LeakyReLU(0.2, inplace=True)
 
 
 class HierarchyEncoder(nn.Module):
@@ -44,12 +34,8 @@ class HierarchyEncoder(nn.Module):
         super().__init__()
         self.groups = HIER_GROUPS
         outs = [channel, channel, channel, channel, channel // 2]
-        layers: list[nn.Module] = []
-        for i, (groups, out) in enumerate(zip(HIER_GROUPS, outs)):
-            ins = channel if i == 0 else 2 * channel
-            layers.append(nn.Conv2d(ins, out, kernel_size=3, stride=1, padding=1, groups=groups))
-            layers.append(nn.LeakyReLU(0.2, inplace=True))
-        self.layers = nn.ModuleList(layers)
+        self.layers = nn.ModuleList(layer for i, (groups, out) in enumerate(zip(HIER_GROUPS, outs))
+                                    for layer in (_conv(channel if i == 0 else 2 * channel, out, groups=groups), _lrelu()))
 
     def forward(self, x: Tensor) -> Tensor:
         bt, _, h, w = x.shape
@@ -69,7 +55,7 @@ class UpsampleConv(nn.Module):
 
     def __init__(self, cin: int, cout: int, scale: int = 2) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel_size=3, stride=1, padding=1)
+        self.conv = _conv(cin, cout)
         self.scale = scale
 
     def forward(self, x: Tensor) -> Tensor:
@@ -78,12 +64,9 @@ class UpsampleConv(nn.Module):
 
 
 class Attention(nn.Module):
-    """Scaled dot-product attention over the last two axes.
-
-    Returns `(output, attention matrix)`. The `"matmul"` backend materialises the matrix (scores ->
-    softmax -> @v, as released) and returns it, so a forward hook on this module sees it; `"sdpa"`
-    calls the fused kernel, which never builds it, and returns None in its place.
-    """
+    """Scaled dot-product attention over the last two axes, returning `(output, attention matrix)`:
+    `"matmul"` materialises the matrix (as released), so a forward hook sees it; `"sdpa"` calls the
+    fused kernel, which never builds it, and returns None in its place."""
 
     def __init__(self, p: float, backend: str) -> None:
         super().__init__()
@@ -111,15 +94,10 @@ class MultiHeadedAttention(nn.Module):
         super().__init__()
         d = cfg.hidden
         # Registration order is the release's (state_dict order): query, value, key, output.
-        self.query_embedding = nn.Linear(d, d)
-        self.value_embedding = nn.Linear(d, d)
-        self.key_embedding = nn.Linear(d, d)
-        self.output_linear = nn.Linear(d, d)
+        self.query_embedding, self.value_embedding, self.key_embedding, self.output_linear = (nn.Linear(d, d) for _ in "qvko")
         self.attention = Attention(cfg.dropout, cfg.attention)
         self.temporal = temporal
-        self.heads = cfg.heads
-        self.zones = cfg.zones
-        self.grid = cfg.token_grid
+        self.heads, self.zones, self.grid = cfg.heads, cfg.zones, cfg.token_grid
 
     def _spatial(self, x: Tensor, b: int, t: int) -> Tensor:
         _, n, d = x.shape
@@ -166,13 +144,8 @@ class FeedForward(nn.Module):
 
     def __init__(self, d: int, p: float) -> None:
         super().__init__()
-        self.conv = nn.Sequential(
-            nn.Linear(d, 4 * d),
-            nn.ReLU(inplace=True),
-            nn.Dropout(p=p),
-            nn.Linear(4 * d, d),
-            nn.Dropout(p=p),
-        )
+        self.conv = nn.Sequential(nn.Linear(d, 4 * d), nn.ReLU(inplace=True), nn.Dropout(p=p), nn.Linear(4 * d, d),
+                                  nn.Dropout(p=p))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.conv(x)  # type: ignore[no-any-return]
@@ -188,10 +161,6 @@ class TransformerBlock(nn.Module):
         self.norm1 = nn.LayerNorm(cfg.hidden)
         self.norm2 = nn.LayerNorm(cfg.hidden)
         self.dropout = nn.Dropout(p=cfg.dropout)
-
-    @property
-    def temporal(self) -> bool:
-        return self.attention.temporal
 
     def forward(self, x: Tensor, t: int) -> Tensor:
         x = self.norm1(x)
@@ -217,9 +186,7 @@ class Vec2Patch(nn.Module):
         p = cfg.kernel
         self.relu = nn.LeakyReLU(0.2, inplace=True)  # held but unused, as released (no parameters)
         self.embedding = nn.Linear(cfg.hidden, cfg.fold_channels * p * p)
-        self.to_patch = nn.Fold(
-            output_size=cfg.feature_size, kernel_size=p, stride=cfg.stride, padding=cfg.padding
-        )
+        self.to_patch = nn.Fold(output_size=cfg.feature_size, kernel_size=p, stride=cfg.stride, padding=cfg.padding)
 
     def forward(self, x: Tensor) -> Tensor:
         feat = self.embedding(x)  # (bt, n, c'*p*p)
@@ -236,31 +203,15 @@ class InpaintGenerator(nn.Module):
         self.config = cfg
         c, d, p = cfg.channel, cfg.hidden, cfg.kernel
         # Registration order is the release's, so state_dict keys come in the same order.
-        self.transformer = TransformerStack(
-            *(TransformerBlock(cfg, temporal=cfg.block_kind(i) == "temporal") for i in range(cfg.blocks))
-        )
+        self.transformer = TransformerStack(*(TransformerBlock(cfg, temporal=cfg.block_kind(i) == "temporal")
+                                              for i in range(cfg.blocks)))
         self.patch2vec = nn.Conv2d(c // 2, d, kernel_size=p, stride=cfg.stride, padding=cfg.padding)
         self.vec2patch = Vec2Patch(cfg)
-        self.encoder = nn.Sequential(
-            nn.Conv2d(3, 64, kernel_size=3, stride=2, padding=1),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(64, 64, kernel_size=3, stride=1, padding=1),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(64, 128, kernel_size=3, stride=2, padding=1),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(128, c, kernel_size=3, stride=1, padding=1),
-            nn.LeakyReLU(0.2, inplace=True),
-        )
+        self.encoder = nn.Sequential(_conv(3, 64, 2), _lrelu(), _conv(64, 64), _lrelu(), _conv(64, 128, 2), _lrelu(),
+                                     _conv(128, c), _lrelu())
         self.hier_enc = HierarchyEncoder(c)
-        self.decoder = nn.Sequential(
-            UpsampleConv(c // 2, 128),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(128, 64, kernel_size=3, stride=1, padding=1),
-            nn.LeakyReLU(0.2, inplace=True),
-            UpsampleConv(64, 64),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(64, 3, kernel_size=3, stride=1, padding=1),
-        )
+        self.decoder = nn.Sequential(UpsampleConv(c // 2, 128), _lrelu(), _conv(128, 64), _lrelu(), UpsampleConv(64, 64),
+                                     _lrelu(), _conv(64, 3))
         self.output = nn.Tanh()
         if init_weights:
             self.init_weights()
@@ -281,12 +232,10 @@ class InpaintGenerator(nn.Module):
         _, d, hp, wp = tokens.shape
         tokens = tokens.view(b * t, d, hp * wp).permute(0, 2, 1)  # (bt, n, d)
         tokens = self.transformer(tokens, t)  # (bt, n, d)
-        # Which local holds a tensor decides when its memory is released, so in a memory profiler it is
-        # part of the model. As in the release: rebinding `tokens` to the Vec2Patch (Fold) output drops
-        # the transformer's output tokens before the skip add, and keeps the Fold output alive through
-        # the whole decoder (on CPU its storage is the size of Fold's input: 18,063,360 B per frame at
-        # 240x432). Writing `enc = enc + self.vec2patch(tokens)` computes the same values but frees
-        # the Fold output at the add and holds the tokens instead: a different peak.
+        # Which local holds a tensor decides when it is freed, so it is part of the model. As released,
+        # rebinding `tokens` to the Fold output drops the transformer's tokens before the skip add and
+        # keeps the Fold output (on CPU the size of Fold's input: 18,063,360 B per frame at 240x432)
+        # through the decoder; `enc = enc + self.vec2patch(tokens)` would give the same values, another peak.
         tokens = self.vec2patch(tokens)  # (bt, c', H/4, W/4)
         enc = enc + tokens  # (bt, c', H/4, W/4)
         return self.output(self.decoder(enc))  # type: ignore[no-any-return]  # (bt, 3, H, W)
@@ -294,14 +243,6 @@ class InpaintGenerator(nn.Module):
 
 class CheckpointError(ValueError):
     """A file that is not a DSTT generator checkpoint for the given config."""
-
-
-def _state_dict_of(obj: Any, path: Path) -> dict[str, Tensor]:
-    if isinstance(obj, dict) and "netG" in obj:
-        obj = obj["netG"]
-    if isinstance(obj, dict) and obj and all(isinstance(v, Tensor) for v in obj.values()):
-        return {str(k).removeprefix("module."): v for k, v in obj.items()}
-    raise CheckpointError(f"{path}: holds no generator state_dict (expected tensors, or a dict with 'netG')")
 
 
 def _summarise(names: list[str], most: int = 6) -> str:
@@ -319,23 +260,18 @@ def load_checkpoint(path: str | Path, config: DSTTConfig | None = None) -> Inpai
         raise CheckpointError(f"{path}: no such file") from None
     except Exception as exc:  # torch.load raises many kinds for a file that is not a checkpoint
         raise CheckpointError(f"{path}: not a PyTorch checkpoint ({type(exc).__name__})") from None
-    state = _state_dict_of(obj, path)
+    if isinstance(obj, dict) and "netG" in obj:
+        obj = obj["netG"]
+    if not (isinstance(obj, dict) and obj and all(isinstance(v, Tensor) for v in obj.values())):
+        raise CheckpointError(f"{path}: holds no generator state_dict (expected tensors, or a dict with 'netG')")
+    state = {str(k).removeprefix("module."): v for k, v in obj.items()}
     model = InpaintGenerator(config, init_weights=False)
     expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing keys: {_summarise(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys: {_summarise(unexpected)}")
-        raise CheckpointError(f"{path}: {'; '.join(parts)}")
-    wrong = [
-        f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}"
-        for k, v in expected.items()
-        if tuple(state[k].shape) != tuple(v.shape)
-    ]
+    keys = (("missing", [k for k in expected if k not in state]), ("unexpected", [k for k in state if k not in expected]))
+    if any(names for _, names in keys):
+        raise CheckpointError(f"{path}: " + "; ".join(f"{what} keys: {_summarise(names)}" for what, names in keys if names))
+    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
+             if tuple(state[k].shape) != tuple(v.shape)]
     if wrong:
         raise CheckpointError(f"{path}: shape mismatch for {_summarise(wrong)}")
     model.load_state_dict(state, strict=True)

@@ -61,11 +61,10 @@ CELLS: list[tuple[str, str]] = [
      "{backend: largest_t(BUDGET, res=\"240x432\", attention=backend) for backend in (\"matmul\", \"sdpa\")}"),
     ("md", "## The layer graph"),
     ("code", "from IPython.display import HTML\n\n"
-     "from dstt_profile.render import graph\n"
-     "from dstt_profile.render.graphhints import graph_hints\n\n"
+     "from dstt_profile.render import graph\n\n"
      "# Data flow at depth 1: the top-level modules and the long skip add before the decoder.\n"
      "# graph.build_graph(p.run, 3) opens the blocks; graph.OPS gives one node per op.\n"
-     "hints = graph_hints(p.run)  # notes and stage colours, from the run's profile record\n"
+     "hints = graph.graph_hints(p.run)  # notes and stage colours, from the run's profile record\n"
      "g = graph.build_graph(p.run, 1, hints)\n"
      "HTML(graph.graph_svg(g, \"DSTT layer graph, depth 1\", \"notebook\", colours=hints.colours))"),
 ]

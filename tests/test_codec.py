@@ -152,7 +152,7 @@ def test_valid_result_loads_with_config_defaults_filled(saved: dict[str, Any]) -
     data = copy.deepcopy(saved)
     del data["runs"][0]["config"]["memory"]  # has a default: may be missing
     run = Result.from_dict(data).runs[0]
-    assert run.config["memory"] == "allocator" and run.frames == 2
+    assert run.config.memory == "allocator" and run.frames == 2
     assert Result.from_dict(saved).to_dict() == saved
 
 

@@ -19,14 +19,16 @@ import torch
 from torch import nn
 from traces import T14, html_of, profiled, write_report
 
-from dstt_profile.api import run_config, trace_run
+from dstt_profile.api import run_config
 from dstt_profile.engine.hooks import ModuleTracker
 from dstt_profile.engine.liveness import Liveness
 from dstt_profile.engine.recorder import OpRecorder
+from dstt_profile.engine.trace import trace
+from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.codec import from_jsonable, to_jsonable
 from dstt_profile.records.schema import FlopsRecord, ModuleRecord, OpRecord, PeakRecord, Result, RunRecord
 from dstt_profile.render import graph
-from dstt_profile.render.graphhints import graph_hints
+from dstt_profile.render.graph import graph_hints
 
 # DSTT at t=14 240x432 --------------------------------------------------------------------------------
 
@@ -144,7 +146,7 @@ def test_graphml_and_dot_hold_the_drawn_graph(dstt: RunRecord, tmp_path: Path) -
 
 
 def test_edges_do_not_depend_on_t() -> None:
-    small = [trace_run(run_config(t, "64x64")) for t in (2, 5)]
+    small = [trace(run, subject_for(run)) for run in (run_config(t, "64x64") for t in (2, 5))]
     a, b = ([o.producers for o in tr.ops] for tr in small)
     assert a == b and len(a) == len(small[0].ops)
 

@@ -89,7 +89,7 @@ def test_api_takes_a_factory_object() -> None:
     # `width` is also RunConfig's frame width: a model argument of that name goes in model_args
     run = profile(frames=4, res="32x32", model=_tiny_class(), model_args={"width": 4}).run
     # stem 4 channels: 4*4*16*16 = 4096 outputs * 81 * 2 = 663,552
-    assert run.stages["stem"].flops == 663_552 and run.config["model_args"] == {"width": 4}
+    assert run.stages["stem"].flops == 663_552 and run.config.args == {"width": 4}
 
 
 def test_sweep_derives_from_three_traces_and_matches_a_trace() -> None:

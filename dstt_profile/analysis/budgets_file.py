@@ -1,9 +1,6 @@
-"""Reading a budgets file (TOML): one `[[budget]]` table per configuration, with its limits.
-
-An entry's run keys are handed as they are to runs.build_run, which holds every rule; every problem is
-a `UsageError` with one line naming the file, the entry and the key, for example
-`budgets.toml: budget "inference, 14 frames": key 'peak': size '1.5 GB/s' has an unknown unit ...`.
-"""
+"""Reading a budgets file (TOML): one `[[budget]]` table per configuration, with its limits. An entry's
+run keys go as they are to runs.build_run; every problem is a one-line `UsageError` naming the file,
+the entry and the key: `budgets.toml: budget "inference": key 'peak': size '1.5 GB/s' has an unknown unit ...`."""
 
 from __future__ import annotations
 
@@ -48,16 +45,16 @@ class Budget:
 
     def limits(self) -> dict[str, int]:
         """Metric name -> limit: 'peak', 'footprint', 'flops', 'stages.<stage>'."""
-        out = {key: getattr(self, key) for key in ("peak", "footprint", "flops") if getattr(self, key) is not None}
-        return {**out, **{f"stages.{name}": value for name, value in self.stages.items()}}
+        return {**{key: getattr(self, key) for key in LIMIT_KEYS if getattr(self, key) is not None},
+                **{f"stages.{name}": value for name, value in self.stages.items()}}
 
 
+@dataclass(frozen=True)
 class _Where:
     """The file and entry a problem is reported against."""
 
-    def __init__(self, path: Path, entry: str) -> None:
-        self.path = path
-        self.entry = entry
+    path: Path
+    entry: str
 
     def fail(self, key: str, message: str) -> UsageError:
         return UsageError(f"{self.path}: budget {self.entry}: key {key!r}: {message}", key)
@@ -80,11 +77,9 @@ def load_budgets(path: Path) -> list[Budget]:
     if not isinstance(entries, list) or not entries:
         raise UsageError(f"{path}: no [[budget]] entries")
     budgets = [_entry(path, i, raw) for i, raw in enumerate(entries, start=1)]
-    seen: set[str] = set()
-    for budget in budgets:
-        if budget.name in seen:
-            raise UsageError(f"{path}: budget {budget.name!r}: key 'name': the name is used twice")
-        seen.add(budget.name)
+    names = [budget.name for budget in budgets]
+    if twice := next((name for i, name in enumerate(names) if name in names[:i]), None):
+        raise UsageError(f"{path}: budget {twice!r}: key 'name': the name is used twice")
     return budgets
 
 

@@ -81,9 +81,9 @@ def _settings(run: RunRecord) -> dict[str, Any]:
     that no argument stands for the run's own settings (a model's `width` is not the frame width).
     The built-in DSTT's sizes keep their names (`attention`, `heads`, ...): its JSON holds them flat
     in `config` too, and none of them is a setting of the run."""
-    config = {k: v for k, v in run.config.items() if k != "model_args"}
-    flat = DSTT_CONFIG_FIELDS if run.config.get("model") == "dstt" else ()
-    args = run.config.get("model_args", {})
+    config = {k: v for k, v in run.config.to_dict().items() if k != "model_args"}
+    flat = DSTT_CONFIG_FIELDS if run.config.model == "dstt" else ()
+    args = run.config.args
     return {**config, **{(k if k in flat else MODEL_ARGS + k): v for k, v in args.items()}}
 
 

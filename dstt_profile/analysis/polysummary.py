@@ -1,9 +1,8 @@
 """Summaries as polynomials in t: a sweep's records for thousands of t at the cost of a few traces.
 
-`TraceFamily` (polytrace.py) derives a whole trace at any t, every op included; a sweep needs less per
-t: the record without its per-op detail (stage table, FLOPs, formula checks, the peak). Every integer
-of that record is a polynomial of degree at most 2 in t, fixed by the summaries at t = 2, 3, 4, except
-three kinds of figures, which are found exactly instead of interpolated:
+A sweep needs less per t than a whole trace (engine/polytrace.py): the record without per-op detail.
+Every integer of it is a polynomial of degree at most 2 in t, fixed by the summaries at t = 2, 3, 4,
+except three kinds of figures, found exactly instead of interpolated:
 
 * the peaks (both views, and each stage's): a maximum over ops, whose place moves as t grows. Each
   op's held bytes are a polynomial in t; their maximum at every t is found in floating point over all
@@ -12,8 +11,7 @@ three kinds of figures, which are found exactly instead of interpolated:
   kernel's block sizes): recomputed from the op's derived shapes, as polytrace.py does;
 * FLOP shares (ratios), recomputed from the derived integers, and the footprint, from the peak.
 
-A derived record carries no per-op or per-module detail; `extra["source"]` says it was derived. The
-detail of any t is one `dstt_profile.profile(frames=t)` away.
+A derived record carries no per-op or per-module detail (`extra["source"]` says it was derived).
 """
 
 from __future__ import annotations
@@ -36,24 +34,12 @@ from dstt_profile.records.schema import PeakRecord, RunRecord, StageRecord
 def _bare(record: RunRecord) -> RunRecord:
     """The record without what is not a polynomial in t (peaks, shares, timing, the order of FLOPs by
     op, which is by size) or not kept (detail)."""
-    zero_peak = PeakRecord(0, "", "", -1, "", basis=record.peak.basis)
     stages = {k: dataclasses.replace(s, share=0.0, peak_bytes=0) for k, s in record.stages.items()}
-    flops = dataclasses.replace(
-        record.flops, by_op=dict(sorted(record.flops.by_op.items())), other_by_op=dict(sorted(record.flops.other_by_op.items()))
-    )
-    return dataclasses.replace(
-        record,
-        peak=zero_peak,
-        tensor_peak=PeakRecord(0, "", "", -1, ""),
-        stages=stages,
-        flops=flops,
-        modules=(),
-        ops=(),
-        seconds=0.0,
-        extra={},
-        fvcore=None,
-        measured=None,
-    )
+    f = record.flops
+    flops = dataclasses.replace(f, by_op=dict(sorted(f.by_op.items())), other_by_op=dict(sorted(f.other_by_op.items())))
+    none = PeakRecord(0, "", "", -1, "")
+    return dataclasses.replace(comparable(record), peak=dataclasses.replace(none, basis=record.peak.basis),
+                               tensor_peak=none, stages=stages, flops=flops)
 
 
 def _by_size(values: dict[str, int], order: list[str]) -> dict[str, int]:
@@ -112,11 +98,10 @@ class SummaryFamily:
 
     def __init__(self, family: TraceFamily) -> None:
         self.family = family
-        bare = [_bare(summarize(family.traces[t], keep_ops=False)) for t in BASE_FRAMES]
         flat = []
-        for record in bare:
+        for t in BASE_FRAMES:
             ints: list[int] = []
-            flat.append((flatten_ints(record, ints), ints))
+            flat.append((flatten_ints(_bare(summarize(family.traces[t], keep_ops=False)), ints), ints))
         self.consistent = family.consistent and flat[0][0] == flat[1][0] == flat[2][0]
         self.skeleton = flat[0][0]
         self.poly = Quadratics(BASE_FRAMES[0], [ints for _, ints in flat])
@@ -124,10 +109,9 @@ class SummaryFamily:
         ops = family.traces[BASE_FRAMES[0]].ops
         self.flop_order = list(dict.fromkeys(o.op for o in ops if o.flops))
         self.other_order = list(dict.fromkeys(o.op for o in ops if o.other_flops))
-        by_stage: dict[str, list[int]] = {}
+        self.by_stage: dict[str, list[int]] = {}
         for i, stage in enumerate(self.curves.stage_of):
-            by_stage.setdefault(stage, []).append(i)
-        self.by_stage = by_stage
+            self.by_stage.setdefault(stage, []).append(i)
 
     def record(self, t: int) -> RunRecord | None:
         """The record at t (no ops, no modules), or None where it cannot be derived."""
@@ -147,9 +131,7 @@ class SummaryFamily:
 
         alloc_bytes, alloc_at = _first_max(alloc_approx, alloc_exact, every)
         ops = curves.ops
-        transient = (
-            alloc_bytes - curves.held.exact(alloc_at, t) if alloc_at >= 0 else 0
-        )
+        transient = alloc_bytes - curves.held.exact(alloc_at, t) if alloc_at >= 0 else 0
         peak = PeakRecord.at_op(ops, alloc_at, alloc_bytes, transient, record.peak.basis)
         tensor_peak = PeakRecord.at_op(ops, tensor_at, tensor_bytes)
         total = record.flops.total
@@ -157,12 +139,10 @@ class SummaryFamily:
         for name, s in record.stages.items():
             stage_peak = _first_max(alloc_approx, alloc_exact, self.by_stage.get(name, []))[0]
             stages[name] = dataclasses.replace(s, share=s.flops / total if total else 0.0, peak_bytes=stage_peak)
-        flops = dataclasses.replace(
-            record.flops,
-            by_op=_by_size(record.flops.by_op, self.flop_order),
-            other_by_op=_by_size(record.flops.other_by_op, self.other_order),
-        )
-        run = RunConfig.from_dict(record.config)
+        f = record.flops
+        flops = dataclasses.replace(f, by_op=_by_size(f.by_op, self.flop_order),
+                                    other_by_op=_by_size(f.other_by_op, self.other_order))
+        run = record.config
         fp = footprint(run, record.params, record.param_bytes, record.input_bytes, peak.bytes)
         return dataclasses.replace(record, peak=peak, tensor_peak=tensor_peak, stages=stages, flops=flops, footprint=fp)
 

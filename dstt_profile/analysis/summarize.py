@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import fields
 
 from dstt_profile.engine.hooks import NONE_DTYPE, ModuleCall
 from dstt_profile.engine.trace import Trace
@@ -23,22 +24,16 @@ from dstt_profile.records.schema import (
 
 
 def _instances(trace: Trace, profile: ModelProfile, pattern: str, stage: str | None) -> list[ModuleCall]:
+    """The modules whose name fully matches `pattern` (in `stage`, where given), in call order."""
     regex = re.compile(pattern)
-    found = [
-        call
-        for name, call in trace.calls.items()
-        if regex.fullmatch(name) and (stage is None or profile.stage_of(name) == stage)
-    ]
+    found = [c for n, c in trace.calls.items() if regex.fullmatch(n) and (stage is None or profile.stage_of(n) == stage)]
     return sorted(found, key=lambda c: c.order)
 
 
 def _roots(trace: Trace, profile: ModelProfile, stage: str) -> list[ModuleCall]:
     """The stage's outermost modules (their parent is in another stage), in call order."""
-    found = [
-        call
-        for name, call in trace.calls.items()
-        if name and profile.stage_of(name) == stage and profile.stage_of(name.rpartition(".")[0]) != stage
-    ]
+    of = profile.stage_of
+    found = [c for n, c in trace.calls.items() if n and of(n) == stage and of(n.rpartition(".")[0]) != stage]
     return sorted(found, key=lambda c: c.order)
 
 
@@ -87,23 +82,13 @@ def _stage_record(
             what = f"largest tensor of the stage ({op}); attention matrix not materialised"
     formula = profile.formulas.stage(trace.run, stage, materialised) if profile.formulas is not None else None
     present = info.dtype != NONE_DTYPE
+    elements = info.elements if present else 0
     return StageRecord(
-        name=stage,
-        shape=info.shape,
-        elements=info.elements if present else 0,
-        bytes=info.elements * trace.run.element_bytes if present else 0,
-        flops=flops,
-        other_flops=other,
-        instances=len(calls),
-        share=flops / total_flops if total_flops else 0.0,
-        alloc_bytes=alloc,
-        peak_bytes=peak,
-        headline=what,
-        module=module,
-        materialised=materialised,
-        formula=formula.general if formula is not None else "",
-        formula_substituted=formula.substituted if formula is not None else "",
-        formula_elements=formula.value if formula is not None else 0,
+        name=stage, shape=info.shape, elements=elements, bytes=elements * trace.run.element_bytes, flops=flops,
+        other_flops=other, instances=len(calls), share=flops / total_flops if total_flops else 0.0, alloc_bytes=alloc,
+        peak_bytes=peak, headline=what, module=module, materialised=materialised,
+        formula=formula.general if formula else "", formula_substituted=formula.substituted if formula else "",
+        formula_elements=formula.value if formula else 0,
         match=(info.elements == formula.value and present) if formula is not None else present,
     )
 
@@ -143,30 +128,17 @@ def _stage_order(trace: Trace, profile: ModelProfile) -> tuple[str, ...]:
 
 
 def _module_records(trace: Trace, profile: ModelProfile) -> tuple[ModuleRecord, ...]:
+    """Every module's first call, in call order, with its stage (a glue module's: its first op's)."""
     records = []
     for call in sorted(trace.calls.values(), key=lambda c: c.order):
         stage = profile.stage_of(call.name)
         if stage is None:
             stage = trace.ops[call.first_op].stage if call.first_op >= 0 else ""
-        records.append(
-            ModuleRecord(
-                name=call.name,
-                type=call.type,
-                stage=stage,
-                depth=call.depth,
-                order=call.order,
-                calls=call.calls,
-                params=call.params,
-                inputs=call.inputs,
-                outputs=call.outputs,
-                flops=call.flops,
-                other_flops=call.other_flops,
-                alloc_bytes=call.alloc_bytes,
-                first_op=call.first_op,
-                last_op=call.last_op,
-            )
-        )
+        records.append(ModuleRecord(stage=stage, **{name: getattr(call, name) for name in _MODULE_FIELDS}))
     return tuple(records)
+
+
+_MODULE_FIELDS = tuple(f.name for f in fields(ModuleRecord) if f.name != "stage")
 
 
 def summarize(trace: Trace, keep_ops: bool = True, profile: ModelProfile | None = None) -> RunRecord:
@@ -192,27 +164,18 @@ def summarize(trace: Trace, keep_ops: bool = True, profile: ModelProfile | None 
     top = trace.allocator_peak_index
     transient = trace.ops[top].transient_bytes if top >= 0 else 0
     peak = PeakRecord.at_op(trace.ops, top, trace.allocator_peak_bytes, transient, trace.basis)
-    flops = FlopsRecord(
-        total=total,
-        by_op=dict(sorted(by_op.items(), key=lambda kv: -kv[1])),
-        other_total=sum(other_by_op.values()),
-        other_by_op=dict(sorted(other_by_op.items(), key=lambda kv: -kv[1])),
-        unsupported=dict(trace.unsupported),
-    )
+    flops = FlopsRecord(total, _largest_first(by_op), sum(other_by_op.values()), _largest_first(other_by_op),
+                        dict(trace.unsupported))
     return RunRecord(
-        config=normalised(trace.run).to_dict(),
-        params=trace.params,
-        flops=flops,
-        peak=peak,
-        stages=stages,
-        checks=_checks(trace, profile, stages),
-        modules=_module_records(trace, profile),
-        ops=trace.ops if keep_ops else (),
-        kernels=_kernels(trace, profile),
-        input_bytes=trace.input_bytes,
-        param_bytes=trace.param_bytes,
-        seconds=trace.seconds,
+        config=normalised(trace.run), params=trace.params, flops=flops, peak=peak, stages=stages,
+        checks=_checks(trace, profile, stages), modules=_module_records(trace, profile),
+        ops=trace.ops if keep_ops else (), kernels=_kernels(trace, profile), input_bytes=trace.input_bytes,
+        param_bytes=trace.param_bytes, seconds=trace.seconds,
         tensor_peak=PeakRecord.at_op(trace.ops, trace.peak_index, trace.peak_bytes),
         footprint=footprint(trace.run, trace.params, trace.param_bytes, trace.input_bytes, peak.bytes),
         profile=profile.record(trace.run, order),
     )
+
+
+def _largest_first(values: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(values.items(), key=lambda kv: -kv[1]))

@@ -1,9 +1,6 @@
-"""`dstt-profile check BUDGETS.toml`: run every budget entry with fake tensors and compare
-(analysis/budgets.py; text: render/budgets.py); the table and summary on stdout, JUnit XML, JSON and the baseline on request.
-
-Exit codes: 0 every limit holds, 1 a limit is exceeded or a metric grew past its baseline tolerance,
-2 bad input (one line).
-"""
+"""`dstt-profile check BUDGETS.toml`: every budget entry run with fake tensors and compared
+(analysis/budgets.py, render/budgets.py); the table and summary on stdout, JUnit XML, JSON and the
+baseline on request. Exit 0 every limit holds, 1 a limit or a baseline tolerance is broken, 2 bad input."""
 
 from __future__ import annotations
 
@@ -20,13 +17,6 @@ from dstt_profile.records.budgets import EntryResult
 from dstt_profile.render.budgets import render_table, result_json, summary
 
 
-def _baselines(path: Path, explicit: bool, update: bool) -> dict[str, dict[str, int]]:
-    """The baseline figures to compare with: none when updating, or when the default file is absent."""
-    if update or (not explicit and not path.exists()):
-        return {}
-    return budgets.read_baseline(path)
-
-
 def _paths(args: argparse.Namespace) -> tuple[Path, Path, dict[str, Path]]:
     """The budgets file, the baseline file and every output by what it is: no empty path, every output
     writable and none of them the budgets file, the baseline read, or another output."""
@@ -38,13 +28,10 @@ def _paths(args: argparse.Namespace) -> tuple[Path, Path, dict[str, Path]]:
     if args.update:
         outputs["the baseline (--update)"] = baseline_path
     for option in ("junit", "json"):
-        path = output_path(getattr(args, option), f"--{option}")
-        if path is not None:
+        if (path := output_path(getattr(args, option), f"--{option}")) is not None:
             outputs[f"--{option}"] = path
-    inputs = {"the budgets file": budgets_path}
-    if not args.update and baseline_path.exists():
-        inputs["the baseline"] = baseline_path
-    check_outputs(outputs, inputs)
+    kept = {"the baseline": baseline_path} if not args.update and baseline_path.exists() else {}
+    check_outputs(outputs, {"the budgets file": budgets_path, **kept})
     return budgets_path, baseline_path, outputs
 
 
@@ -55,11 +42,11 @@ def check_command(argv: Sequence[str]) -> int:
     # No output may be a file an entry reads (its model file, its stage map): checked before any runs.
     named = {f"{what} (entry {b.name!r})": Path(name) for b in entries for what, name in b.run.input_files().items()}
     check_outputs(outputs, named)
-    baselines = _baselines(baseline_path, args.baseline is not None, args.update)
+    # the baseline figures to compare with: none when updating, or when the default file is absent
+    absent = args.update or (args.baseline is None and not baseline_path.exists())
+    baselines = {} if absent else budgets.read_baseline(baseline_path)
     results = [budgets.evaluate(b, profile_run(b.run, keep_ops=False), baselines.get(b.name)) for b in entries]
-    print(render_table(results))
-    print()
-    print(summary(results))
+    print(f"{render_table(results)}\n\n{summary(results)}")
     _write_outputs(results, args, baseline_path)
     return 0 if all(r.passed for r in results) else 1
 

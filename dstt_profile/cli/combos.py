@@ -5,33 +5,17 @@ from __future__ import annotations
 
 import argparse
 import itertools
-from pathlib import Path
 
 from dstt_profile.cli.job import plan_job, run_job
-from dstt_profile.cli.options import split_list
-from dstt_profile.records.schema import Result
+from dstt_profile.cli.options import option_lists
 
 LISTED = ("dtype", "attention", "mode")  # options that take a comma-separated list
 
 
 def combinations(args: argparse.Namespace) -> list[argparse.Namespace]:
     """One namespace per combination of the listed options' values (just `args` when none is a list)."""
-    lists: list[list[str | None]] = [
-        list(split_list(f"--{option}", getattr(args, option))) if getattr(args, option) is not None else [None]
-        for option in LISTED
-    ]  # an option left unset (DSTT's --attention for another model) stays unset
-    out = []
-    for combo in itertools.product(*lists):
-        variant = argparse.Namespace(**vars(args))
-        for option, value in zip(LISTED, combo):
-            setattr(variant, option, value)
-        out.append(variant)
-    return out
-
-
-def varying(variants: list[argparse.Namespace]) -> list[str]:
-    """The listed options whose value differs between the combinations."""
-    return [o for o in LISTED if len({getattr(v, o) for v in variants}) > 1]
+    combos = itertools.product(*option_lists(args, LISTED))
+    return [argparse.Namespace(**{**vars(args), **dict(zip(LISTED, combo))}) for combo in combos]
 
 
 def run_combinations(variants: list[argparse.Namespace]) -> int:
@@ -39,22 +23,14 @@ def run_combinations(variants: list[argparse.Namespace]) -> int:
     writes them); then one side-by-side table. Exit 1 when any run's formula check failed."""
     from dstt_profile.render.sidebyside import render
 
-    args = variants[0]
     for variant in variants:
         plan_job(variant)
-    codes: list[int] = []
-    results: list[Result] = []
-    written: list[Path] = []
-    for variant in variants:
-        code, report, paths = run_job(variant, show=False)
-        codes.append(code)
-        results.append(report.result)
-        written += paths
-    if not args.quiet:
-        names = varying(variants)
+    done = [(code, report.result, paths) for code, report, paths in (run_job(v, show=False) for v in variants)]
+    if not variants[0].quiet:
+        names = [o for o in LISTED if len({getattr(v, o) for v in variants}) > 1]  # the options that vary
         labels = [" ".join(str(getattr(v, o)) for o in names) for v in variants]
-        print(render(results, labels))
+        print(render([result for _, result, _ in done], labels))
         print()
-        for path in written:
+        for path in (path for _, _, paths in done for path in paths):
             print(f"wrote {path}")
-    return max(codes)
+    return max(code for code, _, _ in done)

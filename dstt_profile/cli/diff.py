@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from dstt_profile.analysis.diff import diff_results, over_limit, parse_growth
 from dstt_profile.cli.options import diff_parser
 from dstt_profile.cli.report import load_result
-from dstt_profile.errors import UsageError
 from dstt_profile.fileio import output_path
 from dstt_profile.records.schema import Result
 
@@ -17,10 +15,7 @@ from dstt_profile.records.schema import Result
 def _load(text: str, which: str) -> Result:
     path = output_path(text, f"diff: result {which}")
     assert path is not None
-    result = load_result(Path(path), "diff")
-    if not result.runs:
-        raise UsageError(f"diff: {str(path)!r} holds no runs")
-    return result
+    return load_result(path, "diff")
 
 
 def diff_command(argv: Sequence[str]) -> int:

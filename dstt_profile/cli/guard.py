@@ -66,11 +66,6 @@ def quiet_libraries() -> Iterator[None]:
             log.setLevel(level)
 
 
-def flush_stdout() -> None:
-    """Flush standard output now, so that a full disk or a closed pipe is seen inside the command."""
-    sys.stdout.flush()
-
-
 def silence_stdout() -> None:
     """After standard output failed: point it at /dev/null, so the interpreter's flush at exit does not fail again."""
     with contextlib.suppress(OSError, ValueError, AttributeError):

@@ -14,7 +14,7 @@ from dstt_profile.cli.plugins import load
 from dstt_profile.cli.progress import sweep_progress
 from dstt_profile.errors import UsageError
 from dstt_profile.fileio import check_outputs, ensure_dir, output_path, write_all
-from dstt_profile.profiles.registry import resolve, slug_variants
+from dstt_profile.profiles.registry import check_checkpoint, resolve, slug_variants
 from dstt_profile.records.report import Report
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result
@@ -46,7 +46,7 @@ def stem_for(runs: Sequence[RunConfig], profile_name: str) -> str:
 def result_stem(result: Result) -> str:
     """The stem of a saved or new result's files, from what its runs record (never loading a model
     the file names: a saved result is data)."""
-    return stem_for([RunConfig.from_dict(r.config) for r in result.runs], result.runs[0].profile.name)
+    return stem_for([r.config for r in result.runs], result.runs[0].profile.name)
 
 
 def planned_outputs(out: Path, stem: str, formats: Sequence[str]) -> dict[str, Path]:
@@ -97,11 +97,7 @@ def plan_job(args: argparse.Namespace) -> tuple[list[RunConfig], tuple[str, ...]
     if args.checkpoint is not None:
         inputs["the checkpoint"] = Path(args.checkpoint)
     check_outputs(planned_outputs(out, stem_for(runs, resolve(runs[0]).name), formats), inputs)
-    checked = None
-    if args.checkpoint is not None:
-        from dstt_profile.profiles.dstt.checkpoint import check_checkpoint
-
-        checked = check_checkpoint(args.checkpoint, runs[0])
+    checked = check_checkpoint(args.checkpoint, runs[0]) if args.checkpoint is not None else None
     return runs, formats, repeats, out, checked
 
 

@@ -1,8 +1,5 @@
-"""The command line. `dstt-profile --frames 14 --res 240x432` is the main job.
-
-Exit codes: 0 ok, 1 a check or budget failed, 2 bad usage or bad input (one line, no traceback).
-Subcommands (`report`, ...) are looked up in `SUBCOMMANDS`; anything else is the main job.
-"""
+"""The command line: a subcommand of `SUBCOMMANDS`, else the main job (`--frames 14 --res 240x432`).
+Exit codes: 0 ok, 1 a check or budget failed, 2 bad usage or bad input (one line, no traceback)."""
 
 from __future__ import annotations
 
@@ -14,18 +11,14 @@ from dstt_profile.cli.options import PROG, main_parser
 from dstt_profile.cli.plugins import load
 from dstt_profile.errors import TraceError, UsageError
 from dstt_profile.fileio import remove_pending
+from dstt_profile.profiles.dstt.commands import COMMANDS as DSTT_COMMANDS
 
 # Subcommands: name -> "module:function", function(argv) -> exit code. Imported only when used.
 SUBCOMMANDS: dict[str, str] = {
-    "report": "dstt_profile.cli.report:report_command",
-    "check": "dstt_profile.cli.check:check_command",
-    "fit": "dstt_profile.cli.fit:fit_command",
-    "diff": "dstt_profile.cli.diff:diff_command",
-    "scaling": "dstt_profile.cli.analyses:scaling_command",
-    "whatif": "dstt_profile.cli.analyses:whatif_command",
-    "training": "dstt_profile.cli.analyses:training_command",
-    "seed": "dstt_profile.cli.analyses:seed_command",
-    "verify": "dstt_profile.cli.verify:verify_command",
+    **{name: f"dstt_profile.cli.{module}:{name}_command" for name, module in (
+        ("report", "report"), ("check", "check"), ("fit", "fit"), ("diff", "diff"), ("scaling", "analyses"),
+        ("training", "analyses"), ("verify", "verify"))},
+    **DSTT_COMMANDS,  # the built-in profile's own: whatif, seed
 }
 
 
@@ -35,9 +28,7 @@ def main_job(argv: Sequence[str]) -> int:
     from dstt_profile.cli.job import run_job
 
     variants = combinations(args)  # lists in --dtype, --attention, --mode: every combination
-    if len(variants) > 1:
-        return run_combinations(variants)
-    return run_job(args)[0]
+    return run_combinations(variants) if len(variants) > 1 else run_job(args)[0]
 
 
 def _dispatch(argv: list[str]) -> int:
@@ -49,8 +40,9 @@ def _dispatch(argv: list[str]) -> int:
     return main_job(argv)
 
 
-def _error(message: str) -> None:
+def _error(message: str) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,18 +55,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with guard.stop_signals_raise(), guard.quiet_libraries():
             code = _dispatch(argv)
-            guard.flush_stdout()
+            sys.stdout.flush()  # now, so that a full disk or a closed pipe is seen inside the command
             return code
     except (UsageError, TraceError) as exc:
-        _error(str(exc))
-        return 2
+        return _error(str(exc))
     except MemoryError:
-        _error("out of memory: use a smaller t, batch or frame size")
-        return 2
+        return _error("out of memory: use a smaller t, batch or frame size")
     except OSError as exc:  # standard output on a full disk or a closed pipe
         guard.silence_stdout()
-        _error(f"cannot write the output: {exc.strerror or exc}")
-        return 2
+        return _error(f"cannot write the output: {exc.strerror or exc}")
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

@@ -1,14 +1,12 @@
-"""Every subcommand's options, parsed here and turned into typed configs (RunConfig, ...).
-
-The options that describe a run (--res, --dtype, --batch, --model, DSTT's --heads, ...) are declared
-once (`add_run_options`) and mean the same everywhere; a run is built from them by runs.build_run, the
-builder the API and budgets files use too. A parse error is a `UsageError`: one line, exit 2.
-"""
+"""Every subcommand's options, turned into typed configs. The options that describe a run (--res,
+--model, DSTT's --heads, ...) are declared once (`add_run_options`) and built into a run by
+runs.build_run, as the API and budgets files do. A parse error is a `UsageError`: one line, exit 2."""
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -19,13 +17,11 @@ from dstt_profile.records import runconfig as rc
 from dstt_profile.records.runconfig import ArgValue, RunConfig, parse_frames
 from dstt_profile.runs import build_run
 from dstt_profile.units import BYTE_UNIT_LIST
-from dstt_profile.values import INT64_MAX, positive, shown
+from dstt_profile.values import positive, shown
 
 PROG = "dstt-profile"
 FORMATS = ("json", "csv")
-FIT_FORMATS = ("text", "json")
-MAX_REPEATS = 1000
-DEFAULT_REPEATS = 3
+MAX_REPEATS, DEFAULT_REPEATS = 1000, 3
 MAX_COMBINATIONS = 64  # the most configurations one fit searches
 
 SUBCOMMAND_USAGE: dict[str, str] = {
@@ -34,10 +30,10 @@ SUBCOMMAND_USAGE: dict[str, str] = {
     "fit": "fit --budget SIZE [--gate peak|footprint] (the largest t that fits; lists of --res, --dtype, ... give a grid)",
     "diff": "diff A.json B.json [--max-growth +2%] (what changed between two saved results)",
     "scaling": "scaling [--frames 1:8 ...] (exact laws in t and the crossovers)",
-    "whatif": "whatif [--frames 32 ...] (matmul against sdpa attention)",
     "training": "training [--frames 5 --batch 8 ...] (the training step's peak, split)",
-    "seed": "seed (the seed analysis table, checked)",
     "verify": "verify [--frames 1,2 --res 120x216 ...] (the prediction against this machine's real passes, op by op)",
+    "whatif": "whatif [--frames 32 ...] (matmul against sdpa attention)",
+    "seed": "seed (the seed analysis table, checked)",
 }
 
 # The main job's options that mean nothing to an analysis subcommand.
@@ -45,10 +41,10 @@ MAIN_ONLY = ("measure", "repeats", "fvcore", "format", "out", "quiet")
 
 
 class UsageParser(argparse.ArgumentParser):
-    """argparse whose errors are UsageError (one line, exit 2), each message after `prefix`."""
+    """argparse for `dstt-profile NAME` whose errors are UsageError (one line, exit 2), each after `prefix`."""
 
-    def __init__(self, *args: Any, prefix: str = "", **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, name: str, prefix: str = "", **kwargs: Any) -> None:
+        super().__init__(prog=f"{PROG} {name}".rstrip(), **kwargs)
         self.prefix = prefix
 
     def error(self, message: str) -> NoReturn:
@@ -73,11 +69,6 @@ RUN_HELP: dict[str, tuple[str | None, str]] = {
 LIST_HELP = ", or a comma-separated list (every combination is run)"
 # The options every subcommand that describes a run takes (fit: all but --frames).
 RUN_OPTIONS = ("frames", *RUN_HELP, "model", "model_arg", "model_path", "stages", "checkpoint")
-
-
-def add_frames(p: argparse.ArgumentParser, default: str = "14") -> None:
-    p.add_argument("--frames", default=default,
-                   help=f"t: 14, a list 1,2,4,8, or a range 1:32 or 1:64:8 (t <= {rc.MAX_FRAMES}, at most {rc.MAX_SWEEP} values)")
 
 
 def add_run_options(p: argparse.ArgumentParser, lists: Sequence[str] = ()) -> None:
@@ -105,9 +96,10 @@ def split_list(option: str, text: str, noun: str = "value") -> list[str]:
     return items
 
 
-def positive_int(name: str, text: str, high: int = INT64_MAX) -> int:
-    """The value of option --`name`: ASCII digits, at least 1 and at most `high`."""
-    return positive(text, f"--{name}", high)
+def option_lists(args: argparse.Namespace, names: Sequence[str], noun: str = "value") -> list[tuple[str | None, ...]]:
+    """The values of each option in `names` as a list (split_list); (None,) for one left unset, which
+    stays unset (DSTT's --attention for another model)."""
+    return [tuple(split_list(f"--{n}", getattr(args, n), noun)) if getattr(args, n) is not None else (None,) for n in names]
 
 
 def model_args(args: argparse.Namespace) -> dict[str, ArgValue]:
@@ -115,8 +107,7 @@ def model_args(args: argparse.Namespace) -> dict[str, ArgValue]:
     from dstt_profile.profiles.loader import parse_arg
 
     given: dict[str, ArgValue] = {}
-    for text in args.model_arg:
-        name, value = parse_arg(text)
+    for name, value in map(parse_arg, args.model_arg):
         if name in given:
             raise UsageError(f"--model-arg {name}= is given twice")
         given[name] = value
@@ -125,36 +116,27 @@ def model_args(args: argparse.Namespace) -> dict[str, ArgValue]:
 
 def run_config(args: argparse.Namespace, frames: int = 1, **chosen: str | None) -> RunConfig:
     """The one run the options describe at `frames`; `chosen` overrides options given as lists (one value each)."""
-    values = {name: getattr(args, name) for name in RUN_HELP}
-    values.update(chosen)
+    values = {**{name: getattr(args, name) for name in RUN_HELP}, **chosen}
     shorthands = {s.name: s.parse(values[s.name], f"--{s.name}") for s in SHORTHANDS if values[s.name] is not None}
-    threads = positive_int("threads", values["threads"], rc.MAX_THREADS) if values["threads"] is not None else 0
-    return build_run(
-        frames, values["res"], option="--res", shorthands=shorthands, batch=positive_int("batch", values["batch"]),
-        dtype=values["dtype"], device=values["device"], mode=values["mode"], memory=values["memory"],
-        optimizer=values["optimizer"], threads=threads, model=args.model, model_args=model_args(args),
-        model_path=tuple(args.model_path), stages=args.stages,
-    )
+    threads = positive(values["threads"], "--threads", rc.MAX_THREADS) if values["threads"] is not None else 0
+    fields = {name: values[name] for name in ("dtype", "device", "mode", "memory", "optimizer")}
+    return build_run(frames, values["res"], option="--res", shorthands=shorthands, batch=positive(values["batch"], "--batch"),
+                     threads=threads, model=args.model, model_args=model_args(args), model_path=tuple(args.model_path),
+                     stages=args.stages, **fields)
 
 
 def runs_from_options(args: argparse.Namespace) -> list[RunConfig]:
     """One validated run per t of --frames, every other option as given (one value each)."""
-    frames = parse_frames(args.frames)
-    base = run_config(args)
+    frames, base = parse_frames(args.frames), run_config(args)
     return [base.replace(frames=t) for t in frames]
 
 
-# The main job and the analyses ---------------------------------------------------------------------
-
-
 def main_parser() -> UsageParser:
-    p = UsageParser(
-        prog=PROG,
-        description="Shapes, FLOPs, activation bytes and the peak of every DSTT stage, for any clip length t.",
-        epilog=f"Subcommands: {'; '.join(SUBCOMMAND_USAGE.values())}. Exit codes: 0 ok, "
-        "1 a check or budget failed, 2 bad usage or input.",
-    )
-    add_frames(p)
+    p = UsageParser("", description="Shapes, FLOPs, activation bytes and the peak of every DSTT stage, for any clip length t.",
+                    epilog=f"Subcommands: {'; '.join(SUBCOMMAND_USAGE.values())}. Exit codes: 0 ok, "
+                    "1 a check or budget failed, 2 bad usage or input.")
+    p.add_argument("--frames", default="14",
+                   help=f"t: 14, a list 1,2,4,8, or a range 1:32 or 1:64:8 (t <= {rc.MAX_FRAMES}, at most {rc.MAX_SWEEP} values)")
     add_run_options(p, lists=("dtype", "attention", "mode"))
     p.add_argument("--measure", action="store_true",
                    help="also run the model for real (on --device): measured peak beside the prediction, its error, "
@@ -182,7 +164,7 @@ def repeats(args: argparse.Namespace) -> int:
     """--repeats, which only --measure takes."""
     if args.repeats is None:
         return DEFAULT_REPEATS
-    count = positive_int("repeats", args.repeats, MAX_REPEATS)
+    count = positive(args.repeats, "--repeats", MAX_REPEATS)
     if not args.measure:
         raise UsageError("--repeats counts the timed real passes of --measure: add --measure or leave it out")
     return count
@@ -209,24 +191,15 @@ def analysis_runs(name: str, p: argparse.ArgumentParser, argv: Sequence[str], fi
 
 
 def seed_parser() -> UsageParser:
-    return UsageParser(
-        prog=f"{PROG} seed",
-        description="The seed analysis (docs/architecture.md) at t = 14, 240x432: each tensor's formula, elements and bytes at "
-        "int8, fp16 and fp32, and each of the seed's size notes against the exact figure.",
-    )
-
-
-# fit -------------------------------------------------------------------------------------------------
+    return UsageParser("seed", description="The seed analysis (docs/architecture.md) at t = 14, 240x432: each tensor's formula, "
+                       "elements and bytes at int8, fp16 and fp32, and each of the seed's size notes against the exact figure.")
 
 FIT_LISTS = ("res", "dtype", "attention", "mode", "batch")  # options of fit that take a list
 
 
 def fit_parser() -> UsageParser:
-    p = UsageParser(
-        prog=f"{PROG} fit",
-        description="Largest t whose activation peak or footprint stays within a memory budget. --res, "
-        "--dtype, --attention, --mode and --batch take comma-separated lists: one row per combination.",
-    )
+    p = UsageParser("fit", description="Largest t whose activation peak or footprint stays within a memory budget. --res, "
+                    "--dtype, --attention, --mode and --batch take comma-separated lists: one row per combination.")
     p.add_argument("--budget", required=True,
                    help=f"memory budget: a number with a unit ({BYTE_UNIT_LIST}), e.g. 16GiB, or bytes")
     p.add_argument("--gate", default="footprint",
@@ -239,17 +212,12 @@ def fit_parser() -> UsageParser:
 
 def fit_configs(args: argparse.Namespace) -> list[RunConfig]:
     """Every configuration fit's options name (lists multiply), validated; frames 1."""
-    if args.format not in FIT_FORMATS:
+    if args.format not in ("text", "json"):
         raise UsageError(f"--format {args.format!r}: choose text or json")
     if args.gate not in GATES:
         raise UsageError(f"--gate {args.gate!r}: choose {' or '.join(GATES)}")
-    lists: list[Sequence[str | None]] = [
-        split_list(f"--{name}", getattr(args, name), "item") if getattr(args, name) is not None else [None]
-        for name in FIT_LISTS
-    ]
-    count = 1
-    for items in lists:
-        count *= len(items)
+    lists = option_lists(args, FIT_LISTS, "item")
+    count = math.prod(map(len, lists))
     if count > MAX_COMBINATIONS:
         raise UsageError(f"{count} combinations is more than {MAX_COMBINATIONS} in one fit")
     seen: dict[RunConfig, tuple[str | None, ...]] = {}
@@ -263,11 +231,8 @@ def fit_configs(args: argparse.Namespace) -> list[RunConfig]:
     return list(seen)
 
 
-# The subcommands on saved files -----------------------------------------------------------------------
-
-
 def report_parser() -> UsageParser:
-    p = UsageParser(prog=f"{PROG} report", description="Re-render a saved result JSON as the HTML report.", prefix="report: ")
+    p = UsageParser("report", description="Re-render a saved result JSON as the HTML report.", prefix="report: ")
     p.add_argument("result", help="a result JSON written by dstt-profile")
     p.add_argument("--out", default=None,
                    help="directory for the files, named as the main job names them (default: beside the JSON, as "
@@ -276,12 +241,9 @@ def report_parser() -> UsageParser:
 
 
 def diff_parser() -> UsageParser:
-    p = UsageParser(
-        prog=f"{PROG} diff",
-        description="What changed between two saved results: configuration, totals, stages, op families, "
-        "the first op where the traces diverge.",
-        epilog="Exit codes: 0 ok, 1 a figure grew by more than --max-growth, 2 bad usage or input.",
-    )
+    p = UsageParser("diff", description="What changed between two saved results: configuration, totals, stages, op families, "
+                    "the first op where the traces diverge.",
+                    epilog="Exit codes: 0 ok, 1 a figure grew by more than --max-growth, 2 bad usage or input.")
     p.add_argument("a", help="the result before (a JSON written by dstt-profile)")
     p.add_argument("b", help="the result after")
     p.add_argument("--max-growth", default=None,
@@ -290,12 +252,9 @@ def diff_parser() -> UsageParser:
 
 
 def check_parser() -> UsageParser:
-    p = UsageParser(
-        prog=f"{PROG} check",
-        description="Check DSTT's memory and FLOPs against the budgets in a TOML file (fake tensors).",
-        epilog="Exit codes: 0 every budget holds, 1 a budget is exceeded or a figure grew past its "
-        "baseline tolerance, 2 bad input.",
-    )
+    p = UsageParser("check", description="Check DSTT's memory and FLOPs against the budgets in a TOML file (fake tensors).",
+                    epilog="Exit codes: 0 every budget holds, 1 a budget is exceeded or a figure grew past its "
+                    "baseline tolerance, 2 bad input.")
     p.add_argument("budgets", help="budgets file (TOML, [[budget]] entries)")
     p.add_argument("--junit", help="also write JUnit XML here")
     p.add_argument("--json", help="also write a machine-readable result here")

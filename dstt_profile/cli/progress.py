@@ -1,10 +1,6 @@
-"""Progress of a sweep on stderr: a bar redrawn in place on a terminal, else a line every few seconds.
-
-A sweep's first runs are traced (about a second each) and the rest derived (about a millisecond
-each), so a long sweep can sit on one run for a while and then finish thousands in a blink. On a
-terminal the bar shows every step; in a log (CI, a pipe) a line is written at most every `every`
-seconds, plus the last one, so the log shows the run is alive without a line per t.
-"""
+"""Progress of a sweep on stderr: a bar redrawn in place on a terminal; in a log (CI, a pipe) a line at
+most every `every` seconds, plus the last, so a sweep that traces a few t and derives thousands shows
+it is alive without a line per t."""
 
 from __future__ import annotations
 
@@ -20,12 +16,11 @@ EVERY_S = 3.0
 def sweep_progress(stream: TextIO, tty: bool, every: float = EVERY_S, clock: Callable[[], float] = time.monotonic) -> Callable[[int, int, RunConfig], None]:
     """A callback for `profile_many(progress=...)`."""
     started = clock()
-    last = [started]
+    last = [started]  # when the last line was written
 
     def bar(done: int, total: int, run: RunConfig) -> None:
-        width = 30
-        filled = width * done // total
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} t={run.frames}   ")
+        filled = 30 * done // total
+        stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} t={run.frames}   ")
         if done == total:
             stream.write("\n")
         stream.flush()

@@ -1,7 +1,5 @@
-"""`dstt-profile report RESULT.json [--out DIR]`: re-render a saved result as the HTML report, its
-GraphML and DOT (render/html.py), never running the model; and reading a saved result with one clear
-line for a file that is not one.
-"""
+"""`dstt-profile report RESULT.json [--out DIR]`: a saved result re-rendered as the HTML report, its
+GraphML and DOT (render/html.py), never running the model; `load_result`, one line for a file that is not one."""
 
 from __future__ import annotations
 
@@ -21,9 +19,9 @@ RERENDER_TAG = "report"  # `report X.json` writes X.report.html beside it, never
 
 
 def load_result(path: Path, command: str = "report") -> Result:
-    """A saved result, or UsageError with one line saying what is wrong with the file."""
+    """A saved result holding runs, or UsageError with one line saying what is wrong with the file."""
     try:
-        return Result.load(path)
+        result = Result.load(path)
     except FileNotFoundError:
         raise UsageError(f"{command}: no such file {str(path)!r}") from None
     except IsADirectoryError:
@@ -34,21 +32,18 @@ def load_result(path: Path, command: str = "report") -> Result:
         raise UsageError(f"{path}: not a dstt-profile result (it is not JSON: {exc.msg} at line {exc.lineno})") from None
     except ValueError as exc:  # SchemaError, or a number json cannot convert
         raise UsageError(f"{path}: not a dstt-profile result ({exc})") from None
+    if not result.runs:
+        raise UsageError(f"{command}: {str(path)!r} holds no runs")
+    return result
 
 
 def report_command(argv: Sequence[str]) -> int:
-    """`dstt-profile report RESULT.json [--out DIR]`: re-render a saved result, never running the model."""
     args = report_parser().parse_args(list(argv))
     path = output_path(args.result, "report: the result JSON")
     given = output_path(args.out, "report: --out")
     assert path is not None
     result = load_result(path)
-    if not result.runs:
-        raise UsageError(f"report: {str(path)!r} holds no runs")
-    if given is not None:
-        out, stem = given, result_stem(result)
-    else:
-        out, stem = path.parent, f"{path.stem}.{RERENDER_TAG}"
+    out, stem = (given, result_stem(result)) if given is not None else (path.parent, f"{path.stem}.{RERENDER_TAG}")
     ensure_dir(out)
     planned = {f"the {suffix.upper()} output": out / f"{stem}.{suffix}" for suffix in REPORT_SUFFIXES}
     check_outputs(planned, {"the result JSON": path})

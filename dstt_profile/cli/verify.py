@@ -1,12 +1,6 @@
-"""`dstt-profile verify`: the prediction checked against real passes on this machine, op by op.
-
-The check to run on a new machine or a new model: small real forward passes (t = 1, 2 by default, at
-the run's resolution or a smaller `--res`) with the allocator's events recorded, each op's figures
-(what the allocator holds when it returns, and how far above that it goes inside it) against the
-fake-tensor trace's. Every op where the allocator view differs from the tensors alone is explained by a
-named device rule (real storage sizes, kernel temporaries, convolution workspaces), and the summary
-counts them. Exit 0 when every op is equal and so are the peaks; exit 1 with the first op that is not.
-"""
+"""`dstt-profile verify`: small real forward passes with the allocator's events recorded, each op's
+figures (held when it returns, and the most inside it) against the fake-tensor trace's, with the
+device rules that explain the allocator view counted. Exit 0 when every op and the peak are equal."""
 
 from __future__ import annotations
 
@@ -19,32 +13,19 @@ from dstt_profile.pipeline.runs import require_real_memory as check_real_memory
 from dstt_profile.records.runconfig import RunConfig
 
 
-def _rule_counts(rules: Sequence[str]) -> Counter[str]:
-    """How many ops each device rule applied to."""
-    from dstt_profile.engine.devicecheck import rule_names
-
-    return Counter(base for names in rules for base, _ in rule_names(names))
-
-
-def _describe(run: RunConfig) -> str:
-    words = [f"t={run.frames}", run.res, run.dtype, f"b={run.batch}", f"{run.threads} threads", *(f"{k}={v}" for k, v in run.model_args)]
-    return " ".join(words)
-
-
 def verify_run(run: RunConfig) -> tuple[bool, list[str]]:
     """(every op and the peak equal, the lines that say so) for one real pass of `run`."""
-    from dstt_profile.engine.devicecheck import check
+    from dstt_profile.engine.devicecheck import check, rule_names
     from dstt_profile.profiles.registry import normalised, subject_for
 
     run = normalised(run)
     done = check(run, subject_for(run))
     fake = done.fake
     predicted = fake.allocator_peak_bytes
-    lines = [
-        f"{_describe(run)}: {len(fake.ops)} ops compared; peak predicted {predicted:,} B (op #{fake.allocator_peak_index}), "
-        f"measured {done.measured_peak:,} B (op #{done.measured_peak_op})"
-    ]
-    counts = _rule_counts([op.rules for op in fake.ops])
+    words = [f"t={run.frames}", run.res, run.dtype, f"b={run.batch}", f"{run.threads} threads", *(f"{k}={v}" for k, v in run.model_args)]
+    lines = [f"{' '.join(words)}: {len(fake.ops)} ops compared; peak predicted {predicted:,} B (op #{fake.allocator_peak_index}), "
+             f"measured {done.measured_peak:,} B (op #{done.measured_peak_op})"]
+    counts = Counter(base for op in fake.ops for base, _ in rule_names(op.rules))  # ops each device rule applied to
     if counts:
         explained = ", ".join(f"{name} x{n}" for name, n in sorted(counts.items()))
         lines.append(f"  explained by device rules: {explained}")
@@ -60,13 +41,9 @@ def verify_run(run: RunConfig) -> tuple[bool, list[str]]:
 
 
 def verify_command(argv: Sequence[str]) -> int:
-    p = analysis_parser(
-        "verify",
-        "Predicted against measured on this machine, op by op: small real forward passes (t = 1, 2 by default; "
-        "a smaller --res makes them faster) under the allocator's events. Exit 0 when every op and the peak "
-        "are equal, 1 with the first op that is not.",
-        frames="1,2",
-    )
+    p = analysis_parser("verify", "Predicted against measured on this machine, op by op: small real forward passes (t = 1, 2 "
+                        "by default; a smaller --res makes them faster) under the allocator's events. Exit 0 when every op "
+                        "and the peak are equal, 1 with the first op that is not.", frames="1,2")
     runs = analysis_runs("verify", p, argv)
     if any(r.mode != "inference" for r in runs):
         raise UsageError("verify runs the forward pass: use --mode inference")

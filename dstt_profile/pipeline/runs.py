@@ -12,7 +12,7 @@ import torch
 
 from dstt_profile.analysis.capacity import require_memory
 from dstt_profile.analysis.series import default_upto, scaling_series
-from dstt_profile.engine.polytrace import BASE_FRAMES, DIRECT_BELOW, TRACED
+from dstt_profile.engine.polytrace import BASE_FRAMES, DIRECT_BELOW
 from dstt_profile.engine.trace import build
 from dstt_profile.pipeline.sweep import Sweep, traced_record
 from dstt_profile.profiles.registry import normalised, subject_for
@@ -28,7 +28,7 @@ def profile_run(run: RunConfig, keep_ops: bool = True, fvcore: bool = False) -> 
 
 
 def with_fvcore(record: RunRecord, fvcore: bool) -> RunRecord:
-    return replace(record, fvcore=run_fvcore(RunConfig.from_dict(record.config))) if fvcore else record
+    return replace(record, fvcore=run_fvcore(record.config)) if fvcore else record
 
 
 def profile_many(runs: Iterable[RunConfig], keep_ops: bool = True, fvcore: bool = False, progress: Progress | None = None,
@@ -63,14 +63,12 @@ def profile_many(runs: Iterable[RunConfig], keep_ops: bool = True, fvcore: bool 
     return Result(tuple(records))
 
 
-def measured_run(run: RunConfig, repeats: int = 3, progress: Callable[[str], None] | None = None,
-                 meter: object = None) -> RunRecord:
+def measured_run(run: RunConfig, repeats: int = 3, progress: Callable[[str], None] | None = None) -> RunRecord:
     """The prediction for `run` with a real run beside it (engine/measure.py)."""
     from dstt_profile.engine.measure import measure
 
     run = normalised(run)
-    return measure(run, subject_for(run), lambda r, keep: profile_run(r, keep_ops=keep), repeats=repeats,
-                   meter=meter, progress=progress)  # type: ignore[arg-type]
+    return measure(run, subject_for(run), lambda r, keep: profile_run(r, keep_ops=keep), repeats, progress=progress)
 
 
 def require_real_memory(runs: Sequence[RunConfig], what: str) -> None:
@@ -104,10 +102,10 @@ def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]
     against `run` itself where it was traced at t >= 2 (every op, module and figure equal), else
     against a fresh trace at `upto`; where the check fails, each t is traced. Returns the runs (with
     `run` in its place) and a sentence saying how they were obtained."""
-    base = RunConfig.from_dict(run.config).replace(real=False)
+    base = run.config.replace(real=False)
     frames = [t for t in plot_frames(max(upto, DIRECT_BELOW)) if t != run.frames]
     sweep = Sweep(base)
-    on_run = not run.config.get("real") and run.frames >= DIRECT_BELOW
+    on_run = not run.config.real and run.frames >= DIRECT_BELOW
     against = f"this run (t={run.frames})" if on_run else f"a trace at t={frames[-1]}"
     checked = sweep.family() is not None and (sweep.check(run.frames, run) if on_run else sweep.check(frames[-1]))
     if not checked:
@@ -156,5 +154,3 @@ def run_fvcore(run: RunConfig) -> FvcoreRecord:
             seconds=time.perf_counter() - started,
         )
 
-
-__all__ = ["TRACED", "profile_many", "profile_run", "measured_run", "run_fvcore", "scaling_runs", "with_scaling"]

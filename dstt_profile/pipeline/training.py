@@ -44,7 +44,7 @@ def split_at_op(run: RunConfig, op: str, module: str, occurrence: int, held_byte
 def with_train_split(record: RunRecord) -> RunRecord:
     """A train-mode record with the gradients and saved activations inside its allocator peak filled in
     (the record must keep its ops). Unchanged where that cannot be done."""
-    run = RunConfig.from_dict(record.config)
+    run = record.config
     index = record.peak.op_index
     if run.mode != "train" or run.real or not 0 <= index < len(record.ops):
         return record

@@ -1,10 +1,9 @@
-"""`ModelProfile`: everything the toolkit knows of one model beside the engine's `Subject`: its stages,
-their headline tensors, optional formulas, and the renderers' hints that travel in every run's
-`ProfileRecord`. DSTT's is one (profiles/dstt/profile.py); any other `nn.Module` gets generic.py's.
-"""
+"""`ModelProfile`: what the toolkit knows of one model beside the engine's `Subject` (stages, headlines,
+optional formulas and checkpoint check, the renderers' hints every `ProfileRecord` carries)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -13,9 +12,8 @@ from dstt_profile.engine.subject import Subject
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import BACKWARD, CheckRecord, GraphHintsRecord, ProfileRecord, StageRecord
 
-# Stage names the toolkit gives ops no module runs, which no profile's stage may take: the backward
-# pass of a train-mode run (engine/trace.py). docs/json.md documents the name, so it stays as it is and
-# a model's own stage of that name is shown as `<name> (module)` instead (`user_stages`).
+# Stage names the toolkit gives ops no module runs (a train-mode run's backward pass, as docs/json.md
+# names it), which no profile's stage may take: a model's own is shown as `<name> (module)` (`user_stages`).
 RESERVED_STAGES = frozenset({BACKWARD})
 
 
@@ -25,12 +23,9 @@ def user_stages(stages: Iterable[str]) -> dict[str, str]:
     taken = set(stages)
     renamed: dict[str, str] = {}
     for name in sorted(taken & RESERVED_STAGES):
-        new, n = f"{name} (module)", 1
-        while new in taken:
-            n += 1
-            new = f"{name} (module {n})"
-        taken.add(new)
-        renamed[name] = new
+        candidates = (f"{name} (module{'' if n == 1 else f' {n}'})" for n in itertools.count(1))
+        renamed[name] = next(new for new in candidates if new not in taken)
+        taken.add(renamed[name])
     return renamed
 
 
@@ -57,14 +52,13 @@ class FormulaValue:
 
 
 class Formulas(Protocol):
-    """Closed-form figures of a model to check a trace against."""
+    """Closed-form figures of a model to check a trace against: `stage` the headline elements of one
+    instance (None: no formula), `checks` every check of the run, `tensor(pattern, index)` giving the
+    elements of output `index` of the first module matching `pattern` (0 where there is none)."""
 
-    def stage(self, run: RunConfig, stage: str, materialised: bool) -> FormulaValue | None:
-        """The headline elements of `stage` (one instance), None where there is no formula."""
+    def stage(self, run: RunConfig, stage: str, materialised: bool) -> FormulaValue | None: ...
 
-    def checks(self, run: RunConfig, stages: Mapping[str, StageRecord], tensor: Callable[[str, int], int]) -> tuple[CheckRecord, ...]:
-        """Every check of the run; `tensor(pattern, index)` gives the elements of output `index` of
-        the first module matching `pattern` (0 where there is none)."""
+    def checks(self, run: RunConfig, stages: Mapping[str, StageRecord], tensor: Callable[[str, int], int]) -> tuple[CheckRecord, ...]: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,7 +66,8 @@ class ModelProfile:
     """One model, resolved for a run's model reference and arguments. `subject_for(run)` is what the
     engine traces; `stages` in network order, or with `call_order` in the order the pass first runs
     them; a stage without a headline shows its first outermost module's output; `kernel_stages` report
-    which kernel computed them."""
+    which kernel computed them; `check_checkpoint(path, run)` says in one line that a checkpoint file
+    loads into the run's network (UsageError where not)."""
 
     name: str
     title: str
@@ -91,14 +86,12 @@ class ModelProfile:
     variant: Callable[[RunConfig], str] = lambda _run: ""
     slug_variants: Callable[[RunConfig], tuple[str, ...]] = lambda _run: ()
     note: str = ""
+    check_checkpoint: Callable[[str, RunConfig], str] | None = None
 
     def __post_init__(self) -> None:
         reserved = sorted(RESERVED_STAGES.intersection(self.stages))
         if reserved:
             raise ValueError(f"profile {self.name!r}: the stage name {reserved[0]!r} is reserved (see user_stages)")
-
-    def subject(self, run: RunConfig) -> Subject:
-        return self.subject_for(run)
 
     def slug(self, run: RunConfig) -> str:
         """The file-name stem of `run` (RunConfig.slug with this profile's variant words)."""
@@ -108,9 +101,7 @@ class ModelProfile:
         """What a run's record carries of this profile, with the stages in the order shown: all the
         renderers read of it (they import no profile)."""
         quadratic = self.quadratic_stage if self.quadratic_stage in stages else ""
-        return ProfileRecord(
-            name=self.name, title=self.title, variant=self.variant(run), stages=stages, quadratic_stage=quadratic,
-            colours=dict(self.colours), note=self.note, graph=self.graph,
-            quadratic_words=self.quadratic_words if quadratic else "",
-            quadratic_headline=self.quadratic_headline if quadratic else "",
-        )
+        return ProfileRecord(name=self.name, title=self.title, variant=self.variant(run), stages=stages,
+                             quadratic_stage=quadratic, colours=dict(self.colours), note=self.note, graph=self.graph,
+                             quadratic_words=self.quadratic_words if quadratic else "",
+                             quadratic_headline=self.quadratic_headline if quadratic else "")

@@ -1,11 +1,10 @@
 """The generic profile: any `nn.Module`, its stages from its module names (docs/models.md).
 
-By default each top-level child is a stage of its own name, shown in the order the pass first runs
-them; a stage map (`--stages FILE.toml`, a `[stages]` table of 'regex' = "stage", the first pattern
-that matches a whole module name wins) names them instead. Modules no pattern matches run glue ops,
-which belong to the stage that was running. A stage's headline is the output of its first outermost
-module. No formulas, so no checks. A model's own `backward` stage is renamed (base.user_stages).
-"""
+By default each top-level child is a stage of its own name, shown in the order the pass first runs them; a stage
+map (`--stages FILE.toml`, a `[stages]` table of 'regex' = "stage", the first pattern that matches a whole module
+name wins) names them instead. Modules no pattern matches run glue ops, which belong to the stage that was
+running. A stage's headline is the output of its first outermost module. No formulas, so no checks. A model's own
+`backward` stage is renamed (base.user_stages)."""
 
 from __future__ import annotations
 
@@ -27,17 +26,18 @@ NAME = "generic"
 
 
 def slug_variants(run: RunConfig) -> tuple[str, ...]:
-    """File-name words for a run's model arguments: 'width16'. Characters a file name should not hold
-    become '-', and a word so changed ends in a digest of what it was, so 'tag=a/b' and 'tag=a-b' name
-    different files."""
-    words = []
-    for key, value in run.model_args:
-        raw = f"{key}{value}"
-        word = re.sub(r"[^A-Za-z0-9.-]+", "-", raw)
-        if word != raw:
-            word += "-" + hashlib.sha256(raw.encode()).hexdigest()[:6]
-        words.append(word)
-    return tuple(words)
+    """File-name words for a run's model arguments: 'width16'. Characters a file name should not hold become '-',
+    and a word so changed ends in a digest of what it was, so 'tag=a/b' and 'tag=a-b' name different files."""
+    raws = [f"{key}{value}" for key, value in run.model_args]
+    words = [(raw, re.sub(r"[^A-Za-z0-9.-]+", "-", raw)) for raw in raws]
+    return tuple(word if word == raw else f"{word}-{hashlib.sha256(raw.encode()).hexdigest()[:6]}" for raw, word in words)
+
+
+def _top_level(module: str) -> str | None:
+    """The default stage map: a module's top-level ancestor; None for the root."""
+    return module.partition(".")[0] or None
+
+
 StageMap = tuple[tuple[re.Pattern[str], str], ...]
 
 
@@ -69,41 +69,25 @@ def read_stage_map(path: str) -> StageMap:
     return tuple(out)
 
 
-def top_level(module: str) -> str | None:
-    """The default stage map: a module's top-level ancestor; None for the root."""
-    return module.partition(".")[0] or None
-
-
 def mapped(stage_map: StageMap) -> Callable[[str], str | None]:
     """The stage of a module name: the first pattern's that matches it whole (looked up once per name,
     so a map of thousands of patterns costs each module one pass over them)."""
 
     @functools.cache
     def stage_of(module: str) -> str | None:
-        for regex, stage in stage_map:
-            if regex.fullmatch(module):
-                return stage
-        return None
+        return next((stage for regex, stage in stage_map if regex.fullmatch(module)), None)
 
     return stage_of
 
 
-def unmatched(stage_map: StageMap, names: list[str]) -> list[str]:
-    """The patterns of `stage_map` that match none of the module `names` (each tried against every
-    name, so one shadowed by an earlier pattern still counts as matching)."""
-    return [regex.pattern for regex, _ in stage_map if not any(regex.fullmatch(name) for name in names)]
-
-
 def renaming(stage_of: Callable[[str], str | None], renamed: dict[str, str]) -> Callable[[str], str | None]:
     """`stage_of` with the stages in `renamed` given their new names (user_stages)."""
-    if not renamed:
-        return stage_of
 
     def renamed_stage_of(module: str) -> str | None:
         stage = stage_of(module)
         return None if stage is None else renamed.get(stage, stage)
 
-    return renamed_stage_of
+    return renamed_stage_of if renamed else stage_of
 
 
 def generic(title: str, subject_for: Callable[[RunConfig, Callable[[str], str | None], str], Subject],
@@ -113,18 +97,17 @@ def generic(title: str, subject_for: Callable[[RunConfig, Callable[[str], str | 
     if stage_file is not None:
         stage_map = read_stage_map(stage_file)
         names = [name for name, _ in module.named_modules() if name]
-        missing = unmatched(stage_map, names)
+        # each pattern tried against every name: one shadowed by an earlier pattern still matches
+        missing = [regex.pattern for regex, _ in stage_map if not any(regex.fullmatch(name) for name in names)]
         if missing:
             shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
-            raise UsageError(
-                f"--stages {stage_file}: the pattern {missing[0]!r} matches no module of {title}"
-                f"{f' ({len(missing)} patterns match none)' if len(missing) > 1 else ''}; its modules are {shown}"
-            )
+            raise UsageError(f"--stages {stage_file}: the pattern {missing[0]!r} matches no module of {title}"
+                             f"{f' ({len(missing)} patterns match none)' if len(missing) > 1 else ''}; its modules are {shown}")
         stage_of = mapped(stage_map)
         stages = tuple(dict.fromkeys(stage for _, stage in stage_map))
         note = f"stages from {stage_file}"
     else:
-        stage_of = top_level
+        stage_of = _top_level
         stages = tuple(name for name, _ in module.named_children())
         note = "stages: the model's top-level modules"
     if not stages:

@@ -1,10 +1,7 @@
-"""Loading a user's model, `path/to/file.py:Name` or `package.module:name` (docs/models.md).
-
-A file is loaded under a module name of its own (`dstt_profile_user_<hash>_<stem>`). Its directory and
-every `--model-path DIR` are import roots while it loads and while its factory runs (`UserImports`); its
-import and factory run as user code (engine/contain.py). Every failure is one line (UsageError) naming
-the model reference.
-"""
+"""Loading a user's model, `path/to/file.py:Name` or `package.module:name` (docs/models.md): a file
+under a module name of its own, its directory and every `--model-path DIR` import roots while it loads
+and while its factory runs (`UserImports`), both as user code (engine/contain.py). Every failure is one
+line (UsageError) naming the model reference."""
 
 from __future__ import annotations
 
@@ -48,26 +45,16 @@ def _typed(raw: str) -> ArgValue:
     underscores, true/false, else the text itself (other Unicode digits and '1_0' stay text)."""
     if _INT.fullmatch(raw):
         return int(raw)
-    if raw.isascii() and "_" not in raw:
-        try:
+    with contextlib.suppress(ValueError):
+        if raw.isascii() and "_" not in raw:
             return float(raw)
-        except ValueError:
-            pass
     return {"true": True, "false": False}.get(raw.lower(), raw)
 
 
 def _provided(roots: Sequence[Path]) -> set[str]:
     """Top-level module names the import roots provide (a `name.py` or a `name/` directory)."""
-    names = set()
-    for root in roots:
-        if not root.is_dir():
-            continue
-        for entry in root.iterdir():
-            if entry.suffix == ".py":
-                names.add(entry.stem)
-            elif entry.is_dir() and entry.name.isidentifier():
-                names.add(entry.name)
-    return names
+    return {entry.stem if entry.suffix == ".py" else entry.name for root in roots if root.is_dir()
+            for entry in root.iterdir() if entry.suffix == ".py" or (entry.is_dir() and entry.name.isidentifier())}
 
 
 def _under(module: types.ModuleType, roots: Sequence[Path]) -> bool:
@@ -123,7 +110,7 @@ class UserImports:
 
 
 def program_of(imports: UserImports | None) -> str:
-    """What sys.argv[0] is while the user's code runs: their file or module ('' for the tool's own)."""
+    """sys.argv[0] while the user's code runs: their file or module ('' for the tool's own)."""
     return imports.program if imports is not None else ""
 
 
@@ -165,11 +152,6 @@ def _load_file(reference: str, path: Path, imports: UserImports) -> types.Module
     return module
 
 
-def _is_module_name(target: str) -> bool:
-    """'package.module': dotted identifiers, no path separator."""
-    return all(part.isidentifier() for part in target.split("."))
-
-
 def _source_file(reference: str, target: str, attr: str) -> Path | None:
     """The .py file `target` names, or None where it is a module name; UsageError with the forms
     `--model` takes where it names a directory, a file that is not Python source, or nothing."""
@@ -183,7 +165,7 @@ def _source_file(reference: str, target: str, attr: str) -> Path | None:
         if not path.is_file():
             raise UsageError(f"--model {reference}: {target}: no such file")
         return path
-    if _is_module_name(target) and not path.is_file():
+    if all(part.isidentifier() for part in target.split(".")) and not path.is_file():  # package.module
         return None
     if path.is_dir():
         raise UsageError(f"--model {reference}: {target} is a directory; give a source file in it as FILE.py:{attr}, "
@@ -199,9 +181,8 @@ def load(reference: str, model_path: Sequence[str] = ()) -> tuple[Factory, UserI
     if not sep or not target or not attr:
         raise UsageError(f"--model {reference!r} is not FILE.py:NAME or package.module:NAME (or 'dstt')")
     roots = [Path(p) for p in model_path]
-    for root in roots:
-        if not root.is_dir():
-            raise UsageError(f"--model-path {root}: not a directory")
+    if bad := next((root for root in roots if not root.is_dir()), None):
+        raise UsageError(f"--model-path {bad}: not a directory")
     path = _source_file(reference, target, attr)
     if path is not None:
         imports = UserImports([path.resolve().parent, *roots], program=target)
@@ -213,8 +194,7 @@ def load(reference: str, model_path: Sequence[str] = ()) -> tuple[Factory, UserI
                 module = importlib.import_module(target)
         except Exception as exc:
             raise _import_failure(reference, exc) from None
-    factory = getattr(module, attr, None)
-    where = target if target.endswith(".py") else f"module {target}"
+    factory, where = getattr(module, attr, None), target if target.endswith(".py") else f"module {target}"
     if factory is None or not callable(factory):
         raise UsageError(f"--model {reference}: {where} has no class or function {attr!r}")
     if not _is_factory(factory):

@@ -1,16 +1,12 @@
-"""From a RunConfig's model reference to its profile.
-
-`"dstt"` is the built-in network. `"path/to/file.py:Name"` and `"package.module:name"` are loaded
-(loader.py) and built once on the meta device to look at: a module with DSTT's module names gets the
-DSTT profile, anything else the generic one; `--stages FILE.toml` always gives the generic profile
-with that stage map. A factory object handed to the API is registered under a name of its own
-(`register_factory`) and resolved like a reference.
-"""
+"""From a RunConfig's model reference to its profile. `"dstt"` is the built-in network; a file or module
+reference is loaded (loader.py) and built once on the meta device: with DSTT's module names it gets the
+DSTT profile, else (and always with `--stages FILE.toml`) the generic one. A factory object handed to
+the API is registered under a name of its own (`register_factory`) and resolved like a reference."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -21,7 +17,7 @@ from dstt_profile.errors import UsageError
 from dstt_profile.profiles import generic, loader
 from dstt_profile.profiles.base import ModelProfile
 from dstt_profile.profiles.dstt import profile as dstt
-from dstt_profile.profiles.dstt.args import SHORTHAND_NAMES, full_args
+from dstt_profile.profiles.dstt.args import SHORTHAND_NAMES, config_of, full_args
 from dstt_profile.records.runconfig import DEFAULT_MODEL, RunConfig
 
 _IN_PROCESS: dict[str, Callable[..., nn.Module]] = {}
@@ -49,22 +45,19 @@ def resolve(run: RunConfig) -> ModelProfile:
     """The profile of `run`'s model (UsageError, one line, where it cannot be loaded or built)."""
     if is_builtin(run) and run.stages is None:
         full_args(run)  # the arguments' rules, before anything is built
-        return _builtin_profile()
+        return dstt.builtin()
     key = (run.model, run.model_args, run.model_path, run.stages)
     if key not in _CACHE:
-        _CACHE[key] = _load(run)
+        _CACHE[key] = _load(run, key)
     return _CACHE[key]
 
 
-def _load(run: RunConfig) -> ModelProfile:
-    reference = run.model
-    args = run.args
+def _load(run: RunConfig, key: tuple[Any, ...]) -> ModelProfile:
+    reference, args = run.model, run.args
     if is_builtin(run):
         from model import InpaintGenerator
-        from model.config import DSTTConfig
 
-        full = full_args(run)
-        config = DSTTConfig(height=run.height, width=run.width, **full)  # type: ignore[arg-type]
+        config = config_of(run)
 
         def factory(**_: Any) -> nn.Module:
             return InpaintGenerator(config, init_weights=False)
@@ -72,11 +65,11 @@ def _load(run: RunConfig) -> ModelProfile:
         imports: loader.UserImports | None = None
         title = "DSTT"
     elif reference in _IN_PROCESS:
-        factory, imports = _IN_PROCESS[reference], None
-        title = reference.rpartition(".")[2]
+        factory, imports, title = _IN_PROCESS[reference], None, reference.rpartition(".")[2]
     else:
         factory, imports = loader.load(reference, run.model_path)
         title = reference.rpartition(":")[2]
+
     def build(real: bool = False) -> nn.Module:
         return loader.call(reference, factory, args, imports)
 
@@ -85,16 +78,11 @@ def _load(run: RunConfig) -> ModelProfile:
 
     with torch.device("meta"):
         probe = build()
-    key = (reference, run.model_args, run.model_path, run.stages)
     if run.stages is None and dstt.looks_like_dstt(probe):
-        stage_of = dstt.stage_of
-        return dstt.detected(title, lambda r: subject(r, stage_of, dstt.st.STAGES[0]), probe)
-    return generic.generic(title, subject, probe, run.stages)
-
-
-@functools.cache
-def _builtin_profile() -> ModelProfile:
-    return dstt.builtin()
+        return dstt.detected(title, subject, probe)
+    profile = generic.generic(title, subject, probe, run.stages)
+    # the built-in network under a stage map still checks its checkpoints
+    return replace(profile, check_checkpoint=dstt.check_checkpoint) if is_builtin(run) else profile
 
 
 def slug_variants(profile_name: str, run: RunConfig) -> tuple[str, ...]:
@@ -105,7 +93,18 @@ def slug_variants(profile_name: str, run: RunConfig) -> tuple[str, ...]:
 
 def subject_for(run: RunConfig) -> Subject:
     """What the engine traces for `run`."""
-    return resolve(run).subject(run)
+    return resolve(run).subject_for(run)
+
+
+def check_checkpoint(path: str, run: RunConfig) -> str:
+    """`--checkpoint FILE`: one line saying that the file loads into `run`'s network (its profile's
+    check_checkpoint); UsageError where it does not, or where the profile checks no checkpoints."""
+    if not path:
+        raise UsageError("--checkpoint: the path is empty")
+    check = resolve(run).check_checkpoint
+    if check is None:
+        raise UsageError(f"--checkpoint checks a checkpoint against the built-in DSTT network, not --model {run.model}")
+    return check(path, run)
 
 
 def normalised(run: RunConfig) -> RunConfig:
@@ -119,8 +118,5 @@ def refuse_shorthands(run: RunConfig, given: Mapping[str, Any]) -> None:
     """UsageError where DSTT's shorthands (args.SHORTHANDS) were given for a model that is not DSTT-shaped."""
     if given and resolve(run).name != dstt.NAME:
         named = [n for n in SHORTHAND_NAMES if n in given]
-        raise UsageError(
-            f"{', '.join(f'--{n}' for n in named)}: DSTT's size options, but --model {run.model} is not DSTT-shaped; "
-            "give its own arguments with --model-arg NAME=VALUE",
-            f"model_args.{named[0]}",
-        )
+        raise UsageError(f"{', '.join(f'--{n}' for n in named)}: DSTT's size options, but --model {run.model} is not "
+                         "DSTT-shaped; give its own arguments with --model-arg NAME=VALUE", f"model_args.{named[0]}")

@@ -1,15 +1,13 @@
 """A JSON codec for frozen dataclass records, driven by their type hints (int, float, str, bool, None,
-`Any`, `X | None`, `tuple[...]`, `dict[str, X]`, `Literal[...]`, nested dataclasses).
-
-Decoding validates from the hints alone: ints are real ints within 64 bits, floats finite, every field
-without a default present, no key unknown; `check_floors` then holds each number to its field's
-lowest value. A broken rule is a `SchemaError` naming where: `runs[0].peak.bytes: expected a whole
-number, got NaN`.
-"""
+`Any`, `X | None`, `tuple[...]`, `dict[str, X]`, `Literal[...]`, nested dataclasses). Decoding checks
+the hints alone (ints within 64 bits, floats finite, fields without a default present, no key unknown);
+`check_floors` then holds each number to its field's lowest value. A broken rule is a `SchemaError`
+naming where: `runs[0].peak.bytes: expected a whole number, got NaN`."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -43,13 +41,7 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
+_hints: Callable[[type], dict[str, Any]] = functools.cache(typing.get_type_hints)
 
 
 def describe(value: Any) -> str:
@@ -57,22 +49,14 @@ def describe(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return repr(value)
+        return repr(value) if math.isfinite(value) else "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
     if isinstance(value, int):
         return str(value) if abs(value) < 10**30 else f"a {value.bit_length()}-bit integer"
     if isinstance(value, str):
         return repr(value) if len(value) <= 30 else repr(value[:27]) + "..."
     if value is None:
         return "null"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return type(value).__name__
+    return "an object" if isinstance(value, dict) else "a list" if isinstance(value, (list, tuple)) else type(value).__name__
 
 
 def _fail(where: str, expected: str, value: Any) -> SchemaError:
@@ -90,13 +74,9 @@ def _int(value: Any, where: str) -> int:
 def _float(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _fail(where, "a number", value)
-    if isinstance(value, int):
-        if not INT_MIN <= value <= INT_MAX:
-            raise _fail(where, "a finite number", value)
-        return float(value)
-    if not math.isfinite(value):
+    if not (INT_MIN <= value <= INT_MAX if isinstance(value, int) else math.isfinite(value)):
         raise _fail(where, "a finite number", value)
-    return value
+    return float(value)
 
 
 def _union(tp: Any, value: Any, where: str) -> Any:
@@ -163,6 +143,8 @@ def from_jsonable(cls: type[T], data: Any, where: str = "", required: Collection
     """Plain JSON values back to the record type `cls`, validated against its type hints; `where`
     prefixes the location in messages, `required` names fields that must be present despite a default."""
     name = where or cls.__name__
+    if isinstance(data, cls):  # decoded already (a run's configuration, checked by its own rules first)
+        return data
     if not isinstance(data, dict):
         raise _fail(name, "an object", data)
     hints = _hints(cls)
@@ -181,7 +163,6 @@ def from_jsonable(cls: type[T], data: Any, where: str = "", required: Collection
 
 
 Floor = Callable[[type, str], float | None]  # a field's lowest value, None: any
-_WALKED: dict[tuple[type, Floor], tuple[tuple[str, float | None], ...]] = {}
 
 
 def check_floors(record: Any, floor: Floor, where: str = "") -> None:
@@ -192,17 +173,15 @@ def check_floors(record: Any, floor: Floor, where: str = "") -> None:
         _check_value(getattr(record, name), lowest, floor, f"{where}.{name}" if where else name)
 
 
-def _walked(cls: type, floor: Floor) -> tuple[tuple[str, float | None], ...]:
-    """The fields of `cls` that check_floors walks, each with its floor (computed once per class)."""
-    key = (cls, floor)
-    if key not in _WALKED:
-        hints = _hints(cls)
-        _WALKED[key] = tuple((f.name, floor(cls, f.name)) for f in dataclasses.fields(cls) if not _free_form(hints[f.name]))
-    return _WALKED[key]
+def _fields_walked(cls: type, floor: Floor) -> tuple[tuple[str, float | None], ...]:
+    """The fields of `cls` that check_floors walks (not free-form: typed `Any` or holding `Any`
+    values), each with its floor."""
+    hints = _hints(cls)
+    return tuple((f.name, floor(cls, f.name)) for f in dataclasses.fields(cls)
+                 if hints[f.name] is not Any and Any not in typing.get_args(hints[f.name]))
 
 
-def _free_form(tp: Any) -> bool:
-    return tp is Any or Any in typing.get_args(tp)
+_walked: Callable[[type, Floor], tuple[tuple[str, float | None], ...]] = functools.cache(_fields_walked)
 
 
 def _check_value(value: Any, lowest: float | None, floor: Floor, where: str) -> None:

@@ -1,19 +1,7 @@
-"""The footprint: the whole memory one pass needs on its device, and how it is composed.
-
-    total = weights + input + activations + optimizer state + CUDA context
-
-- weights: every parameter and buffer, resident before the pass (`RunRecord.param_bytes`);
-- input: the clip, resident before the pass (`RunRecord.input_bytes`);
-- activations: the allocator peak of the pass above those two (`PeakRecord.bytes`). In train mode the
-  pass is forward + backward, so this peak already holds the gradients accumulated by then and the
-  activations saved for backward still alive at that op: they are parts of it, never added again
-  (the train split says how much of each: pipeline/runs.py, with_train_split);
-- optimizer state (train mode only): what the optimizer keeps between steps, allocated by its first
-  step. Adam: exp_avg and exp_avg_sq, 2 x parameter bytes; SGD with momentum: the momentum buffer,
-  1 x; none: 0. Gradients are assumed freed before each forward pass (`zero_grad(set_to_none=True)`,
-  PyTorch's default), so the traced pass starts with none, as the trace does;
-- CUDA context: an assumed allowance, not traced (`CUDA_CONTEXT_BYTES`); 0 on CPU.
-"""
+"""The footprint: the whole memory one pass needs on its device, as parts that add up exactly
+(docs/memory.md). total = weights + input + activations (the allocator peak; in train mode it already
+holds the gradients and saved activations alive then) + optimizer state + the CUDA context (an assumed
+allowance, not traced). Gradients are assumed freed before each forward pass, as the trace starts."""
 
 from __future__ import annotations
 
@@ -25,12 +13,9 @@ from dstt_profile.records.runconfig import RunConfig
 
 @dataclass(frozen=True)
 class FootprintRecord:
-    """The whole memory the pass needs on its device, by part (this module says how each is found).
-
-    `total == weights + input + activations + optimizer + context`, exactly. `activations` is the
-    allocator peak of the pass (`PeakRecord.bytes`); in train mode it already holds the gradients and
-    the activations saved for backward that are alive at that op (`gradients_in_peak`,
-    `saved_in_peak`: parts of `activations`, never added again; -1 where they were not split)."""
+    """The footprint by part: `total == weights + input + activations + optimizer + context`. In train
+    mode `gradients_in_peak` and `saved_in_peak` are parts of `activations`, never added again (-1:
+    not split)."""
 
     total: int = 0
     mode: str = "inference"  # train: forward + backward, with optimizer state
@@ -44,7 +29,6 @@ class FootprintRecord:
     saved_in_peak: int = -1
 
 
-
 # Optimizer name -> tensors of parameter size it keeps per parameter.
 OPTIMIZER_STATES: dict[str, int] = {"adam": 2, "sgd": 1, "none": 0}
 
@@ -54,27 +38,16 @@ OPTIMIZER_STATES: dict[str, int] = {"adam": 2, "sgd": 1, "none": 0}
 CUDA_CONTEXT_BYTES = 512 * 1024**2
 
 
-def footprint(
-    run: RunConfig, params: int, param_bytes: int, input_bytes: int, activations: int
-) -> FootprintRecord:
+def footprint(run: RunConfig, params: int, param_bytes: int, input_bytes: int, activations: int) -> FootprintRecord:
     """The footprint of `run`, whose pass has `params` parameters (`param_bytes` with buffers), an
     input of `input_bytes` and an allocator peak of `activations` bytes."""
     train = run.mode == "train"
     optimizer = run.optimizer if train else "none"
     state = OPTIMIZER_STATES[optimizer] * params * run.element_bytes
     context = CUDA_CONTEXT_BYTES if run.device == "cuda" else 0
-    return FootprintRecord(
-        total=param_bytes + input_bytes + activations + state + context,
-        mode=run.mode,
-        weights=param_bytes,
-        input=input_bytes,
-        activations=activations,
-        optimizer=state,
-        optimizer_name=optimizer,
-        context=context,
-        gradients_in_peak=-1 if train else 0,
-        saved_in_peak=-1 if train else 0,
-    )
+    split = -1 if train else 0
+    return FootprintRecord(param_bytes + input_bytes + activations + state + context, run.mode, param_bytes, input_bytes,
+                           activations, state, optimizer, context, split, split)
 
 
 ADAM_STATES = OPTIMIZER_STATES["adam"]  # exp_avg, exp_avg_sq

@@ -31,6 +31,7 @@ _FLOORS: dict[tuple[str, str], float | None] = {
     ("MeasuredRecord", "headline_error_pct"): None,
     ("GraphHintsRecord", "depth"): 1,  # 1: the top-level modules
     ("ScalingRecord", "frames"): 1,
+    ("RunConfig", "model_args"): None,  # a model's own arguments: any number
 }
 HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}", re.ASCII)  # what profiles write and every renderer reads
 MAX_PATTERN = 256  # characters of a note's module pattern (DSTT's longest is 14)

@@ -5,8 +5,8 @@ A file written before `quadratic_words`, `quadratic_headline` and `graph` were f
 filled in as plain JSON values before decoding: DSTT's where the run's profile is DSTT's, the
 record's defaults (no notes, depth 1, a neutral palette) otherwise. Fields the file has are kept.
 
-DSTT's hints here are those the DSTT profile writes (profiles/dstt/), held as data so that loading
-a result imports no profile; tests/test_rerender.py checks that the two agree.
+DSTT's hints are held here, their one copy, as data: the DSTT profile (profiles/dstt/profile.py) writes
+these same records, and loading a result imports no profile.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from dstt_profile.errors import SchemaError
+from dstt_profile.records.codec import to_jsonable
+from dstt_profile.records.profilerecord import GraphHintsRecord, ModuleNote, OpNote
 
 DSTT = "dstt"
 # The built-in DSTT's sizes, configuration fields before any model could be profiled. In memory they are
@@ -21,38 +23,28 @@ DSTT = "dstt"
 DSTT_CONFIG_FIELDS = ("attention", "heads", "zones", "blocks", "hidden", "channel")
 _BLOCK = r"transformer\.\d+"
 
-DSTT_HINTS: dict[str, Any] = {
-    "colours": {
-        "encoder": "#4e79a7",
-        "hier_enc": "#76b7b2",
-        "he_output": "#59a14f",
-        "temporal_attention": "#e15759",
-        "spatial_attention": "#f28e2b",
-        "ffn": "#edc948",
-        "vec2patch": "#b07aa1",
-        "decoder": "#9c755f",
-        "output": "#bab0ac",
-    },
-    "quadratic_words": "temporal attention",
-    "quadratic_headline": "temporal attention matrix",
-    "graph": {
-        "depth": 2,
-        "module_notes": [
-            {"module": "hier_enc", "words": "hierarchical encoder", "stage": ""},
-            {"module": "patch2vec", "words": "Patch2Vec (tokens)", "stage": ""},
-            {"module": "vec2patch", "words": "Vec2Patch (Fold)", "stage": ""},
-            {"module": _BLOCK, "words": "temporal block", "stage": "temporal_attention"},
-            {"module": _BLOCK, "words": "spatial block", "stage": "spatial_attention"},
-        ],
-        "op_notes": [
-            {"ops": ["aten.add"], "words": "long skip: hier_enc + Vec2Patch", "module": "", "square": False},
-            {"ops": ["aten.add"], "words": "residual", "module": _BLOCK, "square": False},
-            {"ops": ["aten.cat"], "words": "groups interleaved", "module": "hier_enc", "square": False},
-            {"ops": ["aten.bmm", "aten._softmax", "aten.div"], "words": "attention matrix", "module": ".*",
-             "square": True},
-        ],
-    },
-}
+DSTT_COLOURS = dict(zip(
+    ("encoder", "hier_enc", "he_output", "temporal_attention", "spatial_attention", "ffn", "vec2patch", "decoder", "output"),
+    ("#4e79a7", "#76b7b2", "#59a14f", "#e15759", "#f28e2b", "#edc948", "#b07aa1", "#9c755f", "#bab0ac"),
+))
+DSTT_GRAPH = GraphHintsRecord(
+    depth=2,  # top-level modules' children: the transformer's blocks, each convolution of the encoders
+    module_notes=(
+        ModuleNote("hier_enc", "hierarchical encoder"),
+        ModuleNote("patch2vec", "Patch2Vec (tokens)"),
+        ModuleNote("vec2patch", "Vec2Patch (Fold)"),
+        ModuleNote(_BLOCK, "temporal block", stage="temporal_attention"),
+        ModuleNote(_BLOCK, "spatial block", stage="spatial_attention"),
+    ),
+    op_notes=(
+        OpNote(("aten.add",), "long skip: hier_enc + Vec2Patch", module=""),  # the root's one add
+        OpNote(("aten.add",), "residual", module=_BLOCK),  # a block's two residual adds
+        OpNote(("aten.cat",), "groups interleaved", module="hier_enc"),
+        OpNote(("aten.bmm", "aten._softmax", "aten.div"), "attention matrix", square=True),
+    ),
+)
+DSTT_HINTS: dict[str, Any] = to_jsonable({"colours": DSTT_COLOURS, "quadratic_words": "temporal attention",
+                                          "quadratic_headline": "temporal attention matrix", "graph": DSTT_GRAPH})
 
 
 def fill_hints(run: Any) -> Any:

@@ -85,7 +85,7 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 def stages_frame(runs: tuple[RunRecord, ...]) -> pd.DataFrame:
     """Tidy: one row per run x stage."""
     return _frame([
-        {"t": r.frames, "res": f"{r.config['height']}x{r.config['width']}", "dtype": r.config["dtype"],
+        {"t": r.frames, "res": r.config.res, "dtype": r.config.dtype,
          "attention": r.arg("attention"), "stage": s.name, "shape": tuple(s.shape), "elements": s.elements,
          "bytes": s.bytes, "flops": s.flops, "other_flops": s.other_flops, "instances": s.instances,
          "share": s.share, "formula": s.formula_substituted, "formula_elements": s.formula_elements,

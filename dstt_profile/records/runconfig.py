@@ -16,17 +16,13 @@ from dstt_profile.values import INT64_MAX, shown, whole_number
 
 # dtype name -> (dtype the tensors are computed in, bytes per element reported). int8 is a storage
 # what-if: computed in float32, every floating tensor counted at 1 byte per element, as the seed analysis.
-DTYPES: dict[str, tuple[torch.dtype, int]] = {
-    "float32": (torch.float32, 4),
-    "float16": (torch.float16, 2),
-    "bfloat16": (torch.bfloat16, 2),
-    "int8": (torch.float32, 1),
-}
+DTYPES: dict[str, tuple[torch.dtype, int]] = {"float32": (torch.float32, 4), "float16": (torch.float16, 2),
+                                               "bfloat16": (torch.bfloat16, 2), "int8": (torch.float32, 1)}
 DEVICES = ("cpu", "cuda")
 MODES = ("inference", "train")
 # Which peak is the headline: what the device's allocator holds (the default), or the tensors alone.
 MEMORY_VIEWS = ("allocator", "tensors")
-# The optimizer whose state a training step keeps resident (its bytes: footprint.py); unused in inference.
+# The optimizer whose state a training step keeps resident (its bytes: records/footprint.py); unused in inference.
 OPTIMIZERS = ("adam", "sgd", "none")
 CHOICES = {"dtype": tuple(DTYPES), "device": DEVICES, "mode": MODES, "memory": MEMORY_VIEWS, "optimizer": OPTIMIZERS}
 MAX_FRAMES = 1 << 20  # the largest clip length t one run may ask for
@@ -54,13 +50,12 @@ def model_args_of(value: Any) -> ModelArgs:
     for key, val in pairs:
         if not isinstance(key, str) or not _ARG_NAME.fullmatch(key):
             raise UsageError(f"model argument name {shown(key)} is not an identifier", "model_args")
-        field = f"model_args.{key}"
         if key in seen:
-            raise UsageError(f"model argument {key!r} is given twice", field)
+            raise UsageError(f"model argument {key!r} is given twice", f"model_args.{key}")
         if not isinstance(val, (int, float, bool, str)):
-            raise UsageError(f"model argument {key}={shown(val)}: values are int, float, bool or str", field)
+            raise UsageError(f"model argument {key}={shown(val)}: values are int, float, bool or str", f"model_args.{key}")
         if isinstance(val, float) and not math.isfinite(val):
-            raise UsageError(f"model argument {key}={val!r} is not a finite number", field)
+            raise UsageError(f"model argument {key}={val!r} is not a finite number", f"model_args.{key}")
         seen[key] = val
     return tuple(sorted(seen.items()))
 
@@ -73,11 +68,10 @@ def _whole(value: Any, low: int = 1) -> bool:
 class RunConfig:
     """One run: the clip, the model, and how it is executed.
 
-    `model` is "dstt" (the built-in network), "path/to/file.py:Name" or "package.module:name" (a class
-    or factory returning an `nn.Module`); `model_args` its arguments (a mapping or pairs, held sorted),
-    `model_path` extra import roots, `stages` a stage-map file (TOML) or None. Which arguments a model
-    takes belongs to its profile. `real=False` traces under FakeTensorMode on `device`'s type (no memory,
-    any t); `real=True` runs real tensors. Every error names its field (UsageError.field)."""
+    `model` is "dstt" (the built-in network), "path/to/file.py:Name" or "package.module:name";
+    `model_args` its arguments (held sorted; which it takes is its profile's), `model_path` extra import
+    roots, `stages` a stage-map file or None. `real=False` traces under FakeTensorMode on `device`'s
+    type; `real=True` runs real tensors. Every error names its field (UsageError.field)."""
 
     frames: int = 14
     height: int = 240
@@ -121,15 +115,12 @@ class RunConfig:
             raise UsageError(f"stages must be a stage-map file name or None, got {shown(self.stages)}", "stages")
         clip = self.batch * self.frames * 3 * self.height * self.width
         if clip * self.torch_dtype.itemsize > INT64_MAX:
-            raise UsageError(
-                f"the input clip (batch {self.batch} x t {self.frames} x 3 x {self.height} x {self.width}) is "
-                f"{clip:,} elements: more bytes than a 64-bit size can count",
-                max(_WHOLE_FIELDS, key=lambda name: getattr(self, name)),
-            )
+            raise UsageError(f"the input clip (batch {self.batch} x t {self.frames} x 3 x {self.height} x {self.width}) is "
+                             f"{clip:,} elements: more bytes than a 64-bit size can count",
+                             max(_WHOLE_FIELDS, key=lambda name: getattr(self, name)))
 
     @property
     def args(self) -> dict[str, ArgValue]:
-        """The model arguments as a dict."""
         return dict(self.model_args)
 
     def arg(self, name: str, default: ArgValue | None = None) -> ArgValue | None:
@@ -141,18 +132,14 @@ class RunConfig:
 
     def input_files(self) -> dict[str, str]:
         """The files this run reads, by what they are (its model file, its stage map): no output may be one."""
-        files = {}
         target, sep, _ = self.model.rpartition(":")
-        if sep and target.endswith(".py"):
-            files[f"the model file of --model {self.model}"] = target
-        if self.stages is not None:
-            files["the stage map"] = self.stages
-        return files
+        files = {f"the model file of --model {self.model}": target} if sep and target.endswith(".py") else {}
+        return {**files, **({"the stage map": self.stages} if self.stages is not None else {})}
 
     @property
     def model_name(self) -> str:
         """A short name of the model for file names: 'dstt', or the attribute a reference names ('video.py:TinyNet' -> 'tinynet')."""
-        name = self.model.rpartition(":")[2] if ":" in self.model else self.model
+        name = self.model.rpartition(":")[2]
         name = re.sub(r"[^a-z0-9]+", "_", name.rpartition(".")[2].lower()).strip("_")
         return name or "model"
 
@@ -165,8 +152,7 @@ class RunConfig:
         return DTYPES[self.dtype][0]
 
     @property
-    def element_bytes(self) -> int:
-        """Bytes per element of floating tensors, as reported."""
+    def element_bytes(self) -> int:  # of floating tensors, as reported
         return DTYPES[self.dtype][1]
 
     def replace(self, **changes: Any) -> RunConfig:
@@ -174,10 +160,8 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, as a record's `config` holds them (model_args as an object)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out["model_args"] = self.args
-        out["model_path"] = list(self.model_path)
-        return out
+        return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, "model_args": self.args,
+                "model_path": list(self.model_path)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
@@ -185,10 +169,8 @@ class RunConfig:
         unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise UsageError(f"unknown run setting {unknown[0]!r}", unknown[0])
-        values = dict(data)
-        if isinstance(values.get("model_path"), list):
-            values["model_path"] = tuple(values["model_path"])
-        return cls(**values)
+        paths = data.get("model_path")
+        return cls(**{**data, **({"model_path": tuple(paths)} if isinstance(paths, list) else {})})
 
     def slug(self, variants: Sequence[str] = ()) -> str:
         """File-name stem: dstt_t14_240x432_float32, + `variants` (the profile's words for model
@@ -222,8 +204,7 @@ def parse_res(value: object, option: str = "--res") -> tuple[int, int]:
 
 
 def _frame(text: str, whole: str, option: str) -> int:
-    value = whole_number(text, f"{option} {shown(whole)}: frame count", 0, MAX_FRAMES)
-    if value < 1:
+    if (value := whole_number(text, f"{option} {shown(whole)}: frame count", 0, MAX_FRAMES)) < 1:
         raise UsageError(f"{option} {shown(whole)}: frame counts start at 1, got {value}")
     return value
 

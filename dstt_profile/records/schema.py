@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dstt_profile.errors import SchemaError
+from dstt_profile.errors import SchemaError, UsageError
 from dstt_profile.records.codec import check_floors, describe, from_jsonable, to_jsonable
 from dstt_profile.records.figures import (
     BACKWARD,
@@ -30,6 +30,7 @@ from dstt_profile.records.footprint import FootprintRecord, footprint
 from dstt_profile.records.invariants import check_run, floor
 from dstt_profile.records.legacy import config_json, upgraded
 from dstt_profile.records.profilerecord import GraphHintsRecord, ModuleNote, OpNote, ProfileRecord
+from dstt_profile.records.runconfig import RunConfig
 
 # The contract's version; a file of an earlier one is read and upgraded (legacy.py), never refused.
 SCHEMA = "dstt-profile/2"
@@ -44,7 +45,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class RunRecord:
-    config: dict[str, Any]
+    config: RunConfig
     params: int
     flops: FlopsRecord
     peak: PeakRecord
@@ -65,16 +66,16 @@ class RunRecord:
 
     @property
     def frames(self) -> int:
-        return int(self.config["frames"])
+        return self.config.frames
 
     def arg(self, name: str, default: Any = "") -> Any:
-        """A model argument of this run (`config["model_args"]`), or `default`."""
-        return self.config.get("model_args", {}).get(name, default)
+        """A model argument of this run, or `default`."""
+        return self.config.arg(name, default)
 
     @property
     def title(self) -> str:
         """The model's name in titles: the profile's, else the model reference."""
-        return self.profile.title or str(self.config.get("model", ""))
+        return self.profile.title or self.config.model
 
     def fvcore_families(self) -> list[tuple[str, int, int]]:
         """(op family, our FLOPs, fvcore's multiply-adds) per family of `FVCORE_FAMILIES`: fvcore counts
@@ -90,7 +91,7 @@ class RunRecord:
     @property
     def memory(self) -> str:
         """The memory view this run's figures are shown and gated in: allocator (default) or tensors."""
-        return str(self.config.get("memory", "allocator"))
+        return self.config.memory
 
     @property
     def view(self) -> MemoryView:
@@ -177,7 +178,7 @@ class Result:
         return {
             "schema": self.schema,
             "meta": to_jsonable(self.meta),
-            "runs": [{**run, "config": config_json(run["config"])} for run in to_jsonable(self.runs)],
+            "runs": [{**d, "config": config_json(r.config.to_dict())} for r, d in zip(self.runs, to_jsonable(self.runs))],
             "scaling": to_jsonable(self.scaling),
         }
 
@@ -237,21 +238,19 @@ CONFIG_REQUIRED = ("frames", "height", "width", "dtype")
 
 
 def _run(data: Any, where: str) -> RunRecord:
-    """One run: the record types, then its configuration against RunConfig and its rules."""
-    from dstt_profile.errors import UsageError
-    from dstt_profile.records.runconfig import RunConfig
-
+    """One run: its configuration against RunConfig and its rules, then the record types and what its
+    figures mean (check_run)."""
+    if isinstance(data, dict) and isinstance(data.get("config"), dict):
+        raw = dict(data["config"])
+        if isinstance(raw.get("model_args"), dict):
+            raw["model_args"] = [[k, v] for k, v in raw["model_args"].items()]
+        try:
+            data = {**data, "config": from_jsonable(RunConfig, raw, f"{where}.config", required=CONFIG_REQUIRED)}
+        except UsageError as exc:
+            raise SchemaError(f"{where}.config", str(exc)) from None
     record = from_jsonable(RunRecord, data, where)
     check_run(record, where)
-    at = f"{where}.config"
-    raw = dict(record.config)
-    if isinstance(raw.get("model_args"), dict):
-        raw["model_args"] = [[k, v] for k, v in raw["model_args"].items()]
-    try:
-        config = from_jsonable(RunConfig, raw, at, required=CONFIG_REQUIRED)
-    except UsageError as exc:
-        raise SchemaError(at, str(exc)) from None
     if not record.footprint.total:  # a result saved before footprints were
-        fp = footprint(config, record.params, record.param_bytes, record.input_bytes, record.peak.bytes)
+        fp = footprint(record.config, record.params, record.param_bytes, record.input_bytes, record.peak.bytes)
         record = replace(record, footprint=fp)
-    return replace(record, config=config.to_dict())
+    return record

@@ -1,4 +1,5 @@
-"""A budget check as text (the table and the summary) and as JSON (`check --json`)."""
+"""A budget check as text (the table and the summary), as JSON (`check --json`) and its one-sentence
+problems (also JUnit's, junit.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,14 @@ from dstt_profile.render.table import table
 from dstt_profile.units import fmt_bytes, fmt_count
 
 RESULT_SCHEMA = "dstt-profile-check/1"
+FOOTPRINT = (
+    "the whole memory the pass needs: weights + input + the allocator peak (+ optimizer state in train mode, "
+    "+ the assumed CUDA context on cuda)"
+)
+PEAK_VIEWS = {
+    "allocator": "the allocator peak above weights and input (storages at real size, workspaces included)",
+    "tensors": "the tensor peak of entries with memory = \"tensors\" (live tensors only)",
+}
 
 
 def fmt(metric: Metric, value: int | None) -> str:
@@ -38,9 +47,8 @@ def change(metric: Metric) -> str:
     return f"{(metric.actual - metric.baseline) / metric.baseline * 100:+.1f}%"
 
 
-def problem(metric: Metric) -> str:
+def problem(m: Metric) -> str:
     """One sentence for a failing metric ('' when it passes)."""
-    m = metric
     parts = []
     if m.over_budget:
         parts.append(f"{m.metric} {fmt(m, m.actual)} ({m.actual:,}) is over its budget {fmt(m, m.budget)} ({m.budget:,}): "
@@ -53,35 +61,13 @@ def problem(metric: Metric) -> str:
 
 def render_table(results: Sequence[EntryResult]) -> str:
     header = ["entry", "metric", "budget", "actual", "headroom", "vs baseline", "status"]
-    rows = [
-        [m.entry, m.metric, fmt(m, m.budget), fmt(m, m.actual), headroom(m), change(m), _status(m)]
-        for r in results
-        for m in r.metrics
-    ]
-    lines = table(header, rows)
-    views = sorted({r.record.memory for r in results})
-    lines.append("peak: " + "; ".join(PEAK_VIEWS[v] for v in views))
+    rows = [[m.entry, m.metric, fmt(m, m.budget), fmt(m, m.actual), headroom(m), change(m),
+             "OVER BUDGET" if m.over_budget else "GREW" if m.grew else "ok"]
+            for r in results for m in r.metrics]
+    lines = [*table(header, rows), "peak: " + "; ".join(PEAK_VIEWS[v] for v in sorted({r.record.memory for r in results}))]
     if any(m.metric == "footprint" for r in results for m in r.metrics):
         lines.append(f"footprint: {FOOTPRINT}")
     return "\n".join(lines)
-
-
-FOOTPRINT = (
-    "the whole memory the pass needs: weights + input + the allocator peak (+ optimizer state in train mode, "
-    "+ the assumed CUDA context on cuda)"
-)
-PEAK_VIEWS = {
-    "allocator": "the allocator peak above weights and input (storages at real size, workspaces included)",
-    "tensors": "the tensor peak of entries with memory = \"tensors\" (live tensors only)",
-}
-
-
-def _status(metric: Metric) -> str:
-    if metric.over_budget:
-        return "OVER BUDGET"
-    if metric.grew:
-        return "GREW"
-    return "ok"
 
 
 def summary(results: Sequence[EntryResult]) -> str:
@@ -89,22 +75,10 @@ def summary(results: Sequence[EntryResult]) -> str:
     if not failed:
         return f"all {len(results)} budget entries hold"
     lines = [f"{len(failed)} of {len(results)} budget entries failed:"]
-    lines += [f"  {m.entry}: {problem(m)}" for r in failed for m in r.failures()]
-    return "\n".join(lines)
+    return "\n".join([*lines, *(f"  {m.entry}: {problem(m)}" for r in failed for m in r.failures())])
 
 
 def result_json(results: Sequence[EntryResult]) -> str:
-    data = {
-        "schema": RESULT_SCHEMA,
-        "passed": all(r.passed for r in results),
-        "entries": [
-            {
-                "name": r.name,
-                "config": config_json(r.run.to_dict()),
-                "passed": r.passed,
-                "metrics": [m.to_dict() for m in r.metrics],
-            }
-            for r in results
-        ],
-    }
-    return json.dumps(data, indent=1) + "\n"
+    entries = [{"name": r.name, "config": config_json(r.run.to_dict()), "passed": r.passed,
+                "metrics": [m.to_dict() for m in r.metrics]} for r in results]
+    return json.dumps({"schema": RESULT_SCHEMA, "passed": all(r.passed for r in results), "entries": entries}, indent=1) + "\n"

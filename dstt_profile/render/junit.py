@@ -17,9 +17,7 @@ def _case(result: EntryResult) -> ET.Element:
     case = ET.Element("testcase", {"classname": "budgets", "name": xml_text(result.name), "time": "0"})
     failures = result.failures()
     if failures:
-        failure = ET.SubElement(
-            case, "failure", {"message": xml_text(problem(failures[0])), "type": "BudgetExceeded"}
-        )
+        failure = ET.SubElement(case, "failure", {"message": xml_text(problem(failures[0])), "type": "BudgetExceeded"})
         failure.text = xml_text("\n".join(f"{m.entry}: {problem(m)}" for m in failures))
     out = ET.SubElement(case, "system-out")
     out.text = xml_text("\n".join(

@@ -12,9 +12,7 @@ from dstt_profile.records.schema import ProfileRecord, ScalingRecord
 
 def _number(value: Fraction) -> str:
     """1234567 -> 1,234,567; 3/2 -> 3/2."""
-    if value.denominator == 1:
-        return f"{value.numerator:,}"
-    return f"{value.numerator:,}/{value.denominator:,}"
+    return f"{value.numerator:,}" + (f"/{value.denominator:,}" if value.denominator != 1 else "")
 
 
 def poly_text(poly: Poly, var: str = "t") -> str:
@@ -67,13 +65,9 @@ def any_apart(laws: Laws) -> bool:
 
 def peak_rows(laws: Laws) -> list[dict[str, str]]:
     """The peak's law over each run of t where one stage holds it."""
-    rows = []
-    for seg in laws.peaks:
-        law = seg.law
-        first = law.apart[0][0] if law.apart else law.first
-        span = f"t = {first}" if first == law.last else f"t = {first}..{law.last}"
-        rows.append({"span": span, "stage": seg.stage, "law": law_text(law)})
-    return rows
+    firsts = [seg.law.apart[0][0] if seg.law.apart else seg.law.first for seg in laws.peaks]
+    return [{"span": f"t = {first}" if first == seg.law.last else f"t = {first}..{seg.law.last}", "stage": seg.stage,
+             "law": law_text(seg.law)} for first, seg in zip(firsts, laws.peaks)]
 
 
 def crossover_lines(laws: Laws, scaling: ScalingRecord, profile: ProfileRecord) -> list[str]:
@@ -105,7 +99,7 @@ def scaling_text(report: Report, peak_from: int | None) -> str:
     peak: `peak_from`, searched over runs)."""
     run = report.run
     c = run.config
-    words = [f"{c['height']}x{c['width']}", c["dtype"], str(run.arg("attention")), f"b={c['batch']}"]
+    words = [f"{c.height}x{c.width}", c.dtype, str(run.arg("attention")), f"b={c.batch}"]
     lines = [f"Scaling over t ({' '.join(w for w in words if w)}), exact fits verified on every point:"]
     lines += [f"  {fit_line(law)}" for laws in report.laws.stages.values() for law in laws.values()]
     lines.append("Peak, fitted only where the stage holding it is constant:")

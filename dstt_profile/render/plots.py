@@ -1,17 +1,13 @@
-"""Plots for the HTML report, drawn with matplotlib (Agg) and returned as inline SVG strings.
-
-Every function takes records, never the model: stage colours and the stage that grows with t^2 come
-from the run's `ProfileRecord`.
-"""
+"""Plots for the HTML report, drawn with matplotlib (Agg) from records alone and returned as inline SVG;
+stage colours and the stage that grows with t^2 come from the run's `ProfileRecord`."""
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib
 
@@ -28,18 +24,20 @@ from dstt_profile.units import fmt_bytes, fmt_count  # noqa: E402
 _RC: Any = {"svg.fonttype": "none", "font.size": 9, "svg.hashsalt": "dstt-profile"}
 
 
-def _svg(fig: Any) -> str:
-    """The figure as an inline <svg> element: no XML header, no DOCTYPE, no metadata block."""
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
+def _svg(size: tuple[float, float], panels: int, adjust: Mapping[str, float], draw: Callable[[Any, list[Any]], None]) -> str:
+    """`draw(figure, axes)` on a row of `panels`, as an inline <svg>: no XML header, DOCTYPE nor metadata."""
+    with plt.rc_context(_RC):
+        fig, axes = plt.subplots(1, panels, figsize=size)
+        fig.subplots_adjust(**adjust)
+        draw(fig, list(np.atleast_1d(axes)))
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+        plt.close(fig)
     text = buf.getvalue()
-    text = text[text.index("<svg") :]
-    return re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
+    return re.sub(r"<metadata>.*?</metadata>", "", text[text.index("<svg"):], flags=re.S)
 
 
-@dataclass(frozen=True)
-class Scale:
+class Scale(NamedTuple):
     """A unit the plotted figures are divided by: its name and its size."""
 
     name: str
@@ -56,30 +54,23 @@ def scale_for(field: str, largest: int) -> Scale:
     return next((sc for sc in scales if largest >= sc.size), scales[-1])
 
 
-def _plain(value: float, _pos: object = None) -> str:
-    """A tick label as a plain number: 0.01, 2, 20, 1000."""
-    return f"{value:g}"
-
-
 def _log_ticks(ax: Any) -> None:
-    """Major ticks only, labelled as plain numbers: no minor labels (3x10^0, 4x10^0) to overlap."""
+    """Major ticks only, labelled as plain numbers (0.01, 2, 1000): no minor labels to overlap."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
     lo, hi = ax.get_xlim()
-    steps = [m * 10**e for e in range(-1, 7) for m in (1, 2, 5)]
-    ax.xaxis.set_major_locator(FixedLocator([x for x in steps if lo <= x <= hi]))
+    ax.xaxis.set_major_locator(FixedLocator([x for x in (m * 10**e for e in range(-1, 7) for m in (1, 2, 5)) if lo <= x <= hi]))
     ylo, yhi = ax.get_ylim()
     decades = np.log10(yhi / ylo) if ylo > 0 else 99.0
-    subs = (1.0, 2.0, 5.0) if decades <= 2 else (1.0,)
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 2 else (1.0,), numticks=12))
     for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(FuncFormatter(_plain))
+        axis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
         axis.set_minor_formatter(NullFormatter())
 
 
 def _plot_series(ax: Any, report: Report, field: str, log: bool, scale: Scale, colours: Mapping[str, str]) -> None:
-    """Each stage's `field` against t: through every point where every whole t is known, else the
-    points and the stage's exact law drawn between them."""
+    """Each stage's `field` against t: through every point where every whole t is known, else the points
+    and the stage's exact law drawn between them."""
     t = list(report.scaling.frames)
     dense = t == list(range(t[0], t[-1] + 1)) if t else True
     floor = 1 / scale.size  # one byte or one FLOP, in the plotted unit
@@ -107,54 +98,56 @@ def _plot_series(ax: Any, report: Report, field: str, log: bool, scale: Scale, c
 
 
 def scaling_svg(report: Report, field: str, what: str) -> str:
-    """Linear and log-log panels of per-stage `field` ("bytes" or "flops") against t, fitted curves and,
-    where the profile names a stage that grows with t^2, the t from which that stage's `field` is the
-    largest (the report's crossover of that quantity). Figures are drawn in a unit chosen from the data
-    (GiB, MiB, ... or TFLOP, GFLOP, ...); the y axis reads `<unit> <what>`."""
+    """Linear and log-log panels of per-stage `field` ("bytes" or "flops") against t in a unit chosen from
+    the data (the y axis reads `<unit> <what>`), with the t from which the profile's t^2 stage's `field`
+    is the largest (the report's crossover) marked."""
     profile = report.detail.profile
-    quadratic = profile.quadratic_stage
     cross = report.laws.crossovers.get(field)
     colours = stage_colours(profile)
     scale = scale_for(field, max((v for s in report.scaling.stages.values() for v in getattr(s, field)), default=0))
     quantity = "FLOPs" if field == "flops" else field
-    with plt.rc_context(_RC):
-        fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
-        fig.subplots_adjust(left=0.06, right=0.84, bottom=0.14, top=0.92, wspace=0.22)
+    mark = colour_of(colours, profile.quadratic_stage)
+
+    def draw(_fig: Any, axes: list[Any]) -> None:
         for ax, log in zip(axes, (False, True)):
             _plot_series(ax, report, field, log, scale, colours)
             ax.set_ylabel(f"{scale.name} {what}")
             ax.set_title(f"{quantity} per stage vs t ({'log-log' if log else 'linear'})")
             if cross is not None:
-                ax.axvline(cross, color=colour_of(colours, quadratic), ls="--", lw=1)
+                ax.axvline(cross, color=mark, ls="--", lw=1)
                 ax.annotate(f"t={cross}: {profile.quadratic_name}'s {quantity} largest", (cross, 0.95),
-                            xycoords=("data", "axes fraction"), fontsize=8, color=colour_of(colours, quadratic),
-                            ha="left", va="top")
+                            xycoords=("data", "axes fraction"), fontsize=8, color=mark, ha="left", va="top")
         if axes[1].get_legend_handles_labels()[0]:  # a series of zeros is not drawn on a log scale
             axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-        return _svg(fig)
+
+    return _svg((12, 3.8), 2, {"left": 0.06, "right": 0.84, "bottom": 0.14, "top": 0.92, "wspace": 0.22}, draw)
 
 
 def timeline_svg(run: RunRecord) -> str | None:
-    """Bytes held at each op in the run's memory view (allocator: storages at real size plus what the op
-    holds inside itself, so workspaces show as spikes; tensors: live tensor bytes), stages as coloured
-    bands, the peak marked; in a unit chosen from the data (GiB, MiB, ...). None without ops."""
+    """Bytes held at each op in the run's memory view (allocator: workspaces show as spikes; tensors: live
+    tensor bytes), stages as coloured bands, the peak marked, in a unit chosen from the data; None without ops."""
     if not run.ops:
         return None
     index = [o.index for o in run.ops]
     held = [run.timeline_bytes(o) for o in run.ops]
     peak = run.peak_view
     scale = scale_for("bytes", max([*held, peak.bytes]))
-    live = [v / scale.size for v in held]
-    with plt.rc_context(_RC):
-        fig, ax = plt.subplots(figsize=(12, 3.6))
-        fig.subplots_adjust(left=0.07, right=0.84, bottom=0.14, top=0.95)
+    colours = stage_colours(run.profile)
+    bands: list[tuple[str, int, int]] = []  # runs of consecutive ops in one stage: (stage, first, last index)
+    for o in run.ops:
+        if bands and bands[-1][0] == o.stage:
+            bands[-1] = (o.stage, bands[-1][1], o.index)
+        else:
+            bands.append((o.stage, o.index, o.index))
+
+    def draw(_fig: Any, axes: list[Any]) -> None:
+        ax = axes[0]
         seen: set[str] = set()
-        colours = stage_colours(run.profile)
-        for stage, first, last in _bands(run):
-            label = stage if stage not in seen else None
+        for stage, first, last in bands:
+            ax.axvspan(first - 0.5, last + 0.5, color=colour_of(colours, stage), alpha=0.25, lw=0,
+                       label=stage if stage not in seen else None)
             seen.add(stage)
-            ax.axvspan(first - 0.5, last + 0.5, color=colour_of(colours, stage), alpha=0.25, lw=0, label=label)
-        ax.plot(index, live, color="#222222", lw=1)
+        ax.plot(index, [v / scale.size for v in held], color="#222222", lw=1)
         ax.plot([peak.op_index], [peak.bytes / scale.size], "v", color="#d00000", ms=8)
         ax.annotate(f"peak {fmt_bytes(peak.bytes)}\n#{peak.op_index} {peak.op}", (peak.op_index, peak.bytes / scale.size),
                     xytext=(8, -4), textcoords="offset points", fontsize=8, color="#d00000", va="top")
@@ -164,39 +157,17 @@ def timeline_svg(run: RunRecord) -> str | None:
         ax.set_xlim(index[0] - 0.5, index[-1] + 0.5)
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-        return _svg(fig)
 
-
-def _bands(run: RunRecord) -> list[tuple[str, int, int]]:
-    """Runs of consecutive ops in one stage: (stage, first index, last index)."""
-    bands: list[tuple[str, int, int]] = []
-    for o in run.ops:
-        if bands and bands[-1][0] == o.stage:
-            bands[-1] = (o.stage, bands[-1][1], o.index)
-        else:
-            bands.append((o.stage, o.index, o.index))
-    return bands
+    return _svg((12, 3.6), 1, {"left": 0.07, "right": 0.84, "bottom": 0.14, "top": 0.95}, draw)
 
 
 def scaling_table(scaling: ScalingRecord, memory: str, frames: Sequence[int], quadratic: str) -> list[dict[str, str]]:
-    """One row per t of `frames` (those of `scaling` to show): the figures the plots show, as text (for
-    the report and for readers without SVG); the peak in the view `memory`; `quadratic` the stage
-    whose headline bytes have a column ("" none)."""
+    """One row per t of `frames` (those of `scaling` to show): the figures the plots show, as text (for readers
+    without SVG); the peak in the view `memory`; `quadratic` the stage whose headline bytes have a column."""
     peak_bytes, peak_stage = scaling.peaks(memory)
     at = {t: i for i, t in enumerate(scaling.frames)}
     grows = scaling.stages.get(quadratic) if quadratic else None
-    rows = []
-    for t in frames:
-        i = at[t]
-        largest = max(scaling.stages, key=lambda name: scaling.stages[name].bytes[i]) if scaling.stages else "-"
-        rows.append(
-            {
-                "t": str(t),
-                "quadratic": fmt_bytes(grows.bytes[i]) if grows is not None else "-",
-                "largest": largest,
-                "flops": fmt_count(scaling.flops[i], "FLOP"),
-                "peak": fmt_bytes(peak_bytes[i]),
-                "peak_stage": peak_stage[i],
-            }
-        )
-    return rows
+    return [{"t": str(t), "quadratic": fmt_bytes(grows.bytes[at[t]]) if grows is not None else "-",
+             "largest": max(scaling.stages, key=lambda name: scaling.stages[name].bytes[at[t]]) if scaling.stages else "-",
+             "flops": fmt_count(scaling.flops[at[t]], "FLOP"), "peak": fmt_bytes(peak_bytes[at[t]]),
+             "peak_stage": peak_stage[at[t]]} for t in frames]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 
+from dstt_profile.records.legacy import DSTT_CONFIG_FIELDS
 from dstt_profile.records.report import Report
-from dstt_profile.records.schema import RunRecord
+from dstt_profile.render.table import dims
 
 STAGE_COLUMNS = (
     "t", "height", "width", "batch", "dtype", "attention", "mode", "stage", "shape", "elements", "bytes",
@@ -14,19 +15,6 @@ STAGE_COLUMNS = (
     "peak_view", "tensor_peak_bytes", "heads", "zones", "blocks", "hidden", "channel", "device", "optimizer",
     "params", "peak_stage", "allocator_peak_bytes", "footprint_bytes", "model", "model_args",
 )
-# DSTT's arguments have columns of their own (empty for another model); `model_args` holds the others.
-_OWN_COLUMNS = frozenset({"attention", "heads", "zones", "blocks", "hidden", "channel"})
-
-
-def _args(run: RunRecord) -> str:
-    """The model arguments without a column of their own, as name=value;..."""
-    args = run.config.get("model_args", {})
-    return ";".join(f"{k}={v}" for k, v in args.items() if k not in _OWN_COLUMNS)
-
-
-def optimizer(run: RunRecord) -> str:
-    """The optimizer whose state the footprint holds: 'none' in inference."""
-    return run.footprint.optimizer_name
 
 
 def render_json(report: Report) -> str:
@@ -36,24 +24,21 @@ def render_json(report: Report) -> str:
 
 
 def render_csv(report: Report) -> str:
-    """The stage table of every run: one row per t x stage, with every configuration column (so runs
-    that differ in any of them stay apart) and the run's peaks and footprint on each row. `peak_bytes`
-    and `peak_stage` are in the run's memory view (`peak_view`); `allocator_peak_bytes` and
-    `tensor_peak_bytes` are the two views."""
+    """One row per t x stage, with every configuration column (so runs that differ in any stay apart) and
+    the run's peaks and footprint: `peak_bytes` and `peak_stage` in the run's memory view (`peak_view`),
+    `allocator_peak_bytes` and `tensor_peak_bytes` the two views. DSTT's arguments have columns of their
+    own (empty for another model); `model_args` holds the others, as name=value;..."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(STAGE_COLUMNS)
     for r in report.runs:
         c = r.config
-        for s in r.stages.values():
-            writer.writerow(
-                [
-                    c["frames"], c["height"], c["width"], c["batch"], c["dtype"], r.arg("attention"), c["mode"],
-                    s.name, "x".join(map(str, s.shape)), s.elements, s.bytes, s.flops, s.other_flops,
-                    s.instances, f"{s.share:.6f}", s.formula_substituted, s.formula_elements, s.match,
-                    r.peak_view.bytes, r.memory, r.tensor_peak.bytes, r.arg("heads"), r.arg("zones"), r.arg("blocks"),
-                    r.arg("hidden"), r.arg("channel"), c["device"], optimizer(r), r.params, r.peak_view.stage, r.peak.bytes,
-                    r.footprint.total, c["model"], _args(r),
-                ]
-            )
+        args = ";".join(f"{k}={v}" for k, v in c.args.items() if k not in DSTT_CONFIG_FIELDS)
+        writer.writerows([
+            c.frames, c.height, c.width, c.batch, c.dtype, r.arg("attention"), c.mode, s.name,
+            dims(s.shape, ""), s.elements, s.bytes, s.flops, s.other_flops, s.instances, f"{s.share:.6f}",
+            s.formula_substituted, s.formula_elements, s.match, r.peak_view.bytes, r.memory, r.tensor_peak.bytes,
+            *(r.arg(name) for name in ("heads", "zones", "blocks", "hidden", "channel")), c.device,
+            r.footprint.optimizer_name, r.params, r.peak_view.stage, r.peak.bytes, r.footprint.total, c.model, args,
+        ] for s in r.stages.values())
     return out.getvalue()

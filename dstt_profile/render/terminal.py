@@ -1,11 +1,15 @@
-"""The terminal summary: the stage table of one run, or one line per t for a sweep."""
+"""The terminal summary (one run's stage table, or one line per t of a sweep), and the cells and sentences
+the HTML report shares with it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from dstt_profile.records.report import Report
-from dstt_profile.records.schema import BACKWARD, MemoryView, Result, RunRecord
+from dstt_profile.records.schema import BACKWARD, MemoryView, PeakRecord, Result, RunRecord
 from dstt_profile.render.footprint import footprint_lines
-from dstt_profile.render.table import table
+from dstt_profile.render.table import dims, exact_bytes, module_name, table
 from dstt_profile.units import fmt_bytes, fmt_count
 
 
@@ -15,70 +19,80 @@ def describe(run: RunRecord, frames: str | None = None) -> str:
     if run.measured is not None:
         tensors = f"measured: real forward passes on {run.measured.device} beside the prediction"
     else:
-        tensors = "real tensors" if c.get("real") else "fake tensors"
-    view = "allocator view" if c.get("memory", "allocator") == "allocator" else "tensor view"
-    when = frames if frames is not None else f"t={c['frames']}"
-    threads = c.get("threads")
-    device = f"{c['device']} {threads} threads" if c["device"] == "cpu" and threads else c["device"]
-    how = ", ".join(w for w in (run.profile.variant, c["mode"], device, tensors, view) if w)
-    return f"{run.title} {when} {c['height']}x{c['width']} batch {c['batch']} {c['dtype']} ({how})"
+        tensors = "real tensors" if c.real else "fake tensors"
+    view = "allocator view" if c.memory == "allocator" else "tensor view"
+    when = frames if frames is not None else f"t={c.frames}"
+    threads = c.threads
+    device = f"{c.device} {threads} threads" if c.device == "cpu" and threads else c.device
+    how = ", ".join(w for w in (run.profile.variant, c.mode, device, tensors, view) if w)
+    return f"{run.title} {when} {c.height}x{c.width} batch {c.batch} {c.dtype} ({how})"
 
 
-def backward_flops(run: RunRecord) -> int:
-    """FLOPs of the total that no forward stage holds: the backward pass's in train mode, whose ops run
-    where no module does (stage `backward`, stages.py); 0 in inference.
-
-    Read from the totals, so a derived run (no per-op records) has it too."""
-    return run.flops.total - sum(s.flops for s in run.stages.values())
-
-
-def backward_share(run: RunRecord) -> float:
-    """`backward_flops` as a share of the total: with the stages' shares it adds up to 1."""
-    return backward_flops(run) / run.flops.total if run.flops.total else 0.0
+def stage_rows(run: RunRecord) -> list[dict[str, str]]:
+    """The stage table's cells in stage order, then a `backward` row where the FLOPs include ops outside
+    every forward stage (train mode: the backward pass, where no module runs), so the shares add up."""
+    rows = [{"stage": s.name, "shape": dims(s.shape) + ("" if s.materialised else " *"), "elements": f"{s.elements:,}",
+             "bytes": fmt_bytes(s.bytes), "flops": fmt_count(s.flops, "FLOP") if s.flops else "0",
+             "instances": str(s.instances), "share": f"{100 * s.share:.1f}%", "formula": s.formula,
+             "substituted": f"{s.formula_substituted} = {s.formula_elements:,}", "check": "pass" if s.match else "FAIL",
+             "verdict": ("ok" if s.match else "MISMATCH") if s.formula else "-", "headline": s.headline}
+            for s in run.stages.values()]
+    total = run.flops.total
+    rest = total - sum(s.flops for s in run.stages.values())  # from the totals: a derived run has it too
+    if rest:
+        train = run.config.mode == "train"
+        what = "the backward pass (train mode): every op of it, where no module runs" if train else "ops outside every forward stage"
+        rows.append({**dict.fromkeys(("shape", "elements", "bytes", "instances", "formula", "substituted", "check",
+                                      "verdict"), "-"), "stage": BACKWARD, "flops": fmt_count(rest, "FLOP"),
+                     "share": f"{100 * (rest / total if total else 0.0):.1f}%", "headline": what})
+    return rows
 
 
 def stage_place(stage: str) -> str:
-    """A stage as a place in the pass: the backward stage is "the backward pass"; none (nothing was
-    allocated) is "no stage"."""
-    if not stage:
-        return "no stage"
-    return "the backward pass" if stage == BACKWARD else stage
+    """A stage as a place in the pass: "the backward pass", or "no stage" where nothing was allocated."""
+    return "the backward pass" if stage == BACKWARD else stage or "no stage"
 
 
-def peak_location(stage: str, op_index: int, op: str, module: str) -> str:
-    """Where a peak is: `stage, op #i op in module`. A backward op runs in no module, so a peak there is
-    located as the backward pass rather than as the root module."""
-    if stage == BACKWARD:
-        return f"backward pass, op #{op_index} {op}"
-    return f"{stage}, op #{op_index} {op} in {module or '<root>'}"
+def peak_location(peak: PeakRecord) -> str:
+    """`stage, op #i op in module`; a backward op runs in no module, so it is in the backward pass."""
+    if peak.stage == BACKWARD:
+        return f"backward pass, op #{peak.op_index} {peak.op}"
+    return f"{peak.stage}, op #{peak.op_index} {peak.op} in {module_name(peak.module)}"
+
+
+def other_peak(run: RunRecord) -> str:
+    """The peak of the view the run is not shown in, and its stage."""
+    if run.view == MemoryView.ALLOCATOR:
+        return f"tensors only: {exact_bytes(run.tensor_peak.bytes)} in {stage_place(run.tensor_peak.stage)}"
+    return f"allocator peak: {exact_bytes(run.peak.bytes)} in {stage_place(run.peak.stage)}"
+
+
+def peak_lines(run: RunRecord) -> list[str]:
+    """The headline peak in the run's view, with the other view beside it and what each includes."""
+    p, shown = run.peak, run.peak_view
+    if shown.op_index < 0:
+        where = "the pass allocates nothing: no op holds memory above the weights and input"
+    elif shown.stage == BACKWARD:
+        where = f"in the backward pass at op #{shown.op_index} {shown.op}"
+    else:
+        where = f"in {shown.stage} at op #{shown.op_index} {shown.op} ({module_name(shown.module)})"
+    if run.view == MemoryView.ALLOCATOR:
+        inside = f"; {fmt_bytes(p.transient_bytes)} of it held inside that op" if p.transient_bytes else ""
+        return [f"peak         {exact_bytes(p.bytes)} allocator peak above weights and input, {where}{inside}",
+                f"             {other_peak(run)} (no workspaces, storages at tensor size; --memory tensors to gate on it)"]
+    return [f"peak         {exact_bytes(shown.bytes)} of tensors only (no workspaces, storages at tensor size), {where}",
+            f"             {other_peak(run)} (what a real run holds)"]
 
 
 def render_run(run: RunRecord) -> str:
-    dtype = run.config["dtype"]
-    rows = []
-    for s in run.stages.values():
-        shape = "x".join(map(str, s.shape)) if s.shape else "-"
-        if not s.materialised:
-            shape += " *"
-        rows.append(
-            [
-                s.name,
-                shape,
-                f"{s.elements:,}",
-                fmt_bytes(s.bytes),
-                fmt_count(s.flops, "FLOP") if s.flops else "0",
-                f"{100 * s.share:.1f}%",
-                ("ok" if s.match else "MISMATCH") if s.formula else "-",
-            ]
-        )
-    rest = backward_flops(run)
-    if rest:
-        rows.append([BACKWARD, "-", "-", "-", fmt_count(rest, "FLOP"), f"{100 * backward_share(run):.1f}%", "-"])
+    dtype = run.config.dtype
+    rows = [[r[k] for k in ("stage", "shape", "elements", "bytes", "flops", "share", "verdict")] for r in stage_rows(run)]
     header = ["stage", "headline shape", "elements", f"bytes ({dtype})", "FLOPs", "share", "formula"]
     lines = [describe(run), "", *table(header, rows, {2, 3, 4, 5})]
     if any(not s.materialised for s in run.stages.values()):
         lines.append("* attention matrix not materialised (fused kernel): largest tensor of the stage shown")
     failed = [c for c in run.checks if not c.passed]
+    checks = f"{len(run.checks) - len(failed)}/{len(run.checks)} formulas match" if run.checks else "none (no formulas for this model)"
     lines += [
         "",
         f"parameters   {run.params:,} ({fmt_bytes(run.param_bytes)} at {dtype})",
@@ -86,44 +100,39 @@ def render_run(run: RunRecord) -> str:
         f"(conv/linear/matmul, 2 per multiply-add); other arithmetic {fmt_count(run.flops.other_total, 'FLOP')}",
         *peak_lines(run),
         *footprint_lines(run.footprint),
-        f"checks       {len(run.checks) - len(failed)}/{len(run.checks)} formulas match"
-        if run.checks
-        else "checks       none (no formulas for this model)",
+        f"checks       {checks}",
+        *(f"  FAIL {c.name}: {c.formula_substituted} = {c.expected:,} but measured {c.measured:,}" for c in failed),
     ]
-    for c in failed:
-        lines.append(f"  FAIL {c.name}: {c.formula_substituted} = {c.expected:,} but measured {c.measured:,}")
     if run.profile.note:
         lines.append(f"profile      {run.profile.note}")
     if run.flops.unsupported:
-        ops = ", ".join(f"{k} x{v}" for k, v in sorted(run.flops.unsupported.items()))
-        lines.append(f"no cost function: {ops}")
-    if run.measured is not None:
-        lines += ["", *render_measured(run)]
-    return "\n".join(lines)
+        lines.append("no cost function: " + ", ".join(f"{k} x{v}" for k, v in sorted(run.flops.unsupported.items())))
+    return "\n".join([*lines, "", *render_measured(run)] if run.measured is not None else lines)
 
 
-def peak_lines(run: RunRecord) -> list[str]:
-    """The headline peak in the run's view, with the other view beside it and what each includes."""
-    p, tp = run.peak, run.tensor_peak
-    shown = run.peak_view
-    if shown.op_index < 0:
-        where = "the pass allocates nothing: no op holds memory above the weights and input"
-    elif shown.stage == BACKWARD:
-        where = f"in the backward pass at op #{shown.op_index} {shown.op}"
-    else:
-        where = f"in {shown.stage} at op #{shown.op_index} {shown.op} ({shown.module or '<root>'})"
-    if run.view == MemoryView.ALLOCATOR:
-        inside = f"; {fmt_bytes(p.transient_bytes)} of it held inside that op" if p.transient_bytes else ""
-        return [
-            f"peak         {fmt_bytes(p.bytes)} ({p.bytes:,} B) allocator peak above weights and input, {where}{inside}",
-            f"             tensors only: {fmt_bytes(tp.bytes)} ({tp.bytes:,} B) in {stage_place(tp.stage)} "
-            "(no workspaces, storages at tensor size; --memory tensors to gate on it)",
-        ]
-    return [
-        f"peak         {fmt_bytes(tp.bytes)} ({tp.bytes:,} B) of tensors only (no workspaces, storages "
-        f"at tensor size), {where}",
-        f"             allocator peak: {fmt_bytes(p.bytes)} ({p.bytes:,} B) in {stage_place(p.stage)} (what a real run holds)",
-    ]
+def measured_rows(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
+    """One row per measured run: the peaks with their errors ((predicted - measured) / measured), where the
+    allocator peak is predicted, wall times (ms per stage)."""
+    return [{
+        "t": str(r.frames), "device": m.device, "method": m.method, "measured": f"{m.measured_peak_bytes:,}",
+        "allocator": f"{m.predicted_allocator_peak_bytes:,}", "allocator_error": f"{m.peak_error_pct:+.3f}%",
+        "tensor": f"{m.predicted_peak_bytes:,}", "tensor_error": f"{m.tensor_peak_error_pct:+.3f}%",
+        "where": f"{m.allocator_peak_op} in {module_name(m.allocator_peak_module)} "
+                 f"(+{fmt_bytes(m.workspace_at_peak_bytes)} workspace)",
+        "at": f"{m.allocator_peak_stage} ({m.allocator_peak_op} in {module_name(m.allocator_peak_module)})",
+        "forward": f"{m.forward_seconds:.3f} s", "rss": fmt_bytes(m.rss_peak_bytes),
+        "stage_ms": {s: f"{v * 1000:.1f}" for s, v in m.stage_seconds.items()},
+    } for r in runs if (m := r.measured) is not None]
+
+
+def measured_table(runs: Sequence[RunRecord]) -> list[str]:
+    """Predicted against measured, one row per t."""
+    rows = measured_rows(runs)
+    if not rows:
+        return []
+    header = ["t", "measured peak B", "predicted allocator peak B", "error", "tensor peak B", "error", "where"]
+    cells = [[r[k] for k in ("t", "measured", "allocator", "allocator_error", "tensor", "tensor_error", "at")] for r in rows]
+    return [f"predicted against measured on {rows[0]['device']} ({rows[0]['method']})", *table(header, cells, range(6))]
 
 
 def render_measured(run: RunRecord) -> list[str]:
@@ -131,82 +140,32 @@ def render_measured(run: RunRecord) -> list[str]:
     m = run.measured
     if m is None:
         return []
-    lines = [
+    worst = max(m.headline_error_pct.values(), key=abs, default=0.0)
+    rows = [[stage, f"{seconds * 1000:.1f}", f"{100 * seconds / m.forward_seconds:.1f}%" if m.forward_seconds else "-"]
+            for stage, seconds in m.stage_seconds.items()]
+    return [
         *measured_table([run]),
         "",
         f"  real run's tensor peak   {m.real_tensor_peak_bytes:,} B (the op recorder on real tensors); "
         f"{fmt_bytes(m.workspace_at_peak_bytes)} held inside {m.allocator_peak_op} at the allocator peak",
-        f"  headline tensors         {_headline_summary(m.headline_error_pct)}",
+        f"  headline tensors         {len(m.headline_error_pct)} stages, largest error {worst:+.3f}%",
         f"  forward pass             {m.forward_seconds:.3f} s (median of {m.repeats}); process RSS "
         f"{fmt_bytes(m.rss_before_bytes)} before, peak {fmt_bytes(m.rss_peak_bytes)}",
+        "",
+        *table(["stage", "wall ms (median)", "share"], rows, {1, 2}),
     ]
-    rows = [
-        [stage, f"{seconds * 1000:.1f}", f"{100 * seconds / m.forward_seconds:.1f}%" if m.forward_seconds else "-"]
-        for stage, seconds in m.stage_seconds.items()
-    ]
-    lines += ["", *table(["stage", "wall ms (median)", "share"], rows, {1, 2})]
-    return lines
-
-
-def measured_table(runs: list[RunRecord]) -> list[str]:
-    """Predicted against measured, one row per t: the measured allocator peak, both predictions with
-    their errors ((predicted - measured) / measured), and where the allocator peak is predicted."""
-    measured = [r for r in runs if r.measured is not None]
-    if not measured:
-        return []
-    first = measured[0].measured
-    assert first is not None
-    rows = []
-    for r in measured:
-        m = r.measured
-        assert m is not None
-        rows.append(
-            [
-                str(r.frames),
-                f"{m.measured_peak_bytes:,}",
-                f"{m.predicted_allocator_peak_bytes:,}",
-                f"{m.peak_error_pct:+.3f}%",
-                f"{m.predicted_peak_bytes:,}",
-                f"{m.tensor_peak_error_pct:+.3f}%",
-                f"{m.allocator_peak_stage} ({m.allocator_peak_op} in {m.allocator_peak_module or '<root>'})",
-            ]
-        )
-    header = ["t", "measured peak B", "predicted allocator peak B", "error", "tensor peak B", "error", "where"]
-    return [f"predicted against measured on {first.device} ({first.method})", *table(header, rows, {0, 1, 2, 3, 4, 5})]
-
-
-def _headline_summary(errors: dict[str, float]) -> str:
-    worst = max(errors.values(), key=abs, default=0.0)
-    return f"{len(errors)} stages, largest error {worst:+.3f}%"
 
 
 def render_sweep(result: Result) -> str:
     first = result.runs[0]
-    dtype = first.config["dtype"]
     view = "allocator" if first.memory == "allocator" else "tensors only"
-    # The column of the stage that grows with t^2, else of the first stage.
-    stage = first.profile.quadratic_stage or next(iter(first.stages), "")
-    header = ["t", stage.replace("_", " "), f"bytes ({dtype})", "FLOPs", f"peak ({view})", "peak stage", "checks"]
-    rows = []
-    for r in result.runs:
-        ta = r.stages[stage]
-        passed = sum(c.passed for c in r.checks)
-        rows.append(
-            [
-                str(r.frames),
-                f"{ta.elements:,}",
-                fmt_bytes(ta.bytes),
-                fmt_count(r.flops.total, "FLOP"),
-                fmt_bytes(r.peak_view.bytes),
-                r.peak_view.stage,
-                f"{passed}/{len(r.checks)}",
-            ]
-        )
-    lines = [describe(first, "sweep"), "", *table(header, rows, {0, 1, 2, 3, 4})]
-    measured = measured_table(list(result.runs))
-    if measured:
-        lines += ["", *measured]
-    return "\n".join(lines)
+    stage = first.profile.quadratic_stage or next(iter(first.stages), "")  # the t^2 stage's column, else the first's
+    header = ["t", stage.replace("_", " "), f"bytes ({first.config.dtype})", "FLOPs", f"peak ({view})", "peak stage", "checks"]
+    rows = [[str(r.frames), f"{r.stages[stage].elements:,}", fmt_bytes(r.stages[stage].bytes), fmt_count(r.flops.total, "FLOP"),
+             fmt_bytes(r.peak_view.bytes), r.peak_view.stage, f"{sum(c.passed for c in r.checks)}/{len(r.checks)}"]
+            for r in result.runs]
+    measured = measured_table(result.runs)
+    return "\n".join([describe(first, "sweep"), "", *table(header, rows, range(5)), *(["", *measured] if measured else [])])
 
 
 def render(report: Report) -> str:

@@ -26,12 +26,8 @@ class Shorthand:
     parse: Callable[[str, str], ArgValue] = positive
 
 
-def _text(text: str, option: str) -> ArgValue:
-    return text
-
-
 SHORTHANDS: tuple[Shorthand, ...] = (
-    Shorthand("attention", "DSTT's attention backend: matmul (default) or sdpa", _text),
+    Shorthand("attention", "DSTT's attention backend: matmul (default) or sdpa", lambda text, _option: text),
     Shorthand("heads", "DSTT's attention heads k (default 4)"),
     Shorthand("zones", "DSTT's zones per side s in temporal blocks (default 2)"),
     Shorthand("hidden", "DSTT's token width d (default 512)"),
@@ -56,18 +52,17 @@ def full_args(run: RunConfig) -> dict[str, ArgValue]:
     if args["attention"] not in ATTENTION_BACKENDS:
         raise UsageError(f"attention {args['attention']!r} is not one of {', '.join(ATTENTION_BACKENDS)}",
                          "model_args.attention")
-    problem = first_problem(_unchecked(run, args))
-    if problem is not None:
+    if (problem := first_problem(_unchecked(run, args))) is not None:
         word = problem.partition(" ")[0]
         raise UsageError(problem, "res" if word in ("height", "width") else f"model_args.{word}" if word in DEFAULTS else "model_args")
     return args
 
 
 def _unchecked(run: RunConfig, args: dict[str, Any]) -> DSTTConfig:
+    """A DSTTConfig of these sizes, not validated (first_problem says what is wrong with it)."""
     cfg = object.__new__(DSTTConfig)
-    for name, value in DSTTConfig.__dataclass_fields__.items():
-        object.__setattr__(cfg, name, value.default)
-    for name, value in {"height": run.height, "width": run.width, **args}.items():
+    for name, value in {**{n: f.default for n, f in DSTTConfig.__dataclass_fields__.items()}, "height": run.height,
+                        "width": run.width, **args}.items():
         object.__setattr__(cfg, name, value)
     return cfg
 

@@ -1,10 +1,6 @@
-"""Closed-form formulas per stage, in the symbols of docs/architecture.md, as data plus small pure functions.
-
-Each formula is a power of t times constant factors, so it prints two ways: general
-(`k*t^2*n^2/s^2`) and with the run's constants substituted (`t^2*720*720` at 240x432), and it
-evaluates to an exact integer. Element formulas are per instance (one block); FLOP formulas cover
-every instance of the stage (2 FLOPs per multiply-add).
-"""
+"""Closed-form formulas per stage, in the symbols of docs/architecture.md: powers of t times constant
+factors, printed general (`k*t^2*n^2/s^2`) and with the run's constants (`t^2*720*720` at 240x432), each
+an exact integer. Element formulas are per instance (one block); FLOP formulas cover every instance."""
 
 from __future__ import annotations
 
@@ -12,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
+from dstt_profile.profiles.base import FormulaValue
 from dstt_profile.profiles.dstt.args import config_of
 from dstt_profile.records.runconfig import RunConfig
 from model.config import DSTTConfig
@@ -40,14 +37,6 @@ class Symbols:
         mc = config if config is not None else config_of(run)
         return cls(b=run.batch, t=run.frames, H=run.height, W=run.width, c=mc.channel, d=mc.hidden, k=mc.heads,
                    L=mc.blocks, s=mc.zones, n=mc.tokens, p=mc.kernel, cp=mc.fold_channels)
-
-    @property
-    def temporal_blocks(self) -> int:
-        return (self.L + 1) // 2
-
-    @property
-    def spatial_blocks(self) -> int:
-        return self.L // 2
 
 
 Term = tuple[int, tuple[Fraction | int, ...]]  # (power of t, constant factors)
@@ -80,6 +69,10 @@ class Formula:
         texts = [_term_text(power, factors) for power, factors in self.terms(sym)]
         body = " + ".join(texts)
         return body if sym.b == 1 else f"{sym.b}*({body})" if len(texts) > 1 else f"{sym.b}*{body}"
+
+    def at(self, sym: Symbols) -> FormulaValue:
+        """General (with b* in front where the batch is not 1), substituted, and the exact value."""
+        return FormulaValue(f"b*{self.general}" if sym.b != 1 else self.general, self.substituted(sym), self.value(sym))
 
 
 def _term_text(power: int, factors: tuple[Fraction | int, ...]) -> str:
@@ -119,20 +112,15 @@ FUSED_ELEMENTS: dict[str, Formula] = {
     "temporal_attention": Formula("t*n*d", lambda s: _one(1, s.n, s.d)),
 }
 
-# Conv / linear / matmul FLOPs of the whole stage, all instances (2 per multiply-add).
-# Attention stage: q, k, v and output projections (4 * t*n*d^2 multiply-adds per block) plus the two
-# attention products (spatial 2*t*n^2*d, temporal 2*t^2*n^2*d/s^2 multiply-adds per block, docs/architecture.md).
+# Conv / linear / matmul FLOPs of the whole stage, all instances (2 per multiply-add; docs/architecture.md).
+# L_s = floor(L/2) spatial blocks, L_t = ceil(L/2) temporal blocks.
 FLOPS: dict[str, Formula] = {
     "he_output": Formula("2*t*n*d*c'*p^2", lambda s: _one(1, 2, s.n, s.d, s.cp * s.p**2)),
     "spatial_attention": Formula("L_s*(8*t*n*d^2 + 4*t*n^2*d)", lambda s: (
-        (1, (s.spatial_blocks * 8 * s.n * s.d**2,)), (1, (s.spatial_blocks * 4 * s.n**2 * s.d,)))),
+        (1, (s.L // 2 * 8 * s.n * s.d**2,)), (1, (s.L // 2 * 4 * s.n**2 * s.d,)))),
     "temporal_attention": Formula("L_t*(8*t*n*d^2 + 4*t^2*n^2*d/s^2)", lambda s: (
-        (1, (s.temporal_blocks * 8 * s.n * s.d**2,)), (2, (Fraction(s.temporal_blocks * 4 * s.n**2 * s.d, s.s**2),)))),
+        (1, ((s.L + 1) // 2 * 8 * s.n * s.d**2,)), (2, (Fraction((s.L + 1) // 2 * 4 * s.n**2 * s.d, s.s**2),)))),
     "ffn": Formula("L*16*t*n*d^2", lambda s: _one(1, s.L * 16 * s.n * s.d**2)),
     "vec2patch": Formula("2*t*n*d*c'*p^2", lambda s: _one(1, 2, s.n, s.d, s.cp * s.p**2)),
 }
 
-
-def general(formula: Formula, sym: Symbols) -> str:
-    """The formula in general symbols, with b* in front where the batch is not 1."""
-    return f"b*{formula.general}" if sym.b != 1 else formula.general

@@ -1,10 +1,13 @@
-"""The DSTT profile: the built-in network (model/dstt.py), sized by the run's model arguments (args.py),
-or a user's module with DSTT's module names, sized as its layers show (`sizes_of`)."""
+"""The DSTT profile: the built-in network (model/dstt.py), sized by the run's model arguments (args.py)
+and able to check a checkpoint against them, or a user's module with DSTT's module names, sized as its
+layers show (`sizes_of`)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from torch import nn
 
@@ -13,24 +16,19 @@ from dstt_profile.errors import UsageError
 from dstt_profile.profiles.base import FormulaValue, ModelProfile
 from dstt_profile.profiles.dstt import stages as st
 from dstt_profile.profiles.dstt.args import DEFAULTS, config_of
-from dstt_profile.profiles.dstt.formulas import ELEMENTS, FLOPS, FUSED_ELEMENTS, Formula, Symbols, general
-from dstt_profile.profiles.dstt.graphhints import GRAPH
+from dstt_profile.profiles.dstt.formulas import ELEMENTS, FLOPS, FUSED_ELEMENTS, Formula, Symbols
+from dstt_profile.records.legacy import DSTT_COLOURS as COLOURS
+from dstt_profile.records.legacy import DSTT_GRAPH as GRAPH
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import CheckRecord, StageRecord
 from model.config import DSTTConfig
 
 NAME = "dstt"
-COLOURS = dict(zip(st.STAGES, ("#4e79a7", "#76b7b2", "#59a14f", "#e15759", "#f28e2b", "#edc948", "#b07aa1",
-                               "#9c755f", "#bab0ac")))
 _BLOCK_KIND = DSTTConfig().block_kind  # temporal at even index, spatial at odd, as released
 
 
 def stage_of(module: str) -> str | None:
     return st.stage_of(module, _BLOCK_KIND)
-
-
-def _value(formula: Formula, sym: Symbols) -> FormulaValue:
-    return FormulaValue(general(formula, sym), formula.substituted(sym), formula.value(sym))
 
 
 class DSTTFormulas:
@@ -40,27 +38,21 @@ class DSTTFormulas:
         self.config_for = config_for
 
     def stage(self, run: RunConfig, stage: str, materialised: bool) -> FormulaValue | None:
-        table = ELEMENTS if materialised else FUSED_ELEMENTS
-        formula = table.get(stage)
-        return _value(formula, Symbols.of(run, self.config_for(run))) if formula is not None else None
+        formula = (ELEMENTS if materialised else FUSED_ELEMENTS).get(stage)
+        return formula.at(Symbols.of(run, self.config_for(run))) if formula is not None else None
 
     def checks(self, run: RunConfig, stages: Mapping[str, StageRecord], tensor: Callable[[str, int], int]) -> tuple[CheckRecord, ...]:
         sym = Symbols.of(run, self.config_for(run))
 
         def check(name: str, formula: Formula, measured: int, unit: str) -> CheckRecord:
-            v = _value(formula, sym)
+            v = formula.at(sym)
             return CheckRecord(name, v.general, v.substituted, v.value, measured, unit)
 
-        out = []
-        for stage in st.STAGES:
-            rec = stages[stage]
-            formula = ELEMENTS[stage] if rec.materialised else FUSED_ELEMENTS[stage]
-            out.append(check(f"{stage}.elements", formula, rec.elements, "elements"))
-        for name, (pattern, index, _what) in st.EXTRA_TENSORS.items():
-            out.append(check(f"{name}.elements", ELEMENTS[name], tensor(pattern, index), "elements"))
-        for stage, formula in FLOPS.items():
-            out.append(check(f"{stage}.flops", formula, stages[stage].flops, "FLOPs"))
-        return tuple(out)
+        return (*(check(f"{s}.elements", (ELEMENTS if stages[s].materialised else FUSED_ELEMENTS)[s], stages[s].elements,
+                        "elements") for s in st.STAGES),
+                *(check(f"{name}.elements", ELEMENTS[name], tensor(pattern, index), "elements")
+                  for name, (pattern, index, _what) in st.EXTRA_TENSORS.items()),
+                *(check(f"{s}.flops", formula, stages[s].flops, "FLOPs") for s, formula in FLOPS.items()))
 
 
 def _variant(run: RunConfig) -> str:
@@ -74,15 +66,29 @@ def slug_variants(run: RunConfig) -> tuple[str, ...]:
 
 
 def _profile(title: str, subject_for: Callable[[RunConfig], Subject], config_for: Callable[[RunConfig], DSTTConfig],
-             note: str = "", variant: Callable[[RunConfig], str] = _variant) -> ModelProfile:
-    return ModelProfile(
-        name=NAME, title=title, subject_for=subject_for, stage_of=stage_of, stages=st.STAGES, headlines=st.HEADLINES,
-        formulas=DSTTFormulas(config_for), quadratic_stage="temporal_attention", quadratic_words="temporal attention",
-        quadratic_headline="temporal attention matrix", colours=COLOURS, graph=GRAPH,
-        kernel_stages=st.ATTENTION_STAGES, variant=variant, slug_variants=slug_variants, note=note,
-    )
+             **hooks: Any) -> ModelProfile:
+    return ModelProfile(name=NAME, title=title, subject_for=subject_for, stage_of=stage_of, stages=st.STAGES,
+                        headlines=st.HEADLINES, formulas=DSTTFormulas(config_for), quadratic_stage="temporal_attention",
+                        quadratic_words="temporal attention", quadratic_headline="temporal attention matrix", colours=COLOURS,
+                        graph=GRAPH, kernel_stages=st.ATTENTION_STAGES, slug_variants=slug_variants, **hooks)
 
 
+def check_checkpoint(path: str, run: RunConfig) -> str:
+    """One line saying that the checkpoint at `path` loads strictly into `run`'s network; a UsageError
+    with model.load_checkpoint's one-line reason where it does not."""
+    from model.dstt import CheckpointError, load_checkpoint
+
+    cfg = config_of(run)
+    try:
+        model = load_checkpoint(path, cfg)
+    except CheckpointError as exc:
+        raise UsageError(f"--checkpoint {exc}") from None
+    params = sum(p.numel() for p in model.parameters())
+    return (f"checkpoint   {path}: matches (hidden {cfg.hidden}, channel {cfg.channel}, blocks {cfg.blocks}, "
+            f"heads {cfg.heads}; {len(model.state_dict())} tensors, {params:,} parameters, loaded strictly)")
+
+
+@functools.cache
 def builtin() -> ModelProfile:
     """The built-in network, sized by each run's model arguments."""
 
@@ -93,7 +99,7 @@ def builtin() -> ModelProfile:
         return Subject(key=(NAME, cfg), build=lambda real: InpaintGenerator(cfg, init_weights=real), stage_of=stage_of,
                        first_stage=st.STAGES[0])
 
-    return _profile("DSTT", subject_for, config_of)
+    return _profile("DSTT", subject_for, config_of, variant=_variant, check_checkpoint=check_checkpoint)
 
 
 # Module names every DSTT generator has (the released file, a fork with other sizes).
@@ -118,11 +124,9 @@ def sizes_of(module: nn.Module) -> tuple[DSTTConfig, str]:
             "blocks": len(list(module.get_submodule("transformer").children()))}
     attention = module.get_submodule("transformer.0.attention")
     for name, keys in (("heads", ("heads", "head", "num_heads", "h")), ("zones", ("zones", "zone"))):
-        for key in keys:
-            value = getattr(attention, key, None)
-            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-                read[name] = value
-                break
+        values = (getattr(attention, key, None) for key in keys)
+        if found := [v for v in values if isinstance(v, int) and not isinstance(v, bool) and v > 0][:1]:
+            read[name] = found[0]
     assumed = [name for name in ("heads", "zones") if name not in read]
     sizes = {**{k: v for k, v in DEFAULTS.items() if k in assumed}, **read}
     config = replace(DSTTConfig(), **sizes)  # type: ignore[arg-type]
@@ -137,8 +141,10 @@ def _first(value: object) -> int:
     return int(value[0]) if isinstance(value, tuple) else int(value)  # type: ignore[call-overload]
 
 
-def detected(title: str, subject_for: Callable[[RunConfig], Subject], module: nn.Module) -> ModelProfile:
-    """The DSTT profile for a loaded DSTT-shaped module (`module`: one instance, for its sizes)."""
+def detected(title: str, subject: Callable[[RunConfig, Callable[[str], str | None], str], Subject],
+             module: nn.Module) -> ModelProfile:
+    """The DSTT profile for a loaded DSTT-shaped module (`module`: one instance, for its sizes);
+    `subject(run, stage_of, first_stage)` makes the engine's subject."""
     config, note = sizes_of(module)
 
     def config_for(run: RunConfig) -> DSTTConfig:
@@ -147,4 +153,4 @@ def detected(title: str, subject_for: Callable[[RunConfig], Subject], module: nn
         except ValueError as exc:
             raise UsageError(str(exc)) from None
 
-    return _profile(title, subject_for, config_for, note, variant=lambda _run: "")
+    return _profile(title, lambda run: subject(run, stage_of, st.STAGES[0]), config_for, note=note)

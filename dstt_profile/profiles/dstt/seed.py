@@ -1,10 +1,7 @@
 """The seed analysis table (docs/architecture.md), reproduced at t = 14 with bytes at int8, fp16 and fp32.
-
-The seed counted one byte per element (int8) and wrote each size as `t^p * amount`. Each note is
-checked against the exact per-frame (or per-frame^2) bytes at one byte per element, read both in
-binary (KiB, MiB) and decimal (KB, MB) units; a note more than 5% off in both readings is a
-discrepancy and is stated with the true figure.
-"""
+The seed counted one byte per element and wrote each size as `t^p * amount`; each note is checked
+against the exact bytes per t^p, read in binary (KiB, MiB) and decimal (KB, MB) units: a note more than
+5% off in both readings is a discrepancy and is stated with the true figure."""
 
 from __future__ import annotations
 
@@ -34,20 +31,6 @@ _NOTE = re.compile(r"^t(?:\^(?P<power>\d+))?\*(?P<amount>[0-9.]+)(?P<unit>KB|MB|
 
 
 @dataclass(frozen=True)
-class SeedNote:
-    power: int
-    amount: Fraction
-    unit: str
-
-    @classmethod
-    def parse(cls, text: str) -> SeedNote:
-        m = _NOTE.match(text)
-        if not m:
-            raise ValueError(f"unreadable seed note {text!r}")
-        return cls(int(m.group("power") or 1), Fraction(m.group("amount")), m.group("unit"))
-
-
-@dataclass(frozen=True)
 class SeedRow:
     stage: str
     tensor: str
@@ -73,18 +56,18 @@ def _fmt(value: Fraction, unit: str) -> str:
 
 def verdict(note_text: str, per_unit: int) -> str:
     """Compare a seed note with the exact bytes per t^power at one byte per element."""
-    note = SeedNote.parse(note_text)
-    decimal, binary, bunit = _UNITS[note.unit]
-    ours_dec = Fraction(per_unit, decimal)
-    ours_bin = Fraction(per_unit, binary)
-    off_dec, off_bin = ours_dec / note.amount - 1, ours_bin / note.amount - 1
-    per = "frame" if note.power == 1 else f"frame^{note.power}"
-    truth = f"{_fmt(ours_bin, bunit)} ({_fmt(ours_dec, note.unit)}, {per_unit:,} B) per {per}"
+    m = _NOTE.match(note_text)
+    if not m:
+        raise ValueError(f"unreadable seed note {note_text!r}")
+    power, amount, unit = int(m.group("power") or 1), Fraction(m.group("amount")), m.group("unit")
+    decimal, binary, bunit = _UNITS[unit]
+    ours_dec, ours_bin = Fraction(per_unit, decimal), Fraction(per_unit, binary)
+    off_dec, off_bin = ours_dec / amount - 1, ours_bin / amount - 1
+    per = "frame" if power == 1 else f"frame^{power}"
+    truth = f"{_fmt(ours_bin, bunit)} ({_fmt(ours_dec, unit)}, {per_unit:,} B) per {per}"
     if min(abs(off_dec), abs(off_bin)) <= TOLERANCE:
         return f"agrees (rounded): {truth}"
-    return (
-        f"discrepancy: seed {note_text} is really {truth}, {float(off_bin):+.1%} against the seed in {bunit}"
-    )
+    return f"discrepancy: seed {note_text} is really {truth}, {float(off_bin):+.1%} against the seed in {bunit}"
 
 
 def seed_rows(frames: int = SEED_FRAMES, measured: RunRecord | None = None) -> list[SeedRow]:
@@ -99,20 +82,8 @@ def seed_rows(frames: int = SEED_FRAMES, measured: RunRecord | None = None) -> l
         coefs = formula.coefficients(sym)
         power = max(coefs)
         per_unit = int(coefs[power])
-        text = verdict(note, per_unit) if note else ""
-        rows.append(
-            SeedRow(
-                stage,
-                tensor,
-                formula.general,
-                formula.substituted(sym),
-                elements,
-                per_unit,
-                power,
-                note,
-                text,
-            )
-        )
+        rows.append(SeedRow(stage, tensor, formula.general, formula.substituted(sym), elements, per_unit, power, note,
+                            verdict(note, per_unit) if note else ""))
     return rows
 
 
@@ -121,9 +92,7 @@ def seed_claims() -> list[str]:
     out = []
     for frames, claim in ((14, "406 MB"), (64, "8.5 GB")):
         n = ELEMENTS["temporal_attention"].value(Symbols.of(RunConfig(frames=frames))) * 4
-        out.append(
-            f"t={frames} fp32 temporal matrix: seed {claim}, ours {n:,} B = {n / 1e9:.4g} GB = {n / 2**30:.4g} GiB"
-        )
+        out.append(f"t={frames} fp32 temporal matrix: seed {claim}, ours {n:,} B = {n / 1e9:.4g} GB = {n / 2**30:.4g} GiB")
     return out
 
 

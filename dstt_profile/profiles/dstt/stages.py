@@ -1,9 +1,6 @@
-"""The stage map: which module belongs to which DSTT stage, and what each stage's headline tensor is.
-
-This is the one place that knows DSTT's module names. Modules no rule names (the root, `transformer`,
-a block itself) run glue ops (views, residual adds), which belong to the stage that was running, so
-the add after an attention belongs to it.
-"""
+"""The stage map, the one place that knows DSTT's module names: which module belongs to which stage, and
+what each stage's headline tensor is. Modules no rule names (the root, `transformer`, a block) run glue
+ops (views, residual adds), which belong to the stage that was running: the add after an attention too."""
 
 from __future__ import annotations
 
@@ -21,7 +18,7 @@ BlockKind = Callable[[int], str]  # block index -> "temporal" | "spatial"
 
 # (module-name pattern, stage): a module whose name fully matches belongs to the stage; `{kind}` is the
 # kind (temporal or spatial) of the block the `block` group names.
-RULES: tuple[tuple[str, str], ...] = (
+RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), stage) for pattern, stage in (
     (r"encoder(\..+)?", "encoder"),
     (r"hier_enc(\..+)?", "hier_enc"),
     (r"patch2vec", "he_output"),
@@ -30,15 +27,13 @@ RULES: tuple[tuple[str, str], ...] = (
     (r"vec2patch(\..+)?", "vec2patch"),
     (r"decoder(\..+)?", "decoder"),
     (r"output", "output"),
-)
-_COMPILED = tuple((re.compile(pattern), stage) for pattern, stage in RULES)
+))
 
 
 def stage_of(module: str, block_kind: BlockKind) -> str | None:
     """The stage a module belongs to, or None for glue modules (root, containers, blocks)."""
-    for regex, stage in _COMPILED:
-        m = regex.fullmatch(module)
-        if m:
+    for regex, stage in RULES:
+        if m := regex.fullmatch(module):
             return stage.format(kind=block_kind(int(m.group("block")))) if "{kind}" in stage else stage
     return None
 

@@ -51,11 +51,10 @@ def side(record: RunRecord) -> Side:
 
 def compare(matmul: RunRecord, sdpa: RunRecord) -> Comparison:
     """Two runs of the same configuration but the attention backend."""
-    a, b = dict(matmul.config), dict(sdpa.config)
-    a["model_args"], b["model_args"] = dict(a.get("model_args", {})), dict(b.get("model_args", {}))
-    if a["model_args"].pop("attention", None) != "matmul" or b["model_args"].pop("attention", None) != "sdpa":
+    a, b = matmul.config, sdpa.config
+    if a.arg("attention") != "matmul" or b.arg("attention") != "sdpa":
         raise ValueError("compare(matmul_run, sdpa_run): attention backends are not matmul, sdpa")
-    if a != b:
+    if a.with_args(attention="sdpa") != b:
         raise ValueError("compare: the two runs differ in more than the attention backend")
     return Comparison(matmul.frames, side(matmul), side(sdpa))
 
