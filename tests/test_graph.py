@@ -26,6 +26,7 @@ from dstt_profile.engine.recorder import OpRecorder
 from dstt_profile.engine.trace import trace
 from dstt_profile.profiles.registry import subject_for
 from dstt_profile.records.codec import from_jsonable, to_jsonable
+from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import FlopsRecord, ModuleRecord, OpRecord, PeakRecord, Result, RunRecord
 from dstt_profile.render import graph
 from dstt_profile.render.graph import graph_hints
@@ -193,8 +194,7 @@ def _trace_module(model: nn.Module, x: torch.Tensor) -> RunRecord:
         for c in tracker.calls.values()
     )
     peak = max(recorder.ops, key=lambda o: o.allocator_bytes)
-    config = {"frames": 1, "dtype": "float32", "memory": "allocator"}  # what the graph reads of a run's config
-    return RunRecord(config, 0, FlopsRecord(0, {}, 0, {}, {}), PeakRecord(peak.allocator_bytes, "model", peak.op, peak.index, peak.module),
+    return RunRecord(RunConfig(frames=1), 0, FlopsRecord(0, {}, 0, {}, {}), PeakRecord(peak.allocator_bytes, "model", peak.op, peak.index, peak.module),
                      {}, modules=modules, ops=tuple(recorder.ops))
 
 

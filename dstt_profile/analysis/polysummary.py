@@ -27,7 +27,6 @@ from dstt_profile.engine.devicerules import DeviceRules
 from dstt_profile.engine.polytrace import BASE_FRAMES, TraceFamily, flatten_ints, rebuild, scaled
 from dstt_profile.poly import Quadratics
 from dstt_profile.records.footprint import footprint
-from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import PeakRecord, RunRecord, StageRecord
 
 
