@@ -133,7 +133,7 @@ def measured_table(cases: list[dict[str, Any]]) -> list[str]:
             continue
         lines.append(
             f"| {c['t']} | {c['attention']} | {c['measured_peak_bytes']:,} | {c['predicted_allocator_peak_bytes']:,} "
-            f"| {c['peak_error_pct']:+.3f}% | {c['predicted_peak_bytes']:,} | {c['tensor_peak_error_pct']:+.2f}% "
+            f"| {c['peak_error_pct']:+.3f}% | {c['predicted_tensor_peak_bytes']:,} | {c['tensor_peak_error_pct']:+.2f}% "
             f"| {int(c['workspace_at_peak_bytes']) / 2**20:.1f} MiB ({c['allocator_peak_op']} in {c['allocator_peak_module']}) "
             f"| {c['forward_seconds']:.2f} s | {int(c['rss_peak_bytes']) / 2**30:.2f} GiB |"
         )

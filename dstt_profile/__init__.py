@@ -1,8 +1,5 @@
-"""dstt-profile: memory and operation analysis of DSTT, the Decoupled Spatial-Temporal Transformer.
-
-For any clip length t, resolution and dtype: the tensor each stage makes, its FLOPs and bytes, the
-peak activation memory and where it is, each checked against docs/architecture.md's closed-form formulas.
-"""
+"""dstt-profile: exact memory and FLOP analysis of DSTT, the Decoupled Spatial-Temporal Transformer, and of
+any nn.Module, at any clip length t, resolution and dtype."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
-"""The Python API, and the one orchestrator every edge calls: `profile(...)` returns the `Report` the
-command line renders (its records, the scaling series and laws its report shows, the train split).
-
-    >>> import dstt_profile
-    >>> p = dstt_profile.profile(frames=14, res="240x432")
-    >>> p.stages            # pandas DataFrame, one row per stage
-    >>> df = dstt_profile.sweep(frames=range(1, 65))   # one row per t x stage
-"""
+"""The Python API and the one orchestrator every edge calls: `profile(...)` returns the `Report` the command
+line renders (`dstt_profile.profile(frames=14).stages`: a DataFrame, one row per stage; `sweep(frames=range(1,
+65))`: one row per t x stage)."""
 
 from __future__ import annotations
 
@@ -54,11 +49,8 @@ _FIELDS = frozenset(f.name for f in dataclasses.fields(RunConfig))
 
 
 def run_config(frames: int = 14, res: str | tuple[int, int] = "240x432", **options: Any) -> RunConfig:
-    """A validated RunConfig from API-style arguments (`res` as "HxW" or (H, W)).
-
-    `model` is "dstt" (the default), "file.py:Name", "package.module:name", or a factory object (a
-    class or function returning an nn.Module). Options that are not RunConfig fields are model
-    arguments (`heads=8`, `attention="sdpa"` for DSTT; a factory's keywords for a user model)."""
+    """A validated RunConfig from API-style arguments: `model` may also be a factory returning an nn.Module;
+    options that are not RunConfig fields are model arguments (`heads=8`; a factory's keywords)."""
     if "height" in options or "width" in options:
         raise UsageError("give the frame size as res='HxW' or res=(height, width)")
     model = options.pop("model", DEFAULT_MODEL)
@@ -83,23 +75,13 @@ class Profile(Report):
         return f"<p>{head}</p>" + self.stages.drop(columns=["t"]).to_html(index=False)
 
 
-def profile_runs(
-    runs: Sequence[RunConfig],
-    *,
-    measure: bool = False,
-    repeats: int = 3,
-    fvcore: bool = False,
-    keep_ops: str = "last",
-    scaling: bool = True,
-    meta: dict[str, Any] | None = None,
-    progress: Callable[[int, int, RunConfig], None] | None = None,
-    step: Callable[[RunConfig], Callable[[str], None] | None] | None = None,
-) -> Profile:
-    """The report of `runs` (one configuration, one run per t): each run traced or derived (or, with
-    `measure`, predicted and measured for real), fvcore beside it where asked, a single run's scaling
-    series derived for its report (unless `scaling=False`) and a single train run's peak split into
-    gradients and saved activations. `keep_ops`: "last" keeps the largest t's per-op detail, "traced"
-    every traced run's. `step(run)` gives a function told each step of a measured run."""
+def profile_runs(runs: Sequence[RunConfig], *, measure: bool = False, repeats: int = 3, fvcore: bool = False,
+                 keep_ops: str = "last", scaling: bool = True, meta: dict[str, Any] | None = None,
+                 progress: Callable[[int, int, RunConfig], None] | None = None,
+                 step: Callable[[RunConfig], Callable[[str], None] | None] | None = None) -> Profile:
+    """The report of `runs` (one configuration, one run per t), with a single run's scaling series (unless
+    `scaling=False`) and a single train run's peak split. `keep_ops`: "last" keeps the largest t's per-op
+    detail, "traced" every traced run's. `step(run)` gives a function told each step of a measured run."""
     if measure or fvcore:
         require_real_memory(runs, "--measure" if measure else "--fvcore")
     if measure:
@@ -120,7 +102,6 @@ def profile_runs(
 
 
 def _frames_of(frames: int | str | Iterable[int]) -> tuple[int, ...]:
-    """Clip lengths from an int, text ('1:32') or an iterable of ints, by the command line's rules."""
     if isinstance(frames, str):
         return parse_frames(frames, "frames")
     if isinstance(frames, int) and not isinstance(frames, bool):
@@ -135,20 +116,11 @@ def _frames_of(frames: int | str | Iterable[int]) -> tuple[int, ...]:
     return check_frames(values, frames, "frames")
 
 
-def profile(
-    model: Any = DEFAULT_MODEL,
-    frames: int | str | Iterable[int] = 14,
-    res: str | tuple[int, int] = "240x432",
-    *,
-    measure: bool = False,
-    repeats: int = 3,
-    fvcore: bool = False,
-    scaling: bool = True,
-    **options: Any,
-) -> Profile:
-    """The report of `model` ("dstt", "file.py:Name", "pkg.mod:name" or a factory returning an
-    nn.Module) at every t of `frames` (an int, '1:32' or ints): what the command line's main job
-    renders. Options: RunConfig's fields and the model's arguments (run_config)."""
+def profile(model: Any = DEFAULT_MODEL, frames: int | str | Iterable[int] = 14,
+            res: str | tuple[int, int] = "240x432", *, measure: bool = False, repeats: int = 3, fvcore: bool = False,
+            scaling: bool = True, **options: Any) -> Profile:
+    """The report of `model` at every t of `frames` (an int, '1:32' or ints): what the command line's main
+    job renders. Options: RunConfig's fields and the model's arguments (run_config)."""
     ts = _frames_of(frames) if isinstance(frames, (str, Iterable)) else (frames,)  # a single t: RunConfig's rules
     runs = [run_config(t, res, model=model, **options) for t in ts]
     return profile_runs(runs, measure=measure, repeats=repeats, fvcore=fvcore, scaling=scaling)
@@ -163,8 +135,7 @@ def sweep(frames: int | str | Iterable[int] = range(1, 65), res: str | tuple[int
 
 def max_frames(budget_bytes: int | str, res: str | tuple[int, int] = "240x432", gate: str = "footprint",
                **options: Any) -> int:
-    """The largest t whose footprint (with gate="peak": activation peak) fits `budget_bytes` ('16GiB' or
-    an int); options are RunConfig's fields and the model's arguments (dtype, attention, mode, batch...)."""
+    """The largest t whose footprint (gate="peak": activation peak) fits `budget_bytes` ('16GiB' or an int)."""
     from dstt_profile.pipeline.search import solve
 
     return solve(run_config(1, res, **options), parse_bytes(budget_bytes), gate=gate).max_frames

@@ -1,5 +1,5 @@
-"""Output files: checked before any work starts, written to a temporary name beside the target and
-renamed over it, every temporary name removed whatever ends the process (an error, a signal)."""
+"""Input TOML read in one way; output files checked before any work starts, written to a temporary name
+beside the target and renamed over it, every temporary name removed whatever ends the process."""
 
 from __future__ import annotations
 
@@ -7,12 +7,24 @@ import contextlib
 import os
 import stat
 import tempfile
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from dstt_profile.errors import UsageError
 
 _PENDING: set[str] = set()  # temporary files written but not yet renamed
+
+
+def read_toml(path: Path, where: str, *messages: str) -> dict[str, Any]:
+    """`path` as TOML, else UsageError `where: message`, `messages` being for a missing file, an unreadable
+    one and one not TOML, each formatted with `exc` (the error) and `kind` (its type's name)."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        which = 2 if isinstance(exc, tomllib.TOMLDecodeError) else int(not isinstance(exc, FileNotFoundError))
+        raise UsageError(f"{where}: {messages[which].format(exc=exc, kind=type(exc).__name__)}") from None
 
 
 def output_path(text: str | None, option: str) -> Path | None:
@@ -83,9 +95,8 @@ def write_atomic(path: Path, data: str | bytes) -> Path:
 
 
 def write_all(files: Mapping[Path, str | bytes]) -> list[Path]:
-    """Write files that belong together (a result's JSON, CSV and report): each in full to a temporary
-    name first, then all renamed into place, so a failure while writing leaves every old file as it was
-    (UsageError, one line), and no temporary file stays."""
+    """Write files that belong together: each in full to a temporary name, then all renamed into place, so a
+    failure while writing leaves every old file as it was (UsageError, one line) and no temporary file."""
     staged: list[tuple[str, Path]] = []
     try:
         for path, data in files.items():
@@ -105,7 +116,6 @@ def write_all(files: Mapping[Path, str | bytes]) -> list[Path]:
 
 def _stage(path: Path, data: str | bytes) -> str:
     """`data` in a new temporary file beside `path`, with the mode `path` has (0644 for a new file)."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError:
@@ -117,7 +127,7 @@ def _stage(path: Path, data: str | bytes) -> str:
     _PENDING.add(tmp)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.chmod(tmp, mode)
     except OSError as exc:
         _remove(tmp)
@@ -139,6 +149,6 @@ def _remove(tmp: str) -> None:
 
 
 def remove_pending() -> None:
-    """Remove every temporary file not yet renamed (called on the way out of the command line)."""
+    """Remove every temporary file not yet renamed (on the way out of the command line)."""
     for tmp in list(_PENDING):
         _remove(tmp)

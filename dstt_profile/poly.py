@@ -1,10 +1,5 @@
-"""Exact polynomials in t: the one implementation behind derivation (every integer of a trace at any t
-from three traces), interpolation (a sweep's summaries) and the scaling laws a report states.
-
-`Quadratics` holds many integer-valued quadratics at once, through their values at three consecutive t
-(Newton's form, so every value at every t is an integer computed in integers); `fit` finds the lowest-
-degree polynomial with rational coefficients through a set of points and checks it on all of them.
-"""
+"""Exact polynomials in t, behind derivation, a sweep's summaries and the scaling laws: `Quadratics`, many
+integer quadratics through their values at three consecutive t (Newton's form, in integers), and `fit`."""
 
 from __future__ import annotations
 
@@ -36,13 +31,12 @@ class Quadratics:
         return self.v0[i] + u * self.d1[i] + (u * (u - 1) // 2) * self.d2[i]
 
     def at(self, t: int) -> list[int]:
-        """Every value at t, exactly."""
         u = t - self.first
         half = u * (u - 1) // 2
         return [a + u * b + half * c for a, b, c in zip(self.v0, self.d1, self.d2)]
 
     def approx(self, t: int) -> np.ndarray[Any, np.dtype[np.float64]]:
-        """Every value at t in floating point (to pick candidates fast; `exact` decides)."""
+        """Every value at t in floating point, to pick candidates fast (`exact` decides)."""
         if self._floats is None:
             self._floats = tuple(np.array(v, dtype=np.float64) for v in (self.v0, self.d1, self.d2))
         f0, f1, f2 = self._floats
@@ -73,8 +67,7 @@ class Poly:
 
 
 def through(points: Sequence[Point]) -> Poly:
-    """The interpolating polynomial through `points` (distinct t), in monomial form, exactly
-    (Newton's divided differences)."""
+    """The interpolating polynomial through `points` (distinct t), exactly (Newton's divided differences)."""
     xs = [Fraction(t) for t, _ in points]
     table = [Fraction(v) for _, v in points]
     coeffs = [Fraction(0)] * len(points)
@@ -90,8 +83,8 @@ def through(points: Sequence[Point]) -> Poly:
 
 
 def fit(points: Sequence[Point], max_degree: int = 4) -> Poly | None:
-    """The lowest-degree polynomial through the first points that reproduces every point exactly, with
-    at least one point left over to verify it; None where there is none of degree <= `max_degree`."""
+    """The lowest-degree polynomial through the first points that reproduces every point, with at least one
+    point left over to verify it; None where there is none of degree <= `max_degree`."""
     pts = sorted(set(points))
     if len({t for t, _ in pts}) != len(pts):
         raise ValueError("two different values at the same t")

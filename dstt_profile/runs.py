@@ -1,6 +1,4 @@
-"""The one way a `RunConfig` is made, from the command line, the API or a budgets file: each edge reads
-its own syntax into values, every rule is checked here and in RunConfig, and each UsageError names its
-field (UsageError.field) for the edge to name it its own way."""
+"""The one way a `RunConfig` is made, from the command line, the API or a budgets file."""
 
 from __future__ import annotations
 
@@ -14,14 +12,12 @@ from dstt_profile.records.runconfig import ArgValue, RunConfig, model_args_of, p
 
 def build_run(frames: Any, res: Any = "240x432", *, option: str = "res", shorthands: Mapping[str, ArgValue] | None = None,
               **fields: Any) -> RunConfig:
-    """A validated, normalised RunConfig. `res` is 'HxW' or (H, W) (named `option` in a message);
-    `shorthands` are DSTT's (profiles/dstt/args.SHORTHANDS) as given, merged into `model_args` and
-    refused for a model that is not DSTT-shaped; `fields` are RunConfig's other fields."""
+    """A validated, normalised RunConfig; `res` 'HxW' or (H, W) (named `option`); `shorthands` DSTT's
+    (profiles/dstt/args.SHORTHANDS), refused for a model that is not DSTT-shaped."""
     height, width = parse_res(res, option)
     given = dict(shorthands or {})
     args = dict(model_args_of(fields.pop("model_args", ())))
-    twice = sorted(set(given) & set(args))
-    if twice:
+    if twice := sorted(set(given) & set(args)):
         raise UsageError(f"{twice[0]!r} is set both by its own option and in the model arguments: give one",
                          f"model_args.{twice[0]}")
     try:

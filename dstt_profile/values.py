@@ -1,6 +1,5 @@
-"""Every whole number a user gives (command line, API, budgets or baseline file) is read here: text of
-ASCII digits (spaces around allowed) or a real `int` (not bool, not float), in an inclusive range, so
-'²', '1.5', 'NaN', '-3' or `10**400` are one clear `UsageError` naming the option."""
+"""Every whole number a user gives is read here: ASCII digits or a real `int`, in an inclusive range, so
+'²', '1.5', 'NaN', '-3' or `10**400` are one `UsageError` naming the option."""
 
 from __future__ import annotations
 
@@ -25,11 +24,8 @@ def shown(value: Any) -> str:
 
 def whole_number(value: Any, what: str, low: int = 0, high: int = INT64_MAX) -> int:
     """`value` (an int, or text of ASCII digits) as an int in [low, high]; UsageError naming `what` otherwise."""
-    if isinstance(value, str):
-        text = value.strip()
-        if len(text) > MAX_DIGITS or not _DIGITS.fullmatch(text):
-            raise UsageError(f"{what} {shown(value)} is not a whole number")
-        number = int(text)
+    if isinstance(value, str) and len(value.strip()) <= MAX_DIGITS and _DIGITS.fullmatch(value.strip()):
+        number = int(value.strip())
     elif isinstance(value, int) and not isinstance(value, bool):
         number = int(value)
     else:

@@ -1,5 +1,4 @@
-"""`DSTTConfig`: the size of a DSTT network. Every constraint the network puts on its sizes is checked
-here, once: a bad size fails with a sentence naming the rule and the nearest sizes that work."""
+"""`DSTTConfig`: the size of a DSTT network, every constraint on it checked here, once."""
 
 from __future__ import annotations
 
@@ -15,8 +14,7 @@ HIER_GROUPS: tuple[int, ...] = (1, 2, 4, 8, 1)
 
 @dataclass(frozen=True)
 class DSTTConfig:
-    """Sizes of the generator (docs/architecture.md names each field's symbol); the defaults are the
-    released network at 240x432."""
+    """Sizes of the generator (symbols: docs/architecture.md); the defaults: the released one at 240x432."""
 
     height: int = 240
     width: int = 432
@@ -83,16 +81,6 @@ def nearest_valid(side: int, cfg: DSTTConfig, reach: int = 4096) -> list[int]:
     return [s for s in (below, above) if s is not None]
 
 
-def _positive(cfg: DSTTConfig, names: tuple[str, ...]) -> str | None:
-    for name in names:
-        value = getattr(cfg, name)
-        if isinstance(value, bool) or not isinstance(value, int):
-            return f"{name} must be an integer, got {value!r}"
-        if value <= 0:
-            return f"{name} must be positive, got {value}"
-    return None
-
-
 def _side_problem(name: str, side: int, cfg: DSTTConfig) -> str | None:
     if _side_ok(side, cfg):
         return None
@@ -106,9 +94,12 @@ def _side_problem(name: str, side: int, cfg: DSTTConfig) -> str | None:
 
 def first_problem(cfg: DSTTConfig) -> str | None:
     """The first constraint `cfg` breaks, as a sentence; None when the config is valid."""
-    problem = _positive(cfg, ("height", "width", "channel", "hidden", "heads", "blocks", "zones", "kernel", "stride"))
-    if problem:
-        return problem
+    for name in ("height", "width", "channel", "hidden", "heads", "blocks", "zones", "kernel", "stride"):
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{name} must be an integer, got {value!r}"
+        if value <= 0:
+            return f"{name} must be positive, got {value}"
     if isinstance(cfg.padding, bool) or not isinstance(cfg.padding, int) or cfg.padding < 0:
         return f"padding must be a non-negative integer, got {cfg.padding!r}"
     if not isinstance(cfg.dropout, (int, float)) or not 0.0 <= cfg.dropout < 1.0:

@@ -1,7 +1,6 @@
-"""DSTT, the Decoupled Spatial-Temporal Transformer for video inpainting (docs/architecture.md, whose
-symbols the shape comments use). Module names, parameter shapes and operation order are the released
-generator's, so its checkpoint loads with `strict=True`; what the release fixes in code (240x432
-frames, 2x2 zones, 4 heads) is a `DSTTConfig` field here."""
+"""DSTT, the Decoupled Spatial-Temporal Transformer for video inpainting (symbols: docs/architecture.md):
+the released generator's module names, parameter shapes and op order, so its checkpoint loads strictly;
+what the release fixes in code (240x432 frames, 2x2 zones, 4 heads) is a `DSTTConfig` field."""
 
 from __future__ import annotations
 
@@ -64,9 +63,8 @@ class UpsampleConv(nn.Module):
 
 
 class Attention(nn.Module):
-    """Scaled dot-product attention over the last two axes, returning `(output, attention matrix)`:
-    `"matmul"` materialises the matrix (as released), so a forward hook sees it; `"sdpa"` calls the
-    fused kernel, which never builds it, and returns None in its place."""
+    """Attention over the last two axes -> `(output, matrix)`: `"matmul"` materialises the matrix (as
+    released), so a forward hook sees it; `"sdpa"` calls the fused kernel, which never builds it (None)."""
 
     def __init__(self, p: float, backend: str) -> None:
         super().__init__()
@@ -232,10 +230,10 @@ class InpaintGenerator(nn.Module):
         _, d, hp, wp = tokens.shape
         tokens = tokens.view(b * t, d, hp * wp).permute(0, 2, 1)  # (bt, n, d)
         tokens = self.transformer(tokens, t)  # (bt, n, d)
-        # Which local holds a tensor decides when it is freed, so it is part of the model. As released,
-        # rebinding `tokens` to the Fold output drops the transformer's tokens before the skip add and
-        # keeps the Fold output (on CPU the size of Fold's input: 18,063,360 B per frame at 240x432)
-        # through the decoder; `enc = enc + self.vec2patch(tokens)` would give the same values, another peak.
+        # Which local holds a tensor decides when it is freed. As released, rebinding `tokens` drops the
+        # transformer's tokens before the skip add and keeps the Fold output (on CPU the size of Fold's
+        # input: 18,063,360 B per frame at 240x432) through the decoder; `enc = enc + self.vec2patch(tokens)`
+        # would give the same values, another peak.
         tokens = self.vec2patch(tokens)  # (bt, c', H/4, W/4)
         enc = enc + tokens  # (bt, c', H/4, W/4)
         return self.output(self.decoder(enc))  # type: ignore[no-any-return]  # (bt, 3, H, W)
@@ -251,8 +249,8 @@ def _summarise(names: list[str], most: int = 6) -> str:
 
 
 def load_checkpoint(path: str | Path, config: DSTTConfig | None = None) -> InpaintGenerator:
-    """Build a generator for `config` and load a released checkpoint (weights under 'netG') or a bare
-    state_dict into it, strictly. A mismatching file raises `CheckpointError` naming the keys."""
+    """A generator for `config` with a released checkpoint (weights under 'netG') or a bare state_dict loaded
+    strictly; `CheckpointError` naming the keys for a file that does not match."""
     path = Path(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)

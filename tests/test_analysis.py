@@ -15,7 +15,7 @@ from traces import conv_workspace, profiled
 
 from dstt_profile.analysis import fit
 from dstt_profile.analysis.laws import crossover, law, peak_laws
-from dstt_profile.analysis.series import scaling_series
+from dstt_profile.analysis.report import scaling_series
 from dstt_profile.api import max_frames
 from dstt_profile.cli.main import main
 from dstt_profile.pipeline import search
@@ -213,9 +213,9 @@ def test_training_split_released_setting() -> None:
     config = RunConfig(frames=5, batch=8, mode="train")
     split = training_split(config)
     # the split is of the tensor view (what holds the tensors); the allocator view adds forward workspaces
-    assert split.peak_bytes == run(config).tensor_peak.bytes == 18_581_306_132
-    assert split.gradients + split.saved + split.temporaries == split.peak_bytes
-    assert split.peak_stage == "backward"
+    assert split.tensor_peak.bytes == run(config).tensor_peak.bytes == 18_581_306_132
+    assert split.gradients + split.saved + split.temporaries == split.tensor_peak.bytes
+    assert split.tensor_peak.stage == "backward"
     # peak at the first decoder backward: only decoder.6 (Conv 64->3 3x3) has its grads yet:
     # (3*64*9 + 3) * 4 = 6_924
     assert split.gradients == 6_924

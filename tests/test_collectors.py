@@ -53,7 +53,7 @@ def test_liveness_storage_aware(fake: bool) -> None:
     assert allocs["aten.relu_"] == 0  # in place
     assert allocs["aten.view"] == 0  # a view
     assert rec.ops[[o.op for o in rec.ops].index("aten.addmm")].alloc_bytes == 512  # 16*8 floats * 4 B
-    assert rec.peak_bytes == 512 + 128  # h and the output alive together
+    assert rec.tensor_peak_bytes == 512 + 128  # h and the output alive together
     # The FLOPs of a Linear: 2 * 16 * 4 * 8 = 1024 and 2 * 16 * 8 * 2 = 512 (2 per multiply-add)
     assert sum(o.flops for o in rec.ops) == 1024 + 512
     # everything allocated was released once the pass ended, in both views, real or fake

@@ -179,14 +179,14 @@ def test_measured_run_beside_prediction(measured_small: object) -> None:
     m = measured_small.measured
     assert m is not None
     # the op recorder on real tensors sees exactly the tensors the fake trace predicted
-    assert m.real_tensor_peak_bytes == m.predicted_peak_bytes == measured_small.tensor_peak.bytes
+    assert m.real_tensor_peak_bytes == m.predicted_tensor_peak_bytes == measured_small.tensor_peak.bytes
     assert all(e == 0.0 for e in m.headline_error_pct.values())
     # k*t^2*n^2/s^2 with n = (48/4/3)*(96/4/3) = 32 tokens per frame: 4*4*1024/4 = 4096
     assert m.headline_elements["temporal_attention"] == 4096
     # the default prediction (allocator view) is the measured allocator peak, to the byte
     assert m.predicted_allocator_peak_bytes == measured_small.peak.bytes == m.measured_peak_bytes
     assert m.peak_error_pct == 0.0
-    assert m.predicted_allocator_peak_bytes > m.predicted_peak_bytes
+    assert m.predicted_allocator_peak_bytes > m.predicted_tensor_peak_bytes
     assert m.workspaces and all(v >= 0 for v in m.workspaces.values())
     assert set(m.stage_seconds) >= {"encoder", "temporal_attention", "spatial_attention", "ffn", "decoder", GLUE}
     assert m.forward_seconds > 0 and m.repeats == 2

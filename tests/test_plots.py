@@ -9,7 +9,7 @@ import pytest
 from traces import T14, profiled
 
 from dstt_profile.analysis.laws import laws_of, series_crossover
-from dstt_profile.analysis.series import scaling_series
+from dstt_profile.analysis.report import scaling_series
 from dstt_profile.api import scaling_runs
 from dstt_profile.records.laws import MemoryView
 from dstt_profile.records.report import Report

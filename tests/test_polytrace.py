@@ -26,7 +26,7 @@ def test_derived_trace_equals_the_trace(family: TraceFamily, t: int) -> None:
     derived = family.derive(t)
     assert derived is not None
     assert _flatten(derived) == _flatten(traced)  # every op, module, shape and byte count
-    assert (derived.peak_bytes, derived.peak_index) == (traced.peak_bytes, traced.peak_index)
+    assert (derived.tensor_peak_bytes, derived.tensor_peak_index) == (traced.tensor_peak_bytes, traced.tensor_peak_index)
     assert family.agrees(traced)
 
 
@@ -34,10 +34,10 @@ def test_derived_peak_moves_between_ops_exactly(family: TraceFamily) -> None:
     t12, t13 = family.derive(12), family.derive(13)
     assert t12 is not None and t13 is not None
     # tensor view: decoder 66,355,200*12 at t=12; temporal 4,147,200*13^2 + 13,639,680*13 at t=13
-    assert t12.peak_bytes == 796_262_400
-    assert t12.ops[t12.peak_index].stage == "decoder"
-    assert t13.peak_bytes == 878_192_640  # 700,876,800 + 177,315,840
-    assert t13.ops[t13.peak_index].stage == "temporal_attention"
+    assert t12.tensor_peak_bytes == 796_262_400
+    assert t12.ops[t12.tensor_peak_index].stage == "decoder"
+    assert t13.tensor_peak_bytes == 878_192_640  # 700,876,800 + 177,315,840
+    assert t13.ops[t13.tensor_peak_index].stage == "temporal_attention"
     # allocator view: decoder 107,642,880*t + 147,456 until t=22, then the temporal block
     t22, t23 = family.derive(22), family.derive(23)
     assert t22 is not None and t23 is not None

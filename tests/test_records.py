@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from traces import profiled
 
 from dstt_profile.errors import UsageError
 from dstt_profile.profiles.dstt.formulas import ELEMENTS, FLOPS, Symbols
+from dstt_profile.records.legacy import upgraded
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result
 from dstt_profile.units import parse_bytes, parse_flops
@@ -17,6 +20,24 @@ def test_json_round_trip() -> None:
     again = Result.from_json(result.to_json())
     assert again == result
     assert again.runs[0].ops[0] == result.runs[0].ops[0]
+
+
+def test_a_version_1_file_is_upgraded() -> None:
+    # dstt-profile/1 held the tensor view inside `peak` (tensor_*), and profile.blocks, and named the
+    # measured tensor peak predicted_peak_bytes; version 2 reads it as the run it was
+    record = profiled(RunConfig(frames=2), keep_ops=False)
+    data = json.loads(Result((record,)).to_json())
+    run = data["runs"][0]
+    tensor = run.pop("tensor_peak")
+    run["peak"].update({f"tensor_{'op_index' if k == 'op_index' else k}": v for k, v in tensor.items()
+                        if k in ("bytes", "stage", "op", "op_index", "module")})
+    run["profile"]["blocks"] = "transformer"
+    old = Result.from_dict({**data, "schema": "dstt-profile/1"}).runs[0]
+    assert old.tensor_peak == record.tensor_peak and old.peak == record.peak
+    assert old.tensor_peak.bytes == 132_710_400  # decoder.4.conv, tensors only: 66,355,200*t at t=2
+    measured = upgraded({"measured": {"predicted_peak_bytes": 5, "repeats": 3}}, "runs[0]")["measured"]
+    assert measured == {"predicted_tensor_peak_bytes": 5, "repeats": 3}
+    assert Result.from_dict({**data, "schema": "dstt-profile/1"}).to_dict()["schema"] == "dstt-profile/2"
 
 
 def test_wrong_schema_is_refused() -> None:

@@ -19,7 +19,7 @@ from traces import profiled
 import dstt_profile
 from dstt_profile.analysis import capacity
 from dstt_profile.analysis.budgets_file import Budget
-from dstt_profile.analysis.series import default_upto
+from dstt_profile.analysis.report import default_upto
 from dstt_profile.cli.main import main
 from dstt_profile.errors import UsageError
 from dstt_profile.fileio import write_atomic
@@ -296,7 +296,8 @@ def test_real_run_that_cannot_fit_is_refused_up_front(
 ) -> None:
     monkeypatch.setattr(capacity, "available_bytes", lambda: (2**30, "the address space limit (ulimit -v)"))
     monkeypatch.setattr("dstt_profile.pipeline.runs.run_fvcore", lambda run: pytest.fail("ran fvcore"))
-    assert main(["--fvcore", "--frames", "200", "--out", str(tmp_path)]) == 2
+    # --quiet: a fresh cache announces its calibrations first (the prediction needs them), then the refusal
+    assert main(["--fvcore", "--frames", "200", "--out", str(tmp_path), "--quiet"]) == 2
     line = one_error_line(capsys)
     assert "--fvcore at t=200 needs about " in line and "the address space limit (ulimit -v) leaves 1.0 GiB" in line
     assert list(tmp_path.iterdir()) == []

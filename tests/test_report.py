@@ -12,7 +12,7 @@ import pytest
 from traces import T14, html_of, profiled, result, write_report
 
 from dstt_profile.analysis.laws import laws_of
-from dstt_profile.analysis.series import default_upto, scaling_series
+from dstt_profile.analysis.report import default_upto, scaling_series
 from dstt_profile.api import profile_many, run_config, with_scaling
 from dstt_profile.cli.job import result_stem
 from dstt_profile.cli.main import main

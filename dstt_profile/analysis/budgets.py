@@ -1,9 +1,5 @@
-"""Memory and FLOP budgets: every budget entry's record compared with its limits and its baseline
-(`dstt-profile check BUDGETS.toml`: cli/check.py runs the entries).
-
-A metric fails when it is over its budget or grew past its baseline tolerance. The file format is in
-budgets_file.py and docs/budgets.md.
-"""
+"""Memory and FLOP budgets (`dstt-profile check BUDGETS.toml`, docs/budgets.md): each entry's record against
+its limits and its baseline; a metric fails when over its budget or grown past its baseline tolerance."""
 
 from __future__ import annotations
 
@@ -22,30 +18,21 @@ BASELINE_SCHEMA = "dstt-profile-baseline/1"
 
 
 def actual_figures(record: RunRecord) -> dict[str, int]:
-    """Every figure a budget or baseline can hold: peak (activations), footprint, flops and each stage's
-    headline bytes."""
+    """Every figure a budget or baseline can hold: peak, footprint, flops, `stages.<stage>` headline bytes."""
     figures = {"peak": record.peak_view.bytes, "footprint": record.footprint.total, "flops": record.flops.total}
     figures.update({f"stages.{name}": stage.bytes for name, stage in record.stages.items()})
     return figures
 
 
 def evaluate(budget: Budget, record: RunRecord, baseline: dict[str, int] | None) -> EntryResult:
-    """Compare one run with its entry's limits and (when given) its baseline figures."""
-    figures = actual_figures(record)
-    limits = budget.limits()
-    baseline = baseline or {}
+    figures, limits, baseline = actual_figures(record), budget.limits(), baseline or {}
     names = list(limits) + [name for name in baseline if name not in limits and name in figures]
     missing = [name for name in limits if name not in figures]
     if missing:
         raise UsageError(f"budget {budget.name!r}: key {missing[0]!r}: the run has no such figure")
-    metrics = tuple(
-        Metric(budget.name, name, figures[name], limits.get(name), baseline.get(name), budget.growth)
-        for name in names
-    )
+    metrics = tuple(Metric(budget.name, name, figures[name], limits.get(name), baseline.get(name), budget.growth)
+                    for name in names)
     return EntryResult(budget.name, budget.run, record, metrics)
-
-
-# Baseline files --------------------------------------------------------------------------------------
 
 
 def default_baseline_path(budgets_path: Path) -> Path:
@@ -67,7 +54,7 @@ def read_baseline(path: Path) -> dict[str, dict[str, int]]:
 
 
 def _baseline_figures(path: Path, name: str, figures: Any) -> dict[str, int]:
-    """One entry's figures: names to whole numbers (JSON integers, not 1.9, "12" or true)."""
+    """One entry's figures: names to JSON integers (not 1.9, "12" or true)."""
     if not isinstance(figures, dict):
         raise UsageError(f"{path}: baseline entry {name!r} must map figure names to whole numbers")
     out = {}

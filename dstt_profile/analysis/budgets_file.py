@@ -1,6 +1,5 @@
-"""Reading a budgets file (TOML): one `[[budget]]` table per configuration, with its limits. An entry's
-run keys go as they are to runs.build_run; every problem is a one-line `UsageError` naming the file,
-the entry and the key: `budgets.toml: budget "inference": key 'peak': size '1.5 GB/s' has an unknown unit ...`."""
+"""Reading a budgets file (TOML, docs/budgets.md): one `[[budget]]` table per configuration, its run keys
+handed to runs.build_run; every problem is a one-line `UsageError` naming the file, the entry and the key."""
 
 from __future__ import annotations
 
@@ -33,8 +32,6 @@ MAX_GROWTH = 1000  # percent
 
 @dataclass(frozen=True)
 class Budget:
-    """One entry: the run it describes and its limits (bytes, FLOPs; None where not set)."""
-
     name: str
     run: RunConfig
     peak: int | None = None
@@ -44,15 +41,12 @@ class Budget:
     growth: float = 0.02  # fraction a metric may grow over its baseline
 
     def limits(self) -> dict[str, int]:
-        """Metric name -> limit: 'peak', 'footprint', 'flops', 'stages.<stage>'."""
         return {**{key: getattr(self, key) for key in LIMIT_KEYS if getattr(self, key) is not None},
                 **{f"stages.{name}": value for name, value in self.stages.items()}}
 
 
 @dataclass(frozen=True)
 class _Where:
-    """The file and entry a problem is reported against."""
-
     path: Path
     entry: str
 
@@ -61,7 +55,6 @@ class _Where:
 
 
 def load_budgets(path: Path) -> list[Budget]:
-    """Parse and validate a budgets file; UsageError (one line) on any problem."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -1,10 +1,5 @@
-"""Whether a run on real tensors can fit in this machine's memory, judged before it starts.
-
-The need is the fake-tensor prediction's activation peak plus the weights and the input; what is
-available is the smaller of the kernel's MemAvailable and the room left under the process's address
-space limit (RLIMIT_AS, `ulimit -v`). A run that cannot fit is refused with one line, instead of
-failing minutes later inside an allocation.
-"""
+"""Whether a run on real tensors can fit in this machine's memory (MemAvailable, and the room under RLIMIT_AS),
+judged before it starts: refused in one line instead of failing minutes later inside an allocation."""
 
 from __future__ import annotations
 
@@ -20,7 +15,5 @@ def require_memory(need: int, what: str, available: tuple[int, str] | None = Non
         return
     free, limit = room
     if need > free:
-        raise UsageError(
-            f"{what} needs about {fmt_bytes(need)} ({need:,} B: predicted peak + weights + input) and "
-            f"{limit} leaves {fmt_bytes(free)}: use a smaller t, batch or frame size"
-        )
+        raise UsageError(f"{what} needs about {fmt_bytes(need)} ({need:,} B: predicted peak + weights + input) and "
+                         f"{limit} leaves {fmt_bytes(free)}: use a smaller t, batch or frame size")

@@ -1,10 +1,6 @@
-"""Scaling laws and crossovers from a `ScalingRecord`: exact polynomials in t (poly.fit, verified on
-every point) and the t from which one stage's figure is the largest of all.
-
-t = 1 may stand apart (size-1 dimensions change which ops copy): where no polynomial passes through it
-as well, the law is fitted from t = 2 and t = 1's value is kept beside it. The peak is a maximum over
-ops whose stage changes with t, so it is fitted per run of t where one stage holds it, never across.
-"""
+"""Scaling laws (exact polynomials in t, verified on every point) and crossovers from a `ScalingRecord`. t = 1
+may stand apart (size-1 dimensions change which ops copy); the peak is fitted per run of t where one stage
+holds it, never across."""
 
 from __future__ import annotations
 
@@ -35,9 +31,8 @@ def law(name: str, points: Sequence[Point]) -> Law:
 
 
 def crossover(curves: Mapping[str, Curve], ts: Sequence[int], stage: str) -> int | None:
-    """The one definition of a crossover: the smallest t of `ts` (ascending) from which `stage`'s
-    figure is strictly larger than every other stage's, there and at every later t of `ts`; None when
-    it is not at the last t. A tie is not the largest. Figures are compared exactly."""
+    """The one definition of a crossover: the smallest t of `ts` (ascending) from which `stage`'s figure is
+    strictly larger than every other stage's at every later t of `ts`, exactly; None when not at the last t."""
     mine = curves[stage]
     others = [curve for name, curve in curves.items() if name != stage]
     answer: int | None = None
@@ -49,7 +44,6 @@ def crossover(curves: Mapping[str, Curve], ts: Sequence[int], stage: str) -> int
 
 
 def series(scaling: ScalingRecord, name: str) -> dict[str, list[Point]]:
-    """Per stage, its `name` figure ("bytes", "flops" or "peak_bytes") against t, in network order."""
     return {stage: list(zip(scaling.frames, getattr(s, name), strict=True)) for stage, s in scaling.stages.items()}
 
 
@@ -76,7 +70,6 @@ def series_crossover(points: Mapping[str, Sequence[Point]], stage: str, laws: Ma
 
 
 def peak_laws(scaling: ScalingRecord, view: MemoryView) -> tuple[PeakSegment, ...]:
-    """The peak (in `view`) fitted separately over each run of t with the same peak stage."""
     values, stages = scaling.peaks(view)
     runs: list[list[tuple[int, int, str]]] = []
     for point in zip(scaling.frames, values, stages, strict=True):
@@ -98,8 +91,7 @@ def peak_crossover(scaling: ScalingRecord, view: MemoryView, stage: str) -> int 
 
 
 def laws_of(scaling: ScalingRecord, view: MemoryView, quadratic: str = "") -> Laws:
-    """Every law a report states, and the crossovers of the stage that grows with t^2 (`quadratic`,
-    the profile's; none where it is "" or not in the series)."""
+    """Every law a report states, and the crossovers of the t^2 stage `quadratic` (none where "" or absent)."""
     stages = {
         stage: {f: law(f"{stage}.{f}", pts) for f, pts in ((f, series(scaling, f)[stage]) for f in FIELDS)}
         for stage in scaling.stages

@@ -1,18 +1,7 @@
-"""Summaries as polynomials in t: a sweep's records for thousands of t at the cost of a few traces.
-
-A sweep needs less per t than a whole trace (engine/polytrace.py): the record without per-op detail.
-Every integer of it is a polynomial of degree at most 2 in t, fixed by the summaries at t = 2, 3, 4,
-except three kinds of figures, found exactly instead of interpolated:
-
-* the peaks (both views, and each stage's): a maximum over ops, whose place moves as t grows. Each
-  op's held bytes are a polynomial in t; their maximum at every t is found in floating point over all
-  ops at once and then settled in exact integers among the ops within rounding of it;
-* temporary bytes given by a device rule whose formula switches with t (the CPU flash-attention
-  kernel's block sizes): recomputed from the op's derived shapes, as polytrace.py does;
-* FLOP shares (ratios), recomputed from the derived integers, and the footprint, from the peak.
-
-A derived record carries no per-op or per-module detail (`extra["source"]` says it was derived).
-"""
+"""A sweep's records (no per-op or per-module detail) for thousands of t at the cost of a few traces: every
+integer is a quadratic in t fixed by the summaries at t = 2, 3, 4, except the peaks (a maximum over ops,
+found in floating point and settled in integers), device-rule temporaries (recomputed from the derived
+shapes) and FLOP shares and the footprint (recomputed from the derived integers)."""
 
 from __future__ import annotations
 
@@ -31,8 +20,7 @@ from dstt_profile.records.schema import PeakRecord, RunRecord, StageRecord
 
 
 def _bare(record: RunRecord) -> RunRecord:
-    """The record without what is not a polynomial in t (peaks, shares, timing, the order of FLOPs by
-    op, which is by size) or not kept (detail)."""
+    """The record without what is not a polynomial in t (peaks, shares, timing, FLOPs by op's order) or not kept."""
     stages = {k: dataclasses.replace(s, share=0.0, peak_bytes=0) for k, s in record.stages.items()}
     f = record.flops
     flops = dataclasses.replace(f, by_op=dict(sorted(f.by_op.items())), other_by_op=dict(sorted(f.other_by_op.items())))
@@ -42,7 +30,7 @@ def _bare(record: RunRecord) -> RunRecord:
 
 
 def _by_size(values: dict[str, int], order: list[str]) -> dict[str, int]:
-    """`values` largest first, ties in `order` (the order ops first appear in the pass), as summarize.py sorts."""
+    """`values` largest first, ties in `order` (ops' first appearance), as summarize.py sorts."""
     return dict(sorted(((k, values[k]) for k in order if k in values), key=lambda kv: -kv[1]))
 
 
@@ -56,8 +44,7 @@ class _OpCurves:
         self.rules = DeviceRules(self.run.device)
         first = BASE_FRAMES[0]
         self.live = Quadratics(first, [[o.live_bytes for o in ops] for ops in bases])
-        # allocator view without the rule part, which is recomputed per t
-        self.alloc = Quadratics(first, [[o.allocator_bytes - o.rule_transient for o in ops] for ops in bases])
+        self.alloc = Quadratics(first, [[o.allocator_bytes - o.rule_transient for o in ops] for ops in bases])  # rules apart
         self.held = Quadratics(first, [[o.held_bytes for o in ops] for ops in bases])
         self.rule_ops = [i for i, o in enumerate(self.ops) if o.rule_params]
         self.rule_params = {i: Quadratics(first, [list(ops[i].rule_params) for ops in bases]) for i in self.rule_ops}
@@ -75,9 +62,8 @@ class _OpCurves:
 
 
 def _first_max(approx: np.ndarray[Any, np.dtype[np.float64]], exact: Callable[[int], int], members: Sequence[int]) -> tuple[int, int]:
-    """(the highest value, the first op index reaching it) over `members`, given every op's value at
-    one t in floating point (`approx`) and exactly (`exact(i)`). Floating point picks the candidates,
-    integers decide."""
+    """(the highest value, the first op index reaching it) over `members`: `approx` (every op's value in
+    floating point) picks the candidates, `exact(i)` decides."""
     if not members:
         return 0, -1
     index = np.asarray(members)
@@ -144,6 +130,7 @@ class SummaryFamily:
         run = record.config
         fp = footprint(run, record.params, record.param_bytes, record.input_bytes, peak.bytes)
         return dataclasses.replace(record, peak=peak, tensor_peak=tensor_peak, stages=stages, flops=flops, footprint=fp)
+
 
 def comparable(record: RunRecord) -> RunRecord:
     """A record as a derived one would hold it: no detail, no timing, no provenance."""

@@ -66,14 +66,11 @@ def _stage_record(
         calls = _roots(trace, profile, stage)
         index, what = 0, f"output of {calls[0].name}" if calls else "stage output"
     flops, other, alloc, peak = totals.get(stage, [0, 0, 0, 0])
-    materialised = True
-    info = TensorInfo((), NONE_DTYPE)
-    module = ""
+    materialised, info, module = True, TensorInfo((), NONE_DTYPE), ""
     if calls:
         first = calls[0]
-        module = first.name
-        outputs = first.outputs
-        info = outputs[index] if index < len(outputs) else TensorInfo((), NONE_DTYPE)
+        module, outputs = first.name, first.outputs
+        info = outputs[index] if index < len(outputs) else info
         if info.dtype == NONE_DTYPE and spec is not None and spec.scope_up:
             materialised = False
             scope = _scope(first, trace, spec.scope_up)
@@ -116,8 +113,7 @@ def _kernels(trace: Trace, profile: ModelProfile) -> dict[str, str]:
 
 
 def _stage_order(trace: Trace, profile: ModelProfile) -> tuple[str, ...]:
-    """The profile's stages, in network order, or in the order the pass first runs them (stages that
-    never ran last, in the profile's order)."""
+    """The profile's stages, in network order, or in the order the pass first runs them (those never run last)."""
     if not profile.call_order:
         return profile.stages
     first: dict[str, int] = {}
@@ -143,17 +139,13 @@ _MODULE_FIELDS = tuple(f.name for f in fields(ModuleRecord) if f.name != "stage"
 
 def summarize(trace: Trace, keep_ops: bool = True, profile: ModelProfile | None = None) -> RunRecord:
     """The record of `trace`, by `profile` (by default the profile of the trace's model)."""
-    if profile is None:
-        profile = resolve(trace.run)
+    profile = profile or resolve(trace.run)
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     by_op: dict[str, int] = defaultdict(int)
     other_by_op: dict[str, int] = defaultdict(int)
     for op in trace.ops:
         row = totals[op.stage]
-        row[0] += op.flops
-        row[1] += op.other_flops
-        row[2] += op.alloc_bytes
-        row[3] = max(row[3], op.allocator_bytes)
+        row[:] = row[0] + op.flops, row[1] + op.other_flops, row[2] + op.alloc_bytes, max(row[3], op.allocator_bytes)
         if op.flops:
             by_op[op.op] += op.flops
         if op.other_flops:
@@ -171,7 +163,7 @@ def summarize(trace: Trace, keep_ops: bool = True, profile: ModelProfile | None 
         checks=_checks(trace, profile, stages), modules=_module_records(trace, profile),
         ops=trace.ops if keep_ops else (), kernels=_kernels(trace, profile), input_bytes=trace.input_bytes,
         param_bytes=trace.param_bytes, seconds=trace.seconds,
-        tensor_peak=PeakRecord.at_op(trace.ops, trace.peak_index, trace.peak_bytes),
+        tensor_peak=PeakRecord.at_op(trace.ops, trace.tensor_peak_index, trace.tensor_peak_bytes),
         footprint=footprint(trace.run, trace.params, trace.param_bytes, trace.input_bytes, peak.bytes),
         profile=profile.record(trace.run, order),
     )

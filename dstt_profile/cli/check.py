@@ -1,6 +1,4 @@
-"""`dstt-profile check BUDGETS.toml`: every budget entry run with fake tensors and compared
-(analysis/budgets.py, render/budgets.py); the table and summary on stdout, JUnit XML, JSON and the
-baseline on request. Exit 0 every limit holds, 1 a limit or a baseline tolerance is broken, 2 bad input."""
+"""`dstt-profile check BUDGETS.toml`: every budget entry run with fake tensors and compared."""
 
 from __future__ import annotations
 
@@ -13,13 +11,11 @@ from dstt_profile.analysis.budgets_file import load_budgets
 from dstt_profile.cli.options import check_parser
 from dstt_profile.fileio import check_outputs, output_path, write_atomic
 from dstt_profile.pipeline.runs import profile_run
-from dstt_profile.records.budgets import EntryResult
 from dstt_profile.render.budgets import render_table, result_json, summary
 
 
 def _paths(args: argparse.Namespace) -> tuple[Path, Path, dict[str, Path]]:
-    """The budgets file, the baseline file and every output by what it is: no empty path, every output
-    writable and none of them the budgets file, the baseline read, or another output."""
+    """The budgets file, the baseline file and every output by what it is, each checked (check_outputs)."""
     budgets_path = output_path(args.budgets, "the budgets file")
     assert budgets_path is not None
     given = output_path(args.baseline, "--baseline")
@@ -47,11 +43,6 @@ def check_command(argv: Sequence[str]) -> int:
     baselines = {} if absent else budgets.read_baseline(baseline_path)
     results = [budgets.evaluate(b, profile_run(b.run, keep_ops=False), baselines.get(b.name)) for b in entries]
     print(f"{render_table(results)}\n\n{summary(results)}")
-    _write_outputs(results, args, baseline_path)
-    return 0 if all(r.passed for r in results) else 1
-
-
-def _write_outputs(results: Sequence[EntryResult], args: argparse.Namespace, baseline_path: Path) -> None:
     if args.update:
         write_atomic(baseline_path, budgets.baseline_json(results))
         print(f"wrote baseline {baseline_path}")
@@ -61,3 +52,4 @@ def _write_outputs(results: Sequence[EntryResult], args: argparse.Namespace, bas
         from dstt_profile.render.junit import junit_xml
 
         write_atomic(Path(args.junit), junit_xml(results))
+    return 0 if all(r.passed for r in results) else 1

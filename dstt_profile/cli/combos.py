@@ -1,5 +1,4 @@
-"""Lists in the main job's --dtype, --attention and --mode: every combination is run, in the order
-given (dtype slowest), and shown side by side (render/sidebyside.py)."""
+"""Lists in the main job's --dtype, --attention and --mode: every combination run, shown side by side."""
 
 from __future__ import annotations
 
@@ -19,8 +18,7 @@ def combinations(args: argparse.Namespace) -> list[argparse.Namespace]:
 
 
 def run_combinations(variants: list[argparse.Namespace]) -> int:
-    """Every combination validated and its files checked first, then each run (files as the main job
-    writes them); then one side-by-side table. Exit 1 when any run's formula check failed."""
+    """Every combination validated and its files checked first, then run; one side-by-side table."""
     from dstt_profile.render.sidebyside import render
 
     for variant in variants:

@@ -1,5 +1,4 @@
-"""`dstt-profile diff A.json B.json [--max-growth +2%]`: what changed between two saved results
-(analysis/diff.py), as text (render/difftext.py). Exit 1 when a gated figure grew past the limit."""
+"""`dstt-profile diff A.json B.json [--max-growth +2%]`: what changed between two saved results."""
 
 from __future__ import annotations
 

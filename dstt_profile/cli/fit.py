@@ -1,5 +1,4 @@
-"""`dstt-profile fit --budget SIZE`: the largest t that fits, for one configuration or a grid of them
-(the search: pipeline/search.py)."""
+"""`dstt-profile fit --budget SIZE`: the largest t that fits (pipeline/search.py), one or a grid."""
 
 from __future__ import annotations
 

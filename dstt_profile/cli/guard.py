@@ -1,6 +1,4 @@
-"""The command line's guard around every command: stop signals become exceptions (temporary files are
-removed as on Ctrl-C), the libraries' logging and warnings stay off the terminal, and a standard output
-that cannot be written is reported once, in one line."""
+"""The guard around every command: stop signals as exceptions, libraries quiet, a failed stdout reported."""
 
 from __future__ import annotations
 
@@ -49,8 +47,7 @@ def stop_signals_raise() -> Iterator[None]:
 
 @contextlib.contextmanager
 def quiet_libraries() -> Iterator[None]:
-    """Torch's loggers off, the libraries' warnings off unless asked for, and Kineto's C++ status lines
-    off unless KINETO_LOG_LEVEL is set."""
+    """Torch's loggers, the libraries' warnings (unless asked for) and Kineto's C++ status lines off."""
     os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # above every level Kineto prints
     loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
     levels = [log.level for log in loggers]

@@ -7,7 +7,7 @@ import hashlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from dstt_profile.cli import options
 from dstt_profile.cli.plugins import load
@@ -19,8 +19,7 @@ from dstt_profile.records.report import Report
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import Result
 
-# Extra outputs of the main job, "module:function" with function(result) -> {suffix: text}, and the
-# suffixes it renders (checked before the work). The HTML report plugs in here.
+# Extra outputs, "module:function" (function(report) -> {suffix: text}) -> the suffixes it renders.
 REPORT_WRITERS: dict[str, tuple[str, ...]] = {"dstt_profile.render.html:report_files": ("html", "graphml", "dot")}
 
 
@@ -28,9 +27,8 @@ MAX_STEM = 150  # characters of a file-name stem; a longer one is cut and ends i
 
 
 def stem_for(runs: Sequence[RunConfig], profile_name: str) -> str:
-    """The file-name stem of a result holding `runs` under the profile named `profile_name`:
-    dstt_t14_240x432_float32; dstt_t1-32_... for consecutive clip lengths, dstt_t2+5_... for others.
-    Made from the configurations alone: nothing is loaded or run."""
+    """The file-name stem of a result holding `runs`, from the configurations alone: dstt_t14_240x432_float32;
+    dstt_t1-32_... for consecutive clip lengths, dstt_t2+5_... for others."""
     first = runs[0]
     slug = first.slug(slug_variants(profile_name, first))
     frames = sorted({r.frames for r in runs})
@@ -44,29 +42,24 @@ def stem_for(runs: Sequence[RunConfig], profile_name: str) -> str:
 
 
 def result_stem(result: Result) -> str:
-    """The stem of a saved or new result's files, from what its runs record (never loading a model
-    the file names: a saved result is data)."""
+    """The stem of a result's files, from what its runs record (a saved result is data: nothing is loaded)."""
     return stem_for([r.config for r in result.runs], result.runs[0].profile.name)
 
 
 def planned_outputs(out: Path, stem: str, formats: Sequence[str]) -> dict[str, Path]:
     """Every file the main job will write, by what it is: checked before the work starts."""
-    suffixes = [*formats, *(suffix for target in REPORT_WRITERS for suffix in REPORT_WRITERS[target])]
+    suffixes = [*formats, *(suffix for group in REPORT_WRITERS.values() for suffix in group)]
     return {f"the {suffix.upper()} output": out / f"{stem}.{suffix}" for suffix in suffixes}
 
 
 def write_outputs(report: Report, out: Path, formats: Sequence[str]) -> list[Path]:
-    """Every file of the report (`formats` and the report's), rendered first and then written together:
-    a failure or a stop while writing leaves the old set as it was, never a mix (fileio.write_all)."""
+    """Every file of the report, rendered first and then written together (fileio.write_all): never a mix."""
     from dstt_profile.render.tabular import render_csv, render_json
 
     ensure_dir(out)
     stem = result_stem(report.result)
-    texts: dict[str, str] = {}
-    if "json" in formats:
-        texts["json"] = render_json(report)
-    if "csv" in formats:
-        texts["csv"] = render_csv(report)
+    texts = {suffix: render(report) for suffix, render in (("json", render_json), ("csv", render_csv))
+             if suffix in formats}
     for target in REPORT_WRITERS:
         renderer: Callable[..., Any] | None = load(target)
         if renderer is not None:
@@ -74,17 +67,8 @@ def write_outputs(report: Report, out: Path, formats: Sequence[str]) -> list[Pat
     return write_all({out / f"{stem}.{suffix}": text for suffix, text in texts.items()})
 
 
-def _step_line(stream: TextIO, run: RunConfig) -> Callable[[str], None]:
-    def show(step: str) -> None:
-        stream.write(f"measuring t={run.frames}: {step} ...\n")
-        stream.flush()
-
-    return show
-
-
 def plan_job(args: argparse.Namespace) -> tuple[list[RunConfig], tuple[str, ...], int, Path, str | None]:
-    """Everything the main job checks before any work: runs, formats, repeats, the output files, the
-    checkpoint (what its check said, or None without one)."""
+    """Everything the main job checks before any work (the checkpoint: what its check said, or None)."""
     runs = options.runs_from_options(args)
     formats = options.formats(args.format)
     repeats = options.repeats(args)
@@ -108,16 +92,12 @@ def run_job(args: argparse.Namespace, show: bool = True) -> tuple[int, Report, l
 
     runs, formats, repeats, out, checked = plan_job(args)
     quiet = args.quiet
-    report = profile_runs(
-        runs,
-        measure=args.measure,
-        repeats=repeats,
-        fvcore=args.fvcore,
-        keep_ops="traced" if args.keep_ops else "last",
-        meta={"checkpoint": checked} if checked is not None else None,
-        progress=sweep_progress(sys.stderr, sys.stderr.isatty()) if len(runs) > 1 and not quiet else None,
-        step=None if quiet else lambda run: _step_line(sys.stderr, run),
-    )
+    progress = sweep_progress(sys.stderr, sys.stderr.isatty()) if len(runs) > 1 and not quiet else None
+    report = profile_runs(runs, measure=args.measure, repeats=repeats, fvcore=args.fvcore,
+                          keep_ops="traced" if args.keep_ops else "last",
+                          meta={"checkpoint": checked} if checked is not None else None, progress=progress,
+                          step=None if quiet else lambda run: lambda step: print(
+                              f"measuring t={run.frames}: {step} ...", file=sys.stderr, flush=True))
     written = write_outputs(report, out, formats)
     if show and not quiet:
         print(render(report))

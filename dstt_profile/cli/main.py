@@ -1,5 +1,4 @@
-"""The command line: a subcommand of `SUBCOMMANDS`, else the main job (`--frames 14 --res 240x432`).
-Exit codes: 0 ok, 1 a check or budget failed, 2 bad usage or bad input (one line, no traceback)."""
+"""The command line: a subcommand of `SUBCOMMANDS`, else the main job; every error one line, exit 2."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""Every subcommand's options, turned into typed configs. The options that describe a run (--res,
---model, DSTT's --heads, ...) are declared once (`add_run_options`) and built into a run by
-runs.build_run, as the API and budgets files do. A parse error is a `UsageError`: one line, exit 2."""
+"""Every subcommand's options, turned into typed configs: a run's options are declared once
+(`add_run_options`) and built by runs.build_run. A parse error is a `UsageError`: one line, exit 2."""
 
 from __future__ import annotations
 
@@ -36,7 +35,6 @@ SUBCOMMAND_USAGE: dict[str, str] = {
     "seed": "seed (the seed analysis table, checked)",
 }
 
-# The main job's options that mean nothing to an analysis subcommand.
 MAIN_ONLY = ("measure", "repeats", "fvcore", "format", "out", "quiet")
 
 
@@ -51,9 +49,8 @@ class UsageParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prefix}{message}")
 
 
-# Option name -> (default, help). `--frames` is added apart (fit searches t instead), and so are the
-# model options. DSTT's shorthands (profiles/dstt/args.SHORTHANDS) default to None: unset, they leave
-# the model's own default (and another model refuses them).
+# Option name -> (default, help); `--frames` and the model options apart. DSTT's shorthands default to
+# None: unset, they leave the model's own default (and another model refuses them).
 RUN_HELP: dict[str, tuple[str | None, str]] = {
     "res": ("240x432", "frame size HEIGHTxWIDTH (default 240x432)"),
     "dtype": ("float32", f"one of {', '.join(rc.DTYPES)} (int8: storage what-if)"),
@@ -97,8 +94,7 @@ def split_list(option: str, text: str, noun: str = "value") -> list[str]:
 
 
 def option_lists(args: argparse.Namespace, names: Sequence[str], noun: str = "value") -> list[tuple[str | None, ...]]:
-    """The values of each option in `names` as a list (split_list); (None,) for one left unset, which
-    stays unset (DSTT's --attention for another model)."""
+    """Each option in `names` split (split_list); (None,) for one left unset, which stays unset."""
     return [tuple(split_list(f"--{n}", getattr(args, n), noun)) if getattr(args, n) is not None else (None,) for n in names]
 
 
@@ -126,7 +122,7 @@ def run_config(args: argparse.Namespace, frames: int = 1, **chosen: str | None) 
 
 
 def runs_from_options(args: argparse.Namespace) -> list[RunConfig]:
-    """One validated run per t of --frames, every other option as given (one value each)."""
+    """One validated run per t of --frames."""
     frames, base = parse_frames(args.frames), run_config(args)
     return [base.replace(frames=t) for t in frames]
 
@@ -153,7 +149,6 @@ def main_parser() -> UsageParser:
 
 
 def formats(text: str) -> tuple[str, ...]:
-    """--format of the main job: json, csv or both."""
     found = tuple(f.strip() for f in text.split(",") if f.strip())
     if not found or any(f not in FORMATS for f in found):
         raise UsageError(f"--format {text!r}: choose from {', '.join(FORMATS)}")
@@ -161,7 +156,6 @@ def formats(text: str) -> tuple[str, ...]:
 
 
 def repeats(args: argparse.Namespace) -> int:
-    """--repeats, which only --measure takes."""
     if args.repeats is None:
         return DEFAULT_REPEATS
     count = positive(args.repeats, "--repeats", MAX_REPEATS)
@@ -181,18 +175,16 @@ def analysis_parser(name: str, description: str, frames: str | None = None) -> U
     return p
 
 
-def analysis_runs(name: str, p: argparse.ArgumentParser, argv: Sequence[str], fixed: Sequence[str] = ()) -> list[RunConfig]:
-    """The runs an analysis is asked for; UsageError for an option `name` does not take (main-only or `fixed`)."""
+def analysis_runs(name: str, description: str, argv: Sequence[str], frames: str | None = None,
+                  fixed: Sequence[str] = ()) -> list[RunConfig]:
+    """The runs analysis `name` is asked for; UsageError for an option it does not take (`fixed` too)."""
+    p = analysis_parser(name, description, frames)
     args = p.parse_args(list(argv))
     for dest in (*MAIN_ONLY, *fixed):
         if getattr(args, dest) != p.get_default(dest):
             raise UsageError(f"{name}: --{dest} does not apply here")
     return runs_from_options(args)
 
-
-def seed_parser() -> UsageParser:
-    return UsageParser("seed", description="The seed analysis (docs/architecture.md) at t = 14, 240x432: each tensor's formula, "
-                       "elements and bytes at int8, fp16 and fp32, and each of the seed's size notes against the exact figure.")
 
 FIT_LISTS = ("res", "dtype", "attention", "mode", "batch")  # options of fit that take a list
 

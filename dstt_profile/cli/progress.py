@@ -1,6 +1,4 @@
-"""Progress of a sweep on stderr: a bar redrawn in place on a terminal; in a log (CI, a pipe) a line at
-most every `every` seconds, plus the last, so a sweep that traces a few t and derives thousands shows
-it is alive without a line per t."""
+"""Progress of a sweep on stderr: a bar on a terminal; in a log, a line at most every `every` seconds."""
 
 from __future__ import annotations
 
@@ -20,9 +18,8 @@ def sweep_progress(stream: TextIO, tty: bool, every: float = EVERY_S, clock: Cal
 
     def bar(done: int, total: int, run: RunConfig) -> None:
         filled = 30 * done // total
-        stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} t={run.frames}   ")
-        if done == total:
-            stream.write("\n")
+        stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} t={run.frames}   "
+                     + "\n" * (done == total))
         stream.flush()
 
     def lines(done: int, total: int, run: RunConfig) -> None:

@@ -1,5 +1,4 @@
-"""`dstt-profile report RESULT.json [--out DIR]`: a saved result re-rendered as the HTML report, its
-GraphML and DOT (render/html.py), never running the model; `load_result`, one line for a file that is not one."""
+"""`dstt-profile report RESULT.json [--out DIR]`: a saved result re-rendered as the HTML report."""
 
 from __future__ import annotations
 

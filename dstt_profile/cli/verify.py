@@ -1,13 +1,11 @@
-"""`dstt-profile verify`: small real forward passes with the allocator's events recorded, each op's
-figures (held when it returns, and the most inside it) against the fake-tensor trace's, with the
-device rules that explain the allocator view counted. Exit 0 when every op and the peak are equal."""
+"""`dstt-profile verify`: small real forward passes, op by op against the fake-tensor trace."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
 
-from dstt_profile.cli.options import analysis_parser, analysis_runs
+from dstt_profile.cli.options import analysis_runs
 from dstt_profile.errors import UsageError
 from dstt_profile.pipeline.runs import require_real_memory as check_real_memory
 from dstt_profile.records.runconfig import RunConfig
@@ -41,10 +39,10 @@ def verify_run(run: RunConfig) -> tuple[bool, list[str]]:
 
 
 def verify_command(argv: Sequence[str]) -> int:
-    p = analysis_parser("verify", "Predicted against measured on this machine, op by op: small real forward passes (t = 1, 2 "
-                        "by default; a smaller --res makes them faster) under the allocator's events. Exit 0 when every op "
-                        "and the peak are equal, 1 with the first op that is not.", frames="1,2")
-    runs = analysis_runs("verify", p, argv)
+    runs = analysis_runs("verify", "Predicted against measured on this machine, op by op: small real "
+                         "forward passes (t = 1, 2 by default; a smaller --res makes them faster) under the "
+                         "allocator's events. Exit 0 when every op and the peak are equal, 1 with the first "
+                         "op that is not.", argv, frames="1,2")
     if any(r.mode != "inference" for r in runs):
         raise UsageError("verify runs the forward pass: use --mode inference")
     if any(r.dtype == "int8" for r in runs):

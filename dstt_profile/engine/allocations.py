@@ -1,8 +1,5 @@
-"""The allocator's own account of a call, from torch.profiler's raw kineto events (`profile_memory=True`):
-every allocation (+bytes) and release (-bytes) in time order, each with the innermost `aten::` op running
-(`(none)` between ops) and the innermost annotation with a given prefix (how the op recorder marks its
-ops on a real run). `prof.events()` is not used: it folds an op's allocations into its totals and so
-loses their order against the releases."""
+"""The allocator's own account of a call, from torch.profiler's raw kineto events (`prof.events()` folds an
+op's allocations into its totals and so loses their order against the releases)."""
 
 from __future__ import annotations
 
@@ -55,8 +52,7 @@ class _Index:
 
 
 def allocation_events(prof: Any, annotation_prefix: str = "") -> tuple[list[AllocEvent], list[Range]]:
-    """Every allocator event of a finished `torch.profiler.profile(profile_memory=True)`, in time order,
-    and the annotation ranges whose names start with `annotation_prefix`, in start order."""
+    """A finished profile's allocator events, in time order, and its `annotation_prefix` ranges, by start."""
     results = prof.profiler.kineto_results if prof.profiler is not None else None
     if results is None:
         return [], []

@@ -1,6 +1,5 @@
-"""The workspace cache file read as untrusted input: every entry is checked before it is used (what a
-calibration writes, under a key that is a signature's JSON, within `workspace_bound`; docs/memory.md),
-and what fails is dropped (and calibrated again by the cache)."""
+"""The workspace cache file read as untrusted input: an entry is used only where it is what a calibration
+writes, within `workspace_bound` (docs/memory.md); what fails is dropped, and calibrated again."""
 
 from __future__ import annotations
 
@@ -23,33 +22,19 @@ CHECKED = (0, 3, 4, 5)  # the batch a fit was verified at (0: not affine)
 
 
 def warn(message: str) -> None:
-    """One warning line on standard error (the run goes on)."""
     print(f"{PROG}: warning: {message}", file=sys.stderr, flush=True)
 
 
-def _is_int(value: object) -> bool:
-    """A JSON integer: an int, not a bool (Python's `True` is an int too)."""
-    return type(value) is int
-
-
-def _parse_int(text: str) -> int | None:
-    """A JSON integer literal; one of more digits than any byte figure has is no figure (None)."""
-    return int(text) if len(text) <= 40 else None
-
-
-def _no_constant(text: str) -> None:
-    """`Infinity`, `-Infinity` and `NaN`, which Python's json reads but JSON has not: no value."""
-    return None
-
-
 def loads(text: str) -> Any:
-    """JSON as the cache stores it; ValueError or RecursionError where it is not JSON."""
-    return json.loads(text, parse_int=_parse_int, parse_constant=_no_constant)
+    """JSON as the cache stores it; ValueError or RecursionError where it is not JSON. An integer of more
+    digits than any byte figure has, and `Infinity` and `NaN` (which JSON has not), are read as None."""
+    return json.loads(text, parse_int=lambda text: int(text) if len(text) <= 40 else None,
+                      parse_constant=lambda _text: None)
 
 
 def _int_list(value: object, least: int) -> tuple[int, ...] | None:
     """`value` as a tuple of JSON integers, each at least `least`; None where it is not one."""
-    if not isinstance(value, list) or not all(_is_int(v) and v >= least for v in value):
+    if not isinstance(value, list) or not all(type(v) is int and v >= least for v in value):
         return None
     return tuple(value)
 
@@ -69,11 +54,10 @@ def signature_from_key(key: str) -> ConvSignature | None:
     if not isinstance(raw, dict) or set(raw) != {f.name for f in fields(ConvSignature)}:
         return None
     tuples = {name: _int_list(raw[name], least) for name, least in _TUPLE_FIELDS.items()}
-    if any(v is None for v in tuples.values()) or not _is_int(raw["groups"]) or raw["groups"] < 1:
+    if any(v is None for v in tuples.values()) or type(raw["groups"]) is not int or raw["groups"] < 1:
         return None
-    if not all(type(raw[n]) is bool for n in _FLAG_FIELDS):
-        return None
-    if not all(isinstance(raw[n], str) for n in _TEXT_FIELDS):
+    texts = all(isinstance(raw[n], str) for n in _TEXT_FIELDS)
+    if not texts or not all(type(raw[n]) is bool for n in _FLAG_FIELDS):
         return None
     sig = ConvSignature(**{**raw, **tuples})
     if sig.key() != key or _dtype(sig) is None or not _layout_ok(sig) or output_spatial(sig) is None:
@@ -82,7 +66,6 @@ def signature_from_key(key: str) -> ConvSignature | None:
 
 
 def _dtype(sig: ConvSignature) -> torch.dtype | None:
-    """The signature's torch dtype, None where its name is none."""
     found = getattr(torch, sig.dtype, None) if sig.dtype.isidentifier() else None
     return found if isinstance(found, torch.dtype) else None
 
@@ -113,8 +96,7 @@ def output_spatial(sig: ConvSignature) -> tuple[int, ...] | None:
 
 @dataclass(frozen=True)
 class Bound:
-    """The most workspace bytes a convolution can hold at batch n: `base + per_sample * n`; with
-    `per_sample` None, `base` at any batch (a device's whole memory)."""
+    """The most workspace bytes at batch n: `base + per_sample * n` (`per_sample` None: `base` at any n)."""
 
     base: int
     per_sample: int | None
@@ -129,9 +111,8 @@ class Bound:
 
 
 def workspace_bound(sig: ConvSignature) -> Bound:
-    """What a CPU convolution's workspace cannot exceed: `BOUND_FACTOR` copies of every tensor the call
-    handles (one sample's input, output and unfolded input; the weight and bias, once) plus `BOUND_SLACK`
-    bytes per sample. oneDNN's blocked, padded copies stay well below; a figure above is no measurement."""
+    """What a CPU convolution's workspace cannot exceed: `BOUND_FACTOR` copies of one sample's input, output
+    and unfolded input and of the weight and bias, plus `BOUND_SLACK` per sample; oneDNN stays well below."""
     out = output_spatial(sig)
     assert out is not None and _dtype(sig) is not None, "a signature parsed back from a key"
     size, out_channels = sig.itemsize(), sig.out_channels()
@@ -146,8 +127,7 @@ BoundOf = Callable[[ConvSignature], Bound]
 
 
 def device_bound(device: str) -> BoundOf:
-    """The bound on a workspace of this machine's `device`: `workspace_bound` on a CPU; on a GPU,
-    whose libraries may pick kernels with large workspaces, the device's memory."""
+    """`workspace_bound` on a CPU; on a GPU, whose libraries may pick large workspaces, its memory."""
     if device != "cuda":
         return workspace_bound
     total = int(torch.cuda.get_device_properties(0).total_memory)
@@ -171,7 +151,8 @@ def _workspace_of(raw: object) -> Workspace | None:
     if not isinstance(raw, dict):
         return None
     exact = _exact_pairs(raw.get("exact", []))
-    if not all(_is_int(raw.get(f)) for f in ("at_one", "constant", "per_sample", "checked")) or exact is None:
+    numbers = all(type(raw.get(f)) is int for f in ("at_one", "constant", "per_sample", "checked"))
+    if not numbers or exact is None:
         return None
     ws = Workspace(raw["at_one"], raw["constant"], raw["per_sample"], raw["checked"], exact)
     if ws.checked not in CHECKED or ws.at_one < 0 or ws.per_sample < 0:
@@ -194,12 +175,10 @@ def _within(ws: Workspace, bound: Bound) -> bool:
     return all(0 <= value <= bound.at(batch) for batch, value in figures)
 
 
-def entry_of(
-    key: str, raw: object, device: str | None = None, bound: BoundOf | None = None
-) -> Workspace | None:
-    """A cache entry as a `Workspace`, or None where it is malformed: a key that is no signature (of
-    `device`, where given), fields that are not what `calibrate` writes, or (where `bound` is given) a
-    figure negative or above the bound."""
+def entry_of(key: str, raw: object, device: str | None = None,
+             bound: BoundOf | None = None) -> Workspace | None:
+    """A cache entry as a `Workspace`; None where the key is no signature of `device`, the fields are not
+    what `calibrate` writes, or a figure is outside `bound`."""
     sig = signature_from_key(key)
     ws = _workspace_of(raw)
     if sig is None or ws is None or (device is not None and sig.device != device):
@@ -207,9 +186,8 @@ def entry_of(
     return ws if bound is None or _within(ws, bound(sig)) else None
 
 
-def valid_entries(
-    records: Mapping[str, object], device: str | None = None, bound: BoundOf | None = None
-) -> tuple[dict[str, Workspace], int]:
+def valid_entries(records: Mapping[str, object], device: str | None = None,
+                  bound: BoundOf | None = None) -> tuple[dict[str, Workspace], int]:
     """The well-formed entries of one machine's records (see `entry_of`) and how many were not."""
     found = {key: ws for key, raw in records.items() if (ws := entry_of(key, raw, device, bound)) is not None}
     return found, len(records) - len(found)

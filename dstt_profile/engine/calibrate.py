@@ -1,6 +1,5 @@
-"""Calibrating a convolution's workspace on this machine: run it for real, alone, at small batches under
-a `PeakMeter`, and fit what it holds inside the op above its output as a function of the batch (the
-procedure is in docs/memory.md). A probe that may not fit in free memory is refused before it runs."""
+"""Calibrating a convolution's workspace: run it for real, alone, at small batches, and fit what it holds
+inside the op above its output as a function of the batch (docs/memory.md)."""
 
 from __future__ import annotations
 
@@ -27,11 +26,8 @@ class WorkspaceError(UsageError):
 
 @dataclass(frozen=True)
 class Workspace:
-    """Workspace bytes of one signature as a function of the batch n: `at_one` for n = 1, the probed
-    batches in `exact`, else `constant + per_sample * n`; `checked` is the batch the fit was verified
-    at (exact), two above the first batch it holds from. Where the library's choice changes with the
-    batch in no such way (`checked` = 0: not affine), only the batches in `exact` are known, each
-    probed directly."""
+    """Bytes at batch n: `at_one` at 1, the probed `exact`, else `constant + per_sample * n`; `checked` is the
+    batch the fit was verified at, two above the first it holds from (0: not affine, `exact` only)."""
 
     at_one: int
     constant: int
@@ -86,9 +82,7 @@ def _blocks_of_16(channels: int) -> int:
 
 
 def probe_need(sig: ConvSignature, batch: int) -> int:
-    """A generous bound on the memory one probe at `batch` takes: the input, the weight and the output,
-    each also as a copy with its channels padded to blocks of 16 (oneDNN's layouts), and the unfolded
-    input where ATen's own kernels run it."""
+    """A generous bound on the memory one probe at `batch` takes (docs/memory.md)."""
     spatial_out = math.prod(sig.output_spatial())
     channels_in, channels_out = sig.sample[0], sig.out_channels()
     x = batch * math.prod(sig.sample[1:]) * (channels_in + _blocks_of_16(channels_in))
@@ -103,26 +97,21 @@ def _what(sig: ConvSignature) -> str:
 
 
 def probe(sig: ConvSignature, batch: int, meter: PeakMeter) -> int:
-    """Workspace bytes of one real call at `batch`: the meter's peak minus the output it returns.
-
-    No warm-up call is needed: oneDNN's first call at a shape allocates what later calls do. A probe
-    that may not fit in free memory is refused before it runs, in one line; one the allocator refuses
-    midway likewise."""
+    """Workspace bytes of one real call at `batch`: the meter's peak minus the output it returns. No warm-up
+    is needed: oneDNN's first call at a shape allocates what later calls do."""
     need = probe_need(sig, batch)
     room = available_bytes() if sig.device == "cpu" else None
     if room is not None and need > room[0]:
-        raise WorkspaceError(
-            f"{_what(sig)} runs it for real at batch {batch}, which may need {fmt_bytes(need)}, "
-            f"and {room[1]} leaves {fmt_bytes(room[0])}: use a smaller frame size, t or batch"
-        )
+        raise WorkspaceError(f"{_what(sig)} runs it for real at batch {batch}, which may need "
+                             f"{fmt_bytes(need)}, and {room[1]} leaves {fmt_bytes(room[0])}: use a smaller "
+                             "frame size, t or batch")
     try:
         dtype = sig.torch_dtype()
         weight = torch.zeros(sig.weight, device=sig.device, dtype=dtype)
         bias = torch.zeros(sig.out_channels(), device=sig.device, dtype=dtype) if sig.bias else None
-        conv = partial(
-            torch.ops.aten.convolution.default, _probe_input(sig, batch), weight, bias, list(sig.stride),
-            list(sig.padding), list(sig.dilation), sig.transposed, list(sig.output_padding), sig.groups,
-        )
+        conv = partial(torch.ops.aten.convolution.default, _probe_input(sig, batch), weight, bias,
+                       list(sig.stride), list(sig.padding), list(sig.dilation), sig.transposed,
+                       list(sig.output_padding), sig.groups)
         with torch.no_grad():
             peak, out = meter.peak(conv)
         return int(peak) - int(out.untyped_storage().nbytes())
@@ -134,9 +123,8 @@ def probe(sig: ConvSignature, batch: int, meter: PeakMeter) -> int:
 
 
 def calibrate(sig: ConvSignature, meter: PeakMeter) -> Workspace:
-    """Probe `sig` at small batches and fit the workspace: affine from batch k = 1, 2 or 3 on (fitted on k
-    and k + 1, checked at k + 2), the batches below k kept as probed; where no fit holds, the probes are
-    kept and every other batch is probed when it is needed (`probe_batch`)."""
+    """Probe `sig` at small batches and fit the workspace, affine from batch k = 1, 2 or 3 on
+    (docs/memory.md); where no fit holds, every other batch is probed when it is needed (`probe_batch`)."""
     probed = {n: probe(sig, n, meter) for n in (1, 2, 3)}
     for first in range(1, FIRST_AFFINE + 1):
         check = first + 2
@@ -158,6 +146,5 @@ def probe_batch(sig: ConvSignature, found: Workspace, batch: int, meter: PeakMet
         raise WorkspaceError(
             f"the workspace of a convolution (weight {sig.weight}, input {sig.sample}) changes with the batch "
             f"in no affine way, and probing it at batch {batch} needs a {nbytes / 2**30:.1f} GiB input "
-            f"(more than {DIRECT_LIMIT / 2**30:.0f} GiB)"
-        )
+            f"(more than {DIRECT_LIMIT / 2**30:.0f} GiB)")
     return replace(found, exact=tuple(sorted({**dict(found.exact), batch: probe(sig, batch, meter)}.items())))

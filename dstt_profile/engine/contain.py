@@ -1,7 +1,5 @@
-"""Running a user's code (a model file's import, its factory, its forward) so that it cannot end or
-confuse the tool: `sys.argv` is only the user's program, what it prints goes to standard error (standard
-output carries our results), and its `SystemExit` becomes `UserExit`, which the caller turns into one line.
-KeyboardInterrupt and the tool's stop signals pass through untouched."""
+"""Running a user's code so that it cannot end or confuse the tool: its output goes to standard error (ours
+carries results), its `SystemExit` becomes `UserExit`; KeyboardInterrupt and stop signals pass through."""
 
 from __future__ import annotations
 

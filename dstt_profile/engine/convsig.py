@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -40,8 +40,7 @@ class ConvSignature:
         return self.weight[1] * self.groups if self.transposed else self.weight[0]
 
     def torch_dtype(self) -> torch.dtype:
-        found: torch.dtype = getattr(torch, self.dtype)
-        return found
+        return cast(torch.dtype, getattr(torch, self.dtype))
 
     def itemsize(self) -> int:
         return int(self.torch_dtype().itemsize)
@@ -72,6 +71,5 @@ def signature_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[ConvSig
     sig = ConvSignature(
         ints(x.shape[1:]), ints(w.shape), bound.get("bias") is not None, ints(bound["stride"]),
         ints(bound["padding"]), ints(bound["dilation"]), bool(bound["transposed"]),
-        ints(bound["output_padding"]), int(bound["groups"]), dtype_name(x.dtype), x.device.type, _layout(x),
-    )
+        ints(bound["output_padding"]), int(bound["groups"]), dtype_name(x.dtype), x.device.type, _layout(x))
     return sig, int(x.shape[0])

@@ -1,8 +1,5 @@
-"""Per-op cost functions, two figures kept apart: `flops` (convolution, linear, matmul, attention) by
-torch's own registered formulas, 2 FLOPs per multiply-add, as `FlopCounterMode` reports them; and
-`other_flops`, the rest of the arithmetic, at this toolkit's stated cost per output element
-(`ELEMENTWISE`). Ops that only move or view data cost nothing (`MOVEMENT`); any other op is
-*unsupported*: listed by name and count, never silently zero."""
+"""Per-op costs: `flops` by torch's formulas (2 per multiply-add, as `FlopCounterMode`), `other_flops` at a
+stated cost per element (`ELEMENTWISE`); any op not in `MOVEMENT` is else *unsupported*, never zero."""
 
 from __future__ import annotations
 
@@ -21,14 +18,11 @@ FlopFormula = Callable[..., int]
 
 MATMUL_FORMULAS: dict[Any, FlopFormula] = dict(flop_registry)
 # Torch's registry covers the CUDA attention kernels; the CPU flash kernel takes the same q, k, v.
-MATMUL_FORMULAS[aten._scaled_dot_product_flash_attention_for_cpu] = flop_registry[
-    aten._scaled_dot_product_flash_attention
-]
+_FLASH = aten._scaled_dot_product_flash_attention
+MATMUL_FORMULAS[aten._scaled_dot_product_flash_attention_for_cpu] = flop_registry[_FLASH]
 
 # Cost per output element (per input element for reductions and col2im, see `_PER_INPUT`).
-ELEMENTWISE: dict[str, int] = {
-    f"aten.{name}": cost
-    for cost, names in (
+ELEMENTWISE: dict[str, int] = {f"aten.{name}": cost for cost, names in (
         (1, "add add_ sub mul mul_ div div_ relu relu_ threshold_backward leaky_relu leaky_relu_ "
             "leaky_relu_backward tanh neg exp sqrt rsqrt pow mean sum bernoulli_"),
         (1, "col2im"),  # Fold: each patch element added once
@@ -40,22 +34,14 @@ ELEMENTWISE: dict[str, int] = {
         (8, "gelu"),
         (7, "upsample_bilinear2d upsample_bilinear2d_backward"),  # 4 weights, 4 multiplies, 3 adds, counted 7
         (0, "im2col fill_ zero_ ones_like zeros_like full zeros ones"),
-    )
-    for name in names.split()
-}
+    ) for name in names.split()}
 _PER_INPUT = {"aten.mean", "aten.sum", "aten.col2im"}
 
-MOVEMENT: frozenset[str] = frozenset(
-    f"aten.{name}"
-    for name in (
-        "view", "_unsafe_view", "reshape", "permute", "transpose", "t", "t_", "expand", "clone",
-        "contiguous", "cat", "copy_", "_to_copy", "detach", "alias", "slice", "select", "squeeze",
-        "unsqueeze", "split", "split_with_sizes", "unbind", "new_empty", "new_empty_strided",
-        "empty", "empty_like", "empty_strided", "as_strided", "lift_fresh", "lift_fresh_copy",
-        "_reshape_alias", "unfold", "flatten", "sym_size", "sym_numel", "is_same_size",
-        "_local_scalar_dense", "scalar_tensor", "_fused_sdp_choice",
-    )
-)
+MOVEMENT: frozenset[str] = frozenset(f"aten.{name}" for names in (
+    "view _unsafe_view reshape permute transpose t t_ expand clone contiguous cat copy_ _to_copy detach",
+    "alias slice select squeeze unsqueeze split split_with_sizes unbind new_empty new_empty_strided empty",
+    "empty_like empty_strided as_strided lift_fresh lift_fresh_copy _reshape_alias unfold flatten sym_size",
+    "sym_numel is_same_size _local_scalar_dense scalar_tensor _fused_sdp_choice") for name in names.split())
 
 
 def op_name(func: Any) -> str:
@@ -75,9 +61,8 @@ class Costs:
     def __init__(self, extra: Mapping[str, CostFunction] | None = None) -> None:
         self.extra = dict(extra or {})
 
-    def __call__(
-        self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any
-    ) -> tuple[int, int, bool]:
+    def __call__(self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 out: Any) -> tuple[int, int, bool]:
         own = self.extra.get(name)
         if own is not None:
             flops, other = own(args, kwargs, out)

@@ -1,8 +1,5 @@
-"""The allocator view checked op by op: a real small run's allocator events against its fake trace.
-
-For every op the real pass (every op marked as a profiler range) gives `held`, what the allocator holds
-when the op returns, and `transient`, how far above that it went inside the op; the prediction must
-equal both, integer for integer, and each difference is listed with the rules that applied there."""
+"""The allocator view checked op by op: a real small run's allocator events (each op a profiler range)
+against its fake trace, what is held after each op and how far above it went inside, integer for integer."""
 
 from __future__ import annotations
 
@@ -53,10 +50,8 @@ class Difference:
     rules: str
 
     def __str__(self) -> str:
-        return (
-            f"op #{self.index} {self.op} in {self.module or '<root>'}: {self.figure} predicted "
-            f"{self.predicted:,} B, measured {self.measured:,} B ({self.rules or 'no rule'})"
-        )
+        return (f"op #{self.index} {self.op} in {self.module or '<root>'}: {self.figure} predicted "
+                f"{self.predicted:,} B, measured {self.measured:,} B ({self.rules or 'no rule'})")
 
 
 def real_ops(log: AllocationLog) -> list[RealOp]:
@@ -92,18 +87,16 @@ def check(run: RunConfig, subject: Subject, workspaces: WorkspaceCache | None = 
     """Trace `subject` for `run` on fake tensors and run it for real; every op compared."""
     fake = trace(run.replace(real=False), subject, workspaces=workspaces)
     log, real_trace = record_allocations(
-        lambda: trace(run.replace(real=True), subject, annotate_prefix=PREFIX, workspaces=workspaces), PREFIX
-    )
+        lambda: trace(run.replace(real=True), subject, annotate_prefix=PREFIX, workspaces=workspaces), PREFIX)
     found = differences(fake, real_trace, log)
     tops = [(op.held + op.transient, -op.index) for op in real_ops(log)]
     peak, where = max(tops) if tops else (0, 1)
     return Check(fake, found, peak, -where)
 
 
-def compare(
-    run: RunConfig, subject: Subject, workspaces: WorkspaceCache | None = None
-) -> tuple[Trace, list[Difference]]:
-    """Trace `subject` for `run` on fake tensors and run it for real; the differences, op by op."""
+def compare(run: RunConfig, subject: Subject,
+            workspaces: WorkspaceCache | None = None) -> tuple[Trace, list[Difference]]:
+    """`check`'s prediction and differences."""
     done = check(run, subject, workspaces)
     return done.fake, done.differences
 

@@ -1,7 +1,5 @@
-"""Device rules: what the allocator really does for an op where fake tensors say otherwise (the tables
-in docs/memory.md). A *storage* rule gives an output storage's real size, a *temporary* rule what an op
-holds inside itself on top of its outputs; Python numbers passed as tensors are scalar operands. Each
-rule was found by comparing a real small run with its fake trace op by op (devicecheck.py)."""
+"""Device rules: what the allocator really does for an op where fake tensors say otherwise (docs/memory.md),
+each found by comparing a real small run with its fake trace op by op (devicecheck.py)."""
 
 from __future__ import annotations
 
@@ -35,11 +33,8 @@ class StorageRule(_Rule):
 
 @dataclass(frozen=True)
 class TemporaryRule(_Rule):
-    """Bytes an op holds inside itself at its highest point, on top of its outputs, freed before it returns.
-
-    Split in two so that a trace derived for another t (polytrace.py) can recompute it exactly: `params`
-    reads the whole numbers the amount depends on (shapes, sizes, the thread count; affine in t), and
-    `bytes` is the formula over them, which need not be a polynomial in t (block sizes that switch)."""
+    """Bytes an op holds inside itself on top of its outputs. `params` reads the whole numbers they depend
+    on (affine in t), `bytes` is the formula over them, so a derived trace recomputes it (polytrace.py)."""
 
     params: ParamsFn
     bytes: FormulaFn
@@ -106,41 +101,31 @@ def _cuda_round(args: tuple[Any, ...], kwargs: dict[str, Any], out: torch.Tensor
 
 
 STORAGE_RULES: tuple[StorageRule, ...] = (
-    StorageRule(
-        "cpu.col2im.input_sized_output", "cpu", "aten.col2im",
-        "the output is allocated like the input (c'*p^2 x n per frame) and resized smaller; the storage keeps that size",
-        _col2im_storage,
-    ),
-    StorageRule(
-        "cuda.caching_allocator.round_512", "cuda", "*",
-        "the caching allocator rounds each block up to a multiple of 512 bytes", _cuda_round,
-    ),
+    StorageRule("cpu.col2im.input_sized_output", "cpu", "aten.col2im",
+                "the output is allocated like the input (c'*p^2 x n per frame) and resized smaller; the "
+                "storage keeps that size", _col2im_storage),
+    StorageRule("cuda.caching_allocator.round_512", "cuda", "*",
+                "the caching allocator rounds each block up to a multiple of 512 bytes", _cuda_round),
 )
 
 TEMPORARY_RULES: tuple[TemporaryRule, ...] = (
-    TemporaryRule(
-        "cpu.col2im.contiguous_input", "cpu", "aten.col2im",
-        "a non-contiguous input (the transposed Vec2Patch embedding) is copied to a contiguous one",
-        _copy_if_strided, _copy_bytes,
-    ),
-    TemporaryRule(
-        "cpu.native_layer_norm.contiguous_input", "cpu", "aten.native_layer_norm",
-        "a non-contiguous input (the first block's permuted tokens) is copied to a contiguous one",
-        _copy_if_strided, _copy_bytes,
-    ),
+    TemporaryRule("cpu.col2im.contiguous_input", "cpu", "aten.col2im",
+                  "a non-contiguous input (the transposed Vec2Patch embedding) is copied to a contiguous one",
+                  _copy_if_strided, _copy_bytes),
+    TemporaryRule("cpu.native_layer_norm.contiguous_input", "cpu", "aten.native_layer_norm",
+                  "a non-contiguous input (the first block's permuted tokens) is copied to a contiguous one",
+                  _copy_if_strided, _copy_bytes),
     TemporaryRule(
         "cpu.flash_attention.thread_buffers", "cpu", "aten._scaled_dot_product_flash_attention_for_cpu",
         "per thread (torch.get_num_threads()): a block of scores, row max and sum, and an output block, "
         "in float: qs*kvs + 2*qs + qs*(d/k), qs = 32|64|256 by query length, kvs = min(512, length)",
-        _flash_params, _flash_bytes,
-    ),
+        _flash_params, _flash_bytes),
     TemporaryRule(
         "cpu.upsample_bilinear2d.tables", "cpu", "aten.upsample_bilinear2d",
         "source indices (int64) and weights (the tensor's type) for every output row and column, "
         "2*(Ho+Wo)*(8+itemsize) bytes; none for a channels-last input; for an output with Ho+Wo <= 128 and "
         "more than one channel, a channels-last copy of the input and of the output instead",
-        _upsample_params, _upsample_bytes,
-    ),
+        _upsample_params, _upsample_bytes),
 )
 
 
@@ -150,10 +135,8 @@ SCALAR_RULE = "cpu.scalar_operand"
 
 def scalar_operands(schema: Any, args: tuple[Any, ...]) -> int:
     """How many Python numbers are passed where `schema` takes a tensor (`x / 2.0`)."""
-    return sum(
-        1 for formal, value in zip(schema.arguments, args)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and str(formal.type) == "Tensor"
-    )
+    return sum(1 for formal, value in zip(schema.arguments, args) if str(formal.type) == "Tensor"
+               and isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
 class DeviceRules:

@@ -1,11 +1,9 @@
-"""Forward hooks on every module (`ModuleTracker`): which module is running, each module's inputs and
-outputs; and the small readers of tensors the engine shares."""
+"""Forward hooks on every module (`ModuleTracker`), and the small readers of tensors the engine shares."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import torch
@@ -19,7 +17,6 @@ NONE_DTYPE = "none"  # a None where a tensor output could be (the attention matr
 
 
 def tensors(value: Any) -> list[torch.Tensor]:
-    """The tensors in a (nested) value, in order."""
     return [t for t in tree_leaves(value) if isinstance(t, torch.Tensor)]
 
 
@@ -27,8 +24,7 @@ def ints(values: Iterable[Any]) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
-def dtype_name(dtype: torch.dtype) -> str:
-    """'float32' for torch.float32."""
+def dtype_name(dtype: torch.dtype) -> str:  # 'float32' for torch.float32
     return str(dtype).removeprefix("torch.")
 
 
@@ -111,9 +107,7 @@ class ModuleTracker:
             self._handles.append(module.register_forward_hook(self._post))
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()

@@ -1,5 +1,4 @@
-"""How much memory a new allocation on this machine can still get: the smaller of the kernel's
-MemAvailable and the room left under the process's address space limit (RLIMIT_AS, `ulimit -v`)."""
+"""How much memory a new allocation can still get: MemAvailable, or less the room under `ulimit -v`."""
 
 from __future__ import annotations
 
@@ -21,9 +20,8 @@ def _kib_field(path: Path, name: str) -> int | None:
     return None
 
 
-def available_bytes(
-    meminfo: Path = Path("/proc/meminfo"), status: Path = Path("/proc/self/status")
-) -> tuple[int, str] | None:
+def available_bytes(meminfo: Path = Path("/proc/meminfo"),
+                    status: Path = Path("/proc/self/status")) -> tuple[int, str] | None:
     """(bytes a new allocation can still get, what limits it), or None where neither can be read."""
     options: list[tuple[int, str]] = []
     free = _kib_field(meminfo, "MemAvailable")

@@ -1,7 +1,5 @@
-"""Liveness: which storages allocated during the pass are alive, op by op, in the tensor view (`live`)
-and the allocator view (`held`; docs/memory.md). A known storage (a view, an in-place result, a weight,
-the input) allocates nothing; a new one is released when its last reference goes (a weak reference's
-callback). Floating storages can be counted at another element size (the int8 storage what-if)."""
+"""Liveness: the bytes of the storages allocated during the pass that are alive, op by op, in the tensor
+view (`live`) and the allocator view (`held`); docs/memory.md ("Lifetimes")."""
 
 from __future__ import annotations
 
@@ -33,8 +31,7 @@ def what_if_element(run: RunConfig) -> int | None:
 
 
 def what_if_bytes(nbytes: int, dtype: torch.dtype, element_bytes: int | None) -> int:
-    """`nbytes` of a `dtype` tensor counted at `element_bytes` per element where that is set and the
-    dtype is floating (the int8 storage what-if); else unchanged."""
+    """`nbytes` of a `dtype` tensor at `element_bytes` per element where that is set and `dtype` floating."""
     if element_bytes is not None and dtype.is_floating_point:
         return nbytes * element_bytes // dtype.itemsize
     return nbytes
@@ -88,8 +85,7 @@ class Liveness:
         return total
 
     def observe(self, values: Any, held_bytes: HeldBytes | None = None) -> int:
-        """Count the new storages among an op's outputs; returns the bytes they hold (tensor view).
-        `held_bytes` gives a new storage's real size where it differs from the tensor's (a device rule)."""
+        """Count an op's new output storages (`held_bytes`: a device rule's real size); tensor-view bytes."""
         return sum(self._watch(t, counted=True, held_bytes=held_bytes)[0] for t in tensors(values))
 
     def storages(self) -> Iterator[tuple[int, Any, int, int]]:

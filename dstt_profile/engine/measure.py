@@ -1,6 +1,5 @@
-"""Measured mode: the model run for real beside the fake-tensor prediction of the same configuration: a
-real run under the same recorder, the allocator's measured peak of one more pass (meters.py), wall time
-per stage (medians of timed passes after a warm-up), and the process's RSS before and its peak after."""
+"""Measured mode: beside the fake-tensor prediction, a real run under the same recorder, the allocator's
+measured peak of one more pass, wall time per stage (medians after a warm-up), and the process's RSS."""
 
 from __future__ import annotations
 
@@ -46,10 +45,8 @@ def current_rss() -> int:
 
 
 def peak_rss() -> int:
-    """The highest resident set size this process has had, in bytes (Linux reports KiB).
-
-    The kernel's high-water mark can trail the current figure by a few pages (RSS counters are kept
-    per thread and folded in now and then), so the current RSS is taken into account as well."""
+    """The highest resident set size this process has had, in bytes: the kernel's high-water mark (in KiB) can
+    trail the current figure by a few pages (per-thread RSS counters are folded in now and then)."""
     return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, current_rss())
 
 
@@ -94,12 +91,10 @@ class StageTimer:
             handle.remove()
 
 
-def _timed_passes(
-    model: nn.Module, inputs: tuple[torch.Tensor, ...], run: RunConfig, subject: Subject, repeats: int,
-    say: Callable[[str], None] = lambda _step: None, first: int = 1, passes: int = 0,
-) -> tuple[float, dict[str, float]]:
-    """Median forward time and median time per stage over `repeats` passes (after one warm-up);
-    `say` is told of each pass, numbered from `first` of `passes`."""
+def _timed_passes(model: nn.Module, inputs: tuple[torch.Tensor, ...], run: RunConfig, subject: Subject,
+                  repeats: int, say: Callable[[str], None], first: int,
+                  passes: int) -> tuple[float, dict[str, float]]:
+    """Median forward time and per stage over `repeats` passes after one warm-up, numbered from `first`."""
     timer = StageTimer(model, stage_roots(model, subject.stage_of), run.device)
     totals: list[float] = []
     per_stage: dict[str, list[float]] = defaultdict(list)
@@ -124,13 +119,9 @@ def _timed_passes(
     return statistics.median(totals), {s: statistics.median(v) for s, v in per_stage.items()}
 
 
-def measure(
-    run: RunConfig, subject: Subject, predict: Predict, repeats: int = 3, meter: PeakMeter | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> RunRecord:
-    """The prediction for `run` (fake tensors, `predict`) with a real run of `subject` beside it in
-    `record.measured`. `progress` is told each step as it starts ("real forward pass 2/4", ...): real
-    passes are slow."""
+def measure(run: RunConfig, subject: Subject, predict: Predict, repeats: int = 3,
+            meter: PeakMeter | None = None, progress: Callable[[str], None] | None = None) -> RunRecord:
+    """The prediction for `run`, a real run beside it in `record.measured`; `progress` is told each step."""
     if run.mode != "inference":
         raise ValueError("measured mode runs the forward pass: use mode 'inference'")
     with thread_count(run.threads):
@@ -153,29 +144,23 @@ def measure(
                     say(f"real forward pass 3/{passes} (allocator peak)")
                     measured, out = meter.peak(partial(model, *inputs))
                     del out
-                forward_seconds, stage_seconds = _timed_passes(
-                    model, inputs, run, subject, repeats, say, 4, passes
-                )
+                timed = _timed_passes(model, inputs, run, subject, repeats, say, 4, passes)
         except UserExit as exc:
             raise TraceError(f"the model's real forward pass {exc}") from None
         del model, inputs
         peak = record.peak
-        measured_record = MeasuredRecord(
+        return replace(record, measured=MeasuredRecord(
             device=run.device, method=meter.method, measured_peak_bytes=measured,
-            predicted_peak_bytes=record.tensor_peak.bytes, predicted_allocator_peak_bytes=peak.bytes,
+            predicted_tensor_peak_bytes=record.tensor_peak.bytes, predicted_allocator_peak_bytes=peak.bytes,
             allocator_peak_op=peak.op, allocator_peak_module=peak.module, allocator_peak_stage=peak.stage,
             workspace_at_peak_bytes=peak.transient_bytes, peak_error_pct=error_pct(peak.bytes, measured),
             tensor_peak_error_pct=error_pct(record.tensor_peak.bytes, measured),
             real_tensor_peak_bytes=real.tensor_peak.bytes,
             headline_elements={name: s.elements for name, s in real.stages.items()},
-            headline_error_pct={
-                name: error_pct(s.elements, real.stages[name].elements)
-                for name, s in record.stages.items() if name in real.stages
-            },
-            workspaces=conv_workspaces(record), forward_seconds=forward_seconds, stage_seconds=stage_seconds,
-            repeats=repeats, rss_before_bytes=rss_before, rss_peak_bytes=peak_rss(),
-        )
-        return replace(record, measured=measured_record)
+            headline_error_pct={name: error_pct(s.elements, real.stages[name].elements)
+                                for name, s in record.stages.items() if name in real.stages},
+            workspaces=conv_workspaces(record), forward_seconds=timed[0], stage_seconds=timed[1],
+            repeats=repeats, rss_before_bytes=rss_before, rss_peak_bytes=peak_rss()))
 
 
 def conv_workspaces(record: RunRecord) -> dict[str, int]:

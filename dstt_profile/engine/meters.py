@@ -1,6 +1,4 @@
-"""Peak meters: the most memory the allocator held above where it started while a call ran (CPU: the net
-allocation peak of torch.profiler's memory events; CUDA: `max_memory_allocated()` after a reset). All that
-is device-specific in the measured mode lives here."""
+"""Peak meters: the most the allocator held above its start while a call ran (the device-specific part)."""
 
 from __future__ import annotations
 
@@ -46,9 +44,7 @@ class CudaMeter:
 
 
 def meter_for(device: str) -> PeakMeter:
-    if device == "cuda":
-        return CudaMeter(torch.device("cuda"))
-    return CpuProfilerMeter()
+    return CudaMeter(torch.device("cuda")) if device == "cuda" else CpuProfilerMeter()
 
 
 def synchronize(device: str) -> None:

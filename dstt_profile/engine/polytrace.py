@@ -1,18 +1,5 @@
-"""Traces as polynomials in t: a sweep over many clip lengths from a handful of traces.
-
-A forward pass with no branch on the clip length t (DSTT's, and most video models') runs, for t >= 2,
-the same ops on the same modules in the same order, and holds the same integers in the same places:
-each dimension of each shape is affine in t, and the bytes allocated, freed and live after each op
-and the FLOPs of each op are polynomials of degree at most 2 in t (DSTT's temporal attention matrix
-is (t*n)^2). A model for which that does not hold fails the check below and is traced at every t.
-
-So three traces fix every integer of a trace at every t, exactly (poly.Quadratics, in integers). `TraceFamily` builds them and checks the result against a fourth, independent trace
-(the largest t asked for): same structure, every integer equal. Where any of that fails, the caller
-traces every t instead. The peak and where it falls are recomputed from the derived live bytes, so
-they stay exact where the peak moves from one op to another as t grows.
-
-t = 1 is always traced: size-1 dimensions change strides, and with them which ops copy.
-"""
+"""Traces as polynomials in t: every integer of a trace at t >= 2 from three traces, exactly, checked against
+a fourth (README.md, "Sweeps cost five traces"); the peaks are recomputed, as their place moves with t."""
 
 from __future__ import annotations
 
@@ -24,7 +11,7 @@ from typing import Any
 import torch
 
 from dstt_profile.engine.devicerules import DeviceRules
-from dstt_profile.engine.liveness import what_if_bytes
+from dstt_profile.engine.liveness import what_if_bytes, what_if_element
 from dstt_profile.engine.subject import Subject
 from dstt_profile.engine.trace import Trace, trace, with_peaks
 from dstt_profile.poly import Quadratics
@@ -32,7 +19,7 @@ from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import OpRecord
 
 BASE_FRAMES: tuple[int, int, int] = (2, 3, 4)  # the traces every derived t is interpolated from
-DIRECT_BELOW = BASE_FRAMES[0]  # clip lengths under this are always traced
+DIRECT_BELOW = BASE_FRAMES[0]  # always traced below: size-1 dimensions change strides, and which ops copy
 TRACED = "traced"
 
 
@@ -85,21 +72,16 @@ def _flatten(tr: Trace) -> tuple[Any, list[int]]:
 
 
 def _recompute_rules(ops: tuple[OpRecord, ...], run: RunConfig) -> tuple[OpRecord, ...]:
-    """Each op's temporary-rule bytes computed again from its derived params.
-
-    The params (shapes, sizes) are affine in t and so derived exactly; the rule's formula need not be
-    a polynomial in t (the CPU flash-attention kernel switches block sizes with the sequence length),
-    so its bytes are recomputed rather than interpolated. The rest of the op's transient bytes (a
-    convolution's workspace, affine in the batch) is interpolated as before."""
+    """Each op's temporary-rule bytes recomputed from its derived params (affine in t): the formula need
+    not be a polynomial in t (flash attention's block sizes switch); the rest stays interpolated."""
     rules = DeviceRules(run.device)
     out = []
     for op in ops:
-        if op.rule_params:
-            rule = rules.temporary_rule(op.op)
-            if rule is not None:
-                raw = rule.bytes(op.rule_params)
-                exact = scaled(raw, op, run)
-                op = dataclasses.replace(op, transient_bytes=op.transient_bytes - op.rule_transient + exact, rule_transient=exact)
+        rule = rules.temporary_rule(op.op) if op.rule_params else None
+        if rule is not None:
+            exact = scaled(rule.bytes(op.rule_params), op, run)
+            op = dataclasses.replace(op, transient_bytes=op.transient_bytes - op.rule_transient + exact,
+                                     rule_transient=exact)
         out.append(op)
     return tuple(out)
 
@@ -107,13 +89,7 @@ def _recompute_rules(ops: tuple[OpRecord, ...], run: RunConfig) -> tuple[OpRecor
 def scaled(raw: int, op: OpRecord, run: RunConfig) -> int:
     """`raw` bytes at the run's what-if element size, as the liveness scales them (int8: floating only)."""
     dtype = getattr(torch, op.outputs[0].dtype, None) if op.outputs else None
-    if not isinstance(dtype, torch.dtype):
-        return raw
-    return what_if_bytes(raw, dtype, run.element_bytes if run.dtype == "int8" else None)
-
-
-def _peaks(tr: Trace) -> tuple[int, int, int, int]:
-    return tr.peak_bytes, tr.peak_index, tr.allocator_peak_bytes, tr.allocator_peak_index
+    return what_if_bytes(raw, dtype, what_if_element(run)) if isinstance(dtype, torch.dtype) else raw
 
 
 class TraceFamily:
@@ -124,9 +100,8 @@ class TraceFamily:
         self.subject = subject
         self.traces = {t: trace(base.replace(frames=t), subject) for t in BASE_FRAMES}
         flat = [_flatten(self.traces[t]) for t in BASE_FRAMES]
-        skeletons = [s for s, _ in flat]
-        self.consistent = skeletons[0] == skeletons[1] == skeletons[2]
-        self.skeleton = skeletons[0]
+        self.skeleton = flat[0][0]
+        self.consistent = flat[0][0] == flat[1][0] == flat[2][0]
         self.poly = Quadratics(BASE_FRAMES[0], [ints for _, ints in flat])
 
     def derive(self, t: int) -> Trace | None:
@@ -138,29 +113,18 @@ class TraceFamily:
         started = time.perf_counter()
         ops, calls, unsupported, params, param_bytes, input_bytes = rebuild(self.skeleton, iter(self.poly.at(t)))
         ops = _recompute_rules(ops, self.base)
-        base = self.traces[BASE_FRAMES[0]]
-        return with_peaks(
-            Trace(
-                run=self.base.replace(frames=t),
-                ops=ops,
-                calls=calls,
-                unsupported=unsupported,
-                peak_bytes=0,
-                peak_index=-1,
-                params=params,
-                param_bytes=param_bytes,
-                input_bytes=input_bytes,
-                seconds=time.perf_counter() - started,
-                basis=base.basis,
-            )
-        )
+        basis = self.traces[BASE_FRAMES[0]].basis
+        return with_peaks(Trace(self.base.replace(frames=t), ops, calls, unsupported, 0, -1, params,
+                                param_bytes, input_bytes, time.perf_counter() - started, basis=basis))
 
     def agrees(self, traced: Trace) -> bool:
         """True when the trace derived at `traced`'s t equals it in structure and every integer."""
         derived = self.derive(traced.run.frames)
         if derived is None:
             return False
-        return _flatten(derived) == _flatten(traced) and _peaks(derived) == _peaks(traced)
+        peaks = [(tr.tensor_peak_bytes, tr.tensor_peak_index, tr.allocator_peak_bytes, tr.allocator_peak_index)
+                 for tr in (derived, traced)]
+        return _flatten(derived) == _flatten(traced) and peaks[0] == peaks[1]
 
 
 def worth_deriving(frames: Iterable[int]) -> bool:

@@ -1,10 +1,5 @@
-"""Data flow: which op produced the data each op reads, from the storages the tensors share.
-
-An op writes the new storages it returns and the arguments its schema marks as written (in-place and
-`out=` ops); a view shares its base's storage and writes nothing, so views never break the chain.
-Storages from before the pass (parameters, buffers, the model input) have no producer (-1). Storages
-are known by identity while they live (a weak reference guards against a reused id).
-"""
+"""Data flow: which op last wrote the storage each op reads (its new outputs and the arguments its schema
+marks as written); a view writes nothing, so views never break the chain."""
 
 from __future__ import annotations
 
@@ -43,8 +38,7 @@ class Producers:
         self._writers[id(storage)] = (weakref.ref(storage), index)
 
     def wrote(self, func: Any, index: int, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> None:
-        """Note what op `index` wrote: every output storage none of its arguments holds, and every
-        argument its schema marks as written (in-place and `out=` ops)."""
+        """Note what op `index` wrote: its new output storages, and arguments its schema marks as written."""
         read = {id(t.untyped_storage()) for t in tensors((args, kwargs))}
         for t in tensors(out):
             if id(t.untyped_storage()) not in read:

@@ -1,8 +1,5 @@
-"""The op recorder: a TorchDispatchMode that sees every aten op of the pass, on fake tensors (with
-FakeTensorMode below it) or real ones. For each op it records the module and stage, the output shapes,
-both memory views (liveness.py, devicerules.py), its costs and the producers of what it reads; each
-convolution's signature is kept for its workspace (workspace.py). `annotate_prefix` marks every op as a
-profiler range, so a real run's allocator events can be matched to it (devicecheck.py)."""
+"""The op recorder: a TorchDispatchMode that records every aten op of the pass (fake or real tensors) with
+its module, stage, shapes, both memory views, costs and producers, and each convolution's signature."""
 
 from __future__ import annotations
 
@@ -52,11 +49,10 @@ class OpMemory:
 class OpRecorder(TorchDispatchMode):
     """Records ops while active. Read `ops`, `unsupported`, `convolutions`, `peak_*` after the pass."""
 
-    def __init__(
-        self, tracker: ModuleTracker, liveness: Liveness, stage_of: Callable[[str], str | None],
-        first_stage: str, rules: DeviceRules | None = None, real: bool = False, annotate_prefix: str = "",
-        costs: Mapping[str, CostFunction] | None = None, split: StorageSplit | None = None,
-    ) -> None:
+    def __init__(self, tracker: ModuleTracker, liveness: Liveness, stage_of: Callable[[str], str | None],
+                 first_stage: str, rules: DeviceRules | None = None, real: bool = False,
+                 annotate_prefix: str = "", costs: Mapping[str, CostFunction] | None = None,
+                 split: StorageSplit | None = None) -> None:
         super().__init__()
         self.tracker = tracker
         self.liveness = liveness
@@ -71,8 +67,8 @@ class OpRecorder(TorchDispatchMode):
         self.unsupported: Counter[str] = Counter()
         self.convolutions: dict[int, tuple[ConvSignature, int]] = {}  # op index -> (signature, batch)
         self.stage = first_stage
-        self.peak_bytes = 0
-        self.peak_index = -1
+        self.tensor_peak_bytes = 0
+        self.tensor_peak_index = -1
         self.fixed_stage: str | None = None  # set for the backward pass, where no module runs
         self._stage_cache: dict[str, str | None] = {}
 
@@ -86,9 +82,8 @@ class OpRecorder(TorchDispatchMode):
             self.stage = stage
         return self.stage
 
-    def _allocator_view(
-        self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any
-    ) -> OpMemory:
+    def _allocator_view(self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                        out: Any) -> OpMemory:
         """What the op holds beyond its new storages, which are counted in the liveness at their real size."""
         applied: list[str] = []
         storage = None if self.real else self.rules.storage_rule(name)
@@ -137,14 +132,13 @@ class OpRecorder(TorchDispatchMode):
         if name == CONVOLUTION:
             self.convolutions[index] = signature_of(args, kwargs)
         module = self.tracker.current
-        if live > self.peak_bytes:
-            self.peak_bytes, self.peak_index = live, index
+        if live > self.tensor_peak_bytes:
+            self.tensor_peak_bytes, self.tensor_peak_index = live, index
         self.ops.append(OpRecord(
             index, name, module, self._stage_for(module), tensor_infos(out), live - live_before, freed, live,
             flops, other, held_bytes=self.liveness.held + memory.lingering, transient_bytes=memory.transient,
             rules=memory.rules, rule_params=memory.rule_params, rule_transient=memory.rule_transient,
-            inputs=inputs,
-        ))
+            inputs=inputs))
         for frame in self.tracker.stack:
             call = self.tracker.calls[frame]
             call.flops += flops
@@ -154,5 +148,5 @@ class OpRecorder(TorchDispatchMode):
                 call.first_op = index
             call.last_op = index
         if self.split is not None:
-            self.split.after_op(self.peak_index, name, module, self.ops[-1].held_bytes)
+            self.split.after_op(self.tensor_peak_index, name, module, self.ops[-1].held_bytes)
         return out

@@ -1,7 +1,5 @@
-"""Workspaces of ATen's own CPU convolutions (where oneDNN does not take one), derived from the shapes:
-nothing is run. The rules are in docs/memory.md ("ATen's own convolutions") and are checked against
-real calls on the machine that runs the tests (tests/test_slowconv.py); a layout they do not cover
-(channels-last inputs, transposed convolutions) gives None and is calibrated (workspace.py)."""
+"""Workspaces of ATen's own CPU convolutions, derived from the shapes, nothing run: docs/memory.md ("ATen's
+own convolutions"); a layout not covered gives None and is calibrated (workspace.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +16,7 @@ SLOW_3D: set[Any] = {_BACKENDS.Slow3d}
 
 
 def _stand_in(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    """A CPU tensor of `shape` over one element (all strides 0): enough for ATen to choose a kernel,
-    which looks at sizes, dtype and parameters, without allocating the input."""
+    """A CPU tensor of `shape` over one element (strides 0): enough for ATen to choose a kernel."""
     return torch.empty(1, dtype=dtype).as_strided(shape, [0] * len(shape))
 
 
@@ -27,15 +24,13 @@ def backend(sig: ConvSignature, batch: int) -> Any:
     """The kernel ATen picks for `sig` at `batch`, at this process's thread count."""
     dtype = sig.torch_dtype()
     bias = _stand_in((sig.weight[0],), dtype) if sig.bias else None
-    return torch._C._select_conv_backend(
-        _stand_in((batch, *sig.sample), dtype), _stand_in(sig.weight, dtype), bias, list(sig.stride),
-        list(sig.padding), list(sig.dilation), sig.transposed, list(sig.output_padding), sig.groups, None,
-    )
+    return torch._C._select_conv_backend(_stand_in((batch, *sig.sample), dtype), _stand_in(sig.weight, dtype),
+                                         bias, list(sig.stride), list(sig.padding), list(sig.dilation),
+                                         sig.transposed, list(sig.output_padding), sig.groups, None)
 
 
 def aten_kernel(sig: ConvSignature, batch: int) -> Any | None:
-    """The kernel where ATen runs `sig` itself at `batch` (one that unfolds the input), else None;
-    RuntimeError where the kernel refuses the parameters."""
+    """The kernel where ATen runs `sig` itself (unfolding the input), else None; RuntimeError if refused."""
     kind = backend(sig, batch)
     return kind if kind in SLOW_2D | SLOW_3D else None
 
@@ -45,8 +40,8 @@ def _needs_columns(sig: ConvSignature) -> bool:
 
 
 def workspace_bytes(sig: ConvSignature, batch: int) -> int | None:
-    """Bytes ATen's own kernel holds inside `aten.convolution` above the output it returns, for `sig`
-    at `batch`; None where oneDNN (or a GPU library) runs it, or where the layout is not covered."""
+    """Bytes ATen's own kernel holds above the output it returns; None where another library runs it, or
+    where the layout is not covered."""
     if sig.device != "cpu" or sig.transposed or sig.layout == "channels_last":
         return None
     if sig.layout != "contiguous" and sig.groups != 1:

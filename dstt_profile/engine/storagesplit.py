@@ -1,10 +1,5 @@
-"""What holds the bytes of a training step: gradients, activations saved for backward, the rest.
-
-A `StorageSplit` rides along a train-mode trace (`trace(..., split=StorageSplit())`): autograd's
-saved-tensor hooks note every storage packed for backward, and each time the tensor peak rises the live
-storages are split into the three, which sum to the live bytes exactly; with `at`, the storages the
-allocator holds right after that op are split too, at their real sizes.
-"""
+"""What holds the bytes of a training step (`trace(..., split=StorageSplit())`): gradients, activations
+saved for backward (noted by autograd's saved-tensor hooks), the rest; the three sum to the live bytes."""
 
 from __future__ import annotations
 
@@ -21,29 +16,8 @@ from dstt_profile.engine.liveness import Liveness
 OpAt = tuple[str, str, int]
 
 
-class _SavedStorages:
-    """Storages autograd packs for backward (new storages only; weights and input are external)."""
-
-    def __init__(self) -> None:
-        self.refs: dict[int, weakref.ref[Any]] = {}
-
-    def pack(self, tensor: torch.Tensor) -> torch.Tensor:
-        storage = tensor.untyped_storage()
-        self.refs.setdefault(id(storage), weakref.ref(storage))
-        return tensor
-
-    @staticmethod
-    def unpack(tensor: torch.Tensor) -> torch.Tensor:
-        return tensor
-
-    def holds(self, key: int, storage: Any) -> bool:
-        ref = self.refs.get(key)
-        return ref is not None and ref() is storage
-
-
 class StorageSplit:
-    """Classifies live storages during one traced training step. Read after the trace:
-    `split` (at the tensor peak), `saved_total` (saved for backward when the forward pass ends),
+    """Read after the trace: `split` (at the tensor peak), `saved_total` (at the end of the forward pass),
     `held_split` and `held_at` (right after the op `at`, allocator view; None and -1 where not met)."""
 
     def __init__(self, at: OpAt | None = None) -> None:
@@ -52,7 +26,7 @@ class StorageSplit:
         self.saved_total = 0
         self.held_split: tuple[int, int, int] | None = None
         self.held_at = -1
-        self._saved = _SavedStorages()
+        self._saved: dict[int, weakref.ref[Any]] = {}  # storages autograd packs for backward
         self._model: nn.Module | None = None
         self._liveness: Liveness | None = None
         self._peak_index = -1
@@ -63,7 +37,12 @@ class StorageSplit:
 
     def saved_hooks(self) -> Any:
         """The context that notes what autograd saves for backward (around the forward pass only)."""
-        return torch.autograd.graph.saved_tensors_hooks(self._saved.pack, self._saved.unpack)
+        return torch.autograd.graph.saved_tensors_hooks(self._pack, lambda tensor: tensor)
+
+    def _pack(self, tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        self._saved.setdefault(id(storage), weakref.ref(storage))
+        return tensor
 
     def forward_done(self) -> None:
         self.saved_total = self.classify()[1]
@@ -80,12 +59,12 @@ class StorageSplit:
                 self.held_at = held_bytes
 
     def classify(self, held: bool = False) -> tuple[int, int, int]:
-        """(parameters' gradients, saved for backward, the rest: output, activation gradients, temporaries)
-        of the live storages: tensor sizes, or with `held` the sizes the allocator holds."""
+        """(parameters' gradients, saved for backward, the rest) of the live storages (`held`: as held)."""
         assert self._model is not None and self._liveness is not None, "attach() first"
         grads = {id(p.grad.untyped_storage()) for p in self._model.parameters() if p.grad is not None}
         split = [0, 0, 0]
         for key, storage, tensor_bytes, held_bytes in self._liveness.storages():
-            slot = 0 if key in grads else 1 if self._saved.holds(key, storage) else 2
+            ref = self._saved.get(key)
+            slot = 0 if key in grads else 1 if ref is not None and ref() is storage else 2
             split[slot] += held_bytes if held else tensor_bytes
         return split[0], split[1], split[2]

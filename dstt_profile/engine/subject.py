@@ -1,5 +1,4 @@
-"""What the engine needs of a model, and nothing more: the `Subject` of a trace (where subjects come from
-is the profiles' business; the engine imports none of them)."""
+"""What the engine needs of a model: the `Subject` of a trace (the engine imports no profile)."""
 
 from __future__ import annotations
 
@@ -28,8 +27,7 @@ class InputSpec:
 
 
 def clip_input(spec: InputSpec) -> tuple[torch.Tensor, ...]:
-    """One clip tensor (batch, t, 3, H, W), values uniform in [-1, 1] on real runs: the calling
-    convention of the released DSTT generator, and the default for any model."""
+    """One clip (batch, t, 3, H, W), uniform in [-1, 1] on real runs: the released DSTT's convention."""
     shape = (spec.batch, spec.frames, 3, spec.height, spec.width)
     frames = torch.empty(shape, device=spec.device, dtype=spec.dtype)
     if spec.real:
@@ -39,17 +37,12 @@ def clip_input(spec: InputSpec) -> tuple[torch.Tensor, ...]:
 
 @dataclass(frozen=True, eq=False)
 class Subject:
-    """A model as the engine sees it.
-
-    `build(real)` returns the module: with `real=False` it is called under `torch.device("meta")` and
-    need not initialise weights (the engine gives the parameters fake storage); with `real=True` it is
-    called on the CPU and should initialise them. `inputs` makes the positional arguments of `forward`.
-    `stage_of` names the stage of a module (dotted name, "" the root), or None for glue modules whose
-    ops belong to the stage that was running; ops before any stage ran belong to `first_stage`.
-    `key` identifies the built module for reuse across traces (with the device and dtype).
-    `costs` adds cost functions for ops by torch name (`aten.<name>`), beside the engine's own.
-    `program` is what `sys.argv` holds while the forward runs (contain.py): the user's file path or
-    module name, '' for the tool's own argv[0]."""
+    """A model as the engine sees it. `build(real)` returns the module: with `real=False` it is called under
+    `torch.device("meta")` and need not initialise weights; with `real=True` on the CPU, and should.
+    `stage_of` names a module's stage (dotted name, "" the root), or None for glue modules whose ops belong
+    to the running stage (`first_stage` before any ran). `key` identifies the built module for reuse across
+    traces; `costs` adds cost functions by torch name (`aten.<name>`); `program` is what `sys.argv` holds
+    while the forward runs (contain.py): the user's file path or module name, '' for the tool's argv[0]."""
 
     key: Hashable
     build: Callable[[bool], nn.Module]

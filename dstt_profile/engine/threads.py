@@ -1,5 +1,4 @@
-"""The thread count a run is predicted for: kernels choose per thread (flash attention's buffers, ATen's
-choice of convolution), so a trace, its calibrations and its real passes run at the run's count."""
+"""The run's thread count: kernels choose per thread, so traces, calibrations and real passes run at it."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ import torch
 
 @contextlib.contextmanager
 def thread_count(threads: int) -> Iterator[None]:
-    """torch's intra-op thread count is `threads` within the block."""
     before = torch.get_num_threads()
     if threads == before:
         yield

@@ -1,6 +1,5 @@
-"""Tracing one run: build the subject's model and run it under the hooks and the op recorder, on fake
-tensors (FakeTensorMode on the target device type: t = 1024 costs what t = 1 does) or, with `real=True`,
-on real ones."""
+"""Tracing one run under the hooks and the op recorder, on fake tensors (FakeTensorMode on the target
+device type: t = 1024 costs what t = 1 does) or real ones."""
 
 from __future__ import annotations
 
@@ -33,15 +32,14 @@ from dstt_profile.records.schema import BACKWARD, OpRecord
 
 @dataclass(frozen=True)
 class Trace:
-    """What one traced pass saw, before it is summarised into records: `peak_*` in the tensor view,
-    `allocator_peak_*` in the allocator view (docs/memory.md)."""
+    """One traced pass: `peak_*` in the tensor view, `allocator_peak_*` in the allocator view."""
 
     run: RunConfig
     ops: tuple[OpRecord, ...]
     calls: dict[str, ModuleCall]
     unsupported: Counter[str]
-    peak_bytes: int
-    peak_index: int
+    tensor_peak_bytes: int
+    tensor_peak_index: int
     params: int
     param_bytes: int
     input_bytes: int
@@ -64,9 +62,8 @@ def with_peaks(tr: Trace) -> Trace:
     """`tr` with both peaks found from its ops (tensor view: live bytes; allocator view: held + transient)."""
     peak, where = first_max(op.live_bytes for op in tr.ops)
     apeak, awhere = first_max(op.allocator_bytes for op in tr.ops)
-    return replace(
-        tr, peak_bytes=peak, peak_index=where, allocator_peak_bytes=apeak, allocator_peak_index=awhere
-    )
+    return replace(tr, tensor_peak_bytes=peak, tensor_peak_index=where, allocator_peak_bytes=apeak,
+                   allocator_peak_index=awhere)
 
 
 class _FakeSession:
@@ -92,16 +89,12 @@ def _fake_session() -> _FakeSession:
 
 
 def tensor_mode(run: RunConfig) -> contextlib.AbstractContextManager[Any]:
-    """Real tensors for a real run, else the process's FakeTensorMode."""
     return contextlib.nullcontext() if run.real else _fake_session().mode
 
 
 def _materialise(model: nn.Module, device: torch.device, dtype: torch.dtype) -> None:
-    """Give a meta-device model empty parameters on `device` (fake ones, under FakeTensorMode).
-
-    `Module.to` cannot convert fake parameters in place, and initialising them on a fake CUDA device
-    would ask a CPU-only build for CUDA random numbers; empty tensors need neither. Floating buffers
-    take the run's dtype as `Module.to` would give them."""
+    """Empty parameters and buffers for a meta-device model: `Module.to` cannot convert fake parameters in
+    place, and initialising them on a fake CUDA device would ask a CPU-only build for CUDA random numbers."""
     for module in model.modules():
         for name, param in list(module._parameters.items()):
             if param is not None:
@@ -114,19 +107,15 @@ def _materialise(model: nn.Module, device: torch.device, dtype: torch.dtype) -> 
 
 
 def check_device(run: RunConfig) -> None:
-    """UsageError where `run`'s device cannot be traced or run here."""
     if run.device == "cuda" and not torch.backends.cuda.is_built():
-        raise UsageError(
-            "--device cuda needs a PyTorch built with CUDA (this one is CPU-only; fake CUDA tensors "
-            "cannot run every kernel's shape function without it)"
-        )
+        raise UsageError("--device cuda needs a PyTorch built with CUDA (this one is CPU-only; fake CUDA "
+                         "tensors cannot run every kernel's shape function without it)")
     if run.real and run.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda with real tensors needs a CUDA GPU, and this machine has none")
 
 
 def build(run: RunConfig, subject: Subject) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
-    """The model and its inputs for `run`, on its device and dtype (fake tensors unless `run.real`;
-    call it inside `tensor_mode(run)`)."""
+    """The model and its inputs for `run` (call it inside `tensor_mode(run)`)."""
     if run.real:
         model = subject.build(True).to(device=run.device, dtype=run.torch_dtype)
     else:
@@ -148,14 +137,10 @@ def _loss(output: Any) -> torch.Tensor:
     return total
 
 
-def trace(
-    run: RunConfig, subject: Subject, annotate_prefix: str = "", workspaces: WorkspaceCache | None = None,
-    split: StorageSplit | None = None,
-) -> Trace:
-    """Run the forward pass (and backward, in train mode) of `subject` for `run` under the recorder, at
-    the run's thread count. Convolution workspaces come from `workspaces` (default: this machine's cache).
-    `annotate_prefix` marks every op as a profiler range (devicecheck.py); `split` (train mode) classifies
-    what holds the bytes (storagesplit.py), and such a trace carries no convolution workspaces."""
+def trace(run: RunConfig, subject: Subject, annotate_prefix: str = "",
+          workspaces: WorkspaceCache | None = None, split: StorageSplit | None = None) -> Trace:
+    """The forward pass (and backward, in train mode) at the run's thread count. `annotate_prefix` marks every
+    op as a profiler range (devicecheck.py); a trace with a `split` carries no convolution workspaces."""
     with thread_count(run.threads):
         check_device(run)
         started = time.perf_counter()
@@ -167,11 +152,9 @@ def trace(
             param_bytes = liveness.mark_external(list(model.parameters()) + list(model.buffers()))
             input_bytes = liveness.mark_external(inputs)
             tracker = ModuleTracker(model, train=run.mode == "train")
-            recorder = OpRecorder(
-                tracker, liveness, subject.stage_of, first_stage=subject.first_stage,
-                rules=DeviceRules(run.device), real=run.real, annotate_prefix=annotate_prefix,
-                costs=subject.costs, split=split,
-            )
+            recorder = OpRecorder(tracker, liveness, subject.stage_of, first_stage=subject.first_stage,
+                                  rules=DeviceRules(run.device), real=run.real,
+                                  annotate_prefix=annotate_prefix, costs=subject.costs, split=split)
             if split is not None:
                 split.attach(model, liveness)
             grad = torch.enable_grad() if run.mode == "train" else torch.no_grad()
@@ -199,29 +182,24 @@ def trace(
             ops, basis = tuple(recorder.ops), "storages at their real sizes and op temporaries; no workspaces"
         else:
             ops, basis = _with_workspaces(run, recorder.ops, recorder.convolutions, workspaces)
-        return with_peaks(Trace(
-            run, ops, dict(tracker.calls), Counter(recorder.unsupported), recorder.peak_bytes,
-            recorder.peak_index, params, param_bytes, input_bytes, time.perf_counter() - started, basis=basis,
-        ))
+        return with_peaks(Trace(run, ops, dict(tracker.calls), Counter(recorder.unsupported),
+                                recorder.tensor_peak_bytes, recorder.tensor_peak_index, params, param_bytes, input_bytes,
+                                time.perf_counter() - started, basis=basis))
 
 
 WORKSPACE_RULE = "workspace.convolution"
 
 
-def _with_workspaces(
-    run: RunConfig, ops: list[OpRecord], convolutions: dict[int, tuple[ConvSignature, int]],
-    workspaces: WorkspaceCache | None,
-) -> tuple[tuple[OpRecord, ...], str]:
-    """The ops with each convolution's workspace added to what it holds inside itself, and what the
-    allocator view of the run includes, in words."""
+def _with_workspaces(run: RunConfig, ops: list[OpRecord], convolutions: dict[int, tuple[ConvSignature, int]],
+                     workspaces: WorkspaceCache | None) -> tuple[tuple[OpRecord, ...], str]:
+    """The ops with each convolution's workspace added to its transient bytes, and the basis in words."""
     rules = ", ".join(DeviceRules(run.device).names()) or "none"
     basis = f"storages at their real sizes and op temporaries ({run.device} rules: {rules})"
     if not convolutions:
         return tuple(ops), basis
     if run.device == "cuda" and not torch.cuda.is_available():
-        return tuple(ops), (
-            f"{basis}; convolution workspaces not included: there is no CUDA device here to calibrate them on"
-        )
+        return tuple(ops), (f"{basis}; convolution workspaces not included: "
+                            "there is no CUDA device here to calibrate them on")
     cache = workspaces if workspaces is not None else default_cache(run.device)
     out = list(ops)
     for index, (sig, batch) in convolutions.items():

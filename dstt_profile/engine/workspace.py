@@ -1,12 +1,5 @@
-"""Convolution workspaces: memory a convolution kernel holds inside the op, learned once per machine.
-
-No tensor holds it, so no trace sees it, yet the allocator does: on CPU, oneDNN's blocked copies of the
-input, the weight or the output (the decoder's 64-channel full-resolution convolution at 240x432 holds
-two blocked copies of 26,542,080 B per frame and its reordered weight, 147,456 B: 26,542,080*t + 147,456 B
-above the output it returns). It is derived from the shapes where ATen runs the convolution itself
-(slowconv.py), else measured (calibrate.py), cached on disk by machine and signature, and read back as
-untrusted input (cachefile.py); docs/memory.md.
-"""
+"""Convolution workspaces, what a kernel holds inside the op and no tensor shows: derived (slowconv.py) or
+calibrated (calibrate.py), cached by machine and signature, read back as untrusted input (cachefile.py)."""
 
 from __future__ import annotations
 
@@ -51,8 +44,7 @@ def machine_key(device: str) -> str:
 
 
 def cache_dir() -> Path:
-    """$DSTT_PROFILE_CACHE, else $XDG_CACHE_HOME/dstt-profile, else ~/.cache/dstt-profile (a leading
-    `~` in either variable is the home directory, as a shell would expand it)."""
+    """$DSTT_PROFILE_CACHE, else $XDG_CACHE_HOME/dstt-profile, else ~/.cache/dstt-profile (`~` expanded)."""
     explicit = os.environ.get(CACHE_ENV)
     if explicit:
         return Path(os.path.expanduser(explicit))
@@ -63,9 +55,8 @@ def cache_dir() -> Path:
 class WorkspaceCache:
     """Workspaces by signature for this machine, read from and written back to `path`."""
 
-    def __init__(
-        self, device: str, path: Path | None = None, meter: PeakMeter | None = None, derive: bool | None = None
-    ) -> None:
+    def __init__(self, device: str, path: Path | None = None, meter: PeakMeter | None = None,
+                 derive: bool | None = None) -> None:
         self.device = device
         self.path = path if path is not None else cache_dir() / "workspaces.json"
         self.meter = meter
@@ -74,17 +65,19 @@ class WorkspaceCache:
         self.derive = meter is None if derive is None else derive
         self.machine = machine_key(device)
         self.bound = device_bound(device)
-        self.entries: dict[str, Workspace] = {}
         self.calibrated = 0  # signatures probed by this cache object (0: everything came from disk)
-        self.dropped = 0  # malformed entries found in the file for this machine (dropped, recalibrated)
         self.notify: Callable[[str], None] | None = None  # told before each calibration
-        self._dirty = False
         self._warned_unwritable = False
-        self._load()
+        # malformed entries found in the file for this machine are dropped, and written back without them
+        self.entries, self.dropped = valid_entries(self._read().get(self.machine, {}), device, self.bound)
+        self._dirty = self.dropped > 0
+        if self.dropped:
+            one = self.dropped == 1
+            warn(f"dropped {self.dropped} malformed workspace cache entr{'y' if one else 'ies'} in "
+                 f"{str(self.path)!r}; recalibrating {'it' if one else 'them'}")
 
     def _read(self) -> dict[str, dict[str, Any]]:
-        """The file's records by machine; none where it is unreadable or not a cache of this schema,
-        and a machine's record left out where it is not a JSON object."""
+        """The file's records by machine, those that are JSON objects; none where it is no cache."""
         try:
             if not self.path.is_file():  # a directory, a FIFO (reading it would wait forever), nothing
                 return {}
@@ -96,20 +89,8 @@ class WorkspaceCache:
             return {}
         return {machine: records for machine, records in machines.items() if isinstance(records, dict)}
 
-    def _load(self) -> None:
-        entries, self.dropped = valid_entries(self._read().get(self.machine, {}), self.device, self.bound)
-        self.entries.update(entries)
-        if self.dropped:
-            one = self.dropped == 1
-            warn(
-                f"dropped {self.dropped} malformed workspace cache entr{'y' if one else 'ies'} in {str(self.path)!r}; "
-                f"recalibrating {'it' if one else 'them'}"
-            )
-            self._dirty = True  # written back without them
-
     def _merged(self) -> dict[str, dict[str, Any]]:
-        """What is on disk now, each machine's malformed entries left out, with this object's entries
-        over this machine's."""
+        """What is on disk now, less malformed entries, with this object's entries over this machine's."""
         machines: dict[str, dict[str, Any]] = {}
         for machine, records in self._read().items():
             mine = machine == self.machine
@@ -119,8 +100,7 @@ class WorkspaceCache:
         return machines
 
     def _save(self) -> bool:
-        """Merge this object's entries into the file, atomically; False (and a warning, once) where it
-        cannot be written, which costs only the next run a calibration."""
+        """Merge this object's entries into the file, atomically; False (and a warning, once) if it cannot."""
         text = json.dumps({"schema": CACHE_SCHEMA, "machines": self._merged()}, indent=1)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,13 +128,13 @@ class WorkspaceCache:
         found = self.entries.get(key)
         if found is None:
             notify = self.notify or _ANNOUNCER[0]
-            work = _calibration_flops(sig)
+            # the probes' arithmetic, at batch 1, 2 and 3, 2 FLOPs per multiply-add
+            spatial = sig.sample[1:] if sig.transposed else sig.output_spatial()
+            work = float(2 * math.prod(sig.weight) * math.prod(spatial) * (1 + 2 + 3))
             if notify is not None:
-                notify(
-                    f"calibrating a convolution's workspace on this machine, once (weight {sig.weight}, "
-                    f"input {sig.sample}, {sig.dtype}): real calls at batch 1 to 3, about "
-                    f"{max(work / _RATE[0], 0.1):.1f} s; cached in {self.path}"
-                )
+                notify(f"calibrating a convolution's workspace on this machine, once (weight {sig.weight}, "
+                       f"input {sig.sample}, {sig.dtype}): real calls at batch 1 to 3, about "
+                       f"{max(work / _RATE[0], 0.1):.1f} s; cached in {self.path}")
             started = time.perf_counter()
             found = calibrate(sig, self.meter or meter_for(self.device))
             elapsed = time.perf_counter() - started
@@ -165,8 +145,7 @@ class WorkspaceCache:
         return found
 
     def bytes_at(self, sig: ConvSignature, batch: int) -> int:
-        """Workspace bytes of `sig` at `batch`: derived from the shapes where ATen runs the convolution
-        itself (slowconv.py), else calibrated (or that batch probed) where unknown."""
+        """Derived where ATen runs the convolution itself, else cached, calibrated or that batch probed."""
         derived = slowconv.workspace_bytes(sig, batch) if self.derive else None
         if derived is not None:
             return derived
@@ -179,7 +158,6 @@ class WorkspaceCache:
         return value
 
     def save(self) -> None:
-        """Write what this object calibrated to the cache file (merged with what is there)."""
         if self._dirty:
             self._dirty = not self._save()
 
@@ -199,19 +177,11 @@ def set_announcer(notify: Callable[[str], None] | None) -> None:
     _ANNOUNCER[0] = notify
 
 
-def _calibration_flops(sig: ConvSignature) -> float:
-    """The arithmetic of calibrating `sig`: its probes at batch 1, 2 and 3, 2 FLOPs per multiply-add."""
-    spatial = sig.sample[1:] if sig.transposed else sig.output_spatial()
-    per_sample = 2 * math.prod(sig.weight) * math.prod(spatial)
-    return float(per_sample * (1 + 2 + 3))
-
-
 _DEFAULT: dict[tuple[str, int], WorkspaceCache] = {}
 
 
 def default_cache(device: str) -> WorkspaceCache:
-    """This process's workspace cache for `device` at the current thread count (read from disk once,
-    calibrating what is missing)."""
+    """This process's workspace cache for `device` at the current thread count."""
     key = (device, torch.get_num_threads())
     if key not in _DEFAULT:
         _DEFAULT[key] = WorkspaceCache(device)
@@ -219,8 +189,7 @@ def default_cache(device: str) -> WorkspaceCache:
 
 
 def set_default_cache(device: str, cache: WorkspaceCache | None) -> None:
-    """Use `cache` for `device` at the current thread count from now on (None: for every thread count,
-    the one in `cache_dir()` again)."""
+    """Use `cache` for `device` at the current thread count (None: the file's again, at every count)."""
     if cache is None:
         for key in [k for k in _DEFAULT if k[0] == device]:
             del _DEFAULT[key]

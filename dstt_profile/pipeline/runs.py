@@ -1,5 +1,5 @@
-"""Records from runs: one run traced, several derived across t (sweep.py), measured beside a real run,
-counted by fvcore, a train step's peak split, and the scaling series a single run's report draws."""
+"""Records from runs: traced, derived across t (sweep.py), measured, counted by fvcore, and the scaling
+series a single run's report draws."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import replace
 import torch
 
 from dstt_profile.analysis.capacity import require_memory
-from dstt_profile.analysis.series import default_upto, scaling_series
+from dstt_profile.analysis.report import default_upto, scaling_series
 from dstt_profile.engine.polytrace import BASE_FRAMES, DIRECT_BELOW
 from dstt_profile.engine.trace import build
 from dstt_profile.pipeline.sweep import Sweep, traced_record
@@ -23,7 +23,6 @@ Progress = Callable[[int, int, RunConfig], None]
 
 
 def profile_run(run: RunConfig, keep_ops: bool = True, fvcore: bool = False) -> RunRecord:
-    """One run traced and summarised by its profile; with `fvcore`, fvcore's count on real tensors beside it."""
     return with_fvcore(traced_record(normalised(run), keep_ops), fvcore)
 
 
@@ -33,9 +32,8 @@ def with_fvcore(record: RunRecord, fvcore: bool) -> RunRecord:
 
 def profile_many(runs: Iterable[RunConfig], keep_ops: bool = True, fvcore: bool = False, progress: Progress | None = None,
                  derive: bool = True, detail: str = "traced") -> Result:
-    """Every run, in order. Fake-tensor runs that differ only in t are derived where that is cheaper
-    (sweep.py; each record's `extra["source"]` says how), unless `derive=False`. Per-op detail
-    (`keep_ops`) is kept for traced runs (`detail="traced"`) or only for the last run (`"last"`)."""
+    """Every run, in order; runs that differ only in t derived where cheaper (unless `derive=False`). Per-op
+    detail (`keep_ops`) is kept for traced runs (`detail="traced"`) or only for the last run (`"last"`)."""
     runs = [normalised(run) for run in runs]
     wanted: dict[RunConfig, list[int]] = {}
     for run in runs:
@@ -50,11 +48,10 @@ def profile_many(runs: Iterable[RunConfig], keep_ops: bool = True, fvcore: bool 
         if family in wanted:
             frames = wanted.pop(family)
             last = runs[-1].frames if runs[-1].replace(frames=1) == family else None
-            sweep = Sweep(family, derive=derive)
             def kept(t: int, last: int | None = last) -> bool:
                 return keep_ops and (detail == "traced" or t == last)
 
-            found = sweep.records(frames, kept)
+            found = Sweep(family, derive=derive).records(frames, kept)
             planned.update({family.replace(frames=t): r for t, r in found.items()})
         record = planned.pop(run, None) or profile_run(run, keep_ops=ops)
         records.append(with_fvcore(replace(record, ops=()) if not ops and record.ops else record, fvcore))
@@ -64,7 +61,6 @@ def profile_many(runs: Iterable[RunConfig], keep_ops: bool = True, fvcore: bool 
 
 
 def measured_run(run: RunConfig, repeats: int = 3, progress: Callable[[str], None] | None = None) -> RunRecord:
-    """The prediction for `run` with a real run beside it (engine/measure.py)."""
     from dstt_profile.engine.measure import measure
 
     run = normalised(run)
@@ -72,8 +68,7 @@ def measured_run(run: RunConfig, repeats: int = 3, progress: Callable[[str], Non
 
 
 def require_real_memory(runs: Sequence[RunConfig], what: str) -> None:
-    """Refuse up front a real-tensor run that cannot fit in this machine's memory: the largest run is
-    predicted with fake tensors first, at the dtype it will really compute in."""
+    """Refuse up front a real-tensor run that cannot fit in this machine's memory (the largest, predicted first)."""
     host = [r for r in runs if r.device == "cpu"]
     if not host:
         return
@@ -88,9 +83,7 @@ SCALING_POINTS = 64  # most clip lengths the main job's scaling plots derive
 
 
 def plot_frames(upto: int, points: int = SCALING_POINTS) -> list[int]:
-    """Clip lengths from 2 to `upto`: every one while there are at most `points`, else an even step.
-
-    28 -> 2, 3, ..., 28 (27 points); 2048 -> 2, 35, 68, ..., 2015, 2048 (63 points, step 33)."""
+    """Clip lengths from 2 to `upto`: every one up to `points` of them, else an even step (2048 -> 2, 35, ..., 2048)."""
     if upto - DIRECT_BELOW + 1 <= points:
         return list(range(DIRECT_BELOW, upto + 1))
     step = -(-(upto - DIRECT_BELOW) // (points - 1))
@@ -98,10 +91,8 @@ def plot_frames(upto: int, points: int = SCALING_POINTS) -> list[int]:
 
 
 def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]:
-    """`run`'s configuration from t=2 to `upto` (`plot_frames`), derived for the plots and checked
-    against `run` itself where it was traced at t >= 2 (every op, module and figure equal), else
-    against a fresh trace at `upto`; where the check fails, each t is traced. Returns the runs (with
-    `run` in its place) and a sentence saying how they were obtained."""
+    """`run`'s configuration from t=2 to `upto`, derived and checked against `run` itself where traced at
+    t >= 2, else against a trace at `upto` (each t traced where the check fails); with how, in a sentence."""
     base = run.config.replace(real=False)
     frames = [t for t in plot_frames(max(upto, DIRECT_BELOW)) if t != run.frames]
     sweep = Sweep(base)
@@ -113,16 +104,13 @@ def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]
         runs = tuple(sorted((run, *traced), key=lambda r: r.frames))
         return runs, f"t = {runs[0].frames}..{runs[-1].frames}, each traced (the derivation did not match {against})"
     runs = tuple(sorted((run, *(sweep.record(t) for t in frames)), key=lambda r: r.frames))
-    note = (
-        f"t = {runs[0].frames}..{runs[-1].frames} ({len(runs)} points, each exact): derived from fake traces at "
-        f"t={','.join(map(str, BASE_FRAMES))} and checked op by op against {against}"
-    )
-    return runs, note
+    return runs, (f"t = {runs[0].frames}..{runs[-1].frames} ({len(runs)} points, each exact): derived from fake "
+                  f"traces at t={','.join(map(str, BASE_FRAMES))} and checked op by op against {against}")
 
 
 def with_scaling(result: Result) -> Result:
-    """`result` with the scaling series its report draws: a single run gets those of a default sweep
-    around its t, stored so that a saved result re-renders the same report; a sweep draws its own."""
+    """`result` with a single run's scaling series (a default sweep around its t), stored so that a saved
+    result re-renders the same report; a sweep draws its own."""
     if len(result.runs) != 1 or result.scaling is not None:
         return result
     run = result.runs[0]
@@ -131,8 +119,7 @@ def with_scaling(result: Result) -> Result:
 
 
 def run_fvcore(run: RunConfig) -> FvcoreRecord:
-    """fvcore's FlopCountAnalysis and ActivationCountAnalysis of the same model and input, real tensors
-    (its unit is the multiply-add)."""
+    """fvcore's FlopCountAnalysis and ActivationCountAnalysis of the same model and input, on real tensors."""
     from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
 
     logging.getLogger("fvcore").setLevel(logging.ERROR)

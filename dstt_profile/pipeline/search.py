@@ -1,5 +1,5 @@
-"""Searches over t, each probed t a Sweep's record (derived, then checked against a trace at the
-answer; where the check fails the search is made again tracing every probed t)."""
+"""Searches over t, each probed t a Sweep's record (derived, then checked against a trace at the answer;
+where the check fails the search is made again tracing every probed t)."""
 
 from __future__ import annotations
 
@@ -46,14 +46,19 @@ def solve(base: RunConfig, budget: int, probe: Callable[[RunConfig], RunRecord] 
     return answer(base, budget, gate, best, seen, sweep.traced + again.traced, 0)
 
 
-def peak_crossover(base: RunConfig) -> int | None:
-    """Smallest t from which the peak (in the run's view) is set inside the stage the profile says
-    grows with t^2 (DSTT's temporal blocks); None where there is no such stage, or no t up to 65,536."""
+def peak_crossover(base: RunConfig, limit: int = 1 << 16) -> int | None:
+    """Smallest t from which the peak (in the run's view) is set inside the stage the profile says grows
+    with t^2 (DSTT's temporal blocks); None where there is no such stage, or no t up to `limit`."""
 
-    def inside(record: RunRecord) -> bool:
-        stage = record.profile.quadratic_stage
-        return bool(stage) and record.peak_view.stage == stage
+    def first(sweep: Sweep) -> int | None:
+        def outside(t: int) -> int:
+            record = sweep.record(t)
+            stage = record.profile.quadratic_stage
+            return 0 if not stage or record.peak_view.stage != stage else 1
+
+        last = search_max(outside, 0, limit)  # the largest t whose peak is outside it, assuming none after
+        return None if last >= limit else last + 1
 
     sweep = Sweep(base)
-    found = sweep.first(inside)
-    return found if found is None or sweep.check(found) else Sweep(base, derive=False).first(inside)
+    found = first(sweep)
+    return found if found is None or sweep.check(found) else first(Sweep(base, derive=False))

@@ -1,12 +1,6 @@
-"""One configuration across many t, for the cost of a few traces: derive, check against a trace,
-fall back to tracing every t. Every caller that needs many t (the main job's sweeps and scaling series,
-`fit`, `scaling`, budgets) goes through `Sweep`.
-
-t = 1 is always traced (size-1 dimensions change strides); t >= 2 is derived from the traces at
-t = 2, 3, 4 (engine/polytrace.py for whole traces, analysis/polysummary.py for records without per-op
-detail). A derivation is used only once it was checked equal, integer for integer, to a real trace of
-the same configuration; where the check fails, every t is traced. Real-tensor runs are never derived.
-"""
+"""One configuration across many t, for the cost of a few traces: every caller that needs many t goes
+through `Sweep`. t = 1 is always traced; t >= 2 is derived from the traces at t = 2, 3, 4, and used only
+once checked equal, integer for integer, to a real trace; else every t is traced. Real runs are never derived."""
 
 from __future__ import annotations
 
@@ -63,13 +57,12 @@ class Sweep:
             if derived is not None:
                 self.derived += 1
                 return replace(derived, extra={"source": DERIVED})
-        self.traced += 1
-        return traced_record(self.base.replace(frames=t), keep_ops)
+        return self._traced(t, keep_ops)
 
     def check(self, t: int, against: RunRecord | None = None) -> bool:
-        """Whether what `record(t)` derives equals a real trace at t: every op and module of the whole
-        trace, every figure of the summary. `against` is `base`'s record at t, traced (its ops, where it
-        kept them, compared too), else a trace is made. True where nothing at t is derived."""
+        """Whether what `record(t)` derives equals a real trace at t, op for op and figure for figure: `against`
+        (`base`'s traced record at t, its ops compared where it kept them), else a new trace. True where nothing
+        at t is derived."""
         family = self.family() if self.derive else None
         if family is None or self._summary is None or t < DIRECT_BELOW or t in family.traces:
             return True
@@ -85,8 +78,8 @@ class Sweep:
         return self._summary.record(t) == comparable(against)
 
     def records(self, frames: Iterable[int], keep_ops: Callable[[int], bool] = lambda t: False) -> dict[int, RunRecord]:
-        """The record at every t of `frames`: derived and checked against a trace at the largest t,
-        where deriving costs fewer traces than tracing each; otherwise, or where the check fails, traced."""
+        """The record at every t of `frames`: derived and checked against a trace at the largest t where that
+        costs fewer traces than tracing each; otherwise, or where the check fails, traced."""
         wanted = sorted(set(frames))
         if not (self.derive and worth_deriving(wanted)):
             return {t: self._traced(t, keep_ops(t)) for t in wanted}
@@ -110,20 +103,7 @@ class Sweep:
         self.traced += 1
         return traced_record(self.base.replace(frames=t), keep_ops)
 
-    def first(self, holds: Callable[[RunRecord], bool], limit: int = 1 << 16) -> int | None:
-        """The smallest t >= 1 whose record `holds`, assuming it holds from there on: exponential steps,
-        then binary search; None where it still does not at `limit`."""
-        lo, hi = 0, 1  # false at lo (0: by convention), probe hi
-        while not holds(self.record(hi)):
-            lo, hi = hi, hi * 2
-            if lo >= limit:
-                return None
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if holds(self.record(mid)) else (mid, hi)
-        return hi
-
 
 def _exact(record: RunRecord) -> RunRecord:
-    """A record without what differs between equal runs (timing, provenance, real-run extras)."""
+    """A record without what differs between equal runs."""
     return replace(record, seconds=0.0, extra={}, fvcore=None, measured=None)

@@ -1,5 +1,5 @@
-"""A training step's memory: the peak split into what holds it (engine/storagesplit.py rides along a
-second trace of the step), for the report's footprint and the `training` subcommand."""
+"""A training step's peak split into what holds it (engine/storagesplit.py rides along a second trace of the
+step), for the report's footprint and the `training` subcommand."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dstt_profile.engine.storagesplit import StorageSplit
 from dstt_profile.engine.trace import trace
 from dstt_profile.errors import UsageError
 from dstt_profile.profiles.registry import subject_for
+from dstt_profile.records.figures import PeakRecord
 from dstt_profile.records.footprint import Held, TrainingSplit
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import RunRecord
@@ -21,14 +22,12 @@ def _held(split: tuple[int, int, int]) -> dict[Held, int]:
 
 
 def training_split(run: RunConfig) -> TrainingSplit:
-    """One training step of `run` traced (fake tensors) and its tensor peak split."""
     if run.mode != "train" or run.real:
         raise UsageError("the training split traces one training step with fake tensors: mode 'train', real off")
     split = StorageSplit()
     tr = trace(run, subject_for(run), split=split)
-    peak = tr.ops[tr.peak_index]
-    return TrainingSplit(tr.peak_bytes, peak.stage, peak.op, tr.peak_index, tr.param_bytes - _buffer_bytes(run),
-                         _held(split.split), split.saved_total)
+    peak = PeakRecord.at_op(tr.ops, tr.tensor_peak_index, tr.tensor_peak_bytes)
+    return TrainingSplit(peak, tr.param_bytes - _buffer_bytes(run), _held(split.split), split.saved_total)
 
 
 def split_at_op(run: RunConfig, op: str, module: str, occurrence: int, held_bytes: int) -> dict[Held, int] | None:
@@ -42,8 +41,8 @@ def split_at_op(run: RunConfig, op: str, module: str, occurrence: int, held_byte
 
 
 def with_train_split(record: RunRecord) -> RunRecord:
-    """A train-mode record with the gradients and saved activations inside its allocator peak filled in
-    (the record must keep its ops). Unchanged where that cannot be done."""
+    """A train-mode record (with its ops) with the gradients and saved activations in its allocator peak
+    filled in; unchanged where that cannot be done."""
     run = record.config
     index = record.peak.op_index
     if run.mode != "train" or run.real or not 0 <= index < len(record.ops):
@@ -58,7 +57,7 @@ def with_train_split(record: RunRecord) -> RunRecord:
 
 
 def _buffer_bytes(run: RunConfig) -> int:
-    """Bytes of the model's buffers (resident, but not parameters) at the run's dtype."""
+    """Bytes of the model's buffers at the run's dtype."""
     size = run.element_bytes if run.dtype == "int8" else None
     with torch.device("meta"):
         model = subject_for(run).build(False)

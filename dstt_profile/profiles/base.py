@@ -1,5 +1,4 @@
-"""`ModelProfile`: what the toolkit knows of one model beside the engine's `Subject` (stages, headlines,
-optional formulas and checkpoint check, the renderers' hints every `ProfileRecord` carries)."""
+"""`ModelProfile`: what the toolkit knows of one model beside the engine's `Subject`."""
 
 from __future__ import annotations
 
@@ -12,14 +11,12 @@ from dstt_profile.engine.subject import Subject
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import BACKWARD, CheckRecord, GraphHintsRecord, ProfileRecord, StageRecord
 
-# Stage names the toolkit gives ops no module runs (a train-mode run's backward pass, as docs/json.md
-# names it), which no profile's stage may take: a model's own is shown as `<name> (module)` (`user_stages`).
+# Stage names the toolkit gives ops no module runs (train mode's backward pass), which no profile may take.
 RESERVED_STAGES = frozenset({BACKWARD})
 
 
 def user_stages(stages: Iterable[str]) -> dict[str, str]:
-    """A model's stage names that a reserved name takes, each with the name it is shown as: `backward`
-    becomes `backward (module)` (`backward (module 2)` where that is taken too, ...)."""
+    """A model's reserved stage names, each with the name it is shown as (`backward (module)`, ...)"""
     taken = set(stages)
     renamed: dict[str, str] = {}
     for name in sorted(taken & RESERVED_STAGES):
@@ -31,10 +28,8 @@ def user_stages(stages: Iterable[str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Headline:
-    """A stage's headline tensor, `what` in words: output `output` of the first module (in call order)
-    fully matching the regex `module`; the matching modules are the stage's instances. Where that output
-    is None (a fused kernel never builds it), the largest tensor made inside the module `scope_up` name
-    parts above stands in."""
+    """A stage's headline tensor: output `output` of the first module fully matching the regex `module` (its
+    matches: the stage's instances); where that is None, the largest made `scope_up` name parts above."""
 
     module: str
     output: int
@@ -44,7 +39,6 @@ class Headline:
 
 @dataclass(frozen=True)
 class FormulaValue:
-    """A formula in general symbols, with the run's constants substituted, and its exact value."""
 
     general: str
     substituted: str
@@ -52,9 +46,8 @@ class FormulaValue:
 
 
 class Formulas(Protocol):
-    """Closed-form figures of a model to check a trace against: `stage` the headline elements of one
-    instance (None: no formula), `checks` every check of the run, `tensor(pattern, index)` giving the
-    elements of output `index` of the first module matching `pattern` (0 where there is none)."""
+    """Closed-form figures to check a trace against: `stage` one instance's headline elements (None: none);
+    `tensor(pattern, index)` gives output `index` of the first module matching `pattern` (0: none)."""
 
     def stage(self, run: RunConfig, stage: str, materialised: bool) -> FormulaValue | None: ...
 
@@ -63,11 +56,8 @@ class Formulas(Protocol):
 
 @dataclass(frozen=True, eq=False)
 class ModelProfile:
-    """One model, resolved for a run's model reference and arguments. `subject_for(run)` is what the
-    engine traces; `stages` in network order, or with `call_order` in the order the pass first runs
-    them; a stage without a headline shows its first outermost module's output; `kernel_stages` report
-    which kernel computed them; `check_checkpoint(path, run)` says in one line that a checkpoint file
-    loads into the run's network (UsageError where not)."""
+    """One model, resolved for a run's model reference and arguments: `stages` in network order (with
+    `call_order`: as the pass first runs them); a stage without a headline shows its first module's output."""
 
     name: str
     title: str
@@ -94,12 +84,10 @@ class ModelProfile:
             raise ValueError(f"profile {self.name!r}: the stage name {reserved[0]!r} is reserved (see user_stages)")
 
     def slug(self, run: RunConfig) -> str:
-        """The file-name stem of `run` (RunConfig.slug with this profile's variant words)."""
         return run.slug(self.slug_variants(run))
 
     def record(self, run: RunConfig, stages: tuple[str, ...]) -> ProfileRecord:
-        """What a run's record carries of this profile, with the stages in the order shown: all the
-        renderers read of it (they import no profile)."""
+        """What a run's record carries of this profile (all the renderers read of it), stages as shown."""
         quadratic = self.quadratic_stage if self.quadratic_stage in stages else ""
         return ProfileRecord(name=self.name, title=self.title, variant=self.variant(run), stages=stages,
                              quadratic_stage=quadratic, colours=dict(self.colours), note=self.note, graph=self.graph,

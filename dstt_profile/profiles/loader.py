@@ -1,7 +1,5 @@
-"""Loading a user's model, `path/to/file.py:Name` or `package.module:name` (docs/models.md): a file
-under a module name of its own, its directory and every `--model-path DIR` import roots while it loads
-and while its factory runs (`UserImports`), both as user code (engine/contain.py). Every failure is one
-line (UsageError) naming the model reference."""
+"""Loading a user's model, `path/to/file.py:Name` or `package.module:name` (docs/models.md), as user
+code (engine/contain.py) with its own imports (`UserImports`); every failure one UsageError."""
 
 from __future__ import annotations
 
@@ -33,28 +31,18 @@ _INT = re.compile(r"[+-]?[0-9]+")
 
 
 def parse_arg(text: str, option: str = "--model-arg") -> tuple[str, ArgValue]:
-    """'heads=8' -> ('heads', 8): the value as an int, else a float, else true/false, else text."""
+    """'heads=8' -> ('heads', 8): an int for ASCII digits with an optional sign, a float for what `float`
+    reads in ASCII without underscores, true/false, else the text itself ('1_0', other digits)."""
     name, sep, raw = text.partition("=")
     if not sep or not name.strip():
         raise UsageError(f"{option} {text!r} is not NAME=VALUE")
-    return name.strip(), _typed(raw.strip())
-
-
-def _typed(raw: str) -> ArgValue:
-    """An int for ASCII digits with an optional sign, a float for what `float` reads in ASCII without
-    underscores, true/false, else the text itself (other Unicode digits and '1_0' stay text)."""
+    name, raw = name.strip(), raw.strip()
     if _INT.fullmatch(raw):
-        return int(raw)
+        return name, int(raw)
     with contextlib.suppress(ValueError):
         if raw.isascii() and "_" not in raw:
-            return float(raw)
-    return {"true": True, "false": False}.get(raw.lower(), raw)
-
-
-def _provided(roots: Sequence[Path]) -> set[str]:
-    """Top-level module names the import roots provide (a `name.py` or a `name/` directory)."""
-    return {entry.stem if entry.suffix == ".py" else entry.name for root in roots if root.is_dir()
-            for entry in root.iterdir() if entry.suffix == ".py" or (entry.is_dir() and entry.name.isidentifier())}
+            return name, float(raw)
+    return name, {"true": True, "false": False}.get(raw.lower(), raw)
 
 
 def _under(module: types.ModuleType, roots: Sequence[Path]) -> bool:
@@ -63,25 +51,20 @@ def _under(module: types.ModuleType, roots: Sequence[Path]) -> bool:
     return any(path.resolve().is_relative_to(root) for path in paths for root in roots)
 
 
-def _family(name: str, top: str) -> bool:
-    return name == top or name.startswith(top + ".")
-
-
 class UserImports:
-    """Import roots for a user's code, and the user's own top-level modules kept apart from ours: the
-    top-level modules the roots provide are imported from them while the user's code runs and set
-    aside afterwards, so that ours of the same names neither shadow nor are shadowed by them."""
+    """Import roots for a user's code, the top-level modules they provide imported from them while it runs and
+    set aside after, so that ours of the same names neither shadow nor are shadowed by them."""
 
     def __init__(self, roots: Sequence[Path], program: str = "") -> None:
         self.roots = [root.resolve() for root in roots]
         self.program = program  # sys.argv[0] while the user's code runs: their file or module
-        self.names = _provided(self.roots)
+        self.names = {e.stem if e.suffix == ".py" else e.name for root in self.roots if root.is_dir()
+                      for e in root.iterdir() if e.suffix == ".py" or (e.is_dir() and e.name.isidentifier())}
         self.theirs: dict[str, types.ModuleType] = {}
 
     def swappable(self) -> set[str]:
-        """The top-level names the roots provide that may be the user's now: one of OWN_PACKAGES, one
-        not imported yet, or one already imported from the roots. A module the tool has imported
-        itself (torch, numpy, dstt_profile, ...) is never unloaded nor shadowed."""
+        """The roots' top-level names that may be the user's now: one of OWN_PACKAGES, one not imported
+        yet, or one imported from the roots; one the tool imported (torch, ...) is never unloaded."""
         return {top for top in self.names
                 if top in OWN_PACKAGES or (loaded := sys.modules.get(top)) is None or _under(loaded, self.roots)}
 
@@ -89,12 +72,12 @@ class UserImports:
     def active(self) -> Iterator[None]:
         """The user's roots first on sys.path and their modules in sys.modules; ours back after."""
         names = self.swappable()
-        ours = {name: mod for name, mod in sys.modules.items()
-                if any(_family(name, top) for top in names) and not _under(mod, self.roots)}
+        ours = {n: m for n, m in sys.modules.items()
+                if n.partition(".")[0] in names and not _under(m, self.roots)}
         for name in ours:
             del sys.modules[name]
         before = set(sys.modules)  # modules already here from these roots stay where they are
-        sys.modules.update({name: mod for name, mod in self.theirs.items() if any(_family(name, top) for top in names)})
+        sys.modules.update({n: m for n, m in self.theirs.items() if n.partition(".")[0] in names})
         saved_path = list(sys.path)
         sys.path[:0] = [str(root) for root in self.roots]
         importlib.invalidate_caches()
@@ -103,21 +86,16 @@ class UserImports:
         finally:
             sys.path[:] = saved_path
             for name, mod in list(sys.modules.items()):
-                if name not in before and any(_family(name, top) for top in names) and _under(mod, self.roots):
+                if name not in before and name.partition(".")[0] in names and _under(mod, self.roots):
                     self.theirs[name] = mod
                     del sys.modules[name]
             sys.modules.update(ours)
 
 
-def program_of(imports: UserImports | None) -> str:
-    """sys.argv[0] while the user's code runs: their file or module ('' for the tool's own)."""
-    return imports.program if imports is not None else ""
-
-
 @contextlib.contextmanager
 def _running(imports: UserImports | None) -> Iterator[None]:
-    """The block as the user's code (contain.py) with their imports active, where there are any."""
-    with user_code(program_of(imports)), imports.active() if imports is not None else contextlib.nullcontext():
+    active = imports.active() if imports is not None else contextlib.nullcontext()
+    with user_code(imports.program if imports else ""), active:
         yield
 
 
@@ -125,29 +103,33 @@ def _import_failure(reference: str, exc: BaseException) -> UsageError:
     if isinstance(exc, UserExit):
         return UsageError(f"--model {reference}: its import {exc}")
     if isinstance(exc, ModuleNotFoundError) and exc.name:
-        top = exc.name.partition(".")[0]
         return UsageError(f"--model {reference}: importing it needs the module {exc.name!r}, which is not importable; "
-                          f"add the directory that holds {top!r} with --model-path DIR")
+                          f"add the directory that holds {exc.name.split('.')[0]!r} with --model-path DIR")
     return UsageError(f"--model {reference}: importing it failed: {type(exc).__name__}: {exc}")
 
 
-def _load_file(reference: str, path: Path, imports: UserImports) -> types.ModuleType:
-    where = "\n".join([str(path.resolve()), *map(str, imports.roots)])  # another root: another module
-    digest = hashlib.sha256(where.encode()).hexdigest()[:12]
-    stem = "".join(c if c.isalnum() else "_" for c in path.stem)
-    name = f"dstt_profile_user_{digest}_{stem}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise UsageError(f"--model {reference}: {path} cannot be loaded as Python")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+def _import(reference: str, target: str, path: Path | None, imports: UserImports) -> types.ModuleType:
+    """Module `target`, or the file `path` under a module name of its own (another root: another module)."""
+    if path is not None:
+        where = "\n".join([str(path.resolve()), *map(str, imports.roots)])
+        stem = "".join(c if c.isalnum() else "_" for c in path.stem)
+        name = f"dstt_profile_user_{hashlib.sha256(where.encode()).hexdigest()[:12]}_{stem}"
+        if name in sys.modules:
+            return sys.modules[name]
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise UsageError(f"--model {reference}: {path} cannot be loaded as Python")
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)
+        execute = spec.loader.exec_module
     try:
         with _running(imports):
-            spec.loader.exec_module(module)
+            if path is None:
+                module = importlib.import_module(target)
+            else:
+                execute(module)
     except Exception as exc:
-        del sys.modules[name]
+        if path is not None:
+            del sys.modules[name]
         raise _import_failure(reference, exc) from None
     return module
 
@@ -184,16 +166,8 @@ def load(reference: str, model_path: Sequence[str] = ()) -> tuple[Factory, UserI
     if bad := next((root for root in roots if not root.is_dir()), None):
         raise UsageError(f"--model-path {bad}: not a directory")
     path = _source_file(reference, target, attr)
-    if path is not None:
-        imports = UserImports([path.resolve().parent, *roots], program=target)
-        module = _load_file(reference, path, imports)
-    else:
-        imports = UserImports(roots, program=target)
-        try:
-            with _running(imports):
-                module = importlib.import_module(target)
-        except Exception as exc:
-            raise _import_failure(reference, exc) from None
+    imports = UserImports(roots if path is None else [path.resolve().parent, *roots], program=target)
+    module = _import(reference, target, path, imports)
     factory, where = getattr(module, attr, None), target if target.endswith(".py") else f"module {target}"
     if factory is None or not callable(factory):
         raise UsageError(f"--model {reference}: {where} has no class or function {attr!r}")

@@ -1,7 +1,5 @@
-"""From a RunConfig's model reference to its profile. `"dstt"` is the built-in network; a file or module
-reference is loaded (loader.py) and built once on the meta device: with DSTT's module names it gets the
-DSTT profile, else (and always with `--stages FILE.toml`) the generic one. A factory object handed to
-the API is registered under a name of its own (`register_factory`) and resolved like a reference."""
+"""From a RunConfig's model reference to its profile: the built-in network, or a file, module or registered
+factory, built once on the meta device and profiled as DSTT where it has DSTT's module names."""
 
 from __future__ import annotations
 
@@ -54,6 +52,7 @@ def resolve(run: RunConfig) -> ModelProfile:
 
 def _load(run: RunConfig, key: tuple[Any, ...]) -> ModelProfile:
     reference, args = run.model, run.args
+    imports: loader.UserImports | None = None
     if is_builtin(run):
         from model import InpaintGenerator
 
@@ -62,10 +61,9 @@ def _load(run: RunConfig, key: tuple[Any, ...]) -> ModelProfile:
         def factory(**_: Any) -> nn.Module:
             return InpaintGenerator(config, init_weights=False)
 
-        imports: loader.UserImports | None = None
         title = "DSTT"
     elif reference in _IN_PROCESS:
-        factory, imports, title = _IN_PROCESS[reference], None, reference.rpartition(".")[2]
+        factory, title = _IN_PROCESS[reference], reference.rpartition(".")[2]
     else:
         factory, imports = loader.load(reference, run.model_path)
         title = reference.rpartition(":")[2]
@@ -74,7 +72,8 @@ def _load(run: RunConfig, key: tuple[Any, ...]) -> ModelProfile:
         return loader.call(reference, factory, args, imports)
 
     def subject(run: RunConfig, stage_of: Callable[[str], str | None], first: str) -> Subject:
-        return Subject(key=("model", key), build=build, stage_of=stage_of, first_stage=first, program=loader.program_of(imports))
+        return Subject(key=("model", key), build=build, stage_of=stage_of, first_stage=first,
+                       program=imports.program if imports else "")
 
     with torch.device("meta"):
         probe = build()
@@ -86,8 +85,7 @@ def _load(run: RunConfig, key: tuple[Any, ...]) -> ModelProfile:
 
 
 def slug_variants(profile_name: str, run: RunConfig) -> tuple[str, ...]:
-    """The file-name words of `run`'s model arguments under the profile named `profile_name`: a pure
-    function of the configuration, so a saved result's file names are made without loading its model."""
+    """The file-name words of `run`'s model arguments, from the configuration alone (no model loaded)."""
     return dstt.slug_variants(run) if profile_name == dstt.NAME else generic.slug_variants(run)
 
 
@@ -97,8 +95,7 @@ def subject_for(run: RunConfig) -> Subject:
 
 
 def check_checkpoint(path: str, run: RunConfig) -> str:
-    """`--checkpoint FILE`: one line saying that the file loads into `run`'s network (its profile's
-    check_checkpoint); UsageError where it does not, or where the profile checks no checkpoints."""
+    """`--checkpoint FILE`: its profile's check_checkpoint line; UsageError where it checks none."""
     if not path:
         raise UsageError("--checkpoint: the path is empty")
     check = resolve(run).check_checkpoint

@@ -26,27 +26,18 @@ class Metric:
 
     @property
     def grew(self) -> bool:
-        if self.baseline is None:
-            return False
-        return self.actual > self.baseline * (1 + self.growth)
+        return self.baseline is not None and self.actual > self.baseline * (1 + self.growth)
 
     @property
     def passed(self) -> bool:
         return not (self.over_budget or self.grew)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            **asdict(self),
-            "over_budget": self.over_budget,
-            "grew": self.grew,
-            "passed": self.passed,
-        }
+        return {**asdict(self), "over_budget": self.over_budget, "grew": self.grew, "passed": self.passed}
 
 
 @dataclass(frozen=True)
 class EntryResult:
-    """One budget entry's run against its limits and baseline."""
-
     name: str
     run: RunConfig
     record: RunRecord

@@ -1,8 +1,5 @@
-"""A JSON codec for frozen dataclass records, driven by their type hints (int, float, str, bool, None,
-`Any`, `X | None`, `tuple[...]`, `dict[str, X]`, `Literal[...]`, nested dataclasses). Decoding checks
-the hints alone (ints within 64 bits, floats finite, fields without a default present, no key unknown);
-`check_floors` then holds each number to its field's lowest value. A broken rule is a `SchemaError`
-naming where: `runs[0].peak.bytes: expected a whole number, got NaN`."""
+"""A JSON codec for frozen dataclass records, driven by their type hints alone (ints within 64 bits, floats
+finite, fields without a default present, no key unknown); a broken rule is a `SchemaError` naming where."""
 
 from __future__ import annotations
 
@@ -25,7 +22,6 @@ _SCALARS = (int, float, str, bool, type(None))
 
 
 def to_jsonable(obj: Any) -> Any:
-    """Records to plain JSON values (dicts, lists, numbers, strings)."""
     kind = type(obj)
     if kind in _SCALARS:
         return obj
@@ -41,7 +37,7 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
-_hints: Callable[[type], dict[str, Any]] = functools.cache(typing.get_type_hints)
+hints_of: Callable[[type], dict[str, Any]] = functools.cache(typing.get_type_hints)
 
 
 def describe(value: Any) -> str:
@@ -140,14 +136,13 @@ def _key(key: Any, where: str) -> str:
 
 
 def from_jsonable(cls: type[T], data: Any, where: str = "", required: Collection[str] = ()) -> T:
-    """Plain JSON values back to the record type `cls`, validated against its type hints; `where`
-    prefixes the location in messages, `required` names fields that must be present despite a default."""
+    """JSON values back to the record type `cls`; `required`: fields that must be present despite a default."""
     name = where or cls.__name__
     if isinstance(data, cls):  # decoded already (a run's configuration, checked by its own rules first)
         return data
     if not isinstance(data, dict):
         raise _fail(name, "an object", data)
-    hints = _hints(cls)
+    hints = hints_of(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = [key for key in data if key not in fields]
     if unknown:
@@ -160,42 +155,3 @@ def from_jsonable(cls: type[T], data: Any, where: str = "", required: Collection
         elif field.name in required or (field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING):
             raise SchemaError(at, "missing")
     return cls(**kwargs)
-
-
-Floor = Callable[[type, str], float | None]  # a field's lowest value, None: any
-
-
-def check_floors(record: Any, floor: Floor, where: str = "") -> None:
-    """SchemaError at the first number of `record` (a decoded record, with its nested records, lists
-    and objects) below the lowest value its field may take: `floor(record type, field name)`, None
-    where any value is allowed. Free-form fields (typed `Any`, or holding `Any` values) are not walked."""
-    for name, lowest in _walked(type(record), floor):
-        _check_value(getattr(record, name), lowest, floor, f"{where}.{name}" if where else name)
-
-
-def _fields_walked(cls: type, floor: Floor) -> tuple[tuple[str, float | None], ...]:
-    """The fields of `cls` that check_floors walks (not free-form: typed `Any` or holding `Any`
-    values), each with its floor."""
-    hints = _hints(cls)
-    return tuple((f.name, floor(cls, f.name)) for f in dataclasses.fields(cls)
-                 if hints[f.name] is not Any and Any not in typing.get_args(hints[f.name]))
-
-
-_walked: Callable[[type, Floor], tuple[tuple[str, float | None], ...]] = functools.cache(_fields_walked)
-
-
-def _check_value(value: Any, lowest: float | None, floor: Floor, where: str) -> None:
-    kind = type(value)
-    if kind is int or kind is float:
-        if lowest is not None and value < lowest:
-            raise SchemaError(where, f"expected {lowest:g} or more, got {describe(value)}")
-    elif kind is tuple:
-        if lowest is not None and all(type(v) is int for v in value) and (not value or min(value) >= lowest):
-            return  # a shape, a series: every item a number within bounds
-        for i, item in enumerate(value):
-            _check_value(item, lowest, floor, f"{where}[{i}]")
-    elif kind is dict:
-        for key, item in value.items():
-            _check_value(item, lowest, floor, f"{where}.{key}")
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        check_floors(value, floor, where)

@@ -1,4 +1,4 @@
-"""What `diff` found between two results: per pair of runs, each figure in A and in B (analysis/diff.py)."""
+"""What `diff` found between two results (analysis/diff.py): per pair of runs, each figure in A and in B."""
 
 from __future__ import annotations
 
@@ -20,8 +20,6 @@ ABSENT: Any = _Absent()
 
 @dataclass(frozen=True)
 class Change:
-    """One figure in A and in B."""
-
     name: str
     a: int
     b: int
@@ -32,8 +30,7 @@ class Change:
 
     @property
     def growth(self) -> Fraction | None:
-        """(b - a) / a exactly; None where a is not above 0 (growth from nothing is unbounded, and a
-        loaded result holds no negative figure)."""
+        """(b - a) / a exactly; None where a is not above 0 (growth from nothing is unbounded)."""
         return Fraction(self.delta, self.a) if self.a > 0 else None
 
     def exceeds(self, limit: Fraction) -> bool:
@@ -44,8 +41,7 @@ class Change:
 
 @dataclass(frozen=True)
 class Divergence:
-    """The first op where two traces differ: in what they run (op, module, output shapes) or, where
-    they run the same ops, in the bytes an op allocates."""
+    """The first op where two traces differ in what they run or, where they run the same ops, in its bytes."""
 
     index: int
     kind: str  # "structure" or "bytes"
@@ -67,15 +63,10 @@ class RunDiff:
     same_ops: bool  # both kept per-op records and they agree op for op
     peak_at: tuple[str, str]  # where the headline peak is in A and in B: "stage (module)"
 
-    def gated(self) -> list[Change]:
-        """The figures --max-growth applies to: the headline peak, FLOPs, each stage's bytes."""
-        return [self.totals[0], self.totals[2], *(changes[0] for changes in self.stages.values())]
-
 
 @dataclass(frozen=True)
 class Comparison(Sequence[RunDiff]):
-    """What `diff_results` found: one RunDiff per pair of runs (the comparison iterates as them), and
-    the t values only one result holds, which nothing was compared with."""
+    """One RunDiff per pair of runs (it iterates as them), and the t values only one result holds."""
 
     diffs: tuple[RunDiff, ...]
     only_a: tuple[int, ...] = ()
@@ -95,14 +86,13 @@ class Comparison(Sequence[RunDiff]):
 
     @property
     def complete(self) -> bool:
-        """Whether every run of both results was compared."""
         return not self.only_a and not self.only_b
 
 
 @dataclass(frozen=True)
 class Failure:
-    """One reason a --max-growth gate fails: a gated figure `name` at t that grew past the limit, or
-    (`change` None) a t that only one result holds, named `only in A` or `only in B`."""
+    """One reason a --max-growth gate fails: a figure that grew past the limit, or (`change` None) a t
+    only one result holds (`only in A`, `only in B`)."""
 
     frames: int
     name: str

@@ -1,6 +1,5 @@
-"""The figures of one pass as records: its ops, modules, stages, peak, FLOPs, formula checks, and what
-fvcore and a real run measured beside them. Units: bytes at the run's dtype; FLOPs 2 per multiply-add
-(torch's FlopCounterMode convention); fvcore's figures are multiply-adds and say so."""
+"""The figures of one pass as records (docs/json.md). Units: bytes at the run's dtype; FLOPs 2 per
+multiply-add (torch's FlopCounterMode); fvcore's figures are multiply-adds and say so."""
 
 from __future__ import annotations
 
@@ -9,8 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-# The stage of every op of the backward pass (train mode), where no module runs; reserved: a model's own
-# stage of that name is renamed (profiles/base.py, user_stages).
+# The stage of every backward op (train mode); a model's own stage of that name is renamed (profiles/base.py).
 BACKWARD = "backward"
 
 
@@ -26,11 +24,7 @@ class TensorInfo:
 
 @dataclass(frozen=True)
 class OpInput:
-    """One tensor an op reads: the op that produced its data, and the tensor as the op reads it.
-
-    The producer is the op that last wrote the storage the tensor reads: a view (`view`, `permute`,
-    `expand`, ...) is looked through to the op whose data it shows, and an in-place op is the writer of
-    what it changed. -1: data that exists before the pass (a parameter, a buffer, the model input)."""
+    """One tensor an op reads; `producer` last wrote its storage (views looked through, -1: from before the pass)."""
 
     producer: int
     shape: tuple[int, ...]
@@ -55,11 +49,8 @@ class OpRecord:
     live_bytes: int  # bytes held by tensors allocated during the pass, right after this op
     flops: int  # conv / linear / matmul / attention FLOPs, torch's formulas (2 per multiply-add)
     other_flops: int  # elementwise, softmax, norm: this toolkit's stated costs (costs.py)
-    # The allocator view (see docs/memory.md): bytes the allocator holds for storages allocated during
-    # the pass right after this op, at their real sizes; and what the op holds inside itself on top of
-    # that at its highest point (convolution workspaces, temporaries), released before it returns.
-    held_bytes: int = 0
-    transient_bytes: int = 0
+    held_bytes: int = 0  # allocator view (docs/memory.md): storages at their real sizes, right after this op
+    transient_bytes: int = 0  # held inside the op on top of that at its highest (workspaces, temporaries)
     rules: str = ""  # the device rules and calibrations that changed this op's figures, comma-separated
     rule_params: tuple[int, ...] = ()  # what the op's temporary rule was computed from (devicerules.py)
     rule_transient: int = 0  # the part of `transient_bytes` that rule gives
@@ -67,7 +58,7 @@ class OpRecord:
 
     @property
     def producers(self) -> tuple[int, ...]:
-        """The ops whose data this op reads, once each in argument order (-1, data from before the pass, left out)."""
+        """The ops whose data this op reads, once each in argument order (-1 left out)."""
         return tuple(dict.fromkeys(i.producer for i in self.inputs if i.producer >= 0))
 
     @property
@@ -120,8 +111,7 @@ class StageRecord:
 
 
 class MemoryView(StrEnum):
-    """Which peak a figure is: what the device's allocator holds (storages at their real sizes plus what
-    the running op holds inside itself: workspaces, temporaries), or the bytes live tensors need."""
+    """Which peak a figure is: what the device's allocator holds, or the bytes live tensors need (docs/memory.md)."""
 
     ALLOCATOR = "allocator"
     TENSORS = "tensors"
@@ -135,8 +125,7 @@ class MemoryView(StrEnum):
 
 @dataclass(frozen=True)
 class PeakRecord:
-    """The peak of the pass in one memory view, above what was held before it (weights and input):
-    `RunRecord.peak` is the allocator's, `RunRecord.tensor_peak` the tensors'."""
+    """The peak of the pass in one memory view, above the weights and input held before it."""
 
     bytes: int
     stage: str
@@ -148,7 +137,6 @@ class PeakRecord:
 
     @classmethod
     def at_op(cls, ops: Sequence[OpRecord], index: int, held: int, transient: int = 0, basis: str = "") -> PeakRecord:
-        """The peak of `held` bytes at op `index` of `ops` (-1: none)."""
         op = ops[index] if index >= 0 else None
         return cls(held, op.stage if op else "", op.op if op else "", index, op.module if op else "", transient, basis)
 
@@ -180,7 +168,7 @@ class CheckRecord:
 
 @dataclass(frozen=True)
 class FvcoreRecord:
-    """fvcore's independent count on real tensors. Its unit is multiply-adds."""
+    """fvcore's independent count on real tensors, in multiply-adds."""
 
     macs_total: int
     macs_by_op: dict[str, int]
@@ -194,29 +182,21 @@ class FvcoreRecord:
 FVCORE_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "convolution": (("aten.convolution",), ("conv", "_convolution")),
     "linear": (("aten.addmm", "aten.mm"), ("linear", "addmm", "mm")),
-    "matmul / attention": (
-        ("aten.bmm", "aten._scaled_dot_product_flash_attention_for_cpu", "aten._scaled_dot_product_flash_attention",
-         "aten._scaled_dot_product_efficient_attention"),
-        ("matmul", "bmm", "einsum", "scaled_dot_product_attention"),
-    ),
+    "matmul / attention": (("aten.bmm", "aten._scaled_dot_product_flash_attention_for_cpu",
+                            "aten._scaled_dot_product_flash_attention", "aten._scaled_dot_product_efficient_attention"),
+                           ("matmul", "bmm", "einsum", "scaled_dot_product_attention")),
 }
 
 
 @dataclass(frozen=True)
 class MeasuredRecord:
-    """A real run beside the fake-tensor prediction of the same configuration (`--measure`).
-
-    Two peaks are predicted (both are in `RunRecord.peak`). The tensor peak counts the bytes live
-    tensors need. The allocator peak counts storages at their real sizes and what kernels allocate and
-    free inside one op (oneDNN's reorders of a convolution's input, weight or output on CPU, calibrated
-    per convolution on this machine). The measured peak is the allocator's net allocation peak during
-    the forward pass. Errors are (predicted - measured) / measured, in %.
-    """
+    """A real run beside the fake-tensor prediction of the same configuration (`--measure`). The measured
+    peak is the allocator's net allocation peak of the forward pass; errors are (predicted - measured) / measured, in %."""
 
     device: str
     method: str  # how the measured peak was read
     measured_peak_bytes: int
-    predicted_peak_bytes: int  # tensor peak, fake tensors
+    predicted_tensor_peak_bytes: int  # tensor peak, fake tensors
     predicted_allocator_peak_bytes: int  # storages at real size + op temporaries + kernel workspaces
     allocator_peak_op: str
     allocator_peak_module: str

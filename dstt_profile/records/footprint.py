@@ -1,21 +1,18 @@
-"""The footprint: the whole memory one pass needs on its device, as parts that add up exactly
-(docs/memory.md). total = weights + input + activations (the allocator peak; in train mode it already
-holds the gradients and saved activations alive then) + optimizer state + the CUDA context (an assumed
-allowance, not traced). Gradients are assumed freed before each forward pass, as the trace starts."""
+"""The footprint: the whole memory one pass needs on its device, as parts that add up exactly (docs/memory.md),
+and a training step's peak split by what holds it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
 
+from dstt_profile.records.figures import PeakRecord
 from dstt_profile.records.runconfig import RunConfig
 
 
 @dataclass(frozen=True)
 class FootprintRecord:
-    """The footprint by part: `total == weights + input + activations + optimizer + context`. In train
-    mode `gradients_in_peak` and `saved_in_peak` are parts of `activations`, never added again (-1:
-    not split)."""
+    """In train mode `gradients_in_peak` and `saved_in_peak` are parts of `activations`, never added again."""
 
     total: int = 0
     mode: str = "inference"  # train: forward + backward, with optimizer state
@@ -32,15 +29,13 @@ class FootprintRecord:
 # Optimizer name -> tensors of parameter size it keeps per parameter.
 OPTIMIZER_STATES: dict[str, int] = {"adam": 2, "sgd": 1, "none": 0}
 
-# ASSUMPTION, not traced or measured here: what the CUDA context (driver, kernels, cuBLAS/cuDNN
-# handles) takes on the device before the first tensor, added to every CUDA footprint. It varies with
-# the driver, the GPU and lazy module loading; 512 MiB is a typical figure for PyTorch on a current GPU.
+# ASSUMPTION, not traced: the CUDA context (driver, kernels, cuBLAS/cuDNN handles) before the first tensor;
+# it varies with the driver, the GPU and lazy module loading; 512 MiB is typical for PyTorch on a current GPU.
 CUDA_CONTEXT_BYTES = 512 * 1024**2
 
 
 def footprint(run: RunConfig, params: int, param_bytes: int, input_bytes: int, activations: int) -> FootprintRecord:
-    """The footprint of `run`, whose pass has `params` parameters (`param_bytes` with buffers), an
-    input of `input_bytes` and an allocator peak of `activations` bytes."""
+    """The footprint of `run`; `param_bytes` includes buffers, `activations` is the allocator peak."""
     train = run.mode == "train"
     optimizer = run.optimizer if train else "none"
     state = OPTIMIZER_STATES[optimizer] * params * run.element_bytes
@@ -63,14 +58,10 @@ class Held(StrEnum):
 
 @dataclass(frozen=True)
 class TrainingSplit:
-    """Bytes at a training step's tensor peak by what holds them (`held` sums to `peak_bytes`), with the
-    resident parameters and Adam's state (2 x parameter bytes) beside it."""
+    """Bytes at a training step's tensor peak by what holds them (`held` sums to `tensor_peak.bytes`)."""
 
-    peak_bytes: int
-    peak_stage: str
-    peak_op: str
-    peak_index: int
-    parameters: int  # resident weights (outside peak_bytes)
+    tensor_peak: PeakRecord
+    parameters: int  # resident weights (outside the peak)
     held: dict[Held, int]
     saved_total: int  # bytes saved for backward when the forward pass ends
 
@@ -92,5 +83,4 @@ class TrainingSplit:
 
     @property
     def footprint(self) -> int:
-        """Parameters + the step's peak + Adam state: what a training step needs resident."""
-        return self.parameters + self.peak_bytes + self.adam_state
+        return self.parameters + self.tensor_peak.bytes + self.adam_state

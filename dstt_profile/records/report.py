@@ -1,6 +1,5 @@
-"""The `Report`: a result and everything its renderers show, computed once (analysis/report.py). It
-is what `dstt_profile.profile()` returns and what every renderer takes; its pandas views are for
-notebooks (pandas is imported on first use)."""
+"""The `Report` every renderer takes: a result and what its renderers show, computed once (analysis/report.py),
+with pandas views for notebooks (pandas imported on first use)."""
 
 from __future__ import annotations
 
@@ -16,8 +15,6 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Report:
-    """`result` (what the JSON holds) with the scaling series its report draws and their laws."""
-
     result: Result
     scaling: ScalingRecord
     laws: Laws
@@ -60,7 +57,6 @@ class Report:
 
     @property
     def timeline(self) -> pd.DataFrame:
-        """Live bytes after each op: the memory timeline of the pass."""
         ops = self.ops
         return ops[["t", "index", "op", "stage", "live_bytes"]] if len(ops) else ops
 
@@ -82,8 +78,7 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def stages_frame(runs: tuple[RunRecord, ...]) -> pd.DataFrame:
-    """Tidy: one row per run x stage."""
+def stages_frame(runs: tuple[RunRecord, ...]) -> pd.DataFrame:  # one row per run x stage
     return _frame([
         {"t": r.frames, "res": r.config.res, "dtype": r.config.dtype,
          "attention": r.arg("attention"), "stage": s.name, "shape": tuple(s.shape), "elements": s.elements,

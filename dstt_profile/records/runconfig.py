@@ -39,8 +39,7 @@ _ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 
 
 def model_args_of(value: Any) -> ModelArgs:
-    """Model arguments as RunConfig holds them: (name, value) pairs sorted by name, from a mapping or
-    pairs; names are identifiers, values int, float, bool or str."""
+    """Model arguments (a mapping or pairs) as RunConfig holds them: (identifier, int | float | bool | str), sorted."""
     items = value.items() if isinstance(value, Mapping) else value
     try:
         pairs = [(k, v) for k, v in items]
@@ -66,12 +65,8 @@ def _whole(value: Any, low: int = 1) -> bool:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One run: the clip, the model, and how it is executed.
-
-    `model` is "dstt" (the built-in network), "path/to/file.py:Name" or "package.module:name";
-    `model_args` its arguments (held sorted; which it takes is its profile's), `model_path` extra import
-    roots, `stages` a stage-map file or None. `real=False` traces under FakeTensorMode on `device`'s
-    type; `real=True` runs real tensors. Every error names its field (UsageError.field)."""
+    """One run: the clip, the model ("dstt", "path/to/file.py:Name" or "package.module:name"; which
+    `model_args` it takes is its profile's), and how it is executed. Every error names its field."""
 
     frames: int = 14
     height: int = 240
@@ -127,18 +122,17 @@ class RunConfig:
         return self.args.get(name, default)
 
     def with_args(self, **changes: ArgValue) -> RunConfig:
-        """This run with some model arguments set (others kept)."""
         return self.replace(model_args={**self.args, **changes})
 
     def input_files(self) -> dict[str, str]:
-        """The files this run reads, by what they are (its model file, its stage map): no output may be one."""
+        """The files this run reads (its model file, its stage map), by what they are: no output may be one."""
         target, sep, _ = self.model.rpartition(":")
         files = {f"the model file of --model {self.model}": target} if sep and target.endswith(".py") else {}
         return {**files, **({"the stage map": self.stages} if self.stages is not None else {})}
 
     @property
     def model_name(self) -> str:
-        """A short name of the model for file names: 'dstt', or the attribute a reference names ('video.py:TinyNet' -> 'tinynet')."""
+        """The model's name for file names: 'dstt'; 'video.py:TinyNet' -> 'tinynet'."""
         name = self.model.rpartition(":")[2]
         name = re.sub(r"[^a-z0-9]+", "_", name.rpartition(".")[2].lower()).strip("_")
         return name or "model"
@@ -159,13 +153,11 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values, as a record's `config` holds them (model_args as an object)."""
         return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, "model_args": self.args,
                 "model_path": list(self.model_path)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
-        """The inverse of `to_dict` (UsageError for a field RunConfig does not have)."""
         unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise UsageError(f"unknown run setting {unknown[0]!r}", unknown[0])
@@ -187,8 +179,7 @@ _RES = re.compile(r"\s*([0-9]+)\s*[xX]\s*([0-9]+)\s*", re.ASCII)
 
 
 def parse_res(value: object, option: str = "--res") -> tuple[int, int]:
-    """The one reader of a frame size: text '240x432' or a pair (240, 432) -> (240, 432), each side a
-    whole number of at least 1 (its rules for the model are its profile's). Errors name `option`."""
+    """The one reader of a frame size: '240x432' or (240, 432) -> (240, 432), each side at least 1."""
     if isinstance(value, (tuple, list)) and len(value) == 2:
         sides = value[0], value[1], f"{option} height", f"{option} width"
     elif isinstance(value, str) and (m := _RES.fullmatch(value)):
@@ -210,8 +201,7 @@ def _frame(text: str, whole: str, option: str) -> int:
 
 
 def check_frames(values: tuple[int, ...], given: object, option: str = "--frames") -> tuple[int, ...]:
-    """The rules of every set of clip lengths, however written: at least one, none twice, at most
-    MAX_SWEEP (each already a whole number in 1..MAX_FRAMES)."""
+    """The rules of every set of clip lengths, however written: at least one, none twice, at most MAX_SWEEP."""
     if not values:
         raise UsageError(f"{option} {shown(given)}: no frame counts")
     _at_most_sweep(len(values), given, option)

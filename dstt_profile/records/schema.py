@@ -1,6 +1,5 @@
-"""A result: its runs' records and a single run's scaling series, with a JSON round trip
-(`schema: dstt-profile/2`) that validates every field on the way in. Renderers and analyses read these
-and never the model, so a saved JSON re-renders anywhere (docs/json.md)."""
+"""A result: its runs' records and a single run's scaling series, with a JSON round trip that validates
+every field on the way in, so a saved JSON re-renders anywhere without the model (docs/json.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dstt_profile.errors import SchemaError, UsageError
-from dstt_profile.records.codec import check_floors, describe, from_jsonable, to_jsonable
+from dstt_profile.records.codec import describe, from_jsonable, to_jsonable
 from dstt_profile.records.figures import (
     BACKWARD,
     FVCORE_FAMILIES,
@@ -27,20 +26,18 @@ from dstt_profile.records.figures import (
     TensorInfo,
 )
 from dstt_profile.records.footprint import FootprintRecord, footprint
-from dstt_profile.records.invariants import check_run, floor
+from dstt_profile.records.invariants import check_floors, check_run
 from dstt_profile.records.legacy import config_json, upgraded
 from dstt_profile.records.profilerecord import GraphHintsRecord, ModuleNote, OpNote, ProfileRecord
-from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.runconfig import MAX_FRAMES, RunConfig
 
 # The contract's version; a file of an earlier one is read and upgraded (legacy.py), never refused.
 SCHEMA = "dstt-profile/2"
 EARLIER = ("dstt-profile/1",)
-__all__ = [
-    "BACKWARD", "SCHEMA", "CheckRecord", "FlopsRecord", "FootprintRecord", "FvcoreRecord", "GraphHintsRecord",
-    "MeasuredRecord", "ModuleNote", "ModuleRecord", "OpInput", "OpNote", "OpRecord", "PeakRecord", "MemoryView",
-    "ProfileRecord", "Result", "RunRecord", "ScalingRecord", "StageRecord", "StageSeries", "TensorInfo",
-    "config_json",
-]
+__all__ = ["BACKWARD", "SCHEMA", "CheckRecord", "FlopsRecord", "FootprintRecord", "FvcoreRecord", "GraphHintsRecord",
+           "MeasuredRecord", "ModuleNote", "ModuleRecord", "OpInput", "OpNote", "OpRecord", "PeakRecord", "MemoryView",
+           "ProfileRecord", "Result", "RunRecord", "ScalingRecord", "StageRecord", "StageSeries", "TensorInfo",
+           "config_json"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,6 @@ class RunRecord:
         return self.config.frames
 
     def arg(self, name: str, default: Any = "") -> Any:
-        """A model argument of this run, or `default`."""
         return self.config.arg(name, default)
 
     @property
@@ -78,28 +74,18 @@ class RunRecord:
         return self.profile.title or self.config.model
 
     def fvcore_families(self) -> list[tuple[str, int, int]]:
-        """(op family, our FLOPs, fvcore's multiply-adds) per family of `FVCORE_FAMILIES`: fvcore counts
-        one per multiply-add, so each family reconciles as ours == 2 x fvcore's. Empty without fvcore."""
-        if self.fvcore is None:
-            return []
+        """(op family, our FLOPs, fvcore's multiply-adds) per family: each reconciles as ours == 2 x fvcore's."""
         fv = self.fvcore
-        return [
+        return [] if fv is None else [
             (family, sum(self.flops.by_op.get(op, 0) for op in ours), sum(fv.macs_by_op.get(op, 0) for op in theirs))
-            for family, (ours, theirs) in FVCORE_FAMILIES.items()
-        ]
+            for family, (ours, theirs) in FVCORE_FAMILIES.items()]
 
     @property
-    def memory(self) -> str:
-        """The memory view this run's figures are shown and gated in: allocator (default) or tensors."""
-        return self.config.memory
-
-    @property
-    def view(self) -> MemoryView:
-        """The memory view this run's figures are shown and gated in: allocator (default) or tensors."""
-        return MemoryView(self.memory)
+    def memory(self) -> MemoryView:
+        """The memory view this run's figures are shown and gated in."""
+        return MemoryView(self.config.memory)
 
     def peak_in(self, view: str) -> PeakRecord:
-        """The peak in the memory view `view`."""
         return self.tensor_peak if view == MemoryView.TENSORS else self.peak
 
     @property
@@ -108,14 +94,12 @@ class RunRecord:
         return self.peak_in(self.memory)
 
     def timeline_bytes(self, op: OpRecord) -> int:
-        """What one op's point on the memory timeline is, in this run's view."""
-        return op.live_bytes if self.memory == "tensors" else op.allocator_bytes
+        """One op's point on the memory timeline, in this run's view."""
+        return op.live_bytes if self.memory == MemoryView.TENSORS else op.allocator_bytes
 
 
 @dataclass(frozen=True)
 class StageSeries:
-    """One stage's figures at each t of a `ScalingRecord`, in the order of its `frames`."""
-
     bytes: tuple[int, ...]  # headline tensor, one instance, bytes at the run's dtype
     flops: tuple[int, ...]  # conv / linear / matmul / attention FLOPs of every instance, 2 per multiply-add
     peak_bytes: tuple[int, ...]  # the most the allocator holds while the stage runs, bytes
@@ -123,11 +107,8 @@ class StageSeries:
 
 @dataclass(frozen=True)
 class ScalingRecord:
-    """What the report's scaling laws, plots and crossovers are drawn from: one configuration's figures
-    at every t of `frames` (ascending), each exact, and how they were obtained.
-
-    A sweep's report draws them from its own runs; a single run's report from the default sweep around
-    its t that the main job derives and stores here, so a saved result re-renders the same report."""
+    """One configuration's exact figures at every t of `frames` (ascending): what the report's laws, plots
+    and crossovers are drawn from. A single run's result stores the default sweep around its t here."""
 
     source: str  # how the points were obtained, a sentence
     frames: tuple[int, ...]
@@ -139,27 +120,20 @@ class ScalingRecord:
     tensor_peak_stage: tuple[str, ...]  # stage of the tensor peak
 
     def peaks(self, view: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
-        """The peak's bytes and stage at each t, in the memory view `view` (allocator | tensors)."""
-        if view == "tensors":
+        """The peak's bytes and stage at each t, in the memory view `view`."""
+        if view == MemoryView.TENSORS:
             return self.tensor_peak_bytes, self.tensor_peak_stage
         return self.peak_bytes, self.peak_stage
 
     def check(self, where: str = "scaling") -> None:
-        """SchemaError unless t ascends within what a run may ask for and every series holds one value per t."""
-        from dstt_profile.records.runconfig import MAX_FRAMES
-
+        """SchemaError unless every figure is in range, t ascends to at most MAX_FRAMES, one value per t."""
+        check_floors(self, where)
         n = len(self.frames)
         if any(b <= a for a, b in zip(self.frames, self.frames[1:])):
             raise SchemaError(f"{where}.frames", "expected t in ascending order, each once")
         if self.frames and self.frames[-1] > MAX_FRAMES:
             raise SchemaError(f"{where}.frames", f"expected t of at most {MAX_FRAMES}, got {self.frames[-1]}")
-        series = {
-            "flops": self.flops,
-            "peak_bytes": self.peak_bytes,
-            "peak_stage": self.peak_stage,
-            "tensor_peak_bytes": self.tensor_peak_bytes,
-            "tensor_peak_stage": self.tensor_peak_stage,
-        }
+        series = {k: getattr(self, k) for k in ("flops", "peak_bytes", "peak_stage", "tensor_peak_bytes", "tensor_peak_stage")}
         for stage, s in self.stages.items():
             series.update({f"stages.{stage}.{k}": getattr(s, k) for k in ("bytes", "flops", "peak_bytes")})
         for name, values in series.items():
@@ -175,20 +149,15 @@ class Result:
     scaling: ScalingRecord | None = None  # a single run's scaling series; None: a sweep's come from its runs
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": self.schema,
-            "meta": to_jsonable(self.meta),
-            "runs": [{**d, "config": config_json(r.config.to_dict())} for r, d in zip(self.runs, to_jsonable(self.runs))],
-            "scaling": to_jsonable(self.scaling),
-        }
+        runs = [{**d, "config": config_json(r.config.to_dict())} for r, d in zip(self.runs, to_jsonable(self.runs))]
+        return {"schema": self.schema, "meta": to_jsonable(self.meta), "runs": runs, "scaling": to_jsonable(self.scaling)}
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
     def from_dict(cls, data: Any) -> Result:
-        """A result from its JSON values, validated field by field, types and then what the figures
-        mean (check_run: no negative count, indexes in range, ...), SchemaError naming the field."""
+        """A result from its JSON values: types, then what the figures mean (check_run); SchemaError names the field."""
         if not isinstance(data, dict) or data.get("schema") not in (SCHEMA, *EARLIER):
             found = data.get("schema") if isinstance(data, dict) else type(data).__name__
             raise SchemaError("", f"not a {SCHEMA} result (schema: {found!r})")
@@ -205,7 +174,6 @@ class Result:
             raise SchemaError("meta", f"expected an object, got {describe(meta)}")
         scaling = from_jsonable(ScalingRecord, data["scaling"], "scaling") if data.get("scaling") is not None else None
         if scaling is not None:
-            check_floors(scaling, floor, "scaling")
             scaling.check()
         return cls(runs=runs, schema=SCHEMA, meta=dict(meta), scaling=scaling)
 
@@ -228,8 +196,7 @@ class Result:
 
     @classmethod
     def load(cls, path: str | Path) -> Result:
-        """A saved result. OSError when it cannot be read, json.JSONDecodeError when it is not JSON,
-        SchemaError (a ValueError) naming the field when it is not a valid result."""
+        """A saved result: OSError when unreadable, json.JSONDecodeError when not JSON, else SchemaError (a ValueError)."""
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
 
@@ -238,8 +205,6 @@ CONFIG_REQUIRED = ("frames", "height", "width", "dtype")
 
 
 def _run(data: Any, where: str) -> RunRecord:
-    """One run: its configuration against RunConfig and its rules, then the record types and what its
-    figures mean (check_run)."""
     if isinstance(data, dict) and isinstance(data.get("config"), dict):
         raw = dict(data["config"])
         if isinstance(raw.get("model_args"), dict):

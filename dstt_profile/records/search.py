@@ -24,8 +24,7 @@ class FitAnswer:
     derived: int = 0  # probed t derived from traces, not traced
 
     @property
-    def limit_reached(self) -> bool:
-        """The search stopped at the largest t the tool accepts, not at the budget."""
+    def limit_reached(self) -> bool:  # the search stopped at the largest t accepted, not at the budget
         return self.next_peak_bytes is None
 
     @property
@@ -33,10 +32,8 @@ class FitAnswer:
         return self.footprint_bytes if self.gate == "footprint" else self.peak_bytes
 
     def to_dict(self) -> dict[str, Any]:
-        keys = (
-            "max_frames", "peak_bytes", "next_peak_bytes", "budget_bytes", "gate", "footprint_bytes",
-            "next_footprint_bytes",
-        )  # next_*: null at the limit
+        keys = ("max_frames", "peak_bytes", "next_peak_bytes", "budget_bytes", "gate", "footprint_bytes",
+                "next_footprint_bytes")  # next_*: null at the limit
         return {k: getattr(self, k) for k in keys}
 
     def to_json(self) -> str:

@@ -1,5 +1,4 @@
-"""A budget check as text (the table and the summary), as JSON (`check --json`) and its one-sentence
-problems (also JUnit's, junit.py)."""
+"""A budget check as text (the table and the summary), as JSON (`check --json`) and one-sentence problems."""
 
 from __future__ import annotations
 
@@ -12,20 +11,16 @@ from dstt_profile.render.table import table
 from dstt_profile.units import fmt_bytes, fmt_count
 
 RESULT_SCHEMA = "dstt-profile-check/1"
-FOOTPRINT = (
-    "the whole memory the pass needs: weights + input + the allocator peak (+ optimizer state in train mode, "
-    "+ the assumed CUDA context on cuda)"
-)
+FOOTPRINT = ("the whole memory the pass needs: weights + input + the allocator peak (+ optimizer state in "
+             "train mode, + the assumed CUDA context on cuda)")
 PEAK_VIEWS = {
     "allocator": "the allocator peak above weights and input (storages at real size, workspaces included)",
     "tensors": "the tensor peak of entries with memory = \"tensors\" (live tensors only)",
 }
 
 
-def fmt(metric: Metric, value: int | None) -> str:
-    if value is None:
-        return "-"
-    return fmt_count(value, "FLOP") if metric.metric == "flops" else fmt_bytes(value)
+def fmt(m: Metric, value: int | None) -> str:
+    return "-" if value is None else fmt_count(value, "FLOP") if m.metric == "flops" else fmt_bytes(value)
 
 
 def headroom(metric: Metric) -> str:
@@ -74,8 +69,8 @@ def summary(results: Sequence[EntryResult]) -> str:
     failed = [r for r in results if not r.passed]
     if not failed:
         return f"all {len(results)} budget entries hold"
-    lines = [f"{len(failed)} of {len(results)} budget entries failed:"]
-    return "\n".join([*lines, *(f"  {m.entry}: {problem(m)}" for r in failed for m in r.failures())])
+    return "\n".join([f"{len(failed)} of {len(results)} budget entries failed:",
+                      *(f"  {m.entry}: {problem(m)}" for r in failed for m in r.failures())])
 
 
 def result_json(results: Sequence[EntryResult]) -> str:

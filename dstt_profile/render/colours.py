@@ -1,9 +1,4 @@
-"""Stage colours for plots, the layer graph and the report's swatches, from a run's `ProfileRecord`.
-
-A stage the profile colours keeps its colour; every other stage of the profile takes the next colour
-of a neutral palette, in stage order; the backward pass (train mode) is grey, and anything else (no
-stage) light grey.
-"""
+"""Stage colours for plots, the layer graph and the report's swatches, from a run's `ProfileRecord`."""
 
 from __future__ import annotations
 
@@ -18,7 +13,7 @@ OTHER_COLOUR = "#cccccc"
 
 
 def stage_colours(profile: ProfileRecord) -> dict[str, str]:
-    """Stage -> colour for every stage of `profile`, and `backward`."""
+    """Stage -> colour: the profile's own, else the palette's next in stage order; `backward` grey."""
     free = cycle(PALETTE)
     out = {stage: profile.colours.get(stage) or next(free) for stage in profile.stages}
     out.update(profile.colours)

@@ -1,5 +1,4 @@
-"""The terminal view of `dstt-profile diff`: the t values compared, then per pair configuration,
-totals, stages, op families, divergence, then the gate's verdict."""
+"""The terminal view of `dstt-profile diff`."""
 
 from __future__ import annotations
 
@@ -66,8 +65,7 @@ def _run_lines(d: RunDiff) -> list[str]:
 
 
 def failure_lines(failed: Sequence[Failure], allowed: str) -> list[str]:
-    """The gate's FAIL lines: one per figure that grew too much, then one per result for the t values
-    it alone holds."""
+    """The gate's FAIL lines: a figure that grew too much, then a result's t values that it alone holds."""
     unpaired: dict[str, list[int]] = {}
     for f in failed:
         if f.change is None:

@@ -15,10 +15,8 @@ _VIEWS = {
     "allocator": "allocator peak above weights and input: storages at real size, op workspaces included",
     "tensors": "tensor peak: live tensors only, no workspaces; weights and input excluded",
 }
-GATE_TEXT = {
-    "footprint": "footprint: weights + input + allocator peak (+ optimizer state in train mode, + the assumed "
-    "CUDA context on cuda)",
-}
+GATE_TEXT = {"footprint": "footprint: weights + input + allocator peak (+ optimizer state in train mode, "
+             "+ the assumed CUDA context on cuda)"}
 
 
 def gate_text(gate: str, memory: str) -> str:

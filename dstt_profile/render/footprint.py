@@ -9,11 +9,8 @@ from dstt_profile.units import fmt_bytes
 
 def footprint_parts(fp: FootprintRecord) -> list[tuple[str, int, str]]:
     """(part, bytes, note) for every part of the footprint, then the total; the parts sum to it."""
-    rows = [
-        ("weights", fp.weights, "parameters and buffers, resident"),
-        ("input clip", fp.input, "resident"),
-        ("activation peak", fp.activations, _activation_note(fp)),
-    ]
+    rows = [("weights", fp.weights, "parameters and buffers, resident"), ("input clip", fp.input, "resident"),
+            ("activation peak", fp.activations, _activation_note(fp))]
     if fp.mode == "train":
         states = OPTIMIZER_STATES[fp.optimizer_name]
         rows.append((f"optimizer state ({fp.optimizer_name})", fp.optimizer, f"{states} x parameter bytes"))
@@ -27,10 +24,8 @@ def _activation_note(fp: FootprintRecord) -> str:
         return "allocator peak of the pass"
     if fp.gradients_in_peak < 0:
         return "allocator peak of forward + backward: gradients and saved activations alive then are in it"
-    return (
-        f"allocator peak of forward + backward; inside it, not added again: gradients "
-        f"{fp.gradients_in_peak:,} B, activations saved for backward {fp.saved_in_peak:,} B"
-    )
+    return (f"allocator peak of forward + backward; inside it, not added again: gradients "
+            f"{fp.gradients_in_peak:,} B, activations saved for backward {fp.saved_in_peak:,} B")
 
 
 def footprint_sentence(fp: FootprintRecord) -> str:

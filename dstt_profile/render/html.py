@@ -1,6 +1,4 @@
-"""The HTML report: one self-contained file (inline CSS and SVG, nothing fetched) rendered with jinja2 from a
-report's records alone, plus the layer graph as GraphML and DOT beside it; whatever is the model's (stage
-colours, the t^2 stage and its words, the graph's notes) comes from the runs' `ProfileRecord`."""
+"""The HTML report (one self-contained file, from a report's records alone) and its GraphML and DOT."""
 
 from __future__ import annotations
 
@@ -22,21 +20,14 @@ from dstt_profile.units import fmt_bytes, fmt_count
 
 def summary(run: RunRecord) -> dict[str, str]:
     c, peak, total = run.config, run.peak_view, run.flops.total
-    return {
-        "config": describe(run),
-        "params": f"{run.params:,} ({fmt_bytes(run.param_bytes)} at {c.dtype})",
-        "flops": f"{total:,} FLOPs = {fmt_count(total, 'FLOP')}",
-        "macs": f"{total // 2:,} multiply-adds = {fmt_count(total // 2, 'MAC')}",
-        "other": fmt_count(run.flops.other_total, "FLOP"),
-        "peak": f"{exact_bytes(peak.bytes)}, {run.view.label}",
-        "peak_other": other_peak(run),
-        "peak_basis": run.peak.basis,
-        "peak_where": peak_location(peak),
-        "footprint": footprint_text(run),
-        "dtype": str(c.dtype),
-        "input": fmt_bytes(run.input_bytes),
-        "checks": f"{sum(ch.passed for ch in run.checks)}/{len(run.checks)} pass",
-    }
+    return {"config": describe(run), "params": f"{run.params:,} ({fmt_bytes(run.param_bytes)} at {c.dtype})",
+            "flops": f"{total:,} FLOPs = {fmt_count(total, 'FLOP')}",
+            "macs": f"{total // 2:,} multiply-adds = {fmt_count(total // 2, 'MAC')}",
+            "other": fmt_count(run.flops.other_total, "FLOP"),
+            "peak": f"{exact_bytes(peak.bytes)}, {run.memory.label}", "peak_other": other_peak(run),
+            "peak_basis": run.peak.basis, "peak_where": peak_location(peak),
+            "footprint": footprint_text(run), "dtype": str(c.dtype), "input": fmt_bytes(run.input_bytes),
+            "checks": f"{sum(ch.passed for ch in run.checks)}/{len(run.checks)} pass"}
 
 
 def footprint_text(run: RunRecord) -> str:
@@ -82,21 +73,15 @@ def context(report: Report) -> dict[str, Any]:
     title = describe(main) if len(runs) == 1 else describe(main).replace(f"t={main.frames}", f"sweep t={runs[0].frames}..{runs[-1].frames}")
     svg = Markup  # our own SVG (matplotlib's, or the graph's with every text escaped)
     return {
-        "title": title,
-        "sweep": len(runs) > 1,
-        "main": main,
-        "summary": summary(main),
+        "title": title, "sweep": len(runs) > 1, "main": main, "summary": summary(main),
         "tables": [{"t": r.frames, "rows": stage_rows(r), "fused": any(not s.materialised for s in r.stages.values())}
                    for r in shown],
         "tables_note": "" if len(shown) == len(runs) else (
             f"Stage tables of {len(shown)} of the sweep's {len(runs)} runs, evenly spaced in t; every run is in the "
-            "JSON and CSV written beside this report."
-        ),
-        "scaling_note": scaling.source,
+            "JSON and CSV written beside this report."), "scaling_note": scaling.source,
         "scaling_rows": plots.scaling_table(scaling, main.memory, shown_runs(list(scaling.frames), main.frames),
                                             profile.quadratic_stage),
-        "law_rows": laws.stage_rows(report.laws),
-        "laws_apart": laws.any_apart(report.laws),
+        "law_rows": laws.stage_rows(report.laws), "laws_apart": laws.any_apart(report.laws),
         "peak_laws": laws.peak_rows(report.laws),
         "crossovers": laws.crossover_lines(report.laws, scaling, profile),
         "quadratic": {"name": profile.quadratic_name, "tensor": profile.quadratic_tensor} if profile.quadratic_stage else None,
@@ -104,8 +89,7 @@ def context(report: Report) -> dict[str, Any]:
         "bytes_svg": svg(plots.scaling_svg(report, "bytes", f"per instance ({main.config.dtype})")),
         "flops_svg": svg(plots.scaling_svg(report, "flops", "over all instances (2 per multiply-add)")),
         "timeline_svg": svg(timeline) if (timeline := plots.timeline_svg(main)) is not None else None,
-        "graph": _graph_views(main),
-        "measured_rows": measured,
+        "graph": _graph_views(main), "measured_rows": measured,
         "measured_method": measured[0]["method"] if measured else "",
         "measured_stages": list(dict.fromkeys(s for r in measured for s in r["stage_ms"])),
         "fvcore": main.fvcore,
@@ -116,8 +100,7 @@ def context(report: Report) -> dict[str, Any]:
         "checks": main.checks,
         "checks_line": f"{len(runs):,} runs, {passed:,}/{sum(len(r.checks) for r in runs):,} formula checks pass",
         "failures": [(r.frames, names) for r in runs if (names := [c.name for c in r.checks if not c.passed])],
-        "stage_colors": stage_colours(profile),
-    }
+        "stage_colors": stage_colours(profile)}
 
 
 def _graph_views(run: RunRecord) -> dict[str, Any]:
@@ -135,8 +118,7 @@ def _graph_views(run: RunRecord) -> dict[str, Any]:
 
 
 def render_html(report: Report) -> str:
-    """The report page, from its records alone (never running the model): a saved result renders the
-    same report as the run that wrote it."""
+    """The report page, from its records alone: a saved result renders as the run that wrote it."""
     env = jinja2.Environment(loader=jinja2.PackageLoader("dstt_profile", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     return env.get_template("report.html.j2").render(**context(report))

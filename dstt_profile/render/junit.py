@@ -15,8 +15,7 @@ SUITE = "dstt-profile budgets"
 def _case(result: EntryResult) -> ET.Element:
     run = result.run
     case = ET.Element("testcase", {"classname": "budgets", "name": xml_text(result.name), "time": "0"})
-    failures = result.failures()
-    if failures:
+    if failures := result.failures():
         failure = ET.SubElement(case, "failure", {"message": xml_text(problem(failures[0])), "type": "BudgetExceeded"})
         failure.text = xml_text("\n".join(f"{m.entry}: {problem(m)}" for m in failures))
     out = ET.SubElement(case, "system-out")

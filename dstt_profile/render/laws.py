@@ -1,5 +1,4 @@
-"""The scaling laws and crossovers as text: exact polynomials in t with their integer coefficients
-written out (`4,147,200 t^2 + 13,639,680 t`), read from a report's `Laws`."""
+"""The scaling laws and crossovers as text, exact (`4,147,200 t^2 + 13,639,680 t`), from a report's `Laws`."""
 
 from __future__ import annotations
 
@@ -30,8 +29,7 @@ def poly_text(poly: Poly, var: str = "t") -> str:
 
 
 def law_text(law: Law) -> str:
-    """The law, where it holds, and what it leaves apart: `2,073,600 t^2` or, where t = 1 stands apart,
-    `19,906,560 t + 147,456 (t >= 2; t = 1: 19,906,560)`."""
+    """`2,073,600 t^2`, or where t = 1 stands apart, `19,906,560 t + 147,456 (t >= 2; t = 1: 19,906,560)`."""
     if law.poly is None:
         return f"no exact polynomial of degree <= 4 through the {law.points} points"
     text = poly_text(law.poly)
@@ -41,7 +39,6 @@ def law_text(law: Law) -> str:
 
 
 def fit_line(law: Law) -> str:
-    """One law as the `scaling` subcommand prints it: every power, its degree, slope and points."""
     if law.poly is None:
         return f"{law.name}: no exact polynomial (t in {law.first}..{law.last})"
     slope = f"{law.slope:.3f}" if law.slope is not None else "n/a"
@@ -50,7 +47,6 @@ def fit_line(law: Law) -> str:
 
 
 def stage_rows(laws: Laws) -> list[dict[str, str]]:
-    """One row per stage: the laws of its headline bytes, its FLOPs and its peak."""
     return [
         {"stage": name, "bytes": law_text(f["bytes"]), "flops": law_text(f["flops"]), "peak": law_text(f["peak_bytes"])}
         for name, f in laws.stages.items()
@@ -71,8 +67,7 @@ def peak_rows(laws: Laws) -> list[dict[str, str]]:
 
 
 def crossover_lines(laws: Laws, scaling: ScalingRecord, profile: ProfileRecord) -> list[str]:
-    """Where the stage that grows with t^2 (the profile's) takes over: its headline tensor, its FLOPs,
-    the peak; each over the swept t only. None where the profile names no such stage."""
+    """Where the profile's t^2 stage takes over (its headline tensor, FLOPs, the peak), over the swept t."""
     if not laws.crossovers:
         return []
     name = profile.quadratic_name
@@ -94,9 +89,8 @@ def crossover_lines(laws: Laws, scaling: ScalingRecord, profile: ProfileRecord) 
 
 
 def scaling_text(report: Report, peak_from: int | None) -> str:
-    """The `scaling` subcommand's text: every stage's laws, the peak per segment, where the stage that
-    grows with t^2 takes over (its headline tensor: projected by the exact laws up to t = 4,096; the
-    peak: `peak_from`, searched over runs)."""
+    """The `scaling` subcommand's text; the t^2 stage's headline tensor takes over where the exact laws
+    project it (up to t = 4,096), the peak from `peak_from` (searched over runs)."""
     run = report.run
     c = run.config
     words = [f"{c.height}x{c.width}", c.dtype, str(run.arg("attention")), f"b={c.batch}"]

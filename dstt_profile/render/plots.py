@@ -1,5 +1,4 @@
-"""Plots for the HTML report, drawn with matplotlib (Agg) from records alone and returned as inline SVG;
-stage colours and the stage that grows with t^2 come from the run's `ProfileRecord`."""
+"""Plots for the HTML report, drawn with matplotlib (Agg) from records alone, as inline SVG."""
 
 from __future__ import annotations
 
@@ -38,8 +37,6 @@ def _svg(size: tuple[float, float], panels: int, adjust: Mapping[str, float], dr
 
 
 class Scale(NamedTuple):
-    """A unit the plotted figures are divided by: its name and its size."""
-
     name: str
     size: int
 
@@ -49,7 +46,7 @@ FLOP_SCALES = (Scale("TFLOP", 10**12), Scale("GFLOP", 10**9), Scale("MFLOP", 10*
 
 
 def scale_for(field: str, largest: int) -> Scale:
-    """The largest unit (GiB/MiB/KiB for bytes, TFLOP/GFLOP/MFLOP for FLOPs) that `largest` reaches one of."""
+    """The largest unit of `field` that `largest` reaches one of."""
     scales = BYTE_SCALES if field == "bytes" else FLOP_SCALES
     return next((sc for sc in scales if largest >= sc.size), scales[-1])
 
@@ -69,8 +66,7 @@ def _log_ticks(ax: Any) -> None:
 
 
 def _plot_series(ax: Any, report: Report, field: str, log: bool, scale: Scale, colours: Mapping[str, str]) -> None:
-    """Each stage's `field` against t: through every point where every whole t is known, else the points
-    and the stage's exact law drawn between them."""
+    """Each stage's `field` against t; the stage's exact law between the points where t is sparse."""
     t = list(report.scaling.frames)
     dense = t == list(range(t[0], t[-1] + 1)) if t else True
     floor = 1 / scale.size  # one byte or one FLOP, in the plotted unit
@@ -98,9 +94,7 @@ def _plot_series(ax: Any, report: Report, field: str, log: bool, scale: Scale, c
 
 
 def scaling_svg(report: Report, field: str, what: str) -> str:
-    """Linear and log-log panels of per-stage `field` ("bytes" or "flops") against t in a unit chosen from
-    the data (the y axis reads `<unit> <what>`), with the t from which the profile's t^2 stage's `field`
-    is the largest (the report's crossover) marked."""
+    """Linear and log-log panels of per-stage `field` against t, the report's crossover of `field` marked."""
     profile = report.detail.profile
     cross = report.laws.crossovers.get(field)
     colours = stage_colours(profile)
@@ -124,8 +118,7 @@ def scaling_svg(report: Report, field: str, what: str) -> str:
 
 
 def timeline_svg(run: RunRecord) -> str | None:
-    """Bytes held at each op in the run's memory view (allocator: workspaces show as spikes; tensors: live
-    tensor bytes), stages as coloured bands, the peak marked, in a unit chosen from the data; None without ops."""
+    """Bytes held at each op in the run's memory view, stages as bands, the peak marked; None without ops."""
     if not run.ops:
         return None
     index = [o.index for o in run.ops]
@@ -152,7 +145,7 @@ def timeline_svg(run: RunRecord) -> str | None:
         ax.annotate(f"peak {fmt_bytes(peak.bytes)}\n#{peak.op_index} {peak.op}", (peak.op_index, peak.bytes / scale.size),
                     xytext=(8, -4), textcoords="offset points", fontsize=8, color="#d00000", va="top")
         ax.set_xlabel("op index (execution order)")
-        what = "allocator, incl. workspaces" if run.view == "allocator" else "tensors only"
+        what = "allocator, incl. workspaces" if run.memory == "allocator" else "tensors only"
         ax.set_ylabel(f"held during the pass ({scale.name}, {what})")
         ax.set_xlim(index[0] - 0.5, index[-1] + 0.5)
         ax.grid(True, axis="y", alpha=0.3)
@@ -162,8 +155,7 @@ def timeline_svg(run: RunRecord) -> str | None:
 
 
 def scaling_table(scaling: ScalingRecord, memory: str, frames: Sequence[int], quadratic: str) -> list[dict[str, str]]:
-    """One row per t of `frames` (those of `scaling` to show): the figures the plots show, as text (for readers
-    without SVG); the peak in the view `memory`; `quadratic` the stage whose headline bytes have a column."""
+    """The plots' figures as text, a row per t of `frames`; `quadratic` the stage with a bytes column."""
     peak_bytes, peak_stage = scaling.peaks(memory)
     at = {t: i for i, t in enumerate(scaling.frames)}
     grows = scaling.stages.get(quadratic) if quadratic else None

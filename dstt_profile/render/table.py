@@ -1,5 +1,4 @@
-"""Plain-text cells and the one plain-text table: columns as wide as their widest cell, two spaces apart, a
-rule under the header; the columns in `right` aligned right (numbers), trailing spaces stripped."""
+"""Plain-text cells and the one plain-text table: columns as wide as their widest cell, two spaces apart."""
 
 from __future__ import annotations
 

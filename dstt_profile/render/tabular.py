@@ -13,21 +13,17 @@ STAGE_COLUMNS = (
     "t", "height", "width", "batch", "dtype", "attention", "mode", "stage", "shape", "elements", "bytes",
     "flops", "other_flops", "instances", "share", "formula", "formula_elements", "match", "peak_bytes",
     "peak_view", "tensor_peak_bytes", "heads", "zones", "blocks", "hidden", "channel", "device", "optimizer",
-    "params", "peak_stage", "allocator_peak_bytes", "footprint_bytes", "model", "model_args",
-)
+    "params", "peak_stage", "allocator_peak_bytes", "footprint_bytes", "model", "model_args")
 
 
 def render_json(report: Report) -> str:
-    """One run indented for reading; a sweep compact (json's C encoder only runs without indent,
-    and a 64-run sweep with per-op records is about 20 MB)."""
+    """One run indented for reading; a sweep compact (only then json's C encoder runs: ~20 MB at 64 runs)."""
     return report.result.to_json(indent=1 if len(report.runs) == 1 else None)
 
 
 def render_csv(report: Report) -> str:
-    """One row per t x stage, with every configuration column (so runs that differ in any stay apart) and
-    the run's peaks and footprint: `peak_bytes` and `peak_stage` in the run's memory view (`peak_view`),
-    `allocator_peak_bytes` and `tensor_peak_bytes` the two views. DSTT's arguments have columns of their
-    own (empty for another model); `model_args` holds the others, as name=value;..."""
+    """One row per t x stage, with every configuration column; DSTT's arguments have columns of their own
+    (empty for another model), `model_args` holds the others, as name=value;..."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(STAGE_COLUMNS)

@@ -1,5 +1,4 @@
-"""The terminal summary (one run's stage table, or one line per t of a sweep), and the cells and sentences
-the HTML report shares with it."""
+"""The terminal summary, and the cells and sentences the HTML report shares with it."""
 
 from __future__ import annotations
 
@@ -16,21 +15,16 @@ from dstt_profile.units import fmt_bytes, fmt_count
 def describe(run: RunRecord, frames: str | None = None) -> str:
     """The title line of a run (`frames` in place of "t=14": "sweep")."""
     c = run.config
-    if run.measured is not None:
-        tensors = f"measured: real forward passes on {run.measured.device} beside the prediction"
-    else:
-        tensors = "real tensors" if c.real else "fake tensors"
+    tensors = ("real tensors" if c.real else "fake tensors") if run.measured is None else (
+        f"measured: real forward passes on {run.measured.device} beside the prediction")
     view = "allocator view" if c.memory == "allocator" else "tensor view"
-    when = frames if frames is not None else f"t={c.frames}"
-    threads = c.threads
-    device = f"{c.device} {threads} threads" if c.device == "cpu" and threads else c.device
+    device = f"{c.device} {c.threads} threads" if c.device == "cpu" and c.threads else c.device
     how = ", ".join(w for w in (run.profile.variant, c.mode, device, tensors, view) if w)
-    return f"{run.title} {when} {c.height}x{c.width} batch {c.batch} {c.dtype} ({how})"
+    return f"{run.title} {frames or f't={c.frames}'} {c.height}x{c.width} batch {c.batch} {c.dtype} ({how})"
 
 
 def stage_rows(run: RunRecord) -> list[dict[str, str]]:
-    """The stage table's cells in stage order, then a `backward` row where the FLOPs include ops outside
-    every forward stage (train mode: the backward pass, where no module runs), so the shares add up."""
+    """The stage table's cells, then a `backward` row for FLOPs outside every forward stage."""
     rows = [{"stage": s.name, "shape": dims(s.shape) + ("" if s.materialised else " *"), "elements": f"{s.elements:,}",
              "bytes": fmt_bytes(s.bytes), "flops": fmt_count(s.flops, "FLOP") if s.flops else "0",
              "instances": str(s.instances), "share": f"{100 * s.share:.1f}%", "formula": s.formula,
@@ -61,14 +55,12 @@ def peak_location(peak: PeakRecord) -> str:
 
 
 def other_peak(run: RunRecord) -> str:
-    """The peak of the view the run is not shown in, and its stage."""
-    if run.view == MemoryView.ALLOCATOR:
+    if run.memory == MemoryView.ALLOCATOR:
         return f"tensors only: {exact_bytes(run.tensor_peak.bytes)} in {stage_place(run.tensor_peak.stage)}"
     return f"allocator peak: {exact_bytes(run.peak.bytes)} in {stage_place(run.peak.stage)}"
 
 
 def peak_lines(run: RunRecord) -> list[str]:
-    """The headline peak in the run's view, with the other view beside it and what each includes."""
     p, shown = run.peak, run.peak_view
     if shown.op_index < 0:
         where = "the pass allocates nothing: no op holds memory above the weights and input"
@@ -76,7 +68,7 @@ def peak_lines(run: RunRecord) -> list[str]:
         where = f"in the backward pass at op #{shown.op_index} {shown.op}"
     else:
         where = f"in {shown.stage} at op #{shown.op_index} {shown.op} ({module_name(shown.module)})"
-    if run.view == MemoryView.ALLOCATOR:
+    if run.memory == MemoryView.ALLOCATOR:
         inside = f"; {fmt_bytes(p.transient_bytes)} of it held inside that op" if p.transient_bytes else ""
         return [f"peak         {exact_bytes(p.bytes)} allocator peak above weights and input, {where}{inside}",
                 f"             {other_peak(run)} (no workspaces, storages at tensor size; --memory tensors to gate on it)"]
@@ -94,29 +86,26 @@ def render_run(run: RunRecord) -> str:
     failed = [c for c in run.checks if not c.passed]
     checks = f"{len(run.checks) - len(failed)}/{len(run.checks)} formulas match" if run.checks else "none (no formulas for this model)"
     lines += [
-        "",
-        f"parameters   {run.params:,} ({fmt_bytes(run.param_bytes)} at {dtype})",
+        "", f"parameters   {run.params:,} ({fmt_bytes(run.param_bytes)} at {dtype})",
         f"FLOPs        {run.flops.total:,} = {fmt_count(run.flops.total, 'FLOP')} "
         f"(conv/linear/matmul, 2 per multiply-add); other arithmetic {fmt_count(run.flops.other_total, 'FLOP')}",
         *peak_lines(run),
         *footprint_lines(run.footprint),
         f"checks       {checks}",
         *(f"  FAIL {c.name}: {c.formula_substituted} = {c.expected:,} but measured {c.measured:,}" for c in failed),
+        *([f"profile      {run.profile.note}"] if run.profile.note else []),
+        *(["no cost function: " + ", ".join(f"{k} x{v}" for k, v in sorted(run.flops.unsupported.items()))]
+          if run.flops.unsupported else []),
     ]
-    if run.profile.note:
-        lines.append(f"profile      {run.profile.note}")
-    if run.flops.unsupported:
-        lines.append("no cost function: " + ", ".join(f"{k} x{v}" for k, v in sorted(run.flops.unsupported.items())))
     return "\n".join([*lines, "", *render_measured(run)] if run.measured is not None else lines)
 
 
 def measured_rows(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
-    """One row per measured run: the peaks with their errors ((predicted - measured) / measured), where the
-    allocator peak is predicted, wall times (ms per stage)."""
+    """One row per measured run: the peaks, their errors ((predicted - measured) / measured), wall times."""
     return [{
         "t": str(r.frames), "device": m.device, "method": m.method, "measured": f"{m.measured_peak_bytes:,}",
         "allocator": f"{m.predicted_allocator_peak_bytes:,}", "allocator_error": f"{m.peak_error_pct:+.3f}%",
-        "tensor": f"{m.predicted_peak_bytes:,}", "tensor_error": f"{m.tensor_peak_error_pct:+.3f}%",
+        "tensor": f"{m.predicted_tensor_peak_bytes:,}", "tensor_error": f"{m.tensor_peak_error_pct:+.3f}%",
         "where": f"{m.allocator_peak_op} in {module_name(m.allocator_peak_module)} "
                  f"(+{fmt_bytes(m.workspace_at_peak_bytes)} workspace)",
         "at": f"{m.allocator_peak_stage} ({m.allocator_peak_op} in {module_name(m.allocator_peak_module)})",
@@ -126,7 +115,6 @@ def measured_rows(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
 
 
 def measured_table(runs: Sequence[RunRecord]) -> list[str]:
-    """Predicted against measured, one row per t."""
     rows = measured_rows(runs)
     if not rows:
         return []
@@ -136,7 +124,6 @@ def measured_table(runs: Sequence[RunRecord]) -> list[str]:
 
 
 def render_measured(run: RunRecord) -> list[str]:
-    """Predicted beside measured: the peaks with their errors, then wall time per stage."""
     m = run.measured
     if m is None:
         return []
@@ -144,16 +131,13 @@ def render_measured(run: RunRecord) -> list[str]:
     rows = [[stage, f"{seconds * 1000:.1f}", f"{100 * seconds / m.forward_seconds:.1f}%" if m.forward_seconds else "-"]
             for stage, seconds in m.stage_seconds.items()]
     return [
-        *measured_table([run]),
-        "",
+        *measured_table([run]), "",
         f"  real run's tensor peak   {m.real_tensor_peak_bytes:,} B (the op recorder on real tensors); "
         f"{fmt_bytes(m.workspace_at_peak_bytes)} held inside {m.allocator_peak_op} at the allocator peak",
         f"  headline tensors         {len(m.headline_error_pct)} stages, largest error {worst:+.3f}%",
         f"  forward pass             {m.forward_seconds:.3f} s (median of {m.repeats}); process RSS "
-        f"{fmt_bytes(m.rss_before_bytes)} before, peak {fmt_bytes(m.rss_peak_bytes)}",
-        "",
-        *table(["stage", "wall ms (median)", "share"], rows, {1, 2}),
-    ]
+        f"{fmt_bytes(m.rss_before_bytes)} before, peak {fmt_bytes(m.rss_peak_bytes)}", "",
+        *table(["stage", "wall ms (median)", "share"], rows, {1, 2})]
 
 
 def render_sweep(result: Result) -> str:
@@ -169,5 +153,4 @@ def render_sweep(result: Result) -> str:
 
 
 def render(report: Report) -> str:
-    """The terminal summary of a report: one run's stage table, or one line per t of a sweep."""
     return render_run(report.run) if len(report.runs) == 1 else render_sweep(report.result)

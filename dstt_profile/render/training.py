@@ -13,11 +13,11 @@ def render(split: TrainingSplit, run: RunConfig) -> str:
 
     return "\n".join([
         f"Training step at {run.res}, t = {run.frames}, batch {run.batch}, {run.dtype}: peak in "
-        f"{split.peak_stage} ({split.peak_op}, op {split.peak_index})",
+        f"{split.tensor_peak.stage} ({split.tensor_peak.op}, op {split.tensor_peak.op_index})",
         row("gradients (parameter .grad)", split.gradients),
         row("activations saved for backward", split.saved),
         row("temporaries", split.temporaries),
-        row("= tensor peak (tensors only, during the step)", split.peak_bytes),
+        row("= tensor peak (tensors only, during the step)", split.tensor_peak.bytes),
         row("parameters (resident)", split.parameters),
         row("Adam state (2 x parameters, added)", split.adam_state),
         row("= footprint", split.footprint),

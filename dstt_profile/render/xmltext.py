@@ -1,9 +1,4 @@
-"""Text made safe for XML 1.0, in one place: every string that reaches an XML file passes here.
-
-XML 1.0 allows tab, newline, carriage return and the characters from U+0020 up, less the surrogates
-and U+FFFE/U+FFFF. Anything else (a control character in a budget or module name, say) cannot be
-written even escaped, so it is replaced by U+FFFD, the replacement character.
-"""
+"""Text made safe for XML 1.0: every string that reaches an XML file passes here."""
 
 from __future__ import annotations
 

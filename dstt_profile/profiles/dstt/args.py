@@ -1,5 +1,4 @@
-"""DSTT's model arguments: their defaults, their rules, the `DSTTConfig` they describe, and their
-shorthands (`SHORTHANDS`: the command line's --heads ... --attention and a budgets file's keys)."""
+"""DSTT's model arguments: defaults, rules, the `DSTTConfig` they describe, and their `SHORTHANDS`."""
 
 from __future__ import annotations
 
@@ -18,8 +17,7 @@ WHOLE = ("heads", "zones", "blocks", "hidden", "channel")
 
 @dataclass(frozen=True)
 class Shorthand:
-    """An option (--NAME on the command line, key NAME in a budgets file) that sets model argument NAME;
-    `parse(text, option)` reads the command line's text, every value is then checked by `full_args`."""
+    """An option (--NAME; key NAME in a budgets file) setting model argument NAME, read by `parse`."""
 
     name: str
     help: str
@@ -40,8 +38,7 @@ SHORTHAND_NAMES = tuple(s.name for s in SHORTHANDS)
 def full_args(run: RunConfig) -> dict[str, ArgValue]:
     """`run`'s arguments with DSTT's defaults filled in, each checked (UsageError naming the rule and
     its field: "res" for the frame size, "model_args.NAME" for an argument)."""
-    unknown = sorted(set(run.args) - set(DEFAULTS))
-    if unknown:
+    if unknown := sorted(set(run.args) - set(DEFAULTS)):
         raise UsageError(f"model argument {unknown[0]!r} is not one of DSTT's: {', '.join(sorted(DEFAULTS))}",
                          f"model_args.{unknown[0]}")
     args = {**DEFAULTS, **run.args}

@@ -1,9 +1,9 @@
-"""Closed-form formulas per stage, in the symbols of docs/architecture.md: powers of t times constant
-factors, printed general (`k*t^2*n^2/s^2`) and with the run's constants (`t^2*720*720` at 240x432), each
-an exact integer. Element formulas are per instance (one block); FLOP formulas cover every instance."""
+"""Closed-form formulas per stage in docs/architecture.md's symbols, exact integers: element formulas
+per instance (one block), FLOP formulas over every instance."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -53,10 +53,7 @@ class Formula:
         """Power of t -> exact coefficient (b included): the formula as a polynomial in t."""
         out: dict[int, Fraction] = {}
         for power, factors in self.terms(sym):
-            coef = Fraction(sym.b)
-            for f in factors:
-                coef *= f
-            out[power] = out.get(power, Fraction(0)) + coef
+            out[power] = out.get(power, Fraction(0)) + Fraction(sym.b) * math.prod(factors)
         return out
 
     def value(self, sym: Symbols) -> int:

@@ -1,6 +1,4 @@
-"""The DSTT profile: the built-in network (model/dstt.py), sized by the run's model arguments (args.py)
-and able to check a checkpoint against them, or a user's module with DSTT's module names, sized as its
-layers show (`sizes_of`)."""
+"""The DSTT profile: the built-in network, or a user's module with DSTT's module names (`sizes_of`)."""
 
 from __future__ import annotations
 
@@ -74,8 +72,7 @@ def _profile(title: str, subject_for: Callable[[RunConfig], Subject], config_for
 
 
 def check_checkpoint(path: str, run: RunConfig) -> str:
-    """One line saying that the checkpoint at `path` loads strictly into `run`'s network; a UsageError
-    with model.load_checkpoint's one-line reason where it does not."""
+    """One line saying that the checkpoint at `path` loads strictly into `run`'s network (else UsageError)."""
     from model.dstt import CheckpointError, load_checkpoint
 
     cfg = config_of(run)
@@ -114,9 +111,8 @@ def looks_like_dstt(module: nn.Module) -> bool:
 
 
 def sizes_of(module: nn.Module) -> tuple[DSTTConfig, str]:
-    """The DSTT sizes a DSTT-shaped module has (hidden, channel, blocks and the patch geometry from its
-    layers; heads and zones where its attention holds them, else the released defaults), and a
-    sentence saying which were read and which assumed."""
+    """The DSTT sizes a DSTT-shaped module's layers show (heads and zones, where its attention holds none,
+    the released defaults), and a sentence saying which were read and which assumed."""
     p2v = module.patch2vec
     assert isinstance(p2v, nn.Conv2d)
     read = {"hidden": int(p2v.out_channels), "channel": 2 * int(p2v.in_channels), "kernel": _first(p2v.kernel_size),
@@ -143,8 +139,7 @@ def _first(value: object) -> int:
 
 def detected(title: str, subject: Callable[[RunConfig, Callable[[str], str | None], str], Subject],
              module: nn.Module) -> ModelProfile:
-    """The DSTT profile for a loaded DSTT-shaped module (`module`: one instance, for its sizes);
-    `subject(run, stage_of, first_stage)` makes the engine's subject."""
+    """The DSTT profile of a DSTT-shaped module (one instance, for its sizes)."""
     config, note = sizes_of(module)
 
     def config_for(run: RunConfig) -> DSTTConfig:

@@ -1,7 +1,5 @@
-"""The seed analysis table (docs/architecture.md), reproduced at t = 14 with bytes at int8, fp16 and fp32.
-The seed counted one byte per element and wrote each size as `t^p * amount`; each note is checked
-against the exact bytes per t^p, read in binary (KiB, MiB) and decimal (KB, MB) units: a note more than
-5% off in both readings is a discrepancy and is stated with the true figure."""
+"""The seed analysis table (docs/architecture.md) at t = 14, bytes at int8, fp16 and fp32: each of the
+seed's size notes (one byte per element) checked against the exact bytes per t^p."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The stage map, the one place that knows DSTT's module names: which module belongs to which stage, and
-what each stage's headline tensor is. Modules no rule names (the root, `transformer`, a block) run glue
-ops (views, residual adds), which belong to the stage that was running: the add after an attention too."""
+"""The stage map, the one place that knows DSTT's module names; modules no rule names (the root, a block)
+run glue ops (views, residual adds), which belong to the stage that was running."""
 
 from __future__ import annotations
 

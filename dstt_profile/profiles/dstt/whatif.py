@@ -1,9 +1,4 @@
-"""DSTT's attention what-if: the matmul backend (t^2 matrix materialised) against sdpa (fused kernel).
-
-With a fused kernel the attention matrix never exists, so the temporal block's t^2 tensor is gone and
-the peak grows linearly in t. Kernel selection under FakeTensorMode follows the device type, so the
-comparison says which aten op ran each attention stage on which device (`RunRecord.kernels`).
-"""
+"""DSTT's attention what-if: the matmul backend (t^2 matrix materialised) against sdpa (fused kernel)."""
 
 from __future__ import annotations
 
@@ -60,13 +55,9 @@ def compare(matmul: RunRecord, sdpa: RunRecord) -> Comparison:
 
 
 def _growth_lines(segments: tuple[PeakSegment, ...]) -> list[str]:
-    out = []
-    for s in segments:
-        law = s.law
-        text = f"no exact polynomial from {law.points} point(s)" if law.poly is None else \
-            f"{law.poly.text()} bytes (degree {law.poly.degree})"
-        out.append(f"    t={law.first}..{law.last} peak in {s.stage}: {text}")
-    return out
+    return [f"    t={s.law.first}..{s.law.last} peak in {s.stage}: " + (
+        f"no exact polynomial from {s.law.points} point(s)" if s.law.poly is None
+        else f"{s.law.poly.text()} bytes (degree {s.law.poly.degree})") for s in segments]
 
 
 def render(cmp: Comparison, growth: tuple[tuple[PeakSegment, ...], tuple[PeakSegment, ...]] | None = None) -> str:
@@ -74,10 +65,8 @@ def render(cmp: Comparison, growth: tuple[tuple[PeakSegment, ...], tuple[PeakSeg
     lines = [f"Attention what-if at t = {cmp.frames}:"]
     for s in (cmp.matmul, cmp.sdpa):
         matrix = "materialised" if s.temporal_materialised else "attention matrix not materialised"
-        lines.append(
-            f"  {s.attention:6s} peak {fmt_bytes(s.peak_bytes)} ({s.peak_bytes:,} B) in {s.peak_stage}; "
-            f"temporal largest tensor {s.temporal_elements:,} elements ({matrix})"
-        )
+        lines.append(f"  {s.attention:6s} peak {fmt_bytes(s.peak_bytes)} ({s.peak_bytes:,} B) in "
+                     f"{s.peak_stage}; temporal largest tensor {s.temporal_elements:,} elements ({matrix})")
         lines += [f"         {stage} ran {kernel}" for stage, kernel in sorted(s.kernels.items())]
     lines.append(f"  ratio matmul/sdpa = {float(cmp.ratio):.3f} ({cmp.ratio})")
     if growth is not None:

@@ -1,5 +1,4 @@
-"""The graph's construction: the forward ops collapsed into nodes at a depth of the call tree, edges from
-each op's recorded inputs."""
+"""The graph: the forward ops collapsed into nodes at a depth of the call tree, edges from their inputs."""
 
 from __future__ import annotations
 
@@ -15,10 +14,8 @@ from dstt_profile.units import fmt_bytes, fmt_count
 
 OPS = 0  # the depth at which nothing is collapsed: every op that carries data is its own node
 
-_ITEMSIZE = {
-    "float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "complex64": 8, "complex128": 16,
-    "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1,
-}
+_ITEMSIZE = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "complex64": 8, "complex128": 16,
+             "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
 _FLOATING = frozenset({"float64", "float32", "float16", "bfloat16"})
 _BOUNDARY = {"kind": "boundary", "type": "", "stage": "", "bytes": 0, "flops": 0, "other_flops": 0, "ops": 0,
              "drawn_ops": 0, "first_op": -1, "last_op": -1, "shape": "", "peak": 0, "note": "", "detail": "", "cost": ""}
@@ -66,8 +63,7 @@ def module_tree(run: RunRecord) -> ModuleTree:
 
 
 def drawn_ops(ops: Sequence[OpRecord]) -> list[OpRecord]:
-    """The ops that carry data: read by another op, allocating storage, or writing in place (the rest only
-    make views, read through by their readers)."""
+    """The ops that carry data: read by another op, allocating storage, or writing in place."""
     read = {p for o in ops for p in o.producers}
     return [o for o in ops if o.index in read or o.alloc_bytes > 0 or o.op.endswith("_")]
 
@@ -132,7 +128,6 @@ def collapse(run: RunRecord, ops: Sequence[OpRecord], key: Callable[[OpRecord], 
 
 
 def _describe_nodes(g: nx.DiGraph, run: RunRecord, tree: ModuleTree, hints: GraphHints, relative_to: str = "") -> None:
-    """Each node's `kind`, `type`, `note`, one-line `detail` and `cost`."""
     by_index = {o.index: o for o in run.ops}
     for name, attrs in g.nodes(data=True):
         op = by_index[attrs["first_op"]]
@@ -155,8 +150,7 @@ def _forward(run: RunRecord, hints: GraphHints) -> list[OpRecord]:
 
 
 def build_graph(run: RunRecord, depth: int | None = None, hints: GraphHints | None = None) -> nx.DiGraph:
-    """The forward pass's data-flow graph, modules collapsed at `depth` (default: the hints'; `OPS`: one
-    node per op)."""
+    """The forward pass's data-flow graph, modules collapsed at `depth` (default the hints'; `OPS`: none)."""
     hints = hints or GraphHints()
     level = hints.depth if depth is None else depth
     tree = module_tree(run)
@@ -166,8 +160,7 @@ def build_graph(run: RunRecord, depth: int | None = None, hints: GraphHints | No
 
 
 def interior_graph(run: RunRecord, node: str, hints: GraphHints | None = None) -> nx.DiGraph:
-    """One node of the default-depth graph opened to its ops, with the nodes it reads from and feeds
-    shown as `from X` / `to X`."""
+    """One node of the default-depth graph opened to its ops, its neighbours as `from X` / `to X`."""
     hints = hints or GraphHints()
     tree = module_tree(run)
     ops = _forward(run, hints)
@@ -193,5 +186,5 @@ def interior_graph(run: RunRecord, node: str, hints: GraphHints | None = None) -
 
 
 def expandable(g: nx.DiGraph) -> list[str]:
-    """Module nodes that hold more than one op carrying data: the ones worth opening."""
+    """Module nodes holding more than one op that carries data: the ones worth opening."""
     return [n for n, a in g.nodes(data=True) if a.get("kind") == "module" and a["drawn_ops"] > 1]

@@ -38,8 +38,7 @@ def _quote(text: str) -> str:
 
 
 def dot_text(run: RunRecord, hints: GraphHints | None = None) -> str:
-    """Graphviz DOT, written by hand: boxes filled by stage colour, the peak's node outlined in red, edges
-    labelled with the shape and bytes they carry."""
+    """Graphviz DOT, written by hand, drawn as the report's SVG is (svg.py)."""
     hints = hints or GraphHints()
     g = build_graph(run, hints=hints)
     name = hints.name if hints.name.isidentifier() else _quote(hints.name)

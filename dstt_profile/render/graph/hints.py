@@ -1,5 +1,4 @@
-"""The graph's hints for one run, from its `ProfileRecord` alone (so a saved result gets those of the run
-that wrote it): the profile's module and op notes resolved to the run's node names, and its colours."""
+"""The graph's hints for one run, from its `ProfileRecord` alone (a saved result gets those that wrote it)."""
 
 from __future__ import annotations
 

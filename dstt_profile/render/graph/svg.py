@@ -1,5 +1,4 @@
-"""The graph drawn as inline SVG: rows by topological generation, and the report's views (the graph at its
-default depth, and each node worth opening drawn opened to its ops)."""
+"""The graph drawn as inline SVG, rows by topological generation, and the report's views of it."""
 
 from __future__ import annotations
 
@@ -29,8 +28,7 @@ class Layout:
 
 
 def layout(g: nx.DiGraph, min_width: float = 320) -> Layout:
-    """Rows are networkx's topological generations, boxes centred in each row in execution order; an edge
-    that skips rows runs in a lane right of the boxes (lanes reused where they do not overlap)."""
+    """Rows by topological generation; an edge that skips rows runs in a lane right of the boxes."""
     generations = [sorted(gen, key=lambda n: (g.nodes[n]["first_op"], n)) for gen in nx.topological_generations(g)]
 
     def row_width(boxes: int) -> int:
@@ -64,9 +62,8 @@ def largest_bytes(g: nx.DiGraph) -> int:
 
 def graph_svg(g: nx.DiGraph, title: str, prefix: str, links: Mapping[str, str] | None = None,
               scale_bytes: int | None = None, colours: Mapping[str, str] | None = None) -> str:
-    """`g` as an inline <svg>: boxes filled by stage colour with a bar along the foot as long as their bytes
-    (against the largest node's, or `scale_bytes`), the peak's node outlined in red, edges labelled with
-    the shape and bytes they carry; a node in `links` links to that element id."""
+    """`g` as an inline <svg>: a box's foot bar as long as its bytes against the largest node's (or
+    `scale_bytes`), the peak's node outlined in red; a node in `links` links to that element id."""
     lay = layout(g, min_width=2 * MARGIN + 7.5 * len(title))
     marker = f"{prefix}-arrow"
     most = scale_bytes or largest_bytes(g) or 1
@@ -127,7 +124,6 @@ def _box_svg(name: str, attrs: Mapping[str, object], x: float, y: float, most: i
 
 @dataclass(frozen=True)
 class GraphView:
-    """One drawing of the report: the graph at the default depth, or one node opened to its ops."""
 
     id: str
     node: str
@@ -136,8 +132,7 @@ class GraphView:
 
 
 def report_views(run: RunRecord, hints: GraphHints | None = None) -> tuple[GraphView, list[GraphView]]:
-    """The graph at the hints' depth, a link on every node worth opening, and each such node opened to its
-    ops (all drawn here, so the page reads without its script)."""
+    """The graph at the hints' depth, and each node worth opening opened to its ops, all drawn."""
     hints = hints or GraphHints()
     g = build_graph(run, hints=hints)
     ids = {n: f"graph-node-{i}" for i, n in enumerate(expandable(g))}
