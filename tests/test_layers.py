@@ -157,3 +157,15 @@ def test_no_private_names_across_packages() -> None:
 def test_no_import_cycles() -> None:
     cycles = sorted(" -> ".join([*c, c[0]]) for c in nx.simple_cycles(graph()))
     assert cycles == []
+
+
+def test_only_the_dstt_profile_imports_the_network() -> None:
+    found = modules()
+    out = [
+        f"{name} -> {target}"
+        for name, path in found.items()
+        if not name.startswith("dstt_profile.profiles.dstt")
+        for target in sorted(imports_of(name, path, set(found)))
+        if target == "model" or target.startswith("model.")
+    ]
+    assert out == []

@@ -15,7 +15,7 @@ from dstt_profile.errors import UsageError
 from dstt_profile.profiles import generic, loader
 from dstt_profile.profiles.base import ModelProfile
 from dstt_profile.profiles.dstt import profile as dstt
-from dstt_profile.profiles.dstt.args import SHORTHAND_NAMES, config_of, full_args
+from dstt_profile.profiles.dstt.args import SHORTHAND_NAMES, full_args
 from dstt_profile.records.runconfig import DEFAULT_MODEL, RunConfig
 
 _IN_PROCESS: dict[str, Callable[..., nn.Module]] = {}
@@ -53,15 +53,8 @@ def resolve(run: RunConfig) -> ModelProfile:
 def _load(run: RunConfig, key: tuple[Any, ...]) -> ModelProfile:
     reference, args = run.model, run.args
     imports: loader.UserImports | None = None
-    if is_builtin(run):
-        from model import InpaintGenerator
-
-        config = config_of(run)
-
-        def factory(**_: Any) -> nn.Module:
-            return InpaintGenerator(config, init_weights=False)
-
-        title = "DSTT"
+    if is_builtin(run):  # the built-in network under a stage map of the user's
+        factory, title = dstt.factory(run), "DSTT"
     elif reference in _IN_PROCESS:
         factory, title = _IN_PROCESS[reference], reference.rpartition(".")[2]
     else:

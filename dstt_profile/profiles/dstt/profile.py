@@ -86,6 +86,14 @@ def check_checkpoint(path: str, run: RunConfig) -> str:
 
 
 @functools.cache
+def factory(run: RunConfig) -> Callable[..., nn.Module]:
+    """The built-in network of `run`'s sizes as a factory, for a generic profile (a user's stage map)."""
+    from model import InpaintGenerator
+
+    config = config_of(run)
+    return lambda **_: InpaintGenerator(config, init_weights=False)
+
+
 def builtin() -> ModelProfile:
     """The built-in network, sized by each run's model arguments."""
 
