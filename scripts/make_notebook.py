@@ -22,7 +22,7 @@ CELLS: list[tuple[str, str]] = [
      "import dstt_profile\n"
      "from dstt_profile.units import fmt_bytes"),
     ("md", "## One configuration\n\nA `Profile` (the report the command line renders) shows as an HTML table: one row per stage."),
-    ("code", "p = dstt_profile.profile(frames=14, res=\"240x432\", dtype=\"float32\")\np"),
+    ("code", "p = dstt_profile.profile(frames=14, res=\"240x432\", dtype=\"float32\", scaling=False)  # scaling=True: + the report's scaling series\np"),
     ("code", "p.stages[[\"stage\", \"shape\", \"bytes\", \"flops\", \"formula\", \"match\"]]"),
     ("md", "## Sweep t\n\nOne row per t x stage."),
     ("code", "FRAMES = [1, 4, 8, 14, 24, 32]\n"

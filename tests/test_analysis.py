@@ -296,9 +296,9 @@ def test_seed_table() -> None:
 
 
 def test_resolution_laws() -> None:
-    # t = 2 at 240, 288, 336, 384 x 432: n = (H/12)*36 = 720, 864, 1008, 1152 tokens per frame
-    runs = [run(RunConfig(frames=2, height=h)) for h in (240, 288, 336, 384)]
-    n = [h // 12 * 36 for h in (240, 288, 336, 384)]
+    # t = 2 at 240, 288, 336, 384 x 96: n = (H/12)*(96/12) = 160, 192, 224, 256 tokens per frame
+    runs = [run(RunConfig(frames=2, height=h, width=96)) for h in (240, 288, 336, 384)]
+    n = [h // 12 * 8 for h in (240, 288, 336, 384)]
 
     def by_n(stage: str) -> Poly | None:
         return law(stage, [(k, r.stages[stage].elements) for k, r in zip(n, runs)]).poly
