@@ -4,13 +4,13 @@ handed to runs.build_run; every problem is a one-line `UsageError` naming the fi
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dstt_profile.errors import UsageError
+from dstt_profile.fileio import read_toml
 from dstt_profile.profiles.dstt.args import SHORTHAND_NAMES
 from dstt_profile.profiles.registry import resolve
 from dstt_profile.records.runconfig import RunConfig
@@ -55,14 +55,7 @@ class _Where:
 
 
 def load_budgets(path: Path) -> list[Budget]:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: budgets file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read budgets file: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, str(path), "budgets file not found", "cannot read budgets file: {exc}", "not valid TOML: {exc}")
     unknown = sorted(set(data) - {"budget"})
     if unknown:
         raise UsageError(f"{path}: unknown top-level key {unknown[0]!r} (expected [[budget]] tables)")

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 
 from dstt_profile.analysis.laws import laws_of
 from dstt_profile.errors import UsageError
-from dstt_profile.records.laws import Laws, MemoryView
-from dstt_profile.records.report import Report
+from dstt_profile.records.report import Report, detail_run
 from dstt_profile.records.runconfig import MAX_FRAMES
 from dstt_profile.records.schema import Result, RunRecord, ScalingRecord, StageSeries
 
@@ -47,5 +46,5 @@ def report_of(result: Result) -> Report:
     scaling = result.scaling or scaling_series(runs, f"from this sweep's {len(runs)} runs" if len(runs) > 1 else (
         f"this saved result holds one run (t={t}) and no scaling series, and `report` does not run the model: "
         f"one point per stage, no fitted curve. Run `dstt-profile --frames {t}` again for the scaling curves."))
-    main = Report(result, scaling, Laws(MemoryView.ALLOCATOR, {}, ())).detail
+    main = detail_run(runs)
     return Report(result, scaling, laws_of(scaling, main.memory, main.profile.quadratic_stage))

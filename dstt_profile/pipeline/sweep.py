@@ -59,15 +59,15 @@ class Sweep:
                 return replace(derived, extra={"source": DERIVED})
         return self._traced(t, keep_ops)
 
-    def check(self, t: int, against: RunRecord | None = None) -> bool:
+    def check(self, t: int, against: RunRecord | None = None, found: Trace | None = None) -> bool:
         """Whether what `record(t)` derives equals a real trace at t, op for op and figure for figure: `against`
         (`base`'s traced record at t, its ops compared where it kept them), else a new trace. True where nothing
-        at t is derived."""
+        at t is derived. `found`: a trace at t already made, compared where `against` is not given."""
         family = self.family() if self.derive else None
         if family is None or self._summary is None or t < DIRECT_BELOW or t in family.traces:
             return True
         if against is None:
-            found = self._trace(t)
+            found = found or self._trace(t)
             if not family.agrees(found):
                 return False
             against = traced_record(self.base.replace(frames=t), False, found)
@@ -87,8 +87,7 @@ class Sweep:
         found = self._trace(last)
         check = traced_record(self.base.replace(frames=last), keep_ops(last), found)
         family = self.family()
-        if family is None or self._summary is None or not family.agrees(found) \
-                or self._summary.record(last) != comparable(check):
+        if family is None or not self.check(last, found=found):
             return {t: check if t == last else self._traced(t, keep_ops(t)) for t in wanted}
         how = f"{DERIVED}; checked exactly against the trace at t={last}"
         out = {last: check}

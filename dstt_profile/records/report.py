@@ -29,9 +29,7 @@ class Report:
 
     @property
     def detail(self) -> RunRecord:
-        """The run the timeline and the layer graph show: the largest t that kept its per-op records."""
-        with_ops = [r for r in self.runs if r.ops] or list(self.runs)
-        return max(with_ops, key=lambda r: r.frames)
+        return detail_run(self.runs)
 
     @property
     def stages(self) -> pd.DataFrame:
@@ -76,6 +74,11 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame(rows)
+
+
+def detail_run(runs: tuple[RunRecord, ...]) -> RunRecord:
+    """The run the timeline and the layer graph show: the largest t that kept its per-op records."""
+    return max([r for r in runs if r.ops] or runs, key=lambda r: r.frames)
 
 
 def stages_frame(runs: tuple[RunRecord, ...]) -> pd.DataFrame:  # one row per run x stage
