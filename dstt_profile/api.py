@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from torch import nn
+
 from dstt_profile.analysis.report import report_of
 from dstt_profile.errors import UsageError
 from dstt_profile.pipeline.runs import (
@@ -23,7 +25,8 @@ from dstt_profile.pipeline.runs import (
     with_scaling,
 )
 from dstt_profile.pipeline.training import with_train_split
-from dstt_profile.profiles.registry import register_factory
+from dstt_profile.profiles.inputs import register_inputs
+from dstt_profile.profiles.registry import instance_factory, register_factory
 from dstt_profile.records.report import Report, stages_frame
 from dstt_profile.records.runconfig import (
     DEFAULT_MODEL,
@@ -49,13 +52,18 @@ _FIELDS = frozenset(f.name for f in dataclasses.fields(RunConfig))
 
 
 def run_config(frames: int = 14, res: str | tuple[int, int] = "240x432", **options: Any) -> RunConfig:
-    """A validated RunConfig from API-style arguments: `model` may also be a factory returning an nn.Module;
+    """A validated RunConfig from API-style arguments: `model` may also be an nn.Module, or a factory returning one;
+    `inputs` a function making the forward's arguments (profiles/inputs.py);
     options that are not RunConfig fields are model arguments (`heads=8`; a factory's keywords)."""
     if "height" in options or "width" in options:
         raise UsageError("give the frame size as res='HxW' or res=(height, width)")
     model = options.pop("model", DEFAULT_MODEL)
-    if not isinstance(model, str):
+    if isinstance(model, nn.Module):
+        model = register_factory(instance_factory(model))
+    elif not isinstance(model, str):
         model = register_factory(model)
+    if (inputs := options.get("inputs")) is not None and not isinstance(inputs, str):
+        options["inputs"] = register_inputs(inputs)
     args = {k: options.pop(k) for k in list(options) if k not in _FIELDS}
     if args:
         given = options.pop("model_args", {})

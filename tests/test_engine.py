@@ -75,7 +75,8 @@ def test_totals(t14: RunRecord) -> None:
 
 def _flop_counter(run: RunConfig) -> dict[str, int]:
     with _fake_session().mode:
-        model, (frames,) = build(run, subject_for(run))
+        model, inputs = build(run, subject_for(run))
+        (frames,) = inputs.args
         counter = FlopCounterMode(display=False)
         with torch.no_grad(), counter:
             model(frames)

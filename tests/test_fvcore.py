@@ -34,7 +34,8 @@ def test_fvcore_reconciles(t: int) -> None:
 def test_fvcore_total_is_its_own() -> None:
     run = RunConfig(frames=1, real=True)
     fv = run_fvcore(run)
-    model, (frames,) = build(run, subject_for(run))
+    model, inputs = build(run, subject_for(run))
+    (frames,) = inputs.args
     model.eval()
     again = FlopCountAnalysis(model, (frames,)).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     assert fv.macs_total == again.total() == 52_923_248_640

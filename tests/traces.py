@@ -54,8 +54,8 @@ def real_peak(config: RunConfig) -> int:
     model, inputs = build(run, subject_for(run))
     model.eval()
     with torch.no_grad():
-        model(*inputs)  # warm-up, as every measured pass
-        peak, out = meter_for(run.device).peak(partial(model, *inputs))
+        inputs.call(model)  # warm-up, as every measured pass
+        peak, out = meter_for(run.device).peak(partial(inputs.call, model))
     del out, model, inputs
     return int(peak)
 

@@ -19,10 +19,10 @@ from dstt_profile.units import parse_bytes, parse_flops
 from dstt_profile.values import decimal, shown
 
 DEFAULT_GROWTH = "+2%"
-# Keys handed to build_run as RunConfig fields; `res`, `model_path` and `stage_map` are read apart.
+# Keys handed to build_run as RunConfig fields; `res`, `model_path`, `stage_map` and `inputs` are read apart.
 RUN_KEYS = ("batch", "dtype", "mode", "memory", "optimizer", "threads", "model", "model_args")
 LIMIT_KEYS = ("peak", "footprint", "flops")
-ENTRY_KEYS = frozenset({"name", "frames", "res", "stages", "growth", "model_path", "stage_map",
+ENTRY_KEYS = frozenset({"name", "frames", "res", "stages", "growth", "model_path", "stage_map", "inputs",
                         *RUN_KEYS, *LIMIT_KEYS, *SHORTHAND_NAMES})
 # RunConfig's field (UsageError.field, before any '.') -> the key that sets it
 FIELD_KEYS = {"height": "res", "width": "res", "stages": "stage_map"}
@@ -133,10 +133,13 @@ def _run(where: _Where, raw: dict[str, Any]) -> RunConfig:
     if "frames" not in raw:
         raise where.fail("frames", "every entry needs frames (the clip length t)")
     fields = {key: raw[key] for key in RUN_KEYS if key in raw}
-    model = fields.get("model")
-    if isinstance(model, str) and model.partition(":")[0].endswith(".py"):
-        target, _, name = model.rpartition(":")
-        fields["model"] = f"{_near(where, target)}:{name}"
+    for key in ("model", "inputs"):  # FILE.py:NAME, the file relative to the budgets file
+        value = raw.get(key)
+        if isinstance(value, str) and value.rpartition(":")[0].endswith(".py"):
+            target, _, name = value.rpartition(":")
+            fields[key] = f"{_near(where, target)}:{name}"
+        elif key in raw:
+            fields[key] = value
     if "model_path" in raw:
         paths = raw["model_path"]
         fields["model_path"] = [_near(where, p) for p in paths] if isinstance(paths, list) else _near(where, paths)

@@ -65,7 +65,7 @@ RUN_HELP: dict[str, tuple[str | None, str]] = {
 }
 LIST_HELP = ", or a comma-separated list (every combination is run)"
 # The options every subcommand that describes a run takes (fit: all but --frames).
-RUN_OPTIONS = ("frames", *RUN_HELP, "model", "model_arg", "model_path", "stages", "checkpoint")
+RUN_OPTIONS = ("frames", *RUN_HELP, "model", "model_arg", "model_path", "stages", "inputs", "checkpoint")
 
 
 def add_run_options(p: argparse.ArgumentParser, lists: Sequence[str] = ()) -> None:
@@ -80,6 +80,10 @@ def add_run_options(p: argparse.ArgumentParser, lists: Sequence[str] = ()) -> No
     p.add_argument("--model-path", action="append", default=[], metavar="DIR",
                    help="a directory to import the model's own modules from (repeatable)")
     p.add_argument("--stages", default=None, metavar="FILE.toml", help="stage map: module-name patterns -> stage names")
+    p.add_argument("--inputs", default=None, metavar="FILE.py:FUNCTION",
+                   help="what the forward is called with: a function called as FUNCTION(batch=, frames=, height=, width=, "
+                   "dtype=, device=) returning a tuple (positional), a dict (keywords) or a (tuple, dict) pair; its "
+                   "tensors count as input (default: the clip alone)")
     p.add_argument("--checkpoint", default=None, help="a checkpoint FILE that must load strictly into this network")
 
 
@@ -118,7 +122,7 @@ def run_config(args: argparse.Namespace, frames: int = 1, **chosen: str | None) 
     fields = {name: values[name] for name in ("dtype", "device", "mode", "memory", "optimizer")}
     return build_run(frames, values["res"], option="--res", shorthands=shorthands, batch=positive(values["batch"], "--batch"),
                      threads=threads, model=args.model, model_args=model_args(args), model_path=tuple(args.model_path),
-                     stages=args.stages, **fields)
+                     stages=args.stages, inputs=args.inputs, **fields)
 
 
 def runs_from_options(args: argparse.Namespace) -> list[RunConfig]:

@@ -17,7 +17,7 @@ from torch import nn
 
 from dstt_profile.engine.contain import UserExit, user_code
 from dstt_profile.engine.meters import PeakMeter, meter_for, synchronize
-from dstt_profile.engine.subject import Subject
+from dstt_profile.engine.subject import ForwardInputs, Subject
 from dstt_profile.engine.threads import thread_count
 from dstt_profile.engine.trace import WORKSPACE_RULE, build, check_device
 from dstt_profile.errors import TraceError
@@ -91,7 +91,7 @@ class StageTimer:
             handle.remove()
 
 
-def _timed_passes(model: nn.Module, inputs: tuple[torch.Tensor, ...], run: RunConfig, subject: Subject,
+def _timed_passes(model: nn.Module, inputs: ForwardInputs, run: RunConfig, subject: Subject,
                   repeats: int, say: Callable[[str], None], first: int,
                   passes: int) -> tuple[float, dict[str, float]]:
     """Median forward time and per stage over `repeats` passes after one warm-up, numbered from `first`."""
@@ -101,13 +101,13 @@ def _timed_passes(model: nn.Module, inputs: tuple[torch.Tensor, ...], run: RunCo
     try:
         with torch.no_grad():
             say(f"real forward pass {first}/{passes} (timing warm-up)")
-            model(*inputs)
+            inputs.call(model)
             timer.take()
             for i in range(repeats):
                 say(f"real forward pass {first + 1 + i}/{passes} (timed {i + 1}/{repeats})")
                 synchronize(run.device)
                 started = time.perf_counter()
-                model(*inputs)
+                inputs.call(model)
                 synchronize(run.device)
                 totals.append(time.perf_counter() - started)
                 stages = timer.take()
@@ -140,9 +140,9 @@ def measure(run: RunConfig, subject: Subject, predict: Predict, repeats: int = 3
             with user_code(subject.program):
                 with torch.no_grad():
                     say(f"real forward pass 2/{passes} (warm-up)")
-                    model(*inputs)  # warm-up: library caches and thread pools, as in every later pass
+                    inputs.call(model)  # warm-up: library caches and thread pools, as in every later pass
                     say(f"real forward pass 3/{passes} (allocator peak)")
-                    measured, out = meter.peak(partial(model, *inputs))
+                    measured, out = meter.peak(partial(inputs.call, model))
                     del out
                 timed = _timed_passes(model, inputs, run, subject, repeats, say, 4, passes)
         except UserExit as exc:

@@ -13,8 +13,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch._subclasses.fake_tensor import FakeTensorMode
+from torch._subclasses.fake_tensor import FakeTensorMode, unset_fake_temporarily
 
+from dstt_profile.engine import mixed
 from dstt_profile.engine.contain import UserExit, user_code
 from dstt_profile.engine.convsig import ConvSignature
 from dstt_profile.engine.devicerules import DeviceRules
@@ -22,7 +23,7 @@ from dstt_profile.engine.hooks import ModuleCall, ModuleTracker, tensors
 from dstt_profile.engine.liveness import Liveness, what_if_bytes, what_if_element
 from dstt_profile.engine.recorder import OpRecorder
 from dstt_profile.engine.storagesplit import StorageSplit
-from dstt_profile.engine.subject import InputSpec, Subject
+from dstt_profile.engine.subject import ForwardInputs, InputSpec, Subject
 from dstt_profile.engine.threads import thread_count
 from dstt_profile.engine.workspace import WorkspaceCache, default_cache
 from dstt_profile.errors import TraceError, UsageError
@@ -114,14 +115,18 @@ def check_device(run: RunConfig) -> None:
         raise UsageError("--device cuda with real tensors needs a CUDA GPU, and this machine has none")
 
 
-def build(run: RunConfig, subject: Subject) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
-    """The model and its inputs for `run` (call it inside `tensor_mode(run)`)."""
+def build(run: RunConfig, subject: Subject, values: bool = False) -> tuple[nn.Module, ForwardInputs]:
+    """The model and its inputs for `run` (call it inside `tensor_mode(run)`); with `values` on fake tensors the
+    inputs are made real (mixed.py), the model fake."""
     if run.real:
         model = subject.build(True).to(device=run.device, dtype=run.torch_dtype)
     else:
         model = _fake_session().model(run, subject)
-    spec = InputSpec(run.batch, run.frames, run.height, run.width, run.torch_dtype, run.device, run.real)
-    return model, tuple(subject.inputs(spec))
+    spec = InputSpec(run.batch, run.frames, run.height, run.width, run.torch_dtype, run.device, run.real or values)
+    if values and not run.real:
+        with unset_fake_temporarily():
+            return model, subject.inputs(spec)
+    return model, subject.inputs(spec)
 
 
 def _loss(output: Any) -> torch.Tensor:
@@ -140,17 +145,34 @@ def _loss(output: Any) -> torch.Tensor:
 def trace(run: RunConfig, subject: Subject, annotate_prefix: str = "",
           workspaces: WorkspaceCache | None = None, split: StorageSplit | None = None) -> Trace:
     """The forward pass (and backward, in train mode) at the run's thread count. `annotate_prefix` marks every
-    op as a profiler range (devicecheck.py); a trace with a `split` carries no convolution workspaces."""
+    op as a profiler range (devicecheck.py); a trace with a `split` carries no convolution workspaces. A model
+    whose shapes depend on values (`nonzero()` over a mask) is traced with its inputs' real values (mixed.py)."""
+    values = not run.real and mixed.needs_values(subject.key, run.device)
+    try:
+        return _trace(run, subject, annotate_prefix, workspaces, split, values)
+    except TraceError as exc:
+        found = mixed.data_dependent(exc)
+        if found is None or run.real or values:
+            raise
+        if run.device != "cpu":
+            raise TraceError(f"{exc}: the op's output shape depends on values, which fake {run.device} tensors do not "
+                             "have; profile it with --device cpu, where the inputs' values are used") from None
+        mixed.remember(subject.key, run.device)
+        return _trace(run, subject, annotate_prefix, workspaces, split, True)
+
+
+def _trace(run: RunConfig, subject: Subject, annotate_prefix: str, workspaces: WorkspaceCache | None,
+           split: StorageSplit | None, values: bool) -> Trace:
     with thread_count(run.threads):
         check_device(run)
         started = time.perf_counter()
         with tensor_mode(run):
-            model, inputs = build(run, subject)
+            model, inputs = build(run, subject, values)
             model.zero_grad(set_to_none=True)  # a cached fake model must not carry gradients between runs
             params = sum(p.numel() for p in model.parameters())
             liveness = Liveness(what_if_element(run))
             param_bytes = liveness.mark_external(list(model.parameters()) + list(model.buffers()))
-            input_bytes = liveness.mark_external(inputs)
+            input_bytes = liveness.mark_external(inputs.values())
             tracker = ModuleTracker(model, train=run.mode == "train")
             recorder = OpRecorder(tracker, liveness, subject.stage_of, first_stage=subject.first_stage,
                                   rules=DeviceRules(run.device), real=run.real,
@@ -158,10 +180,11 @@ def trace(run: RunConfig, subject: Subject, annotate_prefix: str = "",
             if split is not None:
                 split.attach(model, liveness)
             grad = torch.enable_grad() if run.mode == "train" else torch.no_grad()
+            real_where_real = mixed.RealWhereReal(_fake_session().mode) if values else contextlib.nullcontext()
             try:
-                with tracker, grad, recorder, user_code(subject.program):
+                with real_where_real, tracker, grad, recorder, user_code(subject.program):
                     with split.saved_hooks() if split is not None else contextlib.nullcontext():
-                        output = model(*inputs)
+                        output = inputs.call(model)
                     if run.mode == "train":
                         if split is not None:
                             split.forward_done()
@@ -174,17 +197,33 @@ def trace(run: RunConfig, subject: Subject, annotate_prefix: str = "",
                 where = tracker.failing_module() or "<root>"
                 if isinstance(exc, UserExit):
                     raise TraceError(f"forward failed in module {where!r}: it {exc}") from None
+                if values and (found := mixed.data_dependent(exc)) is not None:
+                    raise TraceError(f"forward failed in module {where!r}: {mixed.op_of(found)}'s output shape depends on "
+                                     "the values of a tensor computed from the clip or the weights, which are not computed "
+                                     "(fake tensors); make the tensors that decide it outside the model and pass them "
+                                     "to the forward (--inputs FILE.py:function)") from None
                 raise TraceError(f"forward failed in module {where!r}: {type(exc).__name__}: {exc}") from exc
             finally:
                 liveness.close()
                 model.zero_grad(set_to_none=True)
+        recorded = tail_staged(recorder.ops, subject.tail_stage)
         if split is not None:
-            ops, basis = tuple(recorder.ops), "storages at their real sizes and op temporaries; no workspaces"
+            ops, basis = tuple(recorded), "storages at their real sizes and op temporaries; no workspaces"
         else:
-            ops, basis = _with_workspaces(run, recorder.ops, recorder.convolutions, workspaces)
+            ops, basis = _with_workspaces(run, recorded, recorder.convolutions, workspaces)
         return with_peaks(Trace(run, ops, dict(tracker.calls), Counter(recorder.unsupported),
                                 recorder.tensor_peak_bytes, recorder.tensor_peak_index, params, param_bytes, input_bytes,
                                 time.perf_counter() - started, basis=basis))
+
+
+def tail_staged(ops: list[OpRecord], tail: str | None) -> list[OpRecord]:
+    """`ops` with the root's own ops after the last op of any submodule (the release's `torch.tanh` in its
+    forward) in stage `tail`; unchanged where `tail` is None or the root runs none there."""
+    if tail is None:
+        return ops
+    forward = [op for op in ops if op.stage != BACKWARD]
+    last = max((op.index for op in forward if op.module), default=-1)
+    return [replace(op, stage=tail) if op.index > last and not op.module and op.stage != BACKWARD else op for op in ops]
 
 
 WORKSPACE_RULE = "workspace.convolution"

@@ -128,9 +128,9 @@ def run_fvcore(run: RunConfig) -> FvcoreRecord:
     model, inputs = build(real, subject_for(real))
     model.eval()
     with torch.no_grad():
-        flops = FlopCountAnalysis(model, inputs)
+        flops = FlopCountAnalysis(model, inputs.positional(model))
         flops.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-        acts = ActivationCountAnalysis(model, inputs)
+        acts = ActivationCountAnalysis(model, inputs.positional(model))
         acts.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         return FvcoreRecord(
             macs_total=int(flops.total()),

@@ -82,6 +82,7 @@ class RunConfig:
     model_args: ModelArgs = ()
     model_path: tuple[str, ...] = ()
     stages: str | None = None
+    inputs: str | None = None  # what the forward is called with: 'FILE.py:function' or 'package.module:function'
     threads: int = 0  # the CPU thread count predicted for; 0: this process's (torch.get_num_threads())
 
     def __post_init__(self) -> None:
@@ -108,6 +109,8 @@ class RunConfig:
         object.__setattr__(self, "model_path", tuple(paths))
         if self.stages is not None and (not isinstance(self.stages, str) or not self.stages):
             raise UsageError(f"stages must be a stage-map file name or None, got {shown(self.stages)}", "stages")
+        if self.inputs is not None and (not isinstance(self.inputs, str) or not self.inputs.strip()):
+            raise UsageError(f"inputs must be a reference such as 'inputs.py:make' or None, got {shown(self.inputs)}", "inputs")
         clip = self.batch * self.frames * 3 * self.height * self.width
         if clip * self.torch_dtype.itemsize > INT64_MAX:
             raise UsageError(f"the input clip (batch {self.batch} x t {self.frames} x 3 x {self.height} x {self.width}) is "
@@ -128,6 +131,9 @@ class RunConfig:
         """The files this run reads (its model file, its stage map), by what they are: no output may be one."""
         target, sep, _ = self.model.rpartition(":")
         files = {f"the model file of --model {self.model}": target} if sep and target.endswith(".py") else {}
+        source, sep, _ = (self.inputs or "").rpartition(":")
+        if sep and source.endswith(".py"):
+            files[f"the inputs file of --inputs {self.inputs}"] = source
         return {**files, **({"the stage map": self.stages} if self.stages is not None else {})}
 
     @property

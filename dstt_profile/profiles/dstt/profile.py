@@ -156,4 +156,14 @@ def detected(title: str, subject: Callable[[RunConfig, Callable[[str], str | Non
         except ValueError as exc:
             raise UsageError(str(exc)) from None
 
-    return _profile(title, lambda run: subject(run, stage_of, st.STAGES[0]), config_for, note=note)
+    if "output" in dict(module.named_children()):
+        return _profile(title, lambda run: subject(run, stage_of, st.STAGES[0]), config_for, note=note)
+    # the release: tanh applied in the root's forward, after the decoder; its output is the root's
+    profile = _profile(title, lambda run: replace(subject(run, stage_of, st.STAGES[0]), tail_stage="output"), config_for,
+                       note=f"{note}; output: the root's own ops after the decoder (its tanh)")
+    return replace(profile, stage_of=_root_as_output, headlines={**st.HEADLINES, "output": st.ROOT_OUTPUT})
+
+
+def _root_as_output(module: str) -> str | None:
+    """The stage of a module in a generator without an `output` module: the root's output is the tanh's."""
+    return "output" if module == "" else stage_of(module)

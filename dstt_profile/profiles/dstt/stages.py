@@ -52,5 +52,8 @@ HEADLINES: dict[str, Headline] = {
     "output": Headline(r"output", 0, "tanh output"),
 }
 
+# The output stage of a generator that applies tanh in its own forward (the release): the root's output.
+ROOT_OUTPUT = Headline(r"", 0, "tanh output")
+
 # Tensors checked against a formula that are not a stage's headline: name -> (module, output index, what).
 EXTRA_TENSORS: dict[str, tuple[str, int, str]] = {"vec2patch_fold": (r"vec2patch\.to_patch", 0, "Fold output")}

@@ -205,7 +205,6 @@ class InpaintGenerator(BaseNetwork):
             nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(64, 3, kernel_size=3, stride=1, padding=1),
         )
-        self.output = nn.Tanh()
         if init_weights:
             self.init_weights()
 
@@ -220,7 +219,7 @@ class InpaintGenerator(BaseNetwork):
         trans_feat = self.vec2patch(trans_feat)
         enc_feat = enc_feat + trans_feat
         output = self.decoder(enc_feat)
-        return self.output(output)
+        return torch.tanh(output)
 
 
 class Discriminator(BaseNetwork):
