@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dstt_profile.analysis.polysummary import comparable
-from dstt_profile.api import profile_many
+from dstt_profile.api import profile_many, run_config
 from dstt_profile.engine import polytrace
 from dstt_profile.engine.polytrace import TRACED, TraceFamily, _flatten, worth_deriving
 from dstt_profile.engine.trace import trace
@@ -105,3 +105,25 @@ def test_real_runs_are_never_derived() -> None:
     runs = [RunConfig(frames=t, height=16, width=16, real=True) for t in range(1, 7)]
     result = profile_many(runs, keep_ops=False)
     assert {r.extra["source"] for r in result.runs} == {TRACED}
+
+
+class _OnesBeside(torch.nn.Module):
+    """A model with an op no cost function covers (aten.new_ones): the trace's `unsupported` Counter is derived too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(4, 4)
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        tokens = clip.mean(dim=2).reshape(clip.shape[0], -1, 4)
+        return self.proj(tokens) * tokens.new_ones(tokens.shape)
+
+
+def test_a_trace_with_uncosted_ops_derives_exactly() -> None:
+    base = run_config(2, "4x4", model=_OnesBeside)
+    fam = TraceFamily(base, subject_for(base))
+    traced = trace(base.replace(frames=7), subject_for(base))
+    assert traced.unsupported == {"aten.new_ones": 1}
+    derived = fam.derive(7)
+    assert derived is not None and derived.unsupported == traced.unsupported  # a Counter, not Counter of pairs
+    assert fam.agrees(traced)

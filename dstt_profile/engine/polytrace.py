@@ -59,8 +59,8 @@ def rebuild(skeleton: Any, ints: Iterator[int]) -> Any:
     kind, items = skeleton
     if issubclass(kind, (tuple, list)):
         return kind(rebuild(s, ints) for s in items)
-    if issubclass(kind, dict):
-        return kind((k, rebuild(s, ints)) for k, s in items)
+    if issubclass(kind, dict):  # from a mapping: a Counter built from pairs would count the pairs
+        return kind({k: rebuild(s, ints) for k, s in items})
     return kind(**{name: rebuild(s, ints) for name, s in items})
 
 
