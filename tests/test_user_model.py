@@ -43,8 +43,11 @@ def test_stages_are_the_top_level_modules_in_call_order(tiny_t4: RunRecord) -> N
     stem, temporal, head = tiny_t4.stages.values()
     # stem: Conv3d 3->8, 3x3x3, stride (1,2,2): (1, 8, 4, 16, 16); 8192 outputs * 81 MACs * 2 = 1,327,104
     assert (stem.shape, stem.elements, stem.flops) == ((1, 8, 4, 16, 16), 8192, 1_327_104)
-    # temporal: qkv 1024x8x24*2 = 393,216 + scores and mix 2*(256*4*4*8*2) = 131,072 + proj 1024x8x8*2 = 131,072
-    assert (temporal.shape, temporal.flops) == ((1, 8, 4, 16, 16), 655_360)
+    # temporal: its headline the attention matrix, (b*h*w, t, t) = 256*4*4 = 4,096 (one block, one head)
+    assert (temporal.shape, temporal.elements, temporal.instances) == ((256, 4, 4), 4096, 1)
+    assert temporal.headline == "attention matrix (q @ k^T, before softmax)" and temporal.module == "temporal.0"
+    # qkv 1024x8x24*2 = 393,216 + scores and mix 2*(256*4*4*8*2) = 131,072 + proj 1024x8x8*2 = 131,072
+    assert temporal.flops == 655_360
     # head: 3x3 conv 8->8 on 4x16x16: 8192*72*2 = 1,179,648 + 1x1 conv 8->3: 3072*8*2 = 49,152
     assert (head.shape, head.elements, head.flops) == ((4, 3, 16, 16), 3072, 1_228_800)
     assert tiny_t4.flops.total == 3_211_264 and tiny_t4.checks == () and tiny_t4.flops.unsupported == {}
@@ -77,7 +80,7 @@ def test_cli_table_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     threads = torch.get_num_threads()  # the count predicted for: this process's unless --threads says
     assert out.startswith(f"TinyVideoNet t=4 32x32 batch 1 float32 (width=8, inference, cpu {threads} threads, fake tensors, allocator view)")
-    assert "temporal  1x8x4x16x16        8,192         32.0 KiB  655.36 KFLOP  20.4%  -" in out
+    assert "temporal  256x4x4            4,096         16.0 KiB  655.36 KFLOP  20.4%  -" in out
     assert "checks       none (no formulas for this model)" in out
     rows = list(csv.DictReader(io.StringIO((tmp_path / "tinyvideonet_t4_32x32_float32_width8.csv").read_text())))
     assert [(r["stage"], r["flops"], r["heads"], r["model_args"]) for r in rows] == [

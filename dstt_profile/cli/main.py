@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
         ("report", "report"), ("check", "check"), ("fit", "fit"), ("diff", "diff"), ("scaling", "analyses"),
         ("training", "analyses"), ("verify", "verify"))},
     **DSTT_COMMANDS,  # the built-in profile's own: whatif, seed
+    "compare": "dstt_profile.cli.compare:compare_command",  # several models on one clip, side by side
 }
 
 

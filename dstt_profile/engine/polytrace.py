@@ -102,7 +102,8 @@ class TraceFamily:
         flat = [_flatten(self.traces[t]) for t in BASE_FRAMES]
         self.skeleton = flat[0][0]
         self.consistent = flat[0][0] == flat[1][0] == flat[2][0]
-        self.poly = Quadratics(BASE_FRAMES[0], [ints for _, ints in flat])
+        # ops that change in number with t (a loop over frames) leave nothing to interpolate
+        self.poly = Quadratics(BASE_FRAMES[0], [ints for _, ints in flat] if self.consistent else [[], [], []])
 
     def derive(self, t: int) -> Trace | None:
         """The trace at t, derived; None where it cannot be (t below `DIRECT_BELOW`, or no exact fit)."""

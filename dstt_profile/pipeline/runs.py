@@ -100,12 +100,27 @@ def scaling_runs(run: RunRecord, upto: int) -> tuple[tuple[RunRecord, ...], str]
     against = f"this run (t={run.frames})" if on_run else f"a trace at t={frames[-1]}"
     checked = sweep.family() is not None and (sweep.check(run.frames, run) if on_run else sweep.check(frames[-1]))
     if not checked:
-        traced = [traced_record(base.replace(frames=t), keep_ops=False) for t in frames]
-        runs = tuple(sorted((run, *traced), key=lambda r: r.frames))
-        return runs, f"t = {runs[0].frames}..{runs[-1].frames}, each traced (the derivation did not match {against})"
+        return _bounded(run, base, sweep, against)
     runs = tuple(sorted((run, *(sweep.record(t) for t in frames)), key=lambda r: r.frames))
     return runs, (f"t = {runs[0].frames}..{runs[-1].frames} ({len(runs)} points, each exact): derived from fake "
                   f"traces at t={','.join(map(str, BASE_FRAMES))} and checked op by op against {against}")
+
+
+# Where a sweep cannot be derived, the clip lengths traced besides the bases and the run itself (a run below them).
+BOUNDED_EXTRA = (6, 8)
+
+
+def _bounded(run: RunRecord, base: RunConfig, sweep: Sweep, against: str) -> tuple[tuple[RunRecord, ...], str]:
+    """The series where the derivation fails (ops that change in number with t: a loop over frames): the traces
+    the attempt made (t = 2, 3, 4), the run, and t = 6, 8 where the run is below them; each traced, no more."""
+    family = sweep.family_traces()
+    made = {t: traced_record(base.replace(frames=t), False, found) for t, found in family.items()}
+    wanted = {*BASE_FRAMES, *(t for t in BOUNDED_EXTRA if t > run.frames)} - {run.frames}
+    traced = [made.get(t) or traced_record(base.replace(frames=t), keep_ops=False) for t in sorted(wanted)]
+    runs = tuple(sorted((run, *traced), key=lambda r: r.frames))
+    shown = ",".join(str(r.frames) for r in runs)
+    why = "its ops change in number with t" if not sweep.consistent() else f"the derivation did not match {against}"
+    return runs, f"t = {shown}, each traced, no more ({why}, so no t is derived from the others)"
 
 
 def with_scaling(result: Result) -> Result:

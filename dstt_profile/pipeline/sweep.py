@@ -47,6 +47,14 @@ class Sweep:
             self._summary = SummaryFamily(self._family) if self._family.consistent else None
         return self._family if self._family.consistent else None
 
+    def family_traces(self) -> dict[int, Trace]:
+        """The traces the derivation's bases made so far (t = 2, 3, 4), consistent or not; none before `family()`."""
+        return dict(self._family.traces) if self._family is not None else {}
+
+    def consistent(self) -> bool:
+        """Whether the bases' traces agree in structure (the same ops at every t); True before they are made."""
+        return self._family is None or self._family.consistent
+
     def record(self, t: int, keep_ops: bool = False) -> RunRecord:
         """The record at t: derived where it can be (no per-op detail), else traced."""
         family = self.family() if self.derive and t >= DIRECT_BELOW else None

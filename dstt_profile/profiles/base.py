@@ -9,17 +9,25 @@ from typing import Protocol
 
 from dstt_profile.engine.subject import Subject
 from dstt_profile.records.runconfig import RunConfig
-from dstt_profile.records.schema import BACKWARD, CheckRecord, GraphHintsRecord, ProfileRecord, StageRecord
+from dstt_profile.records.schema import (
+    BACKWARD,
+    ROOT_STAGE,
+    CheckRecord,
+    GraphHintsRecord,
+    ProfileRecord,
+    StageRecord,
+)
 
 # Stage names the toolkit gives ops no module runs (train mode's backward pass), which no profile may take.
 RESERVED_STAGES = frozenset({BACKWARD})
 
 
 def user_stages(stages: Iterable[str]) -> dict[str, str]:
-    """A model's reserved stage names, each with the name it is shown as (`backward (module)`, ...)"""
+    """A model's stage names that are the toolkit's (reserved, or the root stage's), each with the name it is
+    shown as (`backward (module)`, `(root) (module)`, ...)"""
     taken = set(stages)
     renamed: dict[str, str] = {}
-    for name in sorted(taken & RESERVED_STAGES):
+    for name in sorted(taken & (RESERVED_STAGES | {ROOT_STAGE})):
         candidates = (f"{name} (module{'' if n == 1 else f' {n}'})" for n in itertools.count(1))
         renamed[name] = next(new for new in candidates if new not in taken)
         taken.add(renamed[name])
@@ -57,7 +65,9 @@ class Formulas(Protocol):
 @dataclass(frozen=True, eq=False)
 class ModelProfile:
     """One model, resolved for a run's model reference and arguments: `stages` in network order (with
-    `call_order`: as the pass first runs them); a stage without a headline shows its first module's output."""
+    `call_order`: as the pass first runs them); a stage without a headline shows the attention matrix its
+    modules make (analysis/attention.py), else its first module's output. `root_stage` (not one of `stages`)
+    takes the ops the root module runs itself, and is shown (in call order) where they allocate or compute."""
 
     name: str
     title: str
@@ -77,11 +87,14 @@ class ModelProfile:
     slug_variants: Callable[[RunConfig], tuple[str, ...]] = lambda _run: ()
     note: str = ""
     check_checkpoint: Callable[[str, RunConfig], str] | None = None
+    root_stage: str = ""
 
     def __post_init__(self) -> None:
-        reserved = sorted(RESERVED_STAGES.intersection(self.stages))
+        reserved = sorted(RESERVED_STAGES.intersection((*self.stages, self.root_stage)))
         if reserved:
             raise ValueError(f"profile {self.name!r}: the stage name {reserved[0]!r} is reserved (see user_stages)")
+        if self.root_stage and self.root_stage in self.stages:
+            raise ValueError(f"profile {self.name!r}: the root stage {self.root_stage!r} is also a module's stage")
 
     def slug(self, run: RunConfig) -> str:
         return run.slug(self.slug_variants(run))

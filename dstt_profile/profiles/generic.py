@@ -1,5 +1,6 @@
 """The generic profile: any `nn.Module`, its stages its top-level children, or named by a stage map
-(`--stages FILE.toml`: the first 'regex' = "stage" matching a whole module name wins); docs/models.md."""
+(`--stages FILE.toml`: the first 'regex' = "stage" matching a whole module name wins), and the root stage
+for the ops the root module runs itself; docs/models.md."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from dstt_profile.errors import UsageError
 from dstt_profile.fileio import read_toml
 from dstt_profile.profiles.base import ModelProfile, user_stages
 from dstt_profile.records.runconfig import RunConfig
+from dstt_profile.records.schema import BACKWARD, ROOT_STAGE
 
 NAME = "generic"
 
@@ -33,6 +35,8 @@ def _top_level(module: str) -> str | None:
 
 
 StageMap = tuple[tuple[re.Pattern[str], str], ...]
+# what each of the toolkit's stage names is, for the note on a model's stage renamed for it (user_stages)
+_TOOL_STAGES = {BACKWARD: "backward pass's", ROOT_STAGE: "root module's own ops'"}
 
 
 def read_stage_map(path: str) -> StageMap:
@@ -79,13 +83,17 @@ def generic(title: str, subject_for: Callable[[RunConfig, Callable[[str], str | 
     renamed = user_stages(stages)
 
     def stage_of(module: str) -> str | None:
+        """The module's stage; the root's own ops (unless a pattern names the root) are the root stage's."""
         stage = found(module)
-        return None if stage is None else renamed.get(stage, stage)
+        if stage is None:
+            return ROOT_STAGE if module == "" else None
+        return renamed.get(stage, stage)
 
     stages = tuple(renamed.get(stage, stage) for stage in stages)
-    note += "".join(f"; the modules' stage {old!r} is named {new!r} ({old!r} is the backward pass's)"
+    note += "".join(f"; the modules' stage {old!r} is named {new!r} ({old!r} is the {_TOOL_STAGES[old]})"
                     for old, new in renamed.items())
-    first = stages[0]
-    return ModelProfile(name=NAME, title=title, subject_for=lambda run: subject_for(run, stage_of, first), stage_of=stage_of,
-                        stages=stages, call_order=True, variant=lambda run: ", ".join(f"{k}={v}" for k, v in run.model_args),
+    # ops before any stage ran are the root's (its own, or those of modules no pattern names)
+    return ModelProfile(name=NAME, title=title, subject_for=lambda run: subject_for(run, stage_of, ROOT_STAGE),
+                        stage_of=stage_of, stages=stages, call_order=True, root_stage=ROOT_STAGE,
+                        variant=lambda run: ", ".join(f"{k}={v}" for k, v in run.model_args),
                         slug_variants=slug_variants, note=note)

@@ -63,14 +63,14 @@ def maker(run: RunConfig) -> Callable[[InputSpec], ForwardInputs]:
     if reference in _IN_PROCESS:
         function, imports = _IN_PROCESS[reference], None
     else:
-        function, imports = loader.load(reference, run.model_path)
+        function, imports = loader.load_function(reference, run.model_path, OPTION)
 
     def make(spec: InputSpec) -> ForwardInputs:
         given = {"batch": spec.batch, "frames": spec.frames, "height": spec.height, "width": spec.width,
                  "dtype": spec.dtype, "device": torch.device(spec.device)}
         shown = f"batch={spec.batch}, frames={spec.frames}, height={spec.height}, width={spec.width}, dtype={spec.dtype}"
         try:
-            with loader._running(imports):
+            with loader.running(imports):
                 value = function(**given)
         except UserExit as exc:
             raise UsageError(f"{OPTION} {reference}: calling it ({shown}) {exc}") from None

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from torch import nn
 
 from dstt_profile.engine.subject import Subject
-from dstt_profile.profiles import fuseformer, sttn
+from dstt_profile.profiles import e2fgvi, fuseformer, propainter, sttn
 from dstt_profile.profiles.base import ModelProfile
 from dstt_profile.records.runconfig import RunConfig
 
@@ -16,7 +16,7 @@ SubjectFor = Callable[[RunConfig, Callable[[str], str | None], str], Subject]
 # (title, subject_for, probe) -> the profile, or None where the probe is not that network
 Detector = Callable[[str, SubjectFor, nn.Module], ModelProfile | None]
 
-DETECTORS: tuple[Detector, ...] = (sttn.detect, fuseformer.detect)
+DETECTORS: tuple[Detector, ...] = (sttn.detect, fuseformer.detect, e2fgvi.detect, propainter.detect)
 
 
 def detected(title: str, subject_for: SubjectFor, probe: nn.Module) -> ModelProfile | None:

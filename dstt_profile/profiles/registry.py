@@ -3,6 +3,8 @@ factory, built once on the meta device and profiled as DSTT where it has DSTT's 
 
 from __future__ import annotations
 
+import copy
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -12,7 +14,7 @@ from torch import nn
 
 from dstt_profile.engine.subject import Subject
 from dstt_profile.errors import UsageError
-from dstt_profile.profiles import generic, loader
+from dstt_profile.profiles import generic, inputs, known, loader
 from dstt_profile.profiles.base import ModelProfile
 from dstt_profile.profiles.dstt import profile as dstt
 from dstt_profile.profiles.dstt.args import SHORTHAND_NAMES, full_args
@@ -33,6 +35,26 @@ def register_factory(factory: Callable[..., nn.Module]) -> str:
         name = f"{base}#{n}"
     _IN_PROCESS[name] = factory
     return name
+
+
+_INSTANCES: weakref.WeakKeyDictionary[nn.Module, Callable[[], nn.Module]] = weakref.WeakKeyDictionary()
+
+
+def instance_factory(module: nn.Module) -> Callable[[], nn.Module]:
+    """A factory for a module instance given to the API: each build is a copy, so that no trace moves, converts or
+    re-initialises the caller's module (one factory per instance, named after its class)."""
+    if module not in _INSTANCES:
+        ref = weakref.ref(module)
+
+        def copy_of() -> nn.Module:
+            original = ref()
+            if original is None:
+                raise UsageError("the module given to profile() no longer exists")
+            return copy.deepcopy(original)
+
+        copy_of.__module__, copy_of.__qualname__ = type(module).__module__, type(module).__qualname__
+        _INSTANCES[module] = copy_of
+    return _INSTANCES[module]
 
 
 def is_builtin(run: RunConfig) -> bool:
@@ -61,8 +83,7 @@ def _load(run: RunConfig, key: tuple[Any, ...]) -> ModelProfile:
         factory, imports = loader.load(reference, run.model_path)
         title = reference.rpartition(":")[2]
 
-    def build(real: bool = False) -> nn.Module:
-        return loader.call(reference, factory, args, imports)
+    build = loader.Builder(reference, factory, args, imports)  # on the CPU where the meta device will not do
 
     def subject(run: RunConfig, stage_of: Callable[[str], str | None], first: str) -> Subject:
         return Subject(key=("model", key), build=build, stage_of=stage_of, first_stage=first,
@@ -70,8 +91,21 @@ def _load(run: RunConfig, key: tuple[Any, ...]) -> ModelProfile:
 
     with torch.device("meta"):
         probe = build()
+    profile = _profile(run, title, subject, probe)
+    build.spare(probe)  # done with here: where it was built on the CPU, the next meta build is this one
+    if build.meta_failure:
+        clause = f"built on the CPU for real: building on the meta device failed ({build.meta_failure})"
+        profile = replace(profile, note=f"{profile.note}; {clause}" if profile.note else clause)
+    return profile
+
+
+def _profile(run: RunConfig, title: str, subject: Callable[[RunConfig, Callable[[str], str | None], str], Subject],
+             probe: nn.Module) -> ModelProfile:
+    """The profile of a model built once (`probe`): DSTT's, a known network's, or the generic one."""
     if run.stages is None and dstt.looks_like_dstt(probe):
         return dstt.detected(title, subject, probe)
+    if run.stages is None and (found := known.detected(title, subject, probe)) is not None:
+        return found
     profile = generic.generic(title, subject, probe, run.stages)
     # the built-in network under a stage map still checks its checkpoints
     return replace(profile, check_checkpoint=dstt.check_checkpoint) if is_builtin(run) else profile
@@ -83,8 +117,9 @@ def slug_variants(profile_name: str, run: RunConfig) -> tuple[str, ...]:
 
 
 def subject_for(run: RunConfig) -> Subject:
-    """What the engine traces for `run`."""
-    return resolve(run).subject_for(run)
+    """What the engine traces for `run`: its model, called with the run's --inputs where it names them."""
+    subject = resolve(run).subject_for(run)
+    return subject if run.inputs is None else replace(subject, inputs=inputs.maker(run))
 
 
 def check_checkpoint(path: str, run: RunConfig) -> str:

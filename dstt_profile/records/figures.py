@@ -10,6 +10,9 @@ from enum import StrEnum
 
 # The stage of every backward op (train mode); a model's own stage of that name is renamed (profiles/base.py).
 BACKWARD = "backward"
+# The stage of the ops a model's root module runs itself (module ""), where its profile has one (the generic
+# profile's); no Python attribute can be named so, and a stage map's stage of that name is renamed likewise.
+ROOT_STAGE = "(root)"
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ class StageRecord:
     formula: str  # general, in docs/architecture.md's symbols
     formula_substituted: str  # the run's constants substituted
     formula_elements: int
-    match: bool
+    match: bool | None  # None: no formula to check (formula "")
 
 
 class MemoryView(StrEnum):

@@ -13,6 +13,7 @@ from dstt_profile.records.codec import describe, from_jsonable, to_jsonable
 from dstt_profile.records.figures import (
     BACKWARD,
     FVCORE_FAMILIES,
+    ROOT_STAGE,
     CheckRecord,
     FlopsRecord,
     FvcoreRecord,
@@ -34,10 +35,10 @@ from dstt_profile.records.runconfig import MAX_FRAMES, RunConfig
 # The contract's version; a file of an earlier one is read and upgraded (legacy.py), never refused.
 SCHEMA = "dstt-profile/2"
 EARLIER = ("dstt-profile/1",)
-__all__ = ["BACKWARD", "SCHEMA", "CheckRecord", "FlopsRecord", "FootprintRecord", "FvcoreRecord", "GraphHintsRecord",
-           "MeasuredRecord", "ModuleNote", "ModuleRecord", "OpInput", "OpNote", "OpRecord", "PeakRecord", "MemoryView",
-           "ProfileRecord", "Result", "RunRecord", "ScalingRecord", "StageRecord", "StageSeries", "TensorInfo",
-           "config_json"]
+__all__ = ["BACKWARD", "ROOT_STAGE", "SCHEMA", "CheckRecord", "FlopsRecord", "FootprintRecord", "FvcoreRecord",
+           "GraphHintsRecord", "MeasuredRecord", "ModuleNote", "ModuleRecord", "OpInput", "OpNote", "OpRecord",
+           "PeakRecord", "MemoryView", "ProfileRecord", "Result", "RunRecord", "ScalingRecord", "StageRecord",
+           "StageSeries", "TensorInfo", "config_json"]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,14 @@ from dstt_profile.render import graph, laws, plots
 from dstt_profile.render.colours import stage_colours
 from dstt_profile.render.footprint import footprint_parts, footprint_sentence
 from dstt_profile.render.table import exact_bytes
-from dstt_profile.render.terminal import describe, measured_rows, other_peak, peak_location, stage_rows
+from dstt_profile.render.terminal import (
+    describe,
+    fused_notes,
+    measured_rows,
+    other_peak,
+    peak_location,
+    stage_rows,
+)
 from dstt_profile.units import fmt_bytes, fmt_count
 
 
@@ -27,7 +34,10 @@ def summary(run: RunRecord) -> dict[str, str]:
             "peak": f"{exact_bytes(peak.bytes)}, {run.memory.label}", "peak_other": other_peak(run),
             "peak_basis": run.peak.basis, "peak_where": peak_location(peak),
             "footprint": footprint_text(run), "dtype": str(c.dtype), "input": fmt_bytes(run.input_bytes),
-            "checks": f"{sum(ch.passed for ch in run.checks)}/{len(run.checks)} pass"}
+            "checks": f"{sum(ch.passed for ch in run.checks)}/{len(run.checks)} pass" if run.checks else NO_FORMULAS}
+
+
+NO_FORMULAS = "none (no formulas for this model)"
 
 
 def footprint_text(run: RunRecord) -> str:
@@ -74,7 +84,8 @@ def context(report: Report) -> dict[str, Any]:
     svg = Markup  # our own SVG (matplotlib's, or the graph's with every text escaped)
     return {
         "title": title, "sweep": len(runs) > 1, "main": main, "summary": summary(main),
-        "tables": [{"t": r.frames, "rows": stage_rows(r), "fused": any(not s.materialised for s in r.stages.values())}
+        "tables": [{"t": r.frames, "rows": stage_rows(r), "fused": fused_notes(r, (
+            "the largest tensor of the stage is shown.", "the matrix it computes is shown, at the size it would have."))}
                    for r in shown],
         "tables_note": "" if len(shown) == len(runs) else (
             f"Stage tables of {len(shown)} of the sweep's {len(runs)} runs, evenly spaced in t; every run is in the "
@@ -98,7 +109,8 @@ def context(report: Report) -> dict[str, Any]:
         "unsupported": sorted(main.flops.unsupported.items()),
         "fvcore_unsupported": sorted(main.fvcore.unsupported.items()) if main.fvcore else [],
         "checks": main.checks,
-        "checks_line": f"{len(runs):,} runs, {passed:,}/{sum(len(r.checks) for r in runs):,} formula checks pass",
+        "checks_line": f"{len(runs):,} runs, {passed:,}/{checks:,} formula checks pass" if (checks := sum(
+            len(r.checks) for r in runs)) else f"{len(runs):,} runs, no formula checks (no formulas for this model)",
         "failures": [(r.frames, names) for r in runs if (names := [c.name for c in r.checks if not c.passed])],
         "stage_colors": stage_colours(profile)}
 

@@ -6,7 +6,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from dstt_profile.records.report import Report
-from dstt_profile.records.schema import BACKWARD, MemoryView, PeakRecord, Result, RunRecord
+from dstt_profile.records.schema import (
+    BACKWARD,
+    ROOT_STAGE,
+    MemoryView,
+    PeakRecord,
+    Result,
+    RunRecord,
+    StageRecord,
+)
 from dstt_profile.render.footprint import footprint_lines
 from dstt_profile.render.table import dims, exact_bytes, module_name, table
 from dstt_profile.units import fmt_bytes, fmt_count
@@ -23,13 +31,21 @@ def describe(run: RunRecord, frames: str | None = None) -> str:
     return f"{run.title} {frames or f't={c.frames}'} {c.height}x{c.width} batch {c.batch} {c.dtype} ({how})"
 
 
+def checked(stage: StageRecord) -> bool:
+    """Whether the stage's headline was checked against a formula. A model without formulas has none: its
+    `match` is null (a file written before null was allowed holds a boolean beside an empty formula)."""
+    return bool(stage.formula) and stage.match is not None
+
+
 def stage_rows(run: RunRecord) -> list[dict[str, str]]:
-    """The stage table's cells, then a `backward` row for FLOPs outside every forward stage."""
+    """The stage table's cells (`-` where a stage has no formula), then a `backward` row for FLOPs outside
+    every forward stage."""
     rows = [{"stage": s.name, "shape": dims(s.shape) + ("" if s.materialised else " *"), "elements": f"{s.elements:,}",
              "bytes": fmt_bytes(s.bytes), "flops": fmt_count(s.flops, "FLOP") if s.flops else "0",
-             "instances": str(s.instances), "share": f"{100 * s.share:.1f}%", "formula": s.formula,
-             "substituted": f"{s.formula_substituted} = {s.formula_elements:,}", "check": "pass" if s.match else "FAIL",
-             "verdict": ("ok" if s.match else "MISMATCH") if s.formula else "-", "headline": s.headline}
+             "instances": str(s.instances), "share": f"{100 * s.share:.1f}%", "headline": s.headline,
+             **({"formula": s.formula, "substituted": f"{s.formula_substituted} = {s.formula_elements:,}",
+                 "check": "pass" if s.match else "FAIL", "verdict": "ok" if s.match else "MISMATCH"} if checked(s)
+                else dict.fromkeys(("formula", "substituted", "check", "verdict"), "-"))}
             for s in run.stages.values()]
     total = run.flops.total
     rest = total - sum(s.flops for s in run.stages.values())  # from the totals: a derived run has it too
@@ -76,13 +92,23 @@ def peak_lines(run: RunRecord) -> list[str]:
             f"             {other_peak(run)} (what a real run holds)"]
 
 
+LARGEST = "largest tensor"  # how a headline standing in for a matrix never built begins (analysis/summarize.py)
+
+
+def fused_notes(run: RunRecord, texts: tuple[str, str]) -> list[str]:
+    """What the stages marked `*` (no matrix built: a fused kernel) show, in words: `texts[0]` where a stand-in,
+    the stage's largest tensor, is shown (a profile's headline), `texts[1]` where the matrix's own size is."""
+    kinds = {s.headline.startswith(LARGEST) for s in run.stages.values() if not s.materialised}
+    return [text for stand_in, text in zip((True, False), texts) if stand_in in kinds]
+
+
 def render_run(run: RunRecord) -> str:
     dtype = run.config.dtype
     rows = [[r[k] for k in ("stage", "shape", "elements", "bytes", "flops", "share", "verdict")] for r in stage_rows(run)]
     header = ["stage", "headline shape", "elements", f"bytes ({dtype})", "FLOPs", "share", "formula"]
     lines = [describe(run), "", *table(header, rows, {2, 3, 4, 5})]
-    if any(not s.materialised for s in run.stages.values()):
-        lines.append("* attention matrix not materialised (fused kernel): largest tensor of the stage shown")
+    lines += [f"* attention matrix not materialised (fused kernel): {shown}" for shown in fused_notes(run, (
+        "largest tensor of the stage shown", "the matrix it computes shown, at the size it would have"))]
     failed = [c for c in run.checks if not c.passed]
     checks = f"{len(run.checks) - len(failed)}/{len(run.checks)} formulas match" if run.checks else "none (no formulas for this model)"
     lines += [
@@ -143,10 +169,14 @@ def render_measured(run: RunRecord) -> list[str]:
 def render_sweep(result: Result) -> str:
     first = result.runs[0]
     view = "allocator" if first.memory == "allocator" else "tensors only"
-    stage = first.profile.quadratic_stage or next(iter(first.stages), "")  # the t^2 stage's column, else the first's
+    # the t^2 stage's column, else the first whose headline is an attention matrix, else the first module stage's
+    attention = [name for name, s in first.stages.items() if s.headline.startswith("attention matrix")]
+    modules = [name for name in first.stages if name != ROOT_STAGE]
+    stage = first.profile.quadratic_stage or next(iter(attention or modules or first.stages), "")
     header = ["t", stage.replace("_", " "), f"bytes ({first.config.dtype})", "FLOPs", f"peak ({view})", "peak stage", "checks"]
     rows = [[str(r.frames), f"{r.stages[stage].elements:,}", fmt_bytes(r.stages[stage].bytes), fmt_count(r.flops.total, "FLOP"),
-             fmt_bytes(r.peak_view.bytes), r.peak_view.stage, f"{sum(c.passed for c in r.checks)}/{len(r.checks)}"]
+             fmt_bytes(r.peak_view.bytes), r.peak_view.stage,
+             f"{sum(c.passed for c in r.checks)}/{len(r.checks)}" if r.checks else "-"]
             for r in result.runs]
     measured = measured_table(result.runs)
     return "\n".join([describe(first, "sweep"), "", *table(header, rows, range(5)), *(["", *measured] if measured else [])])

@@ -1,0 +1,1 @@
+import dstt_test_absent_dependency  # noqa: F401  (installed nowhere)

@@ -1,0 +1,14 @@
+import torch
+from torch import nn
+
+from model.modules.blocks import Stem
+
+
+class AbsNet(nn.Module):
+    def __init__(self, width: int = 8) -> None:
+        super().__init__()
+        self.stem = Stem(width)
+        self.head = nn.Conv2d(width, 3, 1)
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        return self.head(self.stem(clip.flatten(0, 1)))

@@ -1,0 +1,1 @@
+"""Stand-in: importable and empty (the released repositories import it and use none of it)."""
