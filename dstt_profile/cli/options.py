@@ -33,6 +33,7 @@ SUBCOMMAND_USAGE: dict[str, str] = {
     "verify": "verify [--frames 1,2 --res 120x216 ...] (the prediction against this machine's real passes, op by op)",
     "whatif": "whatif [--frames 32 ...] (matmul against sdpa attention)",
     "seed": "seed (the seed analysis table, checked)",
+    "compare": "compare --model A --model B ... (several models on one clip, side by side)",
 }
 
 MAIN_ONLY = ("measure", "repeats", "fvcore", "format", "out", "quiet")
