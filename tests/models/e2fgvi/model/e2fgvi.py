@@ -5,10 +5,9 @@ Written in the release's style: sizes fixed in the code (240x432 frames: the sof
 is 60x108), 8 temporal focal transformer blocks of 4 heads with (5, 9) windows, and the release's
 module names, parameter shapes and operation order: flow completion (`update_spynet`, SPyNet on the
 local frames at 1/4 size), `encoder`, `feat_prop_module` (second-order deformable propagation),
-`ss`, `transformer`, `sc`, `decoder`, then tanh. Its modules live in `model/modules/`, a folder
-without `__init__.py` as in the release, so loading it needs `--model-path` naming the folder above
-`model/`. The forward is `(masked_frames, num_local_frames)` and returns `(frames, (flows_forward,
-flows_backward))`.
+`ss`, `transformer`, `sc`, `decoder`, then tanh. Its modules live in `model/modules/`, imported as
+`model.modules.*`; neither folder has an `__init__.py`, as in the release. The forward is
+`(masked_frames, num_local_frames)` and returns `(frames, (flows_forward, flows_backward))`.
 """
 
 import torch

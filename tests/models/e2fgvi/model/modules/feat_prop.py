@@ -151,7 +151,7 @@ class BidirectionalPropagation(nn.Module):
             if name == "backward_":
                 feats[name] = feats[name][::-1]
         outputs = []
-        for i in range(t):
+        for _ in range(t):
             aligned = [feats[k].pop(0) for k in feats if k != "spatial"]
             aligned = torch.cat(aligned, dim=1)
             outputs.append(self.fusion(aligned))

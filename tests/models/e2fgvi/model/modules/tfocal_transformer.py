@@ -183,7 +183,7 @@ class WindowAttention(nn.Module):
                 if level > 0:
                     unfolded = unfolded[:, getattr(self, f"valid_ind_unfold_{level}")]
                 masks = unfolded.flatten(1).unsqueeze(0)
-                masks = masks.masked_fill(masks == 0, float(-100.0)).masked_fill(masks > 0, float(0.0))
+                masks = masks.masked_fill(masks == 0, -100.0).masked_fill(masks > 0, 0.0)
                 mask_all[level + 1] = masks
 
                 qkv_pooled = self.qkv(pooled).reshape(B, T, nWh, nWw, 3, C).permute(4, 0, 1, 5, 2, 3)
@@ -268,21 +268,21 @@ class TemporalFocalTransformerBlock(nn.Module):
         if self.focal_level > 1 and self.pool_method != "none":
             for k in range(self.focal_level - 1):
                 glo = tuple(math.floor(i / (2**k)) for i in self.window_size_glo)
-                H_pool = math.ceil(H / glo[0]) * (2**k) * glo[0]
-                W_pool = math.ceil(W / glo[1]) * (2**k) * glo[1]
+                pool_h = math.ceil(H / glo[0]) * (2**k) * glo[0]
+                pool_w = math.ceil(W / glo[1]) * (2**k) * glo[1]
                 level = x
-                if H > H_pool:
-                    top = (H - H_pool) // 2
-                    level = level[:, :, top:-(H - H_pool - top)]
-                elif H < H_pool:
-                    top = (H_pool - H) // 2
-                    level = F.pad(level, (0, 0, 0, 0, top, H_pool - H - top))
-                if W > W_pool:
-                    left = (W - W_pool) // 2
-                    level = level[:, :, :, left:-(W - W_pool - left)]
-                elif W < W_pool:
-                    left = (W_pool - W) // 2
-                    level = F.pad(level, (0, 0, left, W_pool - W - left))
+                if pool_h < H:
+                    top = (H - pool_h) // 2
+                    level = level[:, :, top:-(H - pool_h - top)]
+                elif pool_h > H:
+                    top = (pool_h - H) // 2
+                    level = F.pad(level, (0, 0, 0, 0, top, pool_h - H - top))
+                if pool_w < W:
+                    left = (W - pool_w) // 2
+                    level = level[:, :, :, left:-(W - pool_w - left)]
+                elif pool_w > W:
+                    left = (pool_w - W) // 2
+                    level = F.pad(level, (0, 0, left, pool_w - W - left))
                 windows = window_partition_noreshape(level.contiguous(), glo)
                 nWh, nWw = windows.shape[1:3]
                 windows = windows.view(B, nWh, nWw, T, glo[0] * glo[1], C).transpose(4, 5)
