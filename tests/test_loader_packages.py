@@ -15,6 +15,9 @@ from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
 from dstt_profile.api import run_config
 from dstt_profile.cli.main import main
 from dstt_profile.profiles import loader
+from dstt_profile.profiles.builder import call
+from dstt_profile.profiles.imports import UserImports
+from dstt_profile.profiles.packagefile import package_of
 from dstt_profile.profiles.registry import subject_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +71,6 @@ def test_a_file_with_relative_imports_in_a_regular_package(tmp_path: Path, capsy
 
 
 def test_file_packages(tmp_path: Path) -> None:
-    package_of = loader._package_of
     assert package_of(PKGREPO / "model" / "propnet.py", []) == ("model.propnet", PKGREPO)  # __init__.py
     assert package_of(NSREPO / "model" / "relnet.py", []) == ("model.relnet", NSREPO)  # `from .modules`
     assert package_of(NSREPO / "model" / "absnet.py", []) == ("model.absnet", NSREPO)  # `from model.modules`
@@ -85,7 +87,7 @@ def test_file_packages(tmp_path: Path) -> None:
 
 def _params(reference: str, model_path: tuple[str, ...] = ()) -> int:
     factory, imports = loader.load(reference, model_path)
-    return sum(p.numel() for p in loader.call(reference, factory, {}, imports).parameters())
+    return sum(p.numel() for p in call(reference, factory, {}, imports).parameters())
 
 
 def test_a_file_with_relative_imports_in_a_namespace_package() -> None:
@@ -105,7 +107,7 @@ def test_two_repositories_with_a_model_package_in_one_process() -> None:
     other = loader.load("model.absnet:AbsNet", [str(NSREPO)])
     # each built after the other repository's `model` was imported sees its own (PropNet imports model.misc)
     for (factory, imports), params in [(theirs, 127), (other, 251), (theirs, 127), (other, 251)]:
-        assert sum(p.numel() for p in loader.call("ref", factory, {}, imports).parameters()) == params
+        assert sum(p.numel() for p in call("ref", factory, {}, imports).parameters()) == params
     _ours_back()
 
 
@@ -155,7 +157,7 @@ def test_a_model_the_meta_device_cannot_build_is_built_on_the_cpu_once(
 
 def test_the_stand_in_deformable_convolution_is_a_convolution_at_zero_offsets() -> None:
     """tests/models/standins (the mmcv and torchvision stand-ins the released repositories are run with)."""
-    with loader.UserImports([STANDINS]).active():
+    with UserImports([STANDINS]).active():
         from mmcv.ops import ModulatedDeformConv2d
         from torchvision.ops import deform_conv2d
     assert "mmcv" not in sys.modules and "torchvision" not in sys.modules

@@ -13,7 +13,8 @@ import torch
 from dstt_profile.engine.contain import UserExit
 from dstt_profile.engine.subject import ForwardInputs, InputSpec
 from dstt_profile.errors import UsageError
-from dstt_profile.profiles import loader
+from dstt_profile.profiles import loader, references
+from dstt_profile.profiles.imports import running
 from dstt_profile.records.runconfig import RunConfig
 
 InputsFunction = Callable[..., Any]
@@ -27,13 +28,7 @@ def register_inputs(function: InputsFunction) -> str:
     if not callable(function):
         raise UsageError(f"inputs must be 'FILE.py:function', 'package.module:function' or a callable, got {function!r}",
                          "inputs")
-    base = f"python:{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', type(function).__name__)}"
-    name, n = base, 1
-    while name in _IN_PROCESS and _IN_PROCESS[name] is not function:
-        n += 1
-        name = f"{base}#{n}"
-    _IN_PROCESS[name] = function
-    return name
+    return references.register(_IN_PROCESS, function)
 
 
 def forward_inputs(reference: str, value: Any) -> ForwardInputs:
@@ -70,7 +65,7 @@ def maker(run: RunConfig) -> Callable[[InputSpec], ForwardInputs]:
                  "dtype": spec.dtype, "device": torch.device(spec.device)}
         shown = f"batch={spec.batch}, frames={spec.frames}, height={spec.height}, width={spec.width}, dtype={spec.dtype}"
         try:
-            with loader.running(imports):
+            with running(imports):
                 value = function(**given)
         except UserExit as exc:
             raise UsageError(f"{OPTION} {reference}: calling it ({shown}) {exc}") from None

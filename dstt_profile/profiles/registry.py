@@ -14,10 +14,12 @@ from torch import nn
 
 from dstt_profile.engine.subject import Subject
 from dstt_profile.errors import UsageError
-from dstt_profile.profiles import generic, inputs, known, loader
+from dstt_profile.profiles import generic, inputs, known, loader, references
 from dstt_profile.profiles.base import ModelProfile
+from dstt_profile.profiles.builder import Builder
 from dstt_profile.profiles.dstt import profile as dstt
 from dstt_profile.profiles.dstt.args import SHORTHAND_NAMES, full_args
+from dstt_profile.profiles.imports import UserImports
 from dstt_profile.records.runconfig import DEFAULT_MODEL, RunConfig
 
 _IN_PROCESS: dict[str, Callable[..., nn.Module]] = {}
@@ -28,13 +30,7 @@ def register_factory(factory: Callable[..., nn.Module]) -> str:
     """A model reference for a factory object (a class or function returning an nn.Module)."""
     if not callable(factory):
         raise UsageError(f"model must be a name such as 'dstt', 'file.py:Factory', or a callable, got {factory!r}")
-    base = f"python:{getattr(factory, '__module__', '?')}.{getattr(factory, '__qualname__', type(factory).__name__)}"
-    name, n = base, 1
-    while name in _IN_PROCESS and _IN_PROCESS[name] is not factory:
-        n += 1
-        name = f"{base}#{n}"
-    _IN_PROCESS[name] = factory
-    return name
+    return references.register(_IN_PROCESS, factory)
 
 
 _INSTANCES: weakref.WeakKeyDictionary[nn.Module, Callable[[], nn.Module]] = weakref.WeakKeyDictionary()
@@ -74,7 +70,7 @@ def resolve(run: RunConfig) -> ModelProfile:
 
 def _load(run: RunConfig, key: tuple[Any, ...]) -> ModelProfile:
     reference, args = run.model, run.args
-    imports: loader.UserImports | None = None
+    imports: UserImports | None = None
     if is_builtin(run):  # the built-in network under a stage map of the user's
         factory, title = dstt.factory(run), "DSTT"
     elif reference in _IN_PROCESS:
@@ -83,7 +79,7 @@ def _load(run: RunConfig, key: tuple[Any, ...]) -> ModelProfile:
         factory, imports = loader.load(reference, run.model_path)
         title = reference.rpartition(":")[2]
 
-    build = loader.Builder(reference, factory, args, imports)  # on the CPU where the meta device will not do
+    build = Builder(reference, factory, args, imports)  # on the CPU where the meta device will not do
 
     def subject(run: RunConfig, stage_of: Callable[[str], str | None], first: str) -> Subject:
         return Subject(key=("model", key), build=build, stage_of=stage_of, first_stage=first,
