@@ -3,7 +3,9 @@ tool's default prediction (fake tensors) against a real forward pass on this mac
 torch's FlopCounterMode on the same model and inputs, `peak.bytes` against the allocator's real peak, the stage
 table's profile, and the wall time of one `dstt-profile --frames 8` (the report's sweep included) per model.
 
-    python benchmarks/released_repos.py --repos DIR [--frames 1,2,4] [--only sttn,e2fgvi] [--no-cli]
+    python benchmarks/released_repos.py --repos DIR [--frames 1,2,4] [--only sttn,e2fgvi] [--no-cli] [--compare T]
+
+ProPainter imports einops: `pip install einops` into the environment first.
 
 DIR holds the checkouts side by side: DSTT, STTN, FuseFormer, E2FGVI, ProPainter (git clones of ruiliu-ai/DSTT,
 researchmm/STTN, ruiliu-ai/FuseFormer, MCG-NKU/E2FGVI, sczhou/ProPainter). Packages these need that cannot be
@@ -43,7 +45,7 @@ class Released:
 
 MODELS = {
     "dstt": Released("DSTT", "model/DSTT.py", None),
-    "sttn": Released("STTN", "model/sttn.py", f"{TESTS / 'sttn' / 'inputs.py'}:inputs"),
+    "sttn": Released("STTN", "model/sttn.py", f"{TESTS / 'sttn' / 'inputs.py'}:masked_clip"),
     "fuseformer": Released("FuseFormer", "model/fuseformer.py", None),
     "e2fgvi": Released("E2FGVI", "model/e2fgvi.py", f"{TESTS / 'e2fgvi' / 'inputs.py'}:inputs"),
     "propainter": Released("ProPainter", "model/propainter.py", f"{TESTS / 'propainter' / 'inputs.py'}:inputs"),
@@ -101,12 +103,30 @@ def cli_seconds(released: Released, repos: Path, out: Path) -> float:
     return seconds
 
 
+def compare(names: list[str], repos: Path, out: Path, frames: int) -> tuple[float, str]:
+    """`dstt-profile compare` of the models side by side at t=`frames`: (wall seconds, its table)."""
+    command = [sys.executable, "-m", "dstt_profile", "compare", "--frames", str(frames), "--out", str(out)]
+    for name in names:
+        released = MODELS[name]
+        command += ["--model", released.model(repos), "--label", released.repo]
+        for path in released.paths(repos):
+            command += ["--model-path", path]
+        if released.inputs:
+            command += ["--inputs", released.inputs]
+    started = time.perf_counter()
+    done = subprocess.run(command, check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"compare failed ({done.returncode}): {done.stderr.strip().splitlines()[-1]}")
+    return time.perf_counter() - started, done.stdout
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repos", type=Path, required=True, help="the directory holding the five checkouts")
     parser.add_argument("--frames", default="1,2,4")
     parser.add_argument("--only", default=",".join(MODELS))
     parser.add_argument("--no-cli", action="store_true", help="skip the --frames 8 timings")
+    parser.add_argument("--compare", type=int, default=0, metavar="T", help="also compare them all at t=T")
     parser.add_argument("--out", type=Path, default=Path("/tmp/released_repos"))
     args = parser.parse_args()
     names = [n.strip() for n in args.only.split(",")]
@@ -117,6 +137,9 @@ def main() -> None:
     for name in names:
         for t in frames:
             print(row(name, MODELS[name], args.repos, t), flush=True)
+    if args.compare:
+        seconds, table = compare(names, args.repos, args.out, args.compare)
+        print(f"\n`dstt-profile compare --frames {args.compare}` of {len(names)} models: {seconds:.1f} s\n\n```\n{table}```")
     if not args.no_cli:
         print("\n| model | `dstt-profile --frames 8` wall s (warm cache) |\n|---|---|")
         for name in names:

@@ -1,9 +1,7 @@
 """Shared pieces of the built-in profiles of released video-inpainting transformers (profiles/known.py):
 exact formulas in a run's symbols (`Formula`, `StageFormulas`: the `Formulas` protocol), a stage map from
-module-name rules (`stage_map`; `root_output` and `tail_subject` for a tanh in the root's forward), the
-attention matrix's headline (`matrix_headline`), and the size
-arithmetic the formulas read off a built module (`conv_out`, `pair`, `conv_chain`, `feature_size`,
-`has_modules`).
+module-name rules (`stage_map`), and the size arithmetic the formulas read off a built module (`conv_out`,
+`pair`, `conv_chain`, `feature_size`, `has_modules`); a profile is put together in profiles/released.py.
 
 Every formula is `b * sum(t^power * prod(factors))`, exact in integers (a factor may be a fraction), the
 form the formula checks compare with a trace; symbols are any frozen dataclass with `b` and `t` fields."""
@@ -13,20 +11,19 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Generic, Protocol, TypeVar
 
 from torch import nn
 
-from dstt_profile.engine.subject import Subject
 from dstt_profile.errors import UsageError
-from dstt_profile.profiles.base import FormulaValue, Headline
+from dstt_profile.profiles.base import FormulaValue
 from dstt_profile.records.runconfig import RunConfig
 from dstt_profile.records.schema import CheckRecord, StageRecord
 
-__all__ = ["Clip", "Formula", "Geometry", "StageFormulas", "SubjectFor", "TensorCheck", "Term", "conv_chain", "conv_out", "feature_size", "has_modules",
-           "matrix_headline", "one", "pair", "root_output", "stage_map", "symbols_of", "tail_subject"]
+__all__ = ["Clip", "Formula", "Geometry", "StageFormulas", "TensorCheck", "Term", "conv_chain", "conv_out", "feature_size",
+           "has_modules", "one", "pair", "stage_map", "symbols_of"]
 
 
 class Clip(Protocol):
@@ -40,8 +37,6 @@ class Clip(Protocol):
 
 
 S = TypeVar("S", bound=Clip)
-# (run, stage_of, first stage) -> the Subject of a loaded module: what a detector is given (profiles/known.py)
-SubjectFor = Callable[[RunConfig, Callable[[str], str | None], str], Subject]
 Term = tuple[int, tuple[Fraction | int, ...]]  # (power of t, constant factors)
 
 
@@ -152,33 +147,15 @@ def symbols_of(make: Callable[[RunConfig], S]) -> Callable[[RunConfig], S]:
 
 
 def stage_map(rules: Sequence[tuple[str, str | None]]) -> Callable[[str], str | None]:
-    """`stage_of` from (module-name regex, stage) rules: the first whose regex matches a whole module name
-    names its stage; a stage of None (or no match) marks a glue module, whose ops belong to the running stage."""
-    compiled = tuple((re.compile(pattern), stage) for pattern, stage in rules)
+    """`stage_of` from (module-name regex, stage) rules: the first whose regex fully matches a module's name or
+    the name of a module it lies in (a rule takes a module and all below it) names its stage; a stage of None
+    (or no match) marks a glue module, whose ops belong to the running stage."""
+    compiled = tuple((re.compile(rf"(?:{pattern})(\..+)?"), stage) for pattern, stage in rules)
 
     def stage_of(module: str) -> str | None:
         return next((stage for regex, stage in compiled if regex.fullmatch(module)), None)
 
     return stage_of
-
-
-def root_output(stage_of: Callable[[str], str | None], stage: str = "output") -> Callable[[str], str | None]:
-    """A profile's `stage_of` for a network that applies its last op (tanh) in the root's own forward: the root
-    module is `stage`, so that the stage's headline is the root's output; its ops are staged by `tail_subject`."""
-    return lambda module: stage if module == "" else stage_of(module)
-
-
-def tail_subject(subject: Subject, stage: str = "output") -> Subject:
-    """`subject` with the ops the root runs itself after its last submodule returned (the release's tanh) in
-    `stage`; the root's other own ops (views, a mask resize, a skip add) belong to the running stage."""
-    return replace(subject, tail_stage=stage)
-
-
-def matrix_headline(module: str, what: str) -> Headline:
-    """An attention stage's headline: output 1 (the softmaxed matrix, the shape of the q.k^T product) of the
-    attention kernel module `module`; where a fused kernel gives None there, the largest tensor one name
-    part up (the attention block) stands in."""
-    return Headline(module, 1, what, scope_up=1)
 
 
 def pair(value: Any) -> tuple[int, int]:

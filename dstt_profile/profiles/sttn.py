@@ -13,44 +13,46 @@ from torch import nn
 from dstt_profile.profiles.attention import (
     Formula,
     StageFormulas,
-    SubjectFor,
     TensorCheck,
     conv_chain,
     feature_size,
     has_modules,
     one,
     pair,
-    root_output,
     stage_map,
     symbols_of,
-    tail_subject,
 )
 from dstt_profile.profiles.base import Headline, ModelProfile
+from dstt_profile.profiles.released import DECODER, ENCODER, TANH, Release, SubjectFor
+from dstt_profile.profiles.tokens import FrameSymbols
 from dstt_profile.records.runconfig import RunConfig
 
 NAME = "sttn"
 STAGES = ("encoder", "attention", "ffn", "decoder", "output")
 
+_BLOCK = r"transformer\.\d+"
+
 # The ops of a module no rule names (the root, a block) belong to the running stage: the input views to the
 # encoder, the masks' resize to the feature map (run between the encoder and the transformer) to the encoder,
 # a block's residual adds to its attention and FFN; the root's tanh after the decoder is the output stage.
 stage_of = stage_map((
-    (r"encoder(\..+)?", "encoder"),
-    (r"transformer\.\d+\.attention(\..+)?", "attention"),
-    (r"transformer\.\d+\.feed_forward(\..+)?", "ffn"),
-    (r"decoder(\..+)?", "decoder"),
+    ("encoder", "encoder"),
+    (rf"{_BLOCK}\.attention", "attention"),
+    (rf"{_BLOCK}\.feed_forward", "ffn"),
+    ("decoder", "decoder"),
 ))
 
-_BLOCK = r"transformer\.\d+"
 HEADLINES: dict[str, Headline] = {
-    "encoder": Headline(r"encoder", 0, "encoder output"),
+    "encoder": ENCODER,
     # "attention" has none here: the kernel module runs once per patch size and a module's record holds its
     # first call, so the stage shows the largest attention matrix its first block makes, read from the data
     # flow (analysis/attention.py): the smallest patch size's, (t*N_max)^2
     "ffn": Headline(rf"{_BLOCK}\.feed_forward\.conv\.0", 0, "FFN hidden activation (after the first, dilated, convolution)"),
-    "decoder": Headline(r"decoder", 0, "decoder output"),
-    "output": Headline(r"", 0, "tanh output"),
+    "decoder": DECODER,
+    "output": TANH,
 }
+RELEASE = Release(NAME, "STTN", STAGES, stage_of, HEADLINES, quadratic_words="multi-scale patch attention",
+                  quadratic_headline="attention matrix (smallest patch size)")
 
 # Module names every STTN generator has (the released file, a fork with other sizes).
 _ATTENTION = "transformer.0.attention"
@@ -76,15 +78,9 @@ class Sizes:
 
 
 @dataclass(frozen=True)
-class Symbols:
+class Symbols(FrameSymbols):
     """One run's symbols: b, t, frame H x W, feature map h x w, and `sizes`."""
 
-    b: int
-    t: int
-    H: int
-    W: int
-    h: int
-    w: int
     sizes: Sizes
 
     @property
@@ -176,8 +172,7 @@ FLOPS: dict[str, F] = {
 
 def _note(sizes: Sizes) -> str:
     patches = ", ".join(f"{ph}x{pw}" for ph, pw in sizes.patches)
-    return (f"STTN's module names: the STTN profile; sizes read from the module: channels {sizes.c}, blocks {sizes.L}, "
-            f"patch sizes (h x w) {patches}")
+    return f"channels {sizes.c}, blocks {sizes.L}, patch sizes (h x w) {patches}"
 
 
 def detect(title: str, subject_for: SubjectFor, probe: nn.Module) -> ModelProfile | None:
@@ -187,9 +182,5 @@ def detect(title: str, subject_for: SubjectFor, probe: nn.Module) -> ModelProfil
     sizes = sizes_of(probe)
     if len(sizes.ffn) != 2:
         return None
-    formulas = StageFormulas(symbols_for(probe, sizes), ELEMENTS, FLOPS, TENSORS)
-    return ModelProfile(name=NAME, title=title, subject_for=lambda run: tail_subject(subject_for(run, stage_of, STAGES[0])),
-                        stage_of=root_output(stage_of), stages=STAGES, headlines=HEADLINES, formulas=formulas,
-                        quadratic_stage="attention", quadratic_words="multi-scale patch attention",
-                        quadratic_headline="attention matrix (smallest patch size)", kernel_stages=("attention",),
-                        note=_note(sizes))
+    return RELEASE.profile(title, subject_for, StageFormulas(symbols_for(probe, sizes), ELEMENTS, FLOPS, TENSORS),
+                           _note(sizes))

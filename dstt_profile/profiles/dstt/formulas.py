@@ -3,12 +3,11 @@ per instance (one block), FLOP formulas over every instance."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from dstt_profile.profiles.base import FormulaValue
+from dstt_profile.profiles.attention import Formula as ExactFormula
+from dstt_profile.profiles.attention import one
 from dstt_profile.profiles.dstt.args import config_of
 from dstt_profile.records.runconfig import RunConfig
 from model.config import DSTTConfig
@@ -39,85 +38,39 @@ class Symbols:
                    L=mc.blocks, s=mc.zones, n=mc.tokens, p=mc.kernel, cp=mc.fold_channels)
 
 
-Term = tuple[int, tuple[Fraction | int, ...]]  # (power of t, constant factors)
-
-
-@dataclass(frozen=True)
-class Formula:
-    """`b * sum(t^power * prod(factors))` over its terms; a factor may be a fraction (k/s^2)."""
-
-    general: str
-    terms: Callable[[Symbols], tuple[Term, ...]]
-
-    def coefficients(self, sym: Symbols) -> dict[int, Fraction]:
-        """Power of t -> exact coefficient (b included): the formula as a polynomial in t."""
-        out: dict[int, Fraction] = {}
-        for power, factors in self.terms(sym):
-            out[power] = out.get(power, Fraction(0)) + Fraction(sym.b) * math.prod(factors)
-        return out
-
-    def value(self, sym: Symbols) -> int:
-        total = sum((c * sym.t**p for p, c in self.coefficients(sym).items()), Fraction(0))
-        if total.denominator != 1:
-            raise ValueError(f"{self.general} is not a whole number for {sym}")
-        return int(total)
-
-    def substituted(self, sym: Symbols) -> str:
-        texts = [_term_text(power, factors) for power, factors in self.terms(sym)]
-        body = " + ".join(texts)
-        return body if sym.b == 1 else f"{sym.b}*({body})" if len(texts) > 1 else f"{sym.b}*{body}"
-
-    def at(self, sym: Symbols) -> FormulaValue:
-        """General (with b* in front where the batch is not 1), substituted, and the exact value."""
-        return FormulaValue(f"b*{self.general}" if sym.b != 1 else self.general, self.substituted(sym), self.value(sym))
-
-
-def _term_text(power: int, factors: tuple[Fraction | int, ...]) -> str:
-    parts = [{0: "", 1: "t"}.get(power, f"t^{power}")]
-    divisor = 1
-    for f in factors:
-        frac = Fraction(f)
-        if frac.numerator != 1:
-            parts.append(str(frac.numerator))
-        divisor *= frac.denominator
-    text = "*".join(p for p in parts if p) or "1"
-    return f"{text}/{divisor}" if divisor != 1 else text
-
-
-def _one(power: int, *factors: Fraction | int) -> tuple[Term, ...]:
-    return ((power, factors),)
+Formula = ExactFormula[Symbols]  # b * sum(t^power * prod(factors)); a factor may be a fraction (k/s^2)
 
 
 # Headline-tensor elements, one instance.
 ELEMENTS: dict[str, Formula] = {
-    "encoder": Formula("t*c*(H/4)*(W/4)", lambda s: _one(1, s.c, s.H // 4, s.W // 4)),
-    "hier_enc": Formula("t*c'*(H/4)*(W/4)", lambda s: _one(1, s.cp, s.H // 4, s.W // 4)),
-    "he_output": Formula("t*n*d", lambda s: _one(1, s.n, s.d)),
-    "spatial_attention": Formula("t*k*n^2", lambda s: _one(1, s.k, s.n, s.n)),
-    "ffn": Formula("t*n*4d", lambda s: _one(1, s.n, 4 * s.d)),
-    "temporal_attention": Formula("k*t^2*n^2/s^2", lambda s: _one(2, Fraction(s.k, s.s**2), s.n, s.n)),
-    "vec2patch": Formula("t*n*c'*p^2", lambda s: _one(1, s.n, s.cp * s.p**2)),
-    "vec2patch_fold": Formula("t*c'*(H/4)*(W/4)", lambda s: _one(1, s.cp, s.H // 4, s.W // 4)),
-    "decoder": Formula("t*3*H*W", lambda s: _one(1, 3, s.H, s.W)),
-    "output": Formula("t*3*H*W", lambda s: _one(1, 3, s.H, s.W)),
+    "encoder": Formula("t*c*(H/4)*(W/4)", lambda s: one(1, s.c, s.H // 4, s.W // 4)),
+    "hier_enc": Formula("t*c'*(H/4)*(W/4)", lambda s: one(1, s.cp, s.H // 4, s.W // 4)),
+    "he_output": Formula("t*n*d", lambda s: one(1, s.n, s.d)),
+    "spatial_attention": Formula("t*k*n^2", lambda s: one(1, s.k, s.n, s.n)),
+    "ffn": Formula("t*n*4d", lambda s: one(1, s.n, 4 * s.d)),
+    "temporal_attention": Formula("k*t^2*n^2/s^2", lambda s: one(2, Fraction(s.k, s.s**2), s.n, s.n)),
+    "vec2patch": Formula("t*n*c'*p^2", lambda s: one(1, s.n, s.cp * s.p**2)),
+    "vec2patch_fold": Formula("t*c'*(H/4)*(W/4)", lambda s: one(1, s.cp, s.H // 4, s.W // 4)),
+    "decoder": Formula("t*3*H*W", lambda s: one(1, 3, s.H, s.W)),
+    "output": Formula("t*3*H*W", lambda s: one(1, 3, s.H, s.W)),
 }
 
 # With a fused attention kernel the matrix never exists; the largest tensor an attention stage holds
 # is then a (bt, n, d) token tensor (projections, zoned q/k/v, the kernel's output).
 FUSED_ELEMENTS: dict[str, Formula] = {
-    "spatial_attention": Formula("t*n*d", lambda s: _one(1, s.n, s.d)),
-    "temporal_attention": Formula("t*n*d", lambda s: _one(1, s.n, s.d)),
+    "spatial_attention": Formula("t*n*d", lambda s: one(1, s.n, s.d)),
+    "temporal_attention": Formula("t*n*d", lambda s: one(1, s.n, s.d)),
 }
 
 # Conv / linear / matmul FLOPs of the whole stage, all instances (2 per multiply-add; docs/architecture.md).
 # L_s = floor(L/2) spatial blocks, L_t = ceil(L/2) temporal blocks.
 FLOPS: dict[str, Formula] = {
-    "he_output": Formula("2*t*n*d*c'*p^2", lambda s: _one(1, 2, s.n, s.d, s.cp * s.p**2)),
+    "he_output": Formula("2*t*n*d*c'*p^2", lambda s: one(1, 2, s.n, s.d, s.cp * s.p**2)),
     "spatial_attention": Formula("L_s*(8*t*n*d^2 + 4*t*n^2*d)", lambda s: (
         (1, (s.L // 2 * 8 * s.n * s.d**2,)), (1, (s.L // 2 * 4 * s.n**2 * s.d,)))),
     "temporal_attention": Formula("L_t*(8*t*n*d^2 + 4*t^2*n^2*d/s^2)", lambda s: (
         (1, ((s.L + 1) // 2 * 8 * s.n * s.d**2,)), (2, (Fraction((s.L + 1) // 2 * 4 * s.n**2 * s.d, s.s**2),)))),
-    "ffn": Formula("L*16*t*n*d^2", lambda s: _one(1, s.L * 16 * s.n * s.d**2)),
-    "vec2patch": Formula("2*t*n*d*c'*p^2", lambda s: _one(1, 2, s.n, s.d, s.cp * s.p**2)),
+    "ffn": Formula("L*16*t*n*d^2", lambda s: one(1, s.L * 16 * s.n * s.d**2)),
+    "vec2patch": Formula("2*t*n*d*c'*p^2", lambda s: one(1, 2, s.n, s.d, s.cp * s.p**2)),
 }
 

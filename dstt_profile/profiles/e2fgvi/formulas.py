@@ -6,39 +6,33 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from torch import nn
 
 from dstt_profile.profiles.attention import Formula, TensorCheck, one, pair, symbols_of
 from dstt_profile.profiles.e2fgvi.sizes import (
     Layer,
-    alignment_macs,
+    block_attention,
     conv_layers,
     conv_macs,
     layers_macs,
     positive_int,
+    propagation_macs,
     pyramid_macs,
-    rolled_keys,
+    window_keys,
 )
 from dstt_profile.profiles.e2fgvi.stages import BLOCK
+from dstt_profile.profiles.tokens import TokenSizes, TokenSymbols, first_linear, soft_split
 from dstt_profile.records.runconfig import RunConfig
 
 
 @dataclass(frozen=True)
-class Sizes:
+class Sizes(TokenSizes):
     """What the module holds: feature channels c (soft split input), token width d, heads k, blocks L, the
     soft split's kernel / stride / padding, the Fold output size, the window (wh, ww) and its keys per frame
     (A = wh*ww own, R rolled, P pooled), the pooling windows' area a_p, the fusion FFN width f, and the
     multiply-adds per pixel of SPyNet's levels, of the propagation's aligned and every-frame convolutions."""
 
-    c: int
-    d: int
-    k: int
-    L: int
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[int, int]
     fold: tuple[int, int]
     window: tuple[int, int]
     R: int
@@ -59,26 +53,16 @@ class Sizes:
     def a_p(self) -> int:  # tokens a pooled window averages
         return self.pool_window[0] * self.pool_window[1]
 
-    @property
-    def patch(self) -> int:  # values per soft-split patch: c*kh*kw
-        return self.c * self.kernel[0] * self.kernel[1]
-
 
 def sizes_of(module: nn.Module) -> Sizes:
     """The sizes an E2FGVI-shaped module's layers hold (ValueError where one is missing or the blocks differ)."""
-    unfold, embed, fold = module.get_submodule("ss.t2t"), module.get_submodule("ss.embedding"), module.get_submodule("sc.t2t")
-    assert isinstance(unfold, nn.Unfold) and isinstance(embed, nn.Linear) and isinstance(fold, nn.Fold)
-    kernel = pair(unfold.kernel_size)
+    split, fold = soft_split(module), module.get_submodule("sc.t2t")
+    assert isinstance(fold, nn.Fold)
     blocks = list(module.get_submodule("transformer").children())
-    attentions = [block.get_submodule("attn") for block in blocks]
-    keys = ("num_heads", "window_size", "expand_size", "focal_level", "focal_window", "pool_method")
-    shown: list[tuple[Any, ...]] = [tuple(getattr(a, key, None) for key in keys) for a in attentions]
-    if len(set(shown)) != 1:
-        raise ValueError("the transformer blocks' attention sizes differ")
-    attn = attentions[0]
-    window, expand = pair(attn.window_size), pair(attn.expand_size)
+    attn = block_attention(blocks, "attn", ("num_heads", "window_size", "expand_size", "focal_level", "focal_window",
+                                            "pool_method"))
+    window, rolled = window_keys(attn)
     levels = positive_int(attn, "focal_level")
-    rolled = rolled_keys(window, expand) if any(e > 0 for e in expand) else 0
     pooled, pool_window = 0, window
     if attn.pool_method != "none" and levels > 1:
         if levels > 2:
@@ -86,42 +70,25 @@ def sizes_of(module: nn.Module) -> Sizes:
         kh, kw = pair(attn.get_submodule("unfolds.0").kernel_size)  # the level-0 Unfold of the pooled k, v
         pooled = kh * kw
         pool_window = pair(getattr(blocks[0], "window_size_glo", window))
-    ffn = next(m for m in module.get_submodule("transformer.0.mlp.conv1").modules() if isinstance(m, nn.Linear))
-    prop = module.get_submodule("feat_prop_module")
-    directions = ("backward_", "forward_")
-    aligned = sum(alignment_macs(prop.get_submodule(f"deform_align.{n}")) for n in directions)
-    every = sum(conv_macs(prop.get_submodule(f"backbone.{n}")) for n in directions) + conv_macs(prop.get_submodule("fusion"))
-    return Sizes(c=embed.in_features // (kernel[0] * kernel[1]), d=int(embed.out_features),
-                 k=positive_int(attn, "num_heads"), L=len(blocks), kernel=kernel, stride=pair(unfold.stride),
-                 padding=pair(unfold.padding), fold=pair(fold.output_size), window=window, R=rolled, P=pooled,
-                 pool_window=pool_window, f=int(ffn.out_features),
+    ffn = first_linear(module, "transformer.0.mlp.conv1")
+    aligned, every = propagation_macs(module.get_submodule("feat_prop_module"), ("backward_", "forward_"), "fusion")
+    return Sizes(**split, k=positive_int(attn, "num_heads"), L=len(blocks), fold=pair(fold.output_size),
+                 window=window, R=rolled, P=pooled, pool_window=pool_window, f=int(ffn.out_features),
                  flow_levels=tuple(conv_macs(level) for level in module.get_submodule("update_spynet.basic_module").children()),
                  aligned=aligned, every_frame=every, encoder=conv_layers(module.get_submodule("encoder")),
                  decoder=conv_layers(module.get_submodule("decoder")))
 
 
 @dataclass(frozen=True)
-class Symbols:
+class Symbols(TokenSymbols):
     """One run's symbols: b, t, frame H x W, feature map h x w, token grid nh x nw (n per frame), the pooling
     windows per frame n_wp, multiply-adds of one SPyNet pass, of one frame's encoder and decoder, and `sizes`."""
 
-    b: int
-    t: int
-    H: int
-    W: int
-    h: int
-    w: int
-    nh: int
-    nw: int
     n_wp: int
     spynet: int
     encoder: int
     decoder: int
     sizes: Sizes
-
-    @property
-    def n(self) -> int:
-        return self.nh * self.nw
 
     @property
     def keys(self) -> int:  # keys per frame of a window's queries: A + R + P
@@ -136,8 +103,7 @@ def symbols_for(sizes: Sizes) -> Callable[[RunConfig], Symbols]:
         if (h, w) != sizes.fold:
             raise ValueError(f"E2FGVI's soft composition folds onto {sizes.fold[0]}x{sizes.fold[1]} features; "
                              f"{run.height}x{run.width} frames make {h}x{w}")
-        (kh, kw), (sh, sw), (ph, pw) = sizes.kernel, sizes.stride, sizes.padding
-        nh, nw = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+        nh, nw = sizes.grid(h, w)
         (wh, ww), (gh, gw) = sizes.window, sizes.pool_window
         if nh % wh or nw % ww:
             raise ValueError(f"E2FGVI's {wh}x{ww} windows do not tile its {nh}x{nw} token grid")

@@ -1,14 +1,16 @@
 """Size arithmetic the E2FGVI and ProPainter profiles read off a built module: multiply-adds per pixel of its
-convolutions and deformable alignments, the keys a window's rolls add, SPyNet's pyramid, a chain of
-convolutions (some after a x2 upsampling) on a frame of a given size."""
+convolutions, deformable alignments and second-order propagation, the blocks' one attention, its window and the
+keys its rolls add, SPyNet's pyramid, a chain of convolutions (some after a x2 upsampling) on a frame of a given
+size."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from torch import nn
 
-from dstt_profile.profiles.attention import Geometry, conv_chain, feature_size
+from dstt_profile.profiles.attention import Geometry, conv_chain, feature_size, pair
 
 
 def conv_macs(module: nn.Module) -> int:
@@ -20,6 +22,31 @@ def alignment_macs(module: nn.Module) -> int:
     """Multiply-adds per pixel of a deformable alignment: its offset convolutions and its own 3x3 deformable
     convolution (its `weight`, as a convolution's)."""
     return conv_macs(module.get_submodule("conv_offset")) + int(module.get_parameter("weight").numel())
+
+
+def propagation_macs(module: nn.Module, directions: Sequence[str], fusion: str) -> tuple[int, int]:
+    """Multiply-adds per pixel of a flow-guided propagation `module`: its deformable alignments
+    (`deform_align.<direction>`: each frame aligned), and its backbones (`backbone.<direction>`) with its fusion
+    (submodule `fusion`: every frame)."""
+    aligned = sum(alignment_macs(module.get_submodule(f"deform_align.{n}")) for n in directions)
+    every = sum(conv_macs(module.get_submodule(f"backbone.{n}")) for n in directions) + conv_macs(module.get_submodule(fusion))
+    return aligned, every
+
+
+def block_attention(blocks: Sequence[nn.Module], name: str, keys: Sequence[str]) -> nn.Module:
+    """The first block's attention (submodule `name`), where every block's holds the same attributes `keys`
+    (ValueError where they differ)."""
+    attentions = [block.get_submodule(name) for block in blocks]
+    if len({tuple(getattr(a, key, None) for key in keys) for a in attentions}) != 1:
+        raise ValueError("the transformer blocks' attention sizes differ")
+    return attentions[0]
+
+
+def window_keys(attention: nn.Module) -> tuple[tuple[int, int], int]:
+    """An attention's window (its `window_size`) and the keys a frame its rolls by `expand_size` add (none
+    without a roll)."""
+    window, expand = pair(attention.window_size), pair(attention.expand_size)
+    return window, rolled_keys(window, expand) if any(e > 0 for e in expand) else 0
 
 
 def rolled_keys(window: tuple[int, int], expand: tuple[int, int]) -> int:

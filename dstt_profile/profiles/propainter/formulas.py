@@ -8,38 +8,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from dstt_profile.profiles.attention import Formula, TensorCheck, one, symbols_of
+from dstt_profile.profiles.attention import Formula, TensorCheck, Term, one, symbols_of
 from dstt_profile.profiles.base import FormulaValue
 from dstt_profile.profiles.e2fgvi.sizes import layers_macs
-from dstt_profile.profiles.propainter.sizes import Sizes, token_grid
+from dstt_profile.profiles.propainter.sizes import Sizes
 from dstt_profile.profiles.propainter.stages import BLOCK
 from dstt_profile.profiles.propainter.windows import Windows, window_counts
+from dstt_profile.profiles.tokens import TokenSymbols
 from dstt_profile.records.runconfig import RunConfig
 
 
 @dataclass(frozen=True)
-class Symbols:
+class Symbols(TokenSymbols):
     """One run's symbols: b, t, frame H x W, feature map h x w, token grid nh x nw (n per frame; padded to
     whole windows: n_pad), the pooled tokens per frame n_p, the windows' counts, and `sizes`."""
 
-    b: int
-    t: int
-    H: int
-    W: int
-    h: int
-    w: int
-    nh: int
-    nw: int
     n_pad: int
     n_p: int
     encoder: int
     decoder: int
     windows: Windows
     sizes: Sizes
-
-    @property
-    def n(self) -> int:
-        return self.nh * self.nw
 
     @property
     def keys(self) -> int:  # keys per frame of a masked window's queries: A + R + P
@@ -56,7 +45,7 @@ def symbols_for(sizes: Sizes) -> Callable[[RunConfig], Symbols]:
         if (h, w) != (run.height // 4, run.width // 4):
             raise ValueError(f"ProPainter resizes its masks to 1/4 of the frame; {run.height}x{run.width} frames make "
                              f"{h}x{w} features, not {run.height // 4}x{run.width // 4}")
-        nh, nw = token_grid((h, w), sizes)
+        nh, nw = sizes.grid(h, w)
         (wh, ww), (qh, qw) = sizes.window, sizes.pool
         new_h, new_w = math.ceil(nh / wh) * wh, math.ceil(nw / ww) * ww
         dec, _ = layers_macs(sizes.decoder, h, w)
@@ -84,7 +73,7 @@ class PerClip(Formula[Symbols]):
 F_ = Formula[Symbols]
 
 
-def _matrix(s: Symbols) -> tuple[tuple[int, tuple[Fraction | int, ...]], ...]:
+def _matrix(s: Symbols) -> tuple[Term, ...]:
     """Block 0's first matrix for clip 0: its masked windows' (m, k, t*A, ceil(t/t_d)*(A+R+P)), or where the mask
     touches no window, the unmasked windows' (u, k, t, A, A)."""
     m = s.windows.masked[0]
@@ -113,7 +102,7 @@ TENSORS: dict[str, TensorCheck[Symbols]] = {
 }
 
 
-def _attention_flops(s: Symbols) -> tuple[tuple[int, tuple[Fraction | int, ...]], ...]:
+def _attention_flops(s: Symbols) -> tuple[Term, ...]:
     z, d, A = s.sizes, s.sizes.d, s.sizes.A
     linear = z.L * 2 * d * (3 * s.n_pad * d + s.n * d + 2 * s.n_p * d + s.n_p * z.pool[0] * z.pool[1])
     unmasked = Fraction(z.L * 4 * s.windows.U * A * A * d, s.b)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from dstt_profile.engine.subject import ForwardInputs, InputSpec
 from dstt_profile.profiles import inputs as forward_inputs
-from dstt_profile.profiles.propainter.sizes import Sizes, token_grid
+from dstt_profile.profiles.propainter.sizes import Sizes
 from dstt_profile.records.runconfig import RunConfig
 
 T_DILATION = 2  # the forward's default: block j's masked windows see frames j % 2, j % 2 + 2, ...
@@ -84,7 +84,7 @@ def _argument(values: ForwardInputs, index: int, name: str) -> Any:
 def window_counts(run: RunConfig, sizes: Sizes, grid: tuple[int, int]) -> Windows:
     """The run's windows: from its inputs' values (masks_in, num_local_frames, t_dilation) where it names an
     inputs function whose arguments hold them, else for the stated mask with every frame local."""
-    nh, nw = token_grid(grid, sizes)
+    nh, nw = sizes.grid(*grid)
     total = math.ceil(nh / sizes.window[0]) * math.ceil(nw / sizes.window[1])
     train = run.mode == "train"
     if run.inputs is not None:
