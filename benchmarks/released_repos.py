@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/released_repos"))
     args = parser.parse_args()
     names = [n.strip() for n in args.only.split(",")]
-    frames = [int(t) for t in args.frames.split(",")]
+    frames = [int(t) for t in args.frames.split(",") if t]  # "": no rows (the timings alone)
     print("| model | t | profile | stages | checks | FLOPs (tool) | FlopCounterMode (real) | diff | peak.bytes (tool) "
           "| allocator peak (real) | error | trace s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")

@@ -88,9 +88,11 @@ def plan_job(args: argparse.Namespace) -> tuple[list[RunConfig], tuple[str, ...]
 def run_job(args: argparse.Namespace, show: bool = True) -> tuple[int, Report, list[Path]]:
     """The main job for parsed options: exit code, report and files written (printed unless not `show`)."""
     from dstt_profile.api import profile_runs
+    from dstt_profile.cli.runtime import plan_runtime
     from dstt_profile.render.terminal import render
 
     runs, formats, repeats, out, checked = plan_job(args)
+    runtime = plan_runtime(args, runs, out, stem_for(runs, resolve(runs[0]).name))  # None: PyTorch alone
     quiet = args.quiet
     progress = sweep_progress(sys.stderr, sys.stderr.isatty()) if len(runs) > 1 and not quiet else None
     report = profile_runs(runs, measure=args.measure, repeats=repeats, fvcore=args.fvcore,
@@ -98,9 +100,13 @@ def run_job(args: argparse.Namespace, show: bool = True) -> tuple[int, Report, l
                           meta={"checkpoint": checked} if checked is not None else None, progress=progress,
                           step=None if quiet else lambda run: lambda step: print(
                               f"measuring t={run.frames}: {step} ...", file=sys.stderr, flush=True))
-    written = write_outputs(report, out, formats)
+    if runtime is not None:
+        report = runtime.run(report)
+    written = write_outputs(report, out, formats) + (runtime.write(report) if runtime is not None else [])
     if show and not quiet:
         print(render(report))
+        if runtime is not None:
+            print(f"\n{runtime.text(report)}")
         if checked is not None:
             print(checked)
         print()

@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
         ("training", "analyses"), ("verify", "verify"))},
     **DSTT_COMMANDS,  # the built-in profile's own: whatif, seed
     "compare": "dstt_profile.cli.compare:compare_command",  # several models on one clip, side by side
+    "ir": "dstt_profile.cli.ir:ir_command",  # an OpenVINO IR's layers, stages and formula checks, without PyTorch's model
 }
 
 

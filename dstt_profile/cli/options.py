@@ -34,9 +34,11 @@ SUBCOMMAND_USAGE: dict[str, str] = {
     "whatif": "whatif [--frames 32 ...] (matmul against sdpa attention)",
     "seed": "seed (the seed analysis table, checked)",
     "compare": "compare --model A --model B ... (several models on one clip, side by side)",
+    "ir": "ir MODEL.xml [--frames T --res HxW] [--stages FILE.toml] (an OpenVINO IR's layers, stages and formula checks)",
 }
 
-MAIN_ONLY = ("measure", "repeats", "fvcore", "format", "out", "quiet")
+MAIN_ONLY = ("measure", "repeats", "fvcore", "format", "out", "quiet", "runtime")
+RUNTIMES = ("pytorch", "openvino")  # --runtime: what else runs the main job's network (docs/openvino.md)
 
 
 class UsageParser(argparse.ArgumentParser):
@@ -144,6 +146,10 @@ def main_parser() -> UsageParser:
                    "wall time per stage, RSS")
     p.add_argument("--repeats", default=None, help="timed real passes per run with --measure (median; default 3)")
     p.add_argument("--fvcore", action="store_true", help="also count with fvcore on real tensors (small t)")
+    p.add_argument("--runtime", default=RUNTIMES[0], choices=RUNTIMES,
+                   help="pytorch (default), or openvino: also convert each run to an OpenVINO IR (saved beside the "
+                   "report) and compare its stages; with --measure, OpenVINO's time per stage and peak RSS beside "
+                   "PyTorch's (needs the extra: pip install 'dstt-profile[openvino]')")
     p.add_argument("--format", default="json,csv", help="files to write: json, csv (comma-separated)")
     p.add_argument("--out", default="reports", help="directory for the files (default reports/)")
     p.add_argument("--keep-ops", action="store_true",
@@ -174,7 +180,8 @@ def analysis_parser(name: str, description: str, frames: str | None = None) -> U
     p = main_parser()
     p.prog = f"{PROG} {name}"
     p.description = description
-    p.epilog = f"The main job's options --measure, --repeats, --fvcore, --format, --out and --quiet do not apply to {name}."
+    p.epilog = (f"The main job's options --measure, --repeats, --fvcore, --format, --out, --quiet and --runtime do not "
+                f"apply to {name}.")
     if frames is not None:
         p.set_defaults(frames=frames)
     return p

@@ -1,0 +1,1 @@
+"""OpenVINO IR files read without PyTorch or OpenVINO: layers, shapes, FLOPs and stages (docs/openvino.md)."""
