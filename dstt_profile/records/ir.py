@@ -14,6 +14,7 @@ RUNTIME = "openvino-ir"
 # What a layer is: the model's input, a constant (weights, shape constants), shape arithmetic (integer
 # vectors computing reshape targets), the model's output, or a layer computing on the data.
 KINDS = ("input", "constant", "shape", "output", "compute")
+INPUT, CONSTANT, SHAPE, OUTPUT, COMPUTE = KINDS  # a layer's kind (never a stage's name)
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,26 @@ import jinja2
 import networkx as nx
 from markupsafe import Markup
 
-from dstt_profile.records.ir import RUNTIME, SCHEMA, IRLayerRecord, IRRecord, IRStageRecord, IRTensor
+from dstt_profile.records.ir import (
+    COMPUTE,
+    CONSTANT,
+    INPUT,
+    OUTPUT,
+    RUNTIME,
+    SCHEMA,
+    SHAPE,
+    IRLayerRecord,
+    IRRecord,
+    IRStageRecord,
+    IRTensor,
+)
 from dstt_profile.render.colours import PALETTE
 from dstt_profile.render.graph.svg import graph_svg
 from dstt_profile.render.table import dims, table
 from dstt_profile.units import fmt_bytes, fmt_count
 
 SUFFIXES = ("json", "csv", "html")
-DRAWN = frozenset({"input", "compute", "output"})  # the layers of the graph: constants and shape arithmetic are not data
+DRAWN = frozenset({INPUT, COMPUTE, OUTPUT})  # the layers of the graph: constants and shape arithmetic are not data
 NO_MEMORY = "none: an IR holds shapes and precisions, not allocations (no peak, no footprint: the runtime plans its buffers)"
 MODULE_PREFIX = "__module."
 
@@ -80,9 +92,9 @@ def flops_line(rec: IRRecord) -> str:
 
 
 def layers_line(rec: IRRecord) -> str:
-    counts = [(rec.kind_count("input"), "input"), (rec.kind_count("compute"), "computing"),
-              (rec.kind_count("shape"), "shape arithmetic"), (rec.kind_count("constant"), "constant"),
-              (rec.kind_count("output"), "output")]
+    counts = [(rec.kind_count(INPUT), "input"), (rec.kind_count(COMPUTE), "computing"),
+              (rec.kind_count(SHAPE), "shape arithmetic"), (rec.kind_count(CONSTANT), "constant"),
+              (rec.kind_count(OUTPUT), "output layer")]
     parts = ", ".join(f"{n} {what}" for n, what in counts if n)
     return f"{len(rec.layers)} ({parts}; constants hold {fmt_bytes(rec.constant_bytes)}), {len(rec.edges)} edges"
 
