@@ -123,10 +123,8 @@ def build(run: RunConfig, subject: Subject, values: bool = False) -> tuple[nn.Mo
     else:
         model = _fake_session().model(run, subject)
     spec = InputSpec(run.batch, run.frames, run.height, run.width, run.torch_dtype, run.device, run.real or values)
-    if values and not run.real:
-        with unset_fake_temporarily():
-            return model, subject.inputs(spec)
-    return model, subject.inputs(spec)
+    with unset_fake_temporarily() if values and not run.real else contextlib.nullcontext():
+        return model, subject.inputs(spec)
 
 
 def _loss(output: Any) -> torch.Tensor:
